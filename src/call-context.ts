@@ -1,0 +1,58 @@
+import type { CallContext } from "./handler.js";
+
+/** Where a call came from; shared by every call of one connection. */
+export interface PeerInfo {
+  readonly transport: string;
+  readonly remoteAddress: string | undefined;
+}
+
+/**
+ * The per-call context. The AbortController is created only when a handler
+ * reads `signal` (most never do), so the hot path allocates one object per call.
+ */
+export class ServerCall implements CallContext {
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #aborted = false;
+  #state: Record<string, unknown> | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly args: readonly unknown[],
+    readonly kwargs: Readonly<Record<string, unknown>> | undefined,
+    readonly peer: PeerInfo,
+    readonly oneway: boolean,
+  ) {}
+
+  get transport(): string {
+    return this.peer.transport;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.peer.remoteAddress;
+  }
+
+  get state(): Record<string, unknown> {
+    return (this.#state ??= {});
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Abort the call's signal. Safe to call more than once. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+}

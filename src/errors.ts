@@ -1,0 +1,211 @@
+/**
+ * Error classes, stable codes and the error <-> wire conversion.
+ *
+ * Codes are part of the public contract: never rename or reuse one. Add new
+ * codes at the end of the table.
+ */
+
+/** Every code wirecall itself raises. Tests and callers branch on these, never on messages. */
+export const ErrorCodes = {
+  /** The called name is not registered (or is private). */
+  METHOD_NOT_FOUND: "METHOD_NOT_FOUND",
+  /** Arguments do not bind to the parameters (missing, unexpected, duplicated). */
+  INVALID_PARAMS: "INVALID_PARAMS",
+  /** The per-call or per-proxy timeout elapsed before a reply arrived. */
+  TIMEOUT: "TIMEOUT",
+  /** The caller aborted the call (AbortSignal) or the server cancelled it. */
+  CANCELLED: "CANCELLED",
+  /** The connection closed or was lost; the cause says why. */
+  CONNECTION_CLOSED: "CONNECTION_CLOSED",
+  /** The authkey challenge failed (wrong key, malformed or late answer). */
+  AUTH_FAILED: "AUTH_FAILED",
+  /** A frame or message exceeded the configured size limit. */
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  /** A frame could not be decoded or is not a valid envelope. */
+  PROTOCOL_ERROR: "PROTOCOL_ERROR",
+  /** A value could not be encoded by the chosen serializer. */
+  SERIALIZE_ERROR: "SERIALIZE_ERROR",
+  /** A remote handler threw an error that carried no code of its own. */
+  REMOTE_ERROR: "REMOTE_ERROR",
+  /** The URL is malformed or its scheme has no transport. */
+  INVALID_URL: "INVALID_URL",
+  /** A connection could not be established (refused, unreachable, handshake timeout). */
+  CONNECT_FAILED: "CONNECT_FAILED",
+  /** An optional dependency needed by the requested transport is not installed. */
+  MISSING_DEPENDENCY: "MISSING_DEPENDENCY",
+  /** The server is shutting down and refuses new calls. */
+  SHUTTING_DOWN: "SHUTTING_DOWN",
+  /** An invariant inside wirecall was broken; a bug report is welcome. */
+  INTERNAL_ERROR: "INTERNAL_ERROR",
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface RpcErrorOptions {
+  cause?: unknown;
+  data?: unknown;
+}
+
+/** Base class of every error wirecall raises itself. `code` is stable; branch on it. */
+export class RpcError extends Error {
+  /** A stable string code, one of {@link ErrorCodes} for wirecall's own errors. */
+  code: string;
+  /** Optional structured detail, carried over the wire. */
+  data?: unknown;
+
+  constructor(code: string, message: string, options: RpcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options.data !== undefined) this.data = options.data;
+  }
+
+  override get name(): string {
+    return "RpcError";
+  }
+}
+
+/**
+ * An error thrown by a remote handler, rebuilt on the caller. `name` and
+ * `message` are the remote ones; `code` is the remote error's own code, or
+ * `REMOTE_ERROR` when it had none. `remoteStack` holds the server's stack
+ * only when the server opted in to sending it.
+ */
+export class RemoteError extends RpcError {
+  #name: string;
+  remoteStack?: string;
+
+  constructor(name: string, message: string, code: string = ErrorCodes.REMOTE_ERROR, options: RpcErrorOptions = {}) {
+    super(code, message, options);
+    this.#name = name;
+  }
+
+  override get name(): string {
+    return this.#name;
+  }
+}
+
+// Null-prototype table: a hostile name such as "__proto__" or "constructor"
+// finds nothing here instead of reaching Object.prototype.
+type ErrorClass = abstract new (...args: never[]) => Error;
+const registry: Record<string, ErrorClass> = Object.create(null) as Record<string, ErrorClass>;
+
+/**
+ * Register an error class so that remote errors with its name are rebuilt
+ * as instances of it (`instanceof` works). The instance is created without
+ * calling the constructor, then given the remote message, code, data and cause.
+ */
+export function registerError(cls: ErrorClass, name: string = cls.name): void {
+  if (!name || name === "__proto__" || name === "constructor" || name === "prototype") {
+    throw new TypeError(`cannot register an error under the name ${JSON.stringify(name)}`);
+  }
+  registry[name] = cls;
+}
+
+/** Remove a registration made with {@link registerError}. */
+export function unregisterError(name: string): void {
+  delete registry[name];
+}
+
+/** The wire form of an error: plain data every serializer can carry. */
+export interface WireError {
+  name: string;
+  message: string;
+  code: string;
+  data?: unknown;
+  /** Own enumerable properties of the thrown error other than the fields above. */
+  props?: Record<string, unknown>;
+  cause?: WireError;
+  stack?: string;
+}
+
+const RESERVED = new Set(["name", "message", "code", "data", "cause", "stack", "props", "__proto__", "constructor", "prototype"]);
+const MAX_CAUSE_DEPTH = 8;
+
+function safeString(v: unknown, fallback: string): string {
+  if (typeof v === "string") return v;
+  if (v === undefined || v === null) return fallback;
+  try {
+    return String(v);
+  } catch {
+    return fallback;
+  }
+}
+
+/** Convert anything thrown by a handler to its wire form. Never throws. */
+export function toWireError(err: unknown, withStack = false, depth = 0): WireError {
+  if (!(err instanceof Error)) {
+    return { name: "Error", message: safeString(err, "unknown error"), code: ErrorCodes.REMOTE_ERROR };
+  }
+  const e = err as Error & { code?: unknown; data?: unknown };
+  const out: WireError = {
+    name: safeString(e.name, "Error"),
+    message: safeString(e.message, ""),
+    code: typeof e.code === "string" && e.code ? e.code : ErrorCodes.REMOTE_ERROR,
+  };
+  if (e.data !== undefined) out.data = e.data;
+  let props: Record<string, unknown> | undefined;
+  for (const key of Object.keys(e)) {
+    if (RESERVED.has(key)) continue;
+    const v = (e as unknown as Record<string, unknown>)[key];
+    if (typeof v === "function" || typeof v === "symbol") continue;
+    (props ??= {})[key] = v;
+  }
+  if (props) out.props = props;
+  if (withStack && typeof e.stack === "string") out.stack = e.stack;
+  if (e.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = toWireError(e.cause, withStack, depth + 1);
+  return out;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** True when `v` has the shape of a {@link WireError} (required fields only). */
+export function isWireError(v: unknown): v is WireError {
+  return isRecord(v) && typeof v.name === "string" && typeof v.message === "string" && typeof v.code === "string";
+}
+
+/**
+ * Rebuild a remote error. Registered classes are instantiated without running
+ * their constructor; everything else becomes a {@link RemoteError}.
+ * `localStack` is appended so the trace also points at the calling line.
+ */
+export function fromWireError(w: WireError, localStack?: string, depth = 0): Error {
+  const cause =
+    w.cause !== undefined && isWireError(w.cause) && depth < MAX_CAUSE_DEPTH ? fromWireError(w.cause, undefined, depth + 1) : undefined;
+  const cls = registry[w.name];
+  let err: Error & { code?: string; data?: unknown; remoteStack?: string };
+  if (cls) {
+    err = Object.create(cls.prototype as object) as Error;
+    Object.defineProperty(err, "message", { value: w.message, writable: true, configurable: true });
+    if (Object.getOwnPropertyDescriptor(cls.prototype, "name") === undefined && err.name !== w.name) {
+      Object.defineProperty(err, "name", { value: w.name, writable: true, configurable: true });
+    }
+    err.code = w.code;
+    if (w.data !== undefined) err.data = w.data;
+    if (cause !== undefined) Object.defineProperty(err, "cause", { value: cause, writable: true, configurable: true });
+  } else {
+    err = new RemoteError(w.name, w.message, w.code, cause === undefined ? { data: w.data } : { cause, data: w.data });
+  }
+  if (isRecord(w.props)) {
+    for (const key of Object.keys(w.props)) {
+      if (RESERVED.has(key) || key in err) continue;
+      (err as unknown as Record<string, unknown>)[key] = w.props[key];
+    }
+  }
+  if (typeof w.stack === "string") err.remoteStack = w.stack;
+  const head = `${w.name}: ${w.message}`;
+  const remote = typeof w.stack === "string" ? w.stack.split("\n").slice(1).map((l) => l.replace(/^\s*/, "    [remote] ")).join("\n") : "";
+  const local = localStack ? localStack.split("\n").slice(1).join("\n") : "";
+  Object.defineProperty(err, "stack", {
+    value: [head, remote, local].filter((s) => s).join("\n"),
+    writable: true,
+    configurable: true,
+  });
+  return err;
+}
+
+/** Shorthand for creating wirecall's own errors. */
+export function rpcError(code: ErrorCode, message: string, cause?: unknown): RpcError {
+  return new RpcError(code, message, cause === undefined ? {} : { cause });
+}

@@ -1,0 +1,107 @@
+/**
+ * The typed call facade: `proxy.greeter.welcome(...)` becomes
+ * `caller.call("greeter.welcome", args, kwargs)`.
+ */
+import { KwargsMarker } from "./params.js";
+import type { CallOptions } from "./proxy.js";
+
+/** What the facade needs from a client: RPCProxy and other front ends (XML-RPC, Python recipe) implement it. */
+export interface Caller {
+  call(name: string, args: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown>;
+  notify(name: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+type AnyFn = (...args: never[]) => unknown;
+
+/** The remote form of `T`: every method returns a Promise of its awaited result; objects become namespaces. */
+export type Remote<T> = {
+  readonly [K in keyof T as K extends `$${string}` ? never : K]: T[K] extends (...args: infer A) => infer R
+    ? ((...args: A) => Promise<Awaited<R>>) & ((...args: [...Partial<A>, KwargsMarker]) => Promise<Awaited<R>>)
+    : T[K] extends object
+      ? Remote<T[K]>
+      : never;
+} & ProxyControls<T>;
+
+/** The proxy's own members. Their `$` prefix keeps them apart from remote names. */
+export interface ProxyControls<T> {
+  /** Call any name, with explicit arguments, keyword arguments and options. */
+  $call<R = unknown>(name: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<R>;
+  /** One-way call: no reply, no error back. */
+  $notify(name: string, ...args: unknown[]): Promise<void>;
+  /** A facade on the same connection whose calls use these options by default. */
+  $with(options: CallOptions): Remote<T>;
+  /** Close the connection; pending calls reject with `CONNECTION_CLOSED`. */
+  $close(): Promise<void>;
+  /** The underlying client. */
+  readonly $caller: Caller;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A loosely typed facade for when no interface is given. */
+export type AnyRemote = { readonly [name: string]: AnyRemote & ((...args: unknown[]) => Promise<any>) } & ProxyControls<unknown>;
+
+const asyncDispose: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
+
+function splitKwargs(args: unknown[]): [unknown[], Record<string, unknown> | undefined] {
+  const last = args[args.length - 1];
+  if (last instanceof KwargsMarker) return [args.slice(0, -1), last.kwargs];
+  return [args, undefined];
+}
+
+function node(caller: Caller, path: string, options: CallOptions | undefined): unknown {
+  const children = new Map<string, unknown>();
+  const target = function remoteMethod(...args: unknown[]): Promise<unknown> {
+    if (path === "") return Promise.reject(new TypeError("the proxy itself is not callable; call one of its methods"));
+    const [a, k] = splitKwargs(args);
+    return caller.call(path, a, k, options);
+  };
+  return new Proxy(target, {
+    get(_t, prop) {
+      if (typeof prop === "symbol") {
+        return prop === asyncDispose && path === "" ? () => caller.close() : undefined;
+      }
+      // Never forward `then`: `await proxy` must not turn into a remote call.
+      if (prop === "then") return undefined;
+      if (path === "" && prop.startsWith("$")) return control(caller, prop, options);
+      let child = children.get(prop);
+      if (child === undefined) {
+        child = node(caller, path === "" ? prop : `${path}.${prop}`, options);
+        children.set(prop, child);
+      }
+      return child;
+    },
+    set() {
+      return false;
+    },
+    has(_t, prop) {
+      return typeof prop === "string" && prop !== "then";
+    },
+  });
+}
+
+function control(caller: Caller, prop: string, options: CallOptions | undefined): unknown {
+  switch (prop) {
+    case "$call":
+      return (name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, opts?: CallOptions) =>
+        caller.call(name, args, kwargs, opts ?? options);
+    case "$notify":
+      return (name: string, ...args: unknown[]) => {
+        const [a, k] = splitKwargs(args);
+        return caller.notify(name, a, k);
+      };
+    case "$with":
+      return (opts: CallOptions) => createFacade(caller, { ...options, ...opts });
+    case "$close":
+      return () => caller.close();
+    case "$caller":
+      return caller;
+    default:
+      return undefined;
+  }
+}
+
+/** Build the facade over any {@link Caller}. */
+export function createFacade<T = unknown>(caller: Caller, options?: CallOptions): Remote<T> {
+  return node(caller, "", options) as Remote<T>;
+}

@@ -1,0 +1,204 @@
+/**
+ * RPCHandler: the registry of callable names, Python-style argument binding,
+ * middleware and introspection. It knows nothing of connections; sessions
+ * (src/server-session.ts) and other front ends call {@link RPCHandler.dispatch}.
+ */
+import { RpcError } from "./errors.js";
+import { bindArguments, parseParamSpecs, readParams, type Param, type ParamSpec } from "./params.js";
+
+/** What a handler (and middleware) can know about the call it is serving. */
+export interface CallContext {
+  /** The called name, e.g. "greeter.welcome". */
+  readonly method: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>> | undefined;
+  /** Fires when the caller cancels, times out, disconnects, or the server shuts down. */
+  readonly signal: AbortSignal;
+  /** The transport's name ("tcp", "ws", "mem", ...). */
+  readonly transport: string;
+  /** The peer's address as the transport reports it. */
+  readonly remoteAddress: string | undefined;
+  /** True for one-way calls: the result is discarded, errors go to `onError`. */
+  readonly oneway: boolean;
+  /** Free-form storage for middleware. */
+  readonly state: Record<string, unknown>;
+}
+
+/** Middleware wraps dispatch: call `next()` to run the rest of the chain and the method. */
+export type Middleware = (ctx: CallContext, next: () => Promise<unknown>) => unknown;
+
+export interface RegisterOptions {
+  /** Parameter names for keyword binding; read from the function itself when omitted. */
+  params?: readonly ParamSpec[];
+  /** Text for `system.methodHelp`. */
+  doc?: string;
+  /** Pass the {@link CallContext} as the first argument (not bound from the call's arguments). */
+  context?: boolean;
+}
+
+export interface HandlerOptions {
+  /** Serve `system.listMethods`, `system.methodSignature`, `system.methodHelp`. Default true. */
+  introspection?: boolean;
+  /** Send remote stacks to callers. Default false: stacks can leak paths and code. */
+  exposeStack?: boolean;
+  /** Called with errors that have no caller to go to (one-way calls, broken connections). */
+  onError?: (err: unknown, ctx: CallContext | undefined) => void;
+}
+
+interface Method {
+  readonly fn: Function;
+  readonly thisArg: unknown;
+  readonly params: Param[] | undefined;
+  readonly doc: string;
+  readonly context: boolean;
+}
+
+const FORBIDDEN = new Set(["__proto__", "constructor", "prototype"]);
+
+function checkName(name: string): void {
+  if (typeof name !== "string" || name === "") throw new TypeError("a method needs a non-empty name");
+  for (const part of name.split(".")) {
+    if (part === "" || FORBIDDEN.has(part)) throw new TypeError(`invalid method name ${JSON.stringify(name)}`);
+  }
+}
+
+function isPrivate(name: string): boolean {
+  return name.startsWith("_") || name.includes("._");
+}
+
+function signatureOf(name: string, m: Method): string {
+  if (!m.params) return `${name}(...)`;
+  const ps = m.params.map((p) => (p.rest ? `...${p.name}` : p.optional ? `${p.name}?` : p.name));
+  return `${name}(${ps.join(", ")})`;
+}
+
+/** Dispatches `(name, args, kwargs)` to registered functions and instance methods. */
+export class RPCHandler {
+  readonly #methods = new Map<string, Method>();
+  readonly #middleware: Middleware[] = [];
+  readonly options: Readonly<HandlerOptions>;
+
+  constructor(options: HandlerOptions = {}) {
+    this.options = { introspection: true, exposeStack: false, ...options };
+    if (this.options.introspection) this.#registerIntrospection();
+  }
+
+  /**
+   * Register a function under its own name (`fn.name`), or under an explicit
+   * (possibly dotted) name, like XML-RPC's `register_function(f, alias)`.
+   */
+  register(fn: Function, options?: RegisterOptions): this;
+  register(name: string, fn: Function, options?: RegisterOptions): this;
+  register(a: string | Function, b?: Function | RegisterOptions, c?: RegisterOptions): this {
+    const [name, fn, opts] = typeof a === "string" ? [a, b as Function, c ?? {}] : [a.name, a, (b as RegisterOptions) ?? {}];
+    if (typeof fn !== "function") throw new TypeError("register() needs a function");
+    this.#add(name, fn, undefined, opts);
+    return this;
+  }
+
+  /**
+   * Expose an object's public methods, own and inherited (never those of
+   * `Object.prototype`, never names starting with `_`), as `prefix.method`
+   * (or bare names without a prefix), bound to the object. Like XML-RPC's
+   * `register_instance` and a Pyro object, but the set is fixed now.
+   */
+  registerInstance(obj: object, prefix?: string, options: { context?: boolean | readonly string[] } = {}): this {
+    if (typeof obj !== "object" && typeof obj !== "function") throw new TypeError("registerInstance() needs an object");
+    if (prefix !== undefined) checkName(prefix);
+    const seen = new Set<string>();
+    for (let p: object | null = obj; p && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+      for (const key of Object.getOwnPropertyNames(p)) {
+        if (seen.has(key) || key.startsWith("_") || FORBIDDEN.has(key)) continue;
+        seen.add(key);
+        const desc = Object.getOwnPropertyDescriptor(p, key);
+        if (!desc || typeof desc.value !== "function") continue; // accessors are never called
+        const ctx = options.context === true || (Array.isArray(options.context) && options.context.includes(key));
+        this.#add(prefix ? `${prefix}.${key}` : key, desc.value as Function, obj, { context: ctx });
+      }
+    }
+    return this;
+  }
+
+  /** Remove a name, or every name under a prefix (`unregister("greeter")`). Returns how many went. */
+  unregister(name: string): number {
+    let n = this.#methods.delete(name) ? 1 : 0;
+    const pre = `${name}.`;
+    for (const key of [...this.#methods.keys()]) {
+      if (key.startsWith(pre)) n += this.#methods.delete(key) ? 1 : 0;
+    }
+    return n;
+  }
+
+  /** Add middleware, run in order around every dispatch. */
+  use(mw: Middleware): this {
+    this.#middleware.push(mw);
+    return this;
+  }
+
+  /** Registered public names, sorted. */
+  listMethods(): string[] {
+    return [...this.#methods.keys()].filter((n) => !isPrivate(n)).sort();
+  }
+
+  /** True when `name` is registered and callable from outside. */
+  has(name: string): boolean {
+    return !isPrivate(name) && this.#methods.has(name);
+  }
+
+  /**
+   * Run one call through middleware and the method. Rejects with an
+   * `RpcError` for unknown names or bad arguments, or with whatever the method threw.
+   */
+  dispatch(ctx: CallContext): Promise<unknown> {
+    if (this.#middleware.length === 0) return this.#invoke(ctx);
+    const chain = this.#middleware;
+    const run = (i: number): Promise<unknown> => {
+      const mw = chain[i];
+      if (!mw) return this.#invoke(ctx);
+      try {
+        return Promise.resolve(mw(ctx, () => run(i + 1)));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+    return run(0);
+  }
+
+  #invoke(ctx: CallContext): Promise<unknown> {
+    try {
+      const m = isPrivate(ctx.method) ? undefined : this.#methods.get(ctx.method);
+      if (!m) throw new RpcError("METHOD_NOT_FOUND", `method '${ctx.method}' is not registered`);
+      const bound = bindArguments(ctx.method, m.params, ctx.args, ctx.kwargs);
+      const result: unknown = m.context ? m.fn.call(m.thisArg, ctx, ...bound) : m.fn.apply(m.thisArg, bound);
+      // Plain values skip a microtask hop; thenables are adopted.
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #add(name: string, fn: Function, thisArg: unknown, opts: RegisterOptions): void {
+    checkName(name);
+    let params = opts.params ? parseParamSpecs(opts.params) : readParams(fn);
+    if (opts.context && params && !opts.params) params = params.slice(1);
+    this.#methods.set(name, { fn, thisArg, params, doc: opts.doc ?? "", context: !!opts.context });
+  }
+
+  #lookup(name: unknown): Method {
+    const m = typeof name === "string" && !isPrivate(name) ? this.#methods.get(name) : undefined;
+    if (!m) throw new RpcError("METHOD_NOT_FOUND", `method '${String(name)}' is not registered`);
+    return m;
+  }
+
+  #registerIntrospection(): void {
+    this.register("system.listMethods", () => this.listMethods(), { params: [], doc: "List the names of every registered method." });
+    this.register("system.methodSignature", (name: string) => signatureOf(name, this.#lookup(name)), {
+      params: ["name"],
+      doc: "Return a method's signature as text, e.g. 'add(x, y?)'; '(...)' when its parameters are unknown.",
+    });
+    this.register("system.methodHelp", (name: string) => this.#lookup(name).doc, {
+      params: ["name"],
+      doc: "Return the documentation string given when the method was registered.",
+    });
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * wirecall: RPC with pluggable transports and serializers.
+ * This module re-exports the public API; it loads no transport by itself.
+ */
+export { RPCHandler } from "./handler.js";
+export type { CallContext, HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
+export { RPCProxy } from "./proxy.js";
+export type { CallOptions, Dialer, ProxyOptions, ReconnectOptions } from "./proxy.js";
+export { createFacade } from "./facade.js";
+export type { AnyRemote, Caller, ProxyControls, Remote } from "./facade.js";
+export { kw, KwargsMarker, readParams, bindArguments } from "./params.js";
+export type { Param, ParamSpec } from "./params.js";
+export { connect, serve, registerTransport, getTransport, parseEndpoint } from "./endpoint.js";
+export type { ServeOptions } from "./endpoint.js";
+export { ServerSession } from "./server-session.js";
+export type { FrameProtocol, SessionLike, SessionOptions } from "./server-session.js";
+export { ServerCall } from "./call-context.js";
+export type { PeerInfo } from "./call-context.js";
+export {
+  ErrorCodes,
+  RpcError,
+  RemoteError,
+  registerError,
+  unregisterError,
+  toWireError,
+  fromWireError,
+  isWireError,
+} from "./errors.js";
+export type { ErrorCode, RpcErrorOptions, WireError } from "./errors.js";
+export { Kind, PROTOCOL_VERSION, validateEnvelope, encodeHello, decodeHello } from "./protocol.js";
+export type { Envelope, CallMsg, ReplyMsg, ErrorMsg, NotifyMsg, CancelMsg, Hello, CallId } from "./protocol.js";
+export { json, superjson, msgpack, registerSerializer, getSerializer, listSerializers } from "./serializers/index.js";
+export type { Serializer } from "./serializers/index.js";
+export { DEFAULT_LIMITS } from "./limits.js";
+export type { Limits } from "./limits.js";
+export type { Connection, ConnectionSink, Listener, Server, Transport, TransportOptions } from "./transport.js";

@@ -1,0 +1,14 @@
+/**
+ * A serializer turns one envelope (plain arrays, objects and the value types
+ * it supports) into one frame and back. `encode` and `decode` may throw; the
+ * core wraps what they throw as `SERIALIZE_ERROR` / `PROTOCOL_ERROR`.
+ */
+export interface Serializer {
+  /** Registry name, as used in URLs (`?serializer=msgpack`) and the hello. */
+  readonly name: string;
+  /** False when frames are UTF-8 text (WebSocket then sends text messages). */
+  readonly binary: boolean;
+  encode(value: unknown): Uint8Array;
+  /** Must not keep a reference to `frame`: transports may reuse its memory. */
+  decode(frame: Uint8Array): unknown;
+}
