@@ -23,6 +23,8 @@ const BUILTIN: Record<string, string> = {
   wss: "ws",
   "zmq+tcp": "zmq",
   "zmq+ipc": "zmq",
+  "xmlrpc+http": "xmlrpc",
+  "xmlrpc+https": "xmlrpc",
 };
 
 /** Make a transport reachable by its URL schemes (replacing any earlier one). */
@@ -147,7 +149,8 @@ export async function serve(handler: RPCHandler, url: string | URL, options: Ser
   const transport = await getTransport(ep.scheme);
   if (transport.serve) return transport.serve(handler, ep.url, opts);
   const maxInFlight = opts.maxInFlight ?? DEFAULT_LIMITS.maxInFlight;
-  const sessionOpts = opts.protocols ? { maxInFlight, protocols: opts.protocols } : { maxInFlight };
+  const protocols = [...(opts.protocols ?? []), ...(transport.protocols ?? [])];
+  const sessionOpts = protocols.length > 0 ? { maxInFlight, protocols } : { maxInFlight };
   let server: FrameServer | undefined;
   const early: ServerSession[] = [];
   const listener = await transport.listen(ep.url, opts, (conn) => {
@@ -165,16 +168,19 @@ export async function serve(handler: RPCHandler, url: string | URL, options: Ser
  * is authenticated and the serializer agreed; rejects with an `RpcError`
  * (`CONNECT_FAILED`, `AUTH_FAILED`, `INVALID_URL`, ...) otherwise.
  */
-export async function connect<T = AnyRemote>(url: string | URL, options: ProxyOptions & TransportOptions = {}): Promise<Remote<T>> {
+export async function connect<T = never>(
+  url: string | URL,
+  options: ProxyOptions & TransportOptions = {},
+): Promise<[T] extends [never] ? AnyRemote : Remote<T>> {
   const ep = parseEndpoint(url);
   const opts = { ...ep.query, ...options } as ProxyOptions & TransportOptions;
   const transport = await getTransport(ep.scheme);
   if (transport.connectCaller) {
     const caller = await transport.connectCaller(ep.url, opts);
-    return createFacade<T>(caller, defaults(opts));
+    return createFacade(caller, defaults(opts)) as [T] extends [never] ? AnyRemote : Remote<T>;
   }
   const proxy = await RPCProxy.open(() => transport.connect(ep.url, opts), opts);
-  return createFacade<T>(proxy);
+  return createFacade(proxy) as [T] extends [never] ? AnyRemote : Remote<T>;
 }
 
 function defaults(opts: ProxyOptions): ProxyOptions | undefined {

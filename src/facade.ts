@@ -39,7 +39,9 @@ export interface ProxyControls<T> {
 }
 
 /** A loosely typed facade for when no interface is given. */
-export type AnyRemote = { readonly [name: string]: AnyRemote & ((...args: unknown[]) => Promise<any>) } & ProxyControls<unknown>;
+// `any` (not a nested type) so that noUncheckedIndexedAccess does not force `?.` on every call.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRemote = { readonly [name: string]: any } & ProxyControls<unknown>;
 
 const asyncDispose: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 

@@ -7,6 +7,7 @@
  */
 import type { Caller } from "./facade.js";
 import type { RPCHandler } from "./handler.js";
+import type { FrameProtocol } from "./server-session.js";
 
 /** What a transport delivers into the core. Set once with {@link Connection.open}. */
 export interface ConnectionSink {
@@ -109,6 +110,11 @@ export interface Transport {
   readonly name: string;
   /** URL schemes without the colon ("tcp", "tls"). */
   readonly schemes: readonly string[];
+  /**
+   * Other protocols every server on this transport recognises by a
+   * connection's first frame (the TCP transport lists the Python recipe).
+   */
+  readonly protocols?: readonly FrameProtocol[];
   connect(url: URL, options: TransportOptions): Promise<Connection>;
   listen(url: URL, options: TransportOptions, accept: (conn: Connection) => void): Promise<Listener>;
   /**

@@ -8,6 +8,21 @@ import { RpcError, type Connection, type ConnectionSink } from "../../src/index.
 /** Bytes queued towards a peer before `send` returns false. */
 const HIGH_WATER_MARK = 1024 * 1024;
 
+// An open socket keeps Node's event loop alive; an open memory connection
+// does the same through one shared timer, so a caller awaiting a reply is
+// not cut off by the process exiting, exactly as with a real transport.
+let openCount = 0;
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+function retain(): void {
+  if (openCount++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+}
+function release(): void {
+  if (--openCount === 0 && keepAlive !== undefined) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+  }
+}
+
 export class MemoryConnection implements Connection {
   readonly transport = "mem";
   readonly remoteAddress: string;
@@ -27,6 +42,7 @@ export class MemoryConnection implements Connection {
   constructor(remoteAddress: string, maxFrameSize: number) {
     this.remoteAddress = remoteAddress;
     this.#maxFrameSize = maxFrameSize;
+    retain();
   }
 
   open(sink: ConnectionSink): void {
@@ -52,13 +68,18 @@ export class MemoryConnection implements Connection {
 
   close(err?: Error): void {
     if (this.#closed || this.#pendingClose) return;
+    this.peer.#peerClosed(err);
+    if (!this.#sink) {
+      this.#closed = true;
+      release();
+      return;
+    }
     // Frames already sent still reach the peer, then the peer sees the close.
     this.#pendingClose = { err };
     this.#inbox = [];
     this.#head = 0;
     this.#inboxBytes = 0;
     this.#schedule();
-    this.peer.#peerClosed(err);
   }
 
   #peerClosed(err: Error | undefined): void {
@@ -111,6 +132,7 @@ export class MemoryConnection implements Connection {
     }
     if (this.#pendingClose && !this.#closed && this.#head === this.#inbox.length) {
       this.#closed = true;
+      release();
       sink.close(this.#pendingClose.err);
     }
   }
