@@ -34,3 +34,4 @@ export type { Serializer } from "./serializers/index.js";
 export { DEFAULT_LIMITS } from "./limits.js";
 export type { Limits } from "./limits.js";
 export type { Connection, ConnectionSink, Listener, Server, Transport, TransportOptions } from "./transport.js";
+export * from "./auth/index.js";
