@@ -1,0 +1,4 @@
+import { conformance } from "./conformance.js";
+
+const authkey = "conformance-secret";
+conformance({ name: "tcp", listenUrl: "tcp://127.0.0.1:0", serverOptions: { authkey }, clientOptions: { authkey } });

@@ -1,0 +1,155 @@
+/**
+ * Splits a byte stream into frames, as Python's `multiprocessing.connection`
+ * reads them: a 4-byte big-endian signed length, or -1 followed by an 8-byte
+ * big-endian length, then that many bytes. Knows nothing of sockets.
+ *
+ * Pull-based so the reader can stop between frames (backpressure): `push`
+ * stores a chunk, `next` returns one frame or undefined. A frame that lies
+ * within one chunk is handed out as a subarray of it (no copy); a frame that
+ * spans chunks is copied once when complete. Memory held is what the peer
+ * actually sent, never what a length prefix announced.
+ */
+import { RpcError } from "../../src/index.js";
+
+/** Length prefix value announcing an 8-byte length. */
+const LONG_FORM = -1;
+const SHORT_HEADER = 4;
+const LONG_HEADER = 12;
+const EMPTY = new Uint8Array(0);
+
+export class FrameDecoder {
+  /** Largest frame accepted; a larger length prefix throws PAYLOAD_TOO_LARGE before any of the body is kept. */
+  maxFrameSize: number;
+  #chunks: Uint8Array[] = [];
+  #head = 0; // index of the first unread chunk
+  #offset = 0; // read position in that chunk
+  #buffered = 0; // unread bytes in all chunks
+  #length = -1; // body length of the frame being read; -1 while its header is incomplete
+
+  constructor(maxFrameSize: number) {
+    this.maxFrameSize = maxFrameSize;
+  }
+
+  /** Unread bytes held. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /** True while bytes of an incomplete frame (or its header) are held. */
+  get partial(): boolean {
+    return this.#buffered > 0 || this.#length > 0;
+  }
+
+  /** Store a chunk. The decoder keeps a reference; the caller must not modify it. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+  }
+
+  /**
+   * The next complete frame, or undefined when more bytes are needed.
+   * Throws `RpcError` PAYLOAD_TOO_LARGE or PROTOCOL_ERROR on a bad length
+   * prefix; the stream cannot be resynchronised after that.
+   */
+  next(): Uint8Array | undefined {
+    if (this.#length < 0) {
+      if (this.#buffered < SHORT_HEADER) return undefined;
+      const n = this.#int32(0);
+      let length: number;
+      if (n === LONG_FORM) {
+        if (this.#buffered < LONG_HEADER) return undefined;
+        const high = this.#int32(4) >>> 0;
+        // Above 2^53 the value is not exact, but it is far above any limit anyway.
+        length = high * 0x1_0000_0000 + (this.#int32(8) >>> 0);
+        this.#check(length);
+        this.#skip(LONG_HEADER);
+      } else if (n < 0) {
+        throw new RpcError("PROTOCOL_ERROR", `negative frame length ${n}`);
+      } else {
+        length = n;
+        this.#check(length);
+        this.#skip(SHORT_HEADER);
+      }
+      this.#length = length;
+    }
+    if (this.#buffered < this.#length) return undefined;
+    const frame = this.#take(this.#length);
+    this.#length = -1;
+    return frame;
+  }
+
+  #check(length: number): void {
+    if (length > this.maxFrameSize) {
+      throw new RpcError("PAYLOAD_TOO_LARGE", `frame of ${length} bytes exceeds maxFrameSize ${this.maxFrameSize}`);
+    }
+  }
+
+  /** Big-endian int32 at `at` bytes past the read position (the caller checked it is buffered). */
+  #int32(at: number): number {
+    const c = this.#chunks[this.#head] as Uint8Array;
+    const o = this.#offset + at;
+    if (o + 4 <= c.length) return ((c[o] as number) << 24) | ((c[o + 1] as number) << 16) | ((c[o + 2] as number) << 8) | (c[o + 3] as number);
+    return (this.#byteAt(at) << 24) | (this.#byteAt(at + 1) << 16) | (this.#byteAt(at + 2) << 8) | this.#byteAt(at + 3);
+  }
+
+  #byteAt(at: number): number {
+    let i = this.#head;
+    let pos = this.#offset + at;
+    for (;;) {
+      const c = this.#chunks[i++] as Uint8Array;
+      if (pos < c.length) return c[pos] as number;
+      pos -= c.length;
+    }
+  }
+
+  #skip(n: number): void {
+    this.#buffered -= n;
+    while (n > 0) {
+      const c = this.#chunks[this.#head] as Uint8Array;
+      const left = c.length - this.#offset;
+      if (n < left) {
+        this.#offset += n;
+        return;
+      }
+      n -= left;
+      this.#dropHead();
+    }
+  }
+
+  #take(n: number): Uint8Array {
+    if (n === 0) return EMPTY;
+    this.#buffered -= n;
+    const first = this.#chunks[this.#head] as Uint8Array;
+    const left = first.length - this.#offset;
+    if (n <= left) {
+      const frame = first.subarray(this.#offset, this.#offset + n);
+      if (n === left) this.#dropHead();
+      else this.#offset += n;
+      return frame;
+    }
+    const frame = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.#chunks[this.#head] as Uint8Array;
+      const part = Math.min(c.length - this.#offset, n - filled);
+      frame.set(c.subarray(this.#offset, this.#offset + part), filled);
+      filled += part;
+      if (this.#offset + part === c.length) this.#dropHead();
+      else this.#offset += part;
+    }
+    return frame;
+  }
+
+  #dropHead(): void {
+    this.#chunks[this.#head++] = EMPTY;
+    this.#offset = 0;
+    if (this.#head === this.#chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (this.#head > 64 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

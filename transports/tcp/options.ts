@@ -1,0 +1,97 @@
+/**
+ * The TCP/TLS transport's options, and how they map to node:net / node:tls.
+ */
+import type { ConnectionOptions as TlsConnectOptions, TlsOptions } from "node:tls";
+import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/index.js";
+import type { CoalesceMode } from "./frame-writer.js";
+
+/** Options of `tcp://` and `tls://` (on top of the core's serve/connect options). */
+export interface TcpOptions extends TransportOptions {
+  /** Shared secret for the mutual HMAC challenge (default: the WIRECALL_AUTHKEY environment variable). */
+  authkey?: string | Uint8Array;
+  /** Largest frame accepted, bytes (default 64 MiB); a larger length prefix closes the connection with PAYLOAD_TOO_LARGE. */
+  maxFrameSize?: number;
+  /** Time limit for connect + TLS + the challenge, ms (default 10000). */
+  handshakeTimeout?: number;
+  /** Server without an authkey: accept peers that are not on loopback (default false). */
+  allowRemote?: boolean;
+  /** Refuse the legacy HMAC-MD5 form of Python 3.11 and older (default false). */
+  refuseLegacyMd5?: boolean;
+  /** Bytes buffered for sending before backpressure applies (default 64 KiB). */
+  highWaterMark?: number;
+  /** How frames sent in one tick are written (default "gather"; see frame-writer.ts). */
+  coalesce?: CoalesceMode;
+  /** Server: told about every peer dropped before it was handed to the core (AUTH_FAILED, a refused remote peer, a TLS error). */
+  onHandshakeError?: (err: RpcError, remoteAddress: string | undefined) => void;
+  // TLS (tls:// only); see node:tls.
+  cert?: string | Buffer | (string | Buffer)[];
+  key?: string | Buffer | (string | Buffer)[];
+  ca?: string | Buffer | (string | Buffer)[];
+  passphrase?: string;
+  pfx?: string | Buffer | (string | Buffer)[];
+  /** Server: ask clients for a certificate. With `rejectUnauthorized` (the default) it must be valid. */
+  requestCert?: boolean;
+  /** Verify the peer's certificate (default true). */
+  rejectUnauthorized?: boolean;
+  /** Client: the name to verify the server's certificate against (default: the URL's host name). */
+  servername?: string;
+  /** Any other node:tls option, passed through. */
+  tls?: TlsOptions & TlsConnectOptions;
+}
+
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+
+const TLS_KEYS = ["cert", "key", "ca", "passphrase", "pfx", "requestCert", "rejectUnauthorized", "servername"] as const;
+
+/** The node:tls options given among ours. */
+export function tlsOptions(o: TcpOptions): TlsOptions & TlsConnectOptions {
+  const out: Record<string, unknown> = { ...o.tls };
+  for (const k of TLS_KEYS) if (o[k] !== undefined) out[k] = o[k];
+  return out as TlsOptions & TlsConnectOptions;
+}
+
+function positive(o: TcpOptions, name: "maxFrameSize" | "handshakeTimeout" | "highWaterMark", fallback: number): number {
+  const v = o[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || !(v >= 0)) throw new RpcError("INVALID_URL", `option '${name}' must be a non-negative number`);
+  return v;
+}
+
+export interface Settings {
+  maxFrameSize: number;
+  handshakeTimeout: number;
+  highWaterMark: number;
+  coalesce: CoalesceMode;
+}
+
+export function settings(o: TcpOptions): Settings {
+  const coalesce = o.coalesce ?? "gather";
+  if (coalesce !== "gather" && coalesce !== "cork" && coalesce !== "none") throw new RpcError("INVALID_URL", `option 'coalesce' must be gather, cork or none`);
+  return {
+    maxFrameSize: positive(o, "maxFrameSize", DEFAULT_LIMITS.maxFrameSize),
+    handshakeTimeout: positive(o, "handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
+    highWaterMark: positive(o, "highWaterMark", DEFAULT_HIGH_WATER_MARK),
+    coalesce,
+  };
+}
+
+/** Host and port of a tcp:// or tls:// URL (IPv6 brackets removed). */
+export function hostPort(url: URL): { host: string; port: number } {
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port);
+  if (!host || url.port === "" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RpcError("INVALID_URL", `${url.protocol}// URLs need a host and a port (e.g. ${url.protocol}//127.0.0.1:0), got '${url.href}'`);
+  }
+  return { host, port };
+}
+
+/** A URL host: IPv6 literals in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return address.startsWith("127.") || address === "::1" || address.startsWith("::ffff:127.");
+}
