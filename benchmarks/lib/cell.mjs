@@ -1,0 +1,140 @@
+/**
+ * Runs one cell: forks the server child (unless the system is in-process),
+ * puts the byte-counting proxy in front of it, forks the client child, relays
+ * snapshots, and turns the raw counters into the per-cell figures.
+ */
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { startWireCounter } from "./wire-counter.mjs";
+import { WORKLOADS } from "./workloads.mjs";
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+
+function waitFor(child, type) {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m) => {
+      if (m.type === type) {
+        child.off("message", onMsg);
+        child.off("exit", onExit);
+        resolve(m);
+      }
+    };
+    const onExit = (code) => reject(new Error(`${type}: child exited with code ${code}`));
+    child.on("message", onMsg);
+    child.once("exit", onExit);
+  });
+}
+
+function withPort(url, port) {
+  const u = new URL(url);
+  u.port = String(port);
+  return u.href;
+}
+
+/** Kills a child and waits for it to be gone. */
+function stop(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+}
+
+/**
+ * @param spec    the system spec (module, transport, serializer, ...)
+ * @param payload a key of WORKLOADS
+ * @param opts    { budget, timeoutMs, execArgv }
+ */
+export async function runCell(spec, payload, { budget, timeoutMs, execArgv = [] }) {
+  let server;
+  let client;
+  let counter;
+  let timer;
+  try {
+    const serverSnaps = {};
+    const wireSnaps = {};
+    let url;
+    if (!spec.inProcess) {
+      server = fork(here("../server-child.mjs"), [JSON.stringify(spec)], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      ({ url } = await waitFor(server, "ready"));
+      counter = await startWireCounter(Number(new URL(url).port));
+    }
+    client = fork(here("../client-child.mjs"), [JSON.stringify({ spec, url, proxyUrl: counter && withPort(url, counter.port), payload, budget })], {
+      execArgv,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    client.on("message", async (m) => {
+      if (m.type !== "snap") return;
+      if (server) {
+        const p = waitFor(server, "snap");
+        server.send({ type: "snap", tag: m.tag });
+        serverSnaps[m.tag] = await p;
+      }
+      if (counter) wireSnaps[m.tag] = counter.snapshot();
+      client.send({ type: "snap-ok" });
+    });
+    const outcome = Promise.race([
+      new Promise((resolve, reject) => {
+        client.on("message", (m) => {
+          if (m.type === "result") resolve(m.result);
+          if (m.type === "error") reject(new Error(m.message));
+        });
+        client.once("exit", (code) => setTimeout(() => reject(new Error(`client exited with code ${code}`)), 100));
+      }),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`cell timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    const raw = await outcome;
+    if (server) {
+      const p = waitFor(server, "snap");
+      server.send({ type: "snap", tag: "end" });
+      serverSnaps.end = await p;
+    }
+    return figures(raw, payload, serverSnaps, wireSnaps);
+  } finally {
+    clearTimeout(timer);
+    await Promise.all([stop(client), stop(server), counter?.close()]);
+  }
+}
+
+function serverCpuMs(snaps, from, to) {
+  const a = snaps[from]?.cpu;
+  const b = snaps[to]?.cpu;
+  return a && b ? (b.user - a.user + b.system - a.system) / 1000 : undefined;
+}
+
+function figures(raw, payload, serverSnaps, wireSnaps) {
+  const { seq, pipe } = raw;
+  const binary = WORKLOADS[payload].binary;
+  const perCallUs = (ms, calls) => (ms === undefined || !calls ? null : (ms * 1000) / calls);
+  const sCpuSeq = serverCpuMs(serverSnaps, "seq-start", "seq-end");
+  const sCpuPipe = serverCpuMs(serverSnaps, "pipe-start", "pipe-end");
+  let wireBytesPerCall = null;
+  let wireUpPerCall = null;
+  if (raw.wire && wireSnaps["wire-start"] && wireSnaps["wire-end"]) {
+    const a = wireSnaps["wire-start"];
+    const b = wireSnaps["wire-end"];
+    wireUpPerCall = (b.up - a.up) / raw.wire.calls;
+    wireBytesPerCall = (b.up - a.up + b.down - a.down) / raw.wire.calls;
+  }
+  return {
+    seq: { callsPerSec: seq.callsPerSec, calls: seq.calls, ...seq.latencyUs },
+    pipe: { callsPerSec: pipe.callsPerSec, calls: pipe.calls, depth: pipe.depth },
+    // Payload bytes carried per second, one way (the echo carries as much back).
+    mbPerSec: binary ? (pipe.callsPerSec * binary) / 1e6 : null,
+    wireBytesPerCall,
+    wireUpPerCall,
+    cpuUsPerCall: {
+      clientSeq: perCallUs(seq.clientCpuMs, seq.calls),
+      serverSeq: perCallUs(sCpuSeq, seq.calls),
+      clientPipe: perCallUs(pipe.clientCpuMs, pipe.calls),
+      serverPipe: perCallUs(sCpuPipe, pipe.calls),
+    },
+    maxRssMB: {
+      client: raw.clientMaxRSS / 1024,
+      server: serverSnaps.end ? serverSnaps.end.maxRSS / 1024 : null,
+    },
+    histogram: raw.histogram,
+  };
+}

@@ -1,0 +1,76 @@
+/** Command-line options of `npm run bench` (see `npm run bench -- --help`). */
+import { PAYLOAD_NAMES } from "./workloads.mjs";
+import { EXTRA_TRANSPORTS, PEERS, SERIALIZERS, TRANSPORTS } from "./systems.mjs";
+
+export const HELP = `npm run bench -- [options]
+
+  --quick                 short phases (0.3 s) for a fast look; the default is 2 s
+  --transports LIST       wirecall transports: ${[...TRANSPORTS, ...EXTRA_TRANSPORTS].join(",")} or none (default: ${TRANSPORTS.join(",")})
+  --serializers LIST      ${SERIALIZERS.join(",")} (default: all)
+  --payloads LIST         ${PAYLOAD_NAMES.join(",")} (default: all)
+  --peers LIST            ${Object.keys(PEERS).join(",")}, all or none (default: all)
+  --seconds N             seconds per timed phase
+  --warmup N              seconds of warm-up per cell
+  --depth N               calls in flight in the pipelined phase (default 128)
+  --out FILE.json         results file; the SVG chart is written next to it
+                          (default: benchmarks/results/bench-<time>.json)
+  --profile               run the children under node --cpu-prof (profiles in benchmarks/results/profiles)
+  --no-install            never install benchmarks/node_modules; peers that need it are skipped
+  --micro                 run the microbenchmarks (benchmarks/micro.mjs) instead
+  --help
+`;
+
+function list(v, all, name) {
+  if (v === "all") return all;
+  if (v === "none" || v === "") return [];
+  const items = v.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const i of items) if (!all.includes(i)) throw new Error(`unknown ${name} '${i}' (known: ${all.join(", ")})`);
+  return items;
+}
+
+export function parseOptions(argv) {
+  const o = {
+    quick: false,
+    transports: TRANSPORTS,
+    serializers: SERIALIZERS,
+    payloads: PAYLOAD_NAMES,
+    peers: Object.keys(PEERS),
+    seconds: undefined,
+    warmup: undefined,
+    depth: 128,
+    out: undefined,
+    profile: false,
+    install: true,
+    micro: false,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.includes("=") ? a.split(/=(.*)/s) : [a, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case "--quick": o.quick = true; break;
+      case "--transports": o.transports = list(value(), [...TRANSPORTS, ...EXTRA_TRANSPORTS], "transport"); break;
+      case "--serializers": o.serializers = list(value(), SERIALIZERS, "serializer"); break;
+      case "--payloads": o.payloads = list(value(), PAYLOAD_NAMES, "payload"); break;
+      case "--peers": o.peers = list(value(), Object.keys(PEERS), "peer"); break;
+      case "--seconds": o.seconds = Number(value()); break;
+      case "--warmup": o.warmup = Number(value()); break;
+      case "--depth": o.depth = Number(value()); break;
+      case "--out": o.out = value(); break;
+      case "--profile": o.profile = true; break;
+      case "--no-install": o.install = false; break;
+      case "--micro": o.micro = true; break;
+      case "--help": case "-h": o.help = true; break;
+      default: throw new Error(`unknown option '${a}' (see --help)`);
+    }
+  }
+  o.seconds ??= o.quick ? 0.3 : 2;
+  o.warmup ??= o.quick ? 0.1 : 0.5;
+  for (const k of ["seconds", "warmup", "depth"]) if (!(o[k] >= 0)) throw new Error(`--${k} must be a non-negative number`);
+  return o;
+}

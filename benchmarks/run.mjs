@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the transport x serializer x payload matrix of wirecall
+ * and the same workload through the peers, each cell with its server and
+ * client in separate processes on 127.0.0.1. Prints a table, the bars of
+ * issue 6 and the ratios, and writes JSON + SVG + Markdown side by side.
+ * `npm run bench -- --help` lists the options.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runCell } from "./lib/cell.mjs";
+import { chartSvg } from "./lib/chart.mjs";
+import { depsInstalled, installDeps } from "./lib/deps.mjs";
+import { HELP, parseOptions } from "./lib/options.mjs";
+import { createProgress } from "./lib/progress.mjs";
+import { bars, barsMarkdown, barsText, peerRatios, peerRatiosMarkdown } from "./lib/ratios.mjs";
+import { peerSpec, transportBuilt, wirecallSpec } from "./lib/systems.mjs";
+import { markdownTable, textTable } from "./lib/table.mjs";
+import { makeTlsFiles } from "./lib/tls-files.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+let opts;
+try {
+  opts = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${err.message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (opts.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (opts.micro) {
+  await import("./micro.mjs");
+  process.exit(0);
+}
+
+const notes = [];
+const specs = [];
+for (const t of opts.transports) {
+  if (!transportBuilt(t)) {
+    notes.push(`transport ${t}: not built in dist/ yet, skipped`);
+    continue;
+  }
+  for (const s of opts.serializers) specs.push(wirecallSpec(t, s));
+}
+let peers = opts.peers.map(peerSpec);
+const wantDeps = peers.some((p) => p.needsDeps) || !opts.quick;
+if (wantDeps && !depsInstalled()) {
+  if (opts.install) installDeps();
+  else notes.push("benchmarks/node_modules missing and --no-install given");
+}
+if (!depsInstalled()) {
+  for (const p of peers.filter((p) => p.needsDeps)) notes.push(`peer ${p.system}: needs benchmarks/node_modules, skipped`);
+  peers = peers.filter((p) => !p.needsDeps);
+}
+specs.push(...peers);
+
+const tls = specs.some((s) => s.transport === "tls" || s.transport === "wss") ? makeTlsFiles() : undefined;
+for (const s of specs) if (tls) s.tls = tls;
+
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const out = resolve(opts.out ?? join(here, "results", `bench-${stamp}.json`));
+mkdirSync(dirname(out), { recursive: true });
+const execArgv = opts.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(dirname(out), "profiles")}`] : [];
+const budget = { seconds: opts.seconds, warmup: opts.warmup, depth: opts.depth };
+// Generous: a cell is warm-up + two phases + the counted phase + process starts.
+const timeoutMs = (budget.warmup + 2 * budget.seconds) * 1000 * 4 + 30_000;
+
+const cells = [];
+for (const payload of opts.payloads) for (const spec of specs) cells.push({ spec, payload });
+for (const n of notes) process.stderr.write(`note: ${n}\n`);
+
+const progress = createProgress(cells.length);
+const rows = [];
+for (const { spec, payload } of cells) {
+  progress.start(`${spec.label} ${payload}`);
+  const base = { system: spec.system, label: spec.label, transport: spec.transport, serializer: spec.serializer, payload };
+  try {
+    const fig = await runCell(spec, payload, { budget, timeoutMs, execArgv });
+    rows.push({ ...base, ...fig });
+    progress.done(`${Math.round(fig.seq.callsPerSec)} seq/s, ${Math.round(fig.pipe.callsPerSec)} pipe/s`);
+  } catch (err) {
+    rows.push({ ...base, error: String(err?.message ?? err) });
+    progress.done(`error: ${String(err?.message ?? err).split("\n")[0]}`);
+  }
+}
+progress.end();
+
+const barList = bars(rows);
+const ratios = peerRatios(rows);
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+};
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+const result = { date: new Date().toISOString(), command, machine, budget, notes, rows, bars: barList, ratios };
+
+writeFileSync(out, JSON.stringify(result, null, 2));
+const title = `wirecall benchmarks ${result.date.slice(0, 16)} (node ${machine.node}, ${machine.cpus} cores, ${budget.seconds} s phases, depth ${budget.depth})`;
+writeFileSync(out.replace(/\.json$/, ".svg"), chartSvg(rows, title));
+writeFileSync(
+  out.replace(/\.json$/, ".md"),
+  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}\n\n${markdownTable(rows)}\n\n### Bars\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
+);
+
+process.stdout.write(`\n${textTable(rows)}\n\n`);
+if (barList.length) process.stdout.write(`Bars (issue 6):\n${barsText(barList)}\n\n`);
+process.stdout.write(`results: ${out}\nchart:   ${out.replace(/\.json$/, ".svg")}\n`);
