@@ -24,6 +24,8 @@ export class ClientLink implements ConnectionSink {
   #ready = false;
   #closed = false;
   #closeError: Error | undefined;
+  /** Why this side gave up on the link; wins over whatever the transport reports next. */
+  #failure: Error | undefined;
   #closedWaiters: (() => void)[] = [];
 
   constructor(conn: Connection, serializer: Serializer, owner: LinkOwner) {
@@ -63,7 +65,7 @@ export class ClientLink implements ConnectionSink {
       msg = validateEnvelope(this.serializer.decode(frame));
     } catch (err) {
       const e = err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", `undecodable frame from the server: ${(err as Error)?.message ?? err}`);
-      this.conn.close(e);
+      this.#fail(e);
       return;
     }
     switch (msg[0]) {
@@ -74,7 +76,7 @@ export class ClientLink implements ConnectionSink {
       case Kind.Call:
       case Kind.Notify:
       case Kind.Cancel:
-        this.conn.close(new RpcError("PROTOCOL_ERROR", "the server sent a call; wirecall clients do not serve calls"));
+        this.#fail(new RpcError("PROTOCOL_ERROR", "the server sent a call; wirecall clients do not serve calls"));
         return;
     }
   }
@@ -86,7 +88,8 @@ export class ClientLink implements ConnectionSink {
   close(err?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closeError = err;
+    this.#closeError = this.#failure ?? err;
+    err = this.#closeError;
     this.#owner.linkClosed(this, err);
     for (const w of this.#closedWaiters) w();
     this.#closedWaiters = [];
@@ -98,15 +101,20 @@ export class ClientLink implements ConnectionSink {
     return new Promise((resolve) => this.#closedWaiters.push(resolve));
   }
 
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    this.conn.close(err);
+  }
+
   #hello(frame: Uint8Array): void {
     const hello = decodeHello(frame);
     if (!hello) {
-      this.conn.close(new RpcError("PROTOCOL_ERROR", "the server did not answer the hello (is it a wirecall server?)"));
+      this.#fail(new RpcError("PROTOCOL_ERROR", "the server did not answer the hello (is it a wirecall server?)"));
     } else if (hello.error) {
       const cause = isWireError(hello.error) ? fromWireError(hello.error) : undefined;
-      this.conn.close(new RpcError(hello.error.code, `the server refused the connection: ${hello.error.message}`, { cause }));
+      this.#fail(new RpcError(hello.error.code, `the server refused the connection: ${hello.error.message}`, { cause }));
     } else if (hello.wirecall !== PROTOCOL_VERSION || hello.serializer !== this.serializer.name) {
-      this.conn.close(new RpcError("PROTOCOL_ERROR", `the server answered version ${hello.wirecall} with serializer '${hello.serializer}'`));
+      this.#fail(new RpcError("PROTOCOL_ERROR", `the server answered version ${hello.wirecall} with serializer '${hello.serializer}'`));
     } else {
       this.#ready = true;
       this.#owner.linkReady(this);

@@ -30,7 +30,7 @@ export interface ProxyControls<T> {
   /** One-way call: no reply, no error back. */
   $notify(name: string, ...args: unknown[]): Promise<void>;
   /** A facade on the same connection whose calls use these options by default. */
-  $with(options: CallOptions): Remote<T>;
+  $with(options: CallOptions): unknown extends T ? AnyRemote : Remote<T>;
   /** Close the connection; pending calls reject with `CONNECTION_CLOSED`. */
   $close(): Promise<void>;
   /** The underlying client. */
@@ -93,7 +93,7 @@ function control(caller: Caller, prop: string, options: CallOptions | undefined)
         return caller.notify(name, a, k);
       };
     case "$with":
-      return (opts: CallOptions) => createFacade(caller, { ...options, ...opts });
+      return (opts: CallOptions) => node(caller, "", { ...options, ...opts });
     case "$close":
       return () => caller.close();
     case "$caller":

@@ -64,7 +64,7 @@ export function validateEnvelope(v: unknown): Envelope {
       if (v.length === 2 && isId(v[1])) return v as unknown as CancelMsg;
       break;
     default:
-      throw rpcError("PROTOCOL_ERROR", `unknown envelope kind ${JSON.stringify(typeof kind === "bigint" ? String(kind) : kind)}`);
+      throw rpcError("PROTOCOL_ERROR", `unknown envelope kind ${typeof kind === "number" ? kind : `of type ${typeof kind}`}`);
   }
   throw rpcError("PROTOCOL_ERROR", `malformed envelope of kind ${String(kind)}`);
 }
