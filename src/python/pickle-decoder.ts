@@ -1,0 +1,750 @@
+/**
+ * A pickle decoder that only builds data. It runs the pickle virtual machine
+ * for the opcodes of None, bool, int, float, str, bytes, bytearray, tuple,
+ * list, dict, set/frozenset, and for builtin exception classes from an
+ * allow-list; it never imports, calls or constructs anything else. Every
+ * other global, `REDUCE` on anything but those, `INST`, `OBJ`, `NEWOBJ`,
+ * persistent ids, extension codes and out-of-band buffers are refused.
+ *
+ * Decoded values: None -> null, bool -> boolean, int -> number (BigInt
+ * outside the safe-integer range), float -> number, str -> string, bytes and
+ * bytearray -> Uint8Array (a copy), tuple and list -> Array, dict -> a plain
+ * object when every key is a str, else a Map, set/frozenset -> Set, a builtin
+ * exception -> {@link PythonError}. Python 2 `str` (bytes) becomes a string
+ * when it is valid UTF-8, else a Uint8Array. Recursive structures are refused.
+ *
+ * Every failure is an `RpcError` with code `PROTOCOL_ERROR`.
+ */
+import { RpcError } from "../errors.js";
+import { HIGHEST_PROTOCOL, Op } from "./pickle-opcodes.js";
+import { EXCEPTION_MODULES, PythonError, isPythonException } from "./python-exceptions.js";
+import { decodeUtf8Lenient, latin1ToBytes } from "./text.js";
+
+/** Limits applied while decoding; every field guards memory or time against a hostile peer. */
+export interface PickleLimits {
+  /** Largest pickle accepted, in bytes. */
+  maxSize: number;
+  /** Deepest nesting of containers in the result (also bounds recursion in the decoder). */
+  maxDepth: number;
+  /** Memo entries (`PUT`/`MEMOIZE`) a pickle may create. */
+  maxMemo: number;
+  /** Largest int, in bytes of its two's-complement form (decimal ints: 2.41 digits per byte). */
+  maxIntBytes: number;
+}
+
+export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimits> = Object.freeze({
+  maxSize: 64 * 1024 * 1024,
+  maxDepth: 200,
+  maxMemo: 1 << 20,
+  maxIntBytes: 8192,
+});
+
+/** A class the decoder accepts: only ever a callee of `REDUCE`, never a value. */
+class Global {
+  constructor(
+    readonly module: string,
+    readonly name: string,
+    readonly kind: "exception" | "set" | "frozenset" | "bytes" | "bytearray" | "encode",
+  ) {}
+}
+
+/** An exception under construction: `BUILD` may still add its attributes. */
+class PendingException {
+  state: Map<unknown, unknown> | undefined;
+  constructor(
+    readonly name: string,
+    readonly args: unknown[],
+  ) {}
+}
+
+/** dicts are Maps while decoding (keys of any type); {@link finish} turns them into objects. */
+type Dict = Map<unknown, unknown>;
+
+function fail(message: string): never {
+  throw new RpcError("PROTOCOL_ERROR", `pickle: ${message}`);
+}
+
+const BUILTIN_MODULES = new Set(["builtins", "__builtin__"]);
+
+function findGlobal(module: string, name: string): Global {
+  if (EXCEPTION_MODULES.has(module) && isPythonException(name)) return new Global(module, name, "exception");
+  if (BUILTIN_MODULES.has(module)) {
+    if (name === "set" || name === "frozenset" || name === "bytes" || name === "bytearray") return new Global(module, name, name);
+  }
+  // Python 3 pickles bytes for protocols 0-2 as _codecs.encode(latin-1 text, "latin1").
+  if (module === "_codecs" && name === "encode") return new Global(module, name, "encode");
+  return fail(`global '${printable(module)}.${printable(name)}' is not allowed`);
+}
+
+function printable(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 60)}...` : s;
+}
+
+const FLOAT_RE = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)$/;
+const INT_RE = /^[+-]?\d+$/;
+
+/** Decode one pickle (protocols 0-5). Throws `RpcError` `PROTOCOL_ERROR` for anything refused or malformed. */
+export function decodePickle(data: Uint8Array, limits: Partial<PickleLimits> = {}): unknown {
+  const lim: PickleLimits = { ...DEFAULT_PICKLE_LIMITS, ...limits };
+  if (data.length > lim.maxSize) fail(`${data.length} bytes exceed the limit of ${lim.maxSize}`);
+  try {
+    return new Machine(data, lim).run();
+  } catch (err) {
+    if (err instanceof RpcError) throw err;
+    // A bug or an engine limit (stack, allocation) must still surface as a protocol error.
+    throw new RpcError("PROTOCOL_ERROR", `pickle: cannot decode (${(err as Error)?.message ?? String(err)})`, { cause: err });
+  }
+}
+
+/** The pickle protocol announced by a leading PROTO opcode, or 0 when there is none (protocols 0 and 1). */
+export function pickleProtocol(data: Uint8Array): number {
+  return data.length >= 2 && data[0] === Op.PROTO ? (data[1] as number) : 0;
+}
+
+class Machine {
+  readonly #d: Uint8Array;
+  readonly #view: DataView;
+  readonly #lim: PickleLimits;
+  #pos = 0;
+  #stack: unknown[] = [];
+  readonly #meta: unknown[][] = [];
+  readonly #memo = new Map<number, unknown>();
+  #budget: number;
+
+  constructor(data: Uint8Array, lim: PickleLimits) {
+    this.#d = data;
+    this.#budget = 2 * data.length + 4096;
+    this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.#lim = lim;
+  }
+
+  run(): unknown {
+    const d = this.#d;
+    for (;;) {
+      if (this.#pos >= d.length) fail("truncated: no STOP opcode");
+      const op = d[this.#pos++] as number;
+      switch (op) {
+        case Op.PROTO: {
+          const v = this.#u8();
+          if (v > HIGHEST_PROTOCOL) fail(`unsupported protocol ${v}`);
+          break;
+        }
+        case Op.FRAME:
+          this.#u64(); // a read-ahead hint only
+          break;
+        case Op.STOP: {
+          if (this.#pos !== d.length) fail(`${d.length - this.#pos} bytes after STOP`);
+          if (this.#meta.length !== 0 || this.#stack.length !== 1) fail("STOP with an unbalanced stack");
+          return new Finisher(this.#lim.maxDepth).finish(this.#stack[0], 0);
+        }
+        // --- atoms
+        case Op.NONE:
+          this.#push(null);
+          break;
+        case Op.NEWTRUE:
+          this.#push(true);
+          break;
+        case Op.NEWFALSE:
+          this.#push(false);
+          break;
+        case Op.INT: {
+          const line = this.#line();
+          if (line === "01") this.#push(true);
+          else if (line === "00") this.#push(false);
+          else this.#push(this.#decimal(line));
+          break;
+        }
+        case Op.LONG: {
+          const line = this.#line();
+          this.#push(this.#decimal(line.endsWith("L") ? line.slice(0, -1) : line));
+          break;
+        }
+        case Op.BININT:
+          this.#push(this.#i32());
+          break;
+        case Op.BININT1:
+          this.#push(this.#u8());
+          break;
+        case Op.BININT2:
+          this.#push(this.#u16());
+          break;
+        case Op.LONG1:
+          this.#push(this.#long(this.#u8()));
+          break;
+        case Op.LONG4: {
+          const n = this.#i32();
+          if (n < 0) fail("negative LONG4 length");
+          this.#push(this.#long(n));
+          break;
+        }
+        case Op.FLOAT:
+          this.#push(parseFloatLine(this.#line()));
+          break;
+        case Op.BINFLOAT:
+          this.#need(8);
+          this.#push(this.#view.getFloat64(this.#pos, false));
+          this.#pos += 8;
+          break;
+        case Op.STRING:
+          this.#push(py2Str(escapeDecode(this.#line())));
+          break;
+        case Op.BINSTRING: {
+          const n = this.#i32();
+          if (n < 0) fail("negative BINSTRING length");
+          this.#push(py2Str(this.#bytes(n)));
+          break;
+        }
+        case Op.SHORT_BINSTRING:
+          this.#push(py2Str(this.#bytes(this.#u8())));
+          break;
+        case Op.UNICODE:
+          this.#push(rawUnicodeEscapeDecode(this.#rawLine()));
+          break;
+        case Op.SHORT_BINUNICODE:
+          this.#push(this.#utf8(this.#u8()));
+          break;
+        case Op.BINUNICODE:
+          this.#push(this.#utf8(this.#u32()));
+          break;
+        case Op.BINUNICODE8:
+          this.#push(this.#utf8(this.#u64()));
+          break;
+        case Op.SHORT_BINBYTES:
+          this.#push(this.#bytes(this.#u8()).slice());
+          break;
+        case Op.BINBYTES:
+          this.#push(this.#bytes(this.#u32()).slice());
+          break;
+        case Op.BINBYTES8:
+        case Op.BYTEARRAY8:
+          this.#push(this.#bytes(this.#u64()).slice());
+          break;
+        // --- containers
+        case Op.EMPTY_TUPLE:
+          this.#push([]);
+          break;
+        case Op.TUPLE1:
+          this.#push([this.#pop()]);
+          break;
+        case Op.TUPLE2: {
+          const b = this.#pop();
+          this.#push([this.#pop(), b]);
+          break;
+        }
+        case Op.TUPLE3: {
+          const c = this.#pop();
+          const b = this.#pop();
+          this.#push([this.#pop(), b, c]);
+          break;
+        }
+        case Op.TUPLE:
+        case Op.LIST:
+          this.#push(this.#popMark());
+          break;
+        case Op.EMPTY_LIST:
+          this.#push([]);
+          break;
+        case Op.EMPTY_DICT:
+          this.#push(new Map());
+          break;
+        case Op.DICT: {
+          const items = this.#popMark();
+          if (items.length % 2 !== 0) fail("DICT with an odd number of items");
+          const m: Dict = new Map();
+          for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
+          this.#push(m);
+          break;
+        }
+        case Op.EMPTY_SET:
+          this.#push(new Set());
+          break;
+        case Op.FROZENSET:
+          this.#push(new Set(this.#popMark()));
+          break;
+        case Op.APPEND: {
+          const v = this.#pop();
+          this.#list(this.#top()).push(v);
+          break;
+        }
+        case Op.APPENDS: {
+          const items = this.#popMark();
+          const list = this.#list(this.#top());
+          for (const v of items) list.push(v);
+          break;
+        }
+        case Op.SETITEM: {
+          const v = this.#pop();
+          const k = this.#pop();
+          this.#dict(this.#top()).set(k, v);
+          break;
+        }
+        case Op.SETITEMS: {
+          const items = this.#popMark();
+          if (items.length % 2 !== 0) fail("SETITEMS with an odd number of items");
+          const m = this.#dict(this.#top());
+          for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
+          break;
+        }
+        case Op.ADDITEMS: {
+          const items = this.#popMark();
+          const s = this.#top();
+          if (!(s instanceof Set)) fail("ADDITEMS on something that is not a set");
+          for (const v of items) s.add(v);
+          break;
+        }
+        // --- stack and memo
+        case Op.MARK:
+          this.#meta.push(this.#stack);
+          this.#stack = [];
+          break;
+        case Op.POP:
+          if (this.#stack.length > 0) this.#stack.pop();
+          else this.#popMark();
+          break;
+        case Op.POP_MARK:
+          this.#popMark();
+          break;
+        case Op.DUP:
+          this.#push(this.#top());
+          break;
+        case Op.PUT:
+          this.#put(this.#index(this.#line()));
+          break;
+        case Op.BINPUT:
+          this.#put(this.#u8());
+          break;
+        case Op.LONG_BINPUT:
+          this.#put(this.#u32());
+          break;
+        case Op.MEMOIZE:
+          this.#put(this.#memo.size);
+          break;
+        case Op.GET:
+          this.#get(this.#index(this.#line()));
+          break;
+        case Op.BINGET:
+          this.#get(this.#u8());
+          break;
+        case Op.LONG_BINGET:
+          this.#get(this.#u32());
+          break;
+        // --- the few callables allowed
+        case Op.GLOBAL: {
+          const module = this.#line();
+          const name = this.#line();
+          this.#push(findGlobal(module, name));
+          break;
+        }
+        case Op.STACK_GLOBAL: {
+          const name = this.#pop();
+          const module = this.#pop();
+          if (typeof module !== "string" || typeof name !== "string") fail("STACK_GLOBAL needs two strings");
+          this.#push(findGlobal(module, name));
+          break;
+        }
+        case Op.REDUCE: {
+          const args = this.#pop();
+          const callee = this.#pop();
+          this.#push(this.#reduce(callee, args));
+          break;
+        }
+        case Op.BUILD: {
+          const state = this.#pop();
+          const target = this.#top();
+          // Exceptions with attributes (e.g. __notes__) pickle their __dict__ this way; nothing else may.
+          if (!(target instanceof PendingException)) fail("BUILD is only allowed on a builtin exception");
+          target.state = exceptionState(state, target.state);
+          break;
+        }
+        case Op.PERSID:
+        case Op.BINPERSID:
+          return fail("persistent ids are not allowed");
+        case Op.INST:
+        case Op.OBJ:
+        case Op.NEWOBJ:
+        case Op.NEWOBJ_EX:
+          return fail("building class instances is not allowed");
+        case Op.EXT1:
+        case Op.EXT2:
+        case Op.EXT4:
+          return fail("extension codes are not allowed");
+        case Op.NEXT_BUFFER:
+        case Op.READONLY_BUFFER:
+          return fail("out-of-band buffers are not allowed");
+        default:
+          return fail(`unknown opcode 0x${op.toString(16).padStart(2, "0")} at offset ${this.#pos - 1}`);
+      }
+    }
+  }
+
+  /** REDUCE copies its argument; shared (memoized) arguments must not multiply memory. */
+  #charge(units: number): void {
+    this.#budget -= units;
+    if (this.#budget < 0) fail("too much copying for the input size");
+  }
+
+  #reduce(callee: unknown, args: unknown): unknown {
+    if (Array.isArray(args)) this.#charge(args.length);
+    const first = Array.isArray(args) ? (args[0] as unknown) : undefined;
+    if (Array.isArray(first) || first instanceof Set) this.#charge(Array.isArray(first) ? first.length : first.size);
+    else if (typeof first === "string" || first instanceof Uint8Array) this.#charge(first.length);
+    return reduce(callee, args);
+  }
+
+  #push(v: unknown): void {
+    this.#stack.push(v);
+  }
+
+  #pop(): unknown {
+    if (this.#stack.length === 0) fail("stack underflow");
+    return this.#stack.pop();
+  }
+
+  #top(): unknown {
+    if (this.#stack.length === 0) fail("stack underflow");
+    return this.#stack[this.#stack.length - 1];
+  }
+
+  #popMark(): unknown[] {
+    const items = this.#stack;
+    const prev = this.#meta.pop();
+    if (prev === undefined) fail("no MARK on the stack");
+    this.#stack = prev;
+    return items;
+  }
+
+  #list(v: unknown): unknown[] {
+    if (!Array.isArray(v)) fail("APPEND on something that is not a list");
+    return v;
+  }
+
+  #dict(v: unknown): Dict {
+    if (!(v instanceof Map)) fail("SETITEM on something that is not a dict");
+    return v;
+  }
+
+  #put(i: number): void {
+    if (!this.#memo.has(i) && this.#memo.size >= this.#lim.maxMemo) fail(`more than ${this.#lim.maxMemo} memo entries`);
+    this.#memo.set(i, this.#top());
+  }
+
+  #get(i: number): void {
+    if (!this.#memo.has(i)) fail(`memo key ${i} is not defined`);
+    this.#push(this.#memo.get(i));
+  }
+
+  #index(line: string): number {
+    if (!/^\d{1,10}$/.test(line)) fail("bad memo index");
+    return Number(line);
+  }
+
+  #need(n: number): void {
+    if (n > this.#d.length - this.#pos) fail("truncated");
+  }
+
+  #u8(): number {
+    this.#need(1);
+    return this.#d[this.#pos++] as number;
+  }
+
+  #u16(): number {
+    this.#need(2);
+    const v = this.#view.getUint16(this.#pos, true);
+    this.#pos += 2;
+    return v;
+  }
+
+  #i32(): number {
+    this.#need(4);
+    const v = this.#view.getInt32(this.#pos, true);
+    this.#pos += 4;
+    return v;
+  }
+
+  #u32(): number {
+    this.#need(4);
+    const v = this.#view.getUint32(this.#pos, true);
+    this.#pos += 4;
+    return v;
+  }
+
+  #u64(): number {
+    this.#need(8);
+    const lo = this.#view.getUint32(this.#pos, true);
+    const hi = this.#view.getUint32(this.#pos + 4, true);
+    this.#pos += 8;
+    // Anything this large cannot fit in the (already size-checked) input anyway.
+    if (hi > 0x1fffff) fail("length out of range");
+    return hi * 0x100000000 + lo;
+  }
+
+  /** A view of the next `n` bytes; callers copy when they keep it. */
+  #bytes(n: number): Uint8Array {
+    this.#need(n);
+    const b = this.#d.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return b;
+  }
+
+  #utf8(n: number): string {
+    const s = decodeUtf8Lenient(this.#bytes(n));
+    if (s === undefined) fail("invalid UTF-8 in a str");
+    return s;
+  }
+
+  #rawLine(): Uint8Array {
+    const d = this.#d;
+    const end = d.indexOf(0x0a, this.#pos);
+    if (end < 0) fail("truncated: missing newline");
+    const b = d.subarray(this.#pos, end);
+    this.#pos = end + 1;
+    return b;
+  }
+
+  /** A newline-terminated ASCII line (protocol 0 arguments, GLOBAL names). */
+  #line(): string {
+    const b = this.#rawLine();
+    let s = "";
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i] as number;
+      if (c >= 0x80) fail("non-ASCII byte in a text argument");
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+
+  #decimal(s: string): number | bigint {
+    if (!INT_RE.test(s)) fail("malformed int");
+    if (s.length > this.#lim.maxIntBytes * 2.41 + 2) fail("int too large");
+    const n = Number(s);
+    return Number.isSafeInteger(n) ? n : BigInt(s);
+  }
+
+  /** Little-endian two's complement, as LONG1/LONG4 carry it. */
+  #long(n: number): number | bigint {
+    if (n > this.#lim.maxIntBytes) fail("int too large");
+    const b = this.#bytes(n);
+    if (n === 0) return 0;
+    if (n <= 6) {
+      let v = 0;
+      for (let i = n - 1; i >= 0; i--) v = v * 256 + (b[i] as number);
+      if ((b[n - 1] as number) & 0x80) v -= 2 ** (8 * n);
+      return v;
+    }
+    let hex = "";
+    for (let i = n - 1; i >= 0; i--) hex += (b[i] as number).toString(16).padStart(2, "0");
+    let v = BigInt(`0x${hex}`);
+    if ((b[n - 1] as number) & 0x80) v -= 1n << BigInt(8 * n);
+    const small = Number(v);
+    return Number.isSafeInteger(small) ? small : v;
+  }
+}
+
+function parseFloatLine(s: string): number {
+  const t = s.toLowerCase();
+  if (t === "inf" || t === "+inf" || t === "infinity") return Infinity;
+  if (t === "-inf" || t === "-infinity") return -Infinity;
+  if (t === "nan" || t === "-nan" || t === "+nan") return NaN;
+  if (!FLOAT_RE.test(s)) fail("malformed float");
+  return Number(s);
+}
+
+/** Python 2 `str` is bytes: text when it is UTF-8 (what Python 2 code means by a str literal), bytes otherwise. */
+function py2Str(b: Uint8Array): string | Uint8Array {
+  return decodeUtf8Lenient(b, false) ?? b.slice();
+}
+
+const SIMPLE_ESCAPES: Record<string, number> = { "\\": 0x5c, "'": 0x27, '"': 0x22, a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
+
+/** Protocol 0 STRING: a quoted Python 2 repr, unescaped like codecs.escape_decode. */
+function escapeDecode(line: string): Uint8Array {
+  const q = line[0];
+  if (line.length < 2 || (q !== "'" && q !== '"') || line[line.length - 1] !== q) fail("STRING argument is not quoted");
+  const s = line.slice(1, -1);
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (c !== "\\") {
+      out.push(c.charCodeAt(0));
+      continue;
+    }
+    const e = s[++i];
+    if (e === undefined) fail("trailing backslash in STRING");
+    const simple = SIMPLE_ESCAPES[e];
+    if (simple !== undefined) {
+      out.push(simple);
+    } else if (e === "x") {
+      const h = s.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(h)) fail("bad \\x escape in STRING");
+      out.push(parseInt(h, 16));
+      i += 2;
+    } else if (e >= "0" && e <= "7") {
+      let j = i;
+      while (j < i + 3 && j < s.length && (s[j] as string) >= "0" && (s[j] as string) <= "7") j++;
+      out.push(parseInt(s.slice(i, j), 8) & 0xff);
+      i = j - 1;
+    } else if (e === "\n") {
+      // line continuation: nothing
+    } else {
+      out.push(0x5c, e.charCodeAt(0));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** Protocol 0 UNICODE: latin-1 bytes with \uXXXX and \UXXXXXXXX escapes (CPython's raw-unicode-escape). */
+function rawUnicodeEscapeDecode(b: Uint8Array): string {
+  const parts: string[] = [];
+  let run = "";
+  for (let i = 0; i < b.length; ) {
+    const c = b[i] as number;
+    if (c !== 0x5c) {
+      run += String.fromCharCode(c);
+      i++;
+      continue;
+    }
+    // Backslashes are literal; only the last of an odd-length run followed by u/U starts an escape.
+    let j = i;
+    while (j < b.length && b[j] === 0x5c) j++;
+    const count = j - i;
+    const next = b[j];
+    if (count % 2 === 0 || (next !== 0x75 && next !== 0x55)) {
+      run += "\\".repeat(count);
+      i = j;
+      continue;
+    }
+    run += "\\".repeat(count - 1);
+    const width = next === 0x75 ? 4 : 8;
+    let hex = "";
+    for (let k = j + 1; k < j + 1 + width; k++) {
+      const h = b[k];
+      if (h === undefined) fail("truncated \\u escape in UNICODE");
+      hex += String.fromCharCode(h);
+    }
+    if (!/^[0-9a-fA-F]+$/.test(hex)) fail("bad \\u escape in UNICODE");
+    const cp = parseInt(hex, 16);
+    if (cp > 0x10ffff) fail("code point out of range in UNICODE");
+    run += cp > 0xffff ? String.fromCodePoint(cp) : String.fromCharCode(cp);
+    i = j + 1 + width;
+    if (run.length > 4096) {
+      parts.push(run);
+      run = "";
+    }
+  }
+  parts.push(run);
+  return parts.join("");
+}
+
+function isStrKeyedDict(v: unknown): v is Dict {
+  if (!(v instanceof Map)) return false;
+  for (const k of v.keys()) if (typeof k !== "string") return false;
+  return true;
+}
+
+function exceptionState(state: unknown, prev: Dict | undefined): Dict | undefined {
+  // __reduce__ gives the __dict__, or (dict, slots) when __slots__ are involved.
+  const parts = Array.isArray(state) && state.length === 2 ? state : [state];
+  let out = prev;
+  for (const p of parts) {
+    if (p === null) continue;
+    if (!isStrKeyedDict(p)) fail("exception state must be a dict with str keys");
+    out ??= new Map();
+    for (const [k, v] of p) out.set(k, v);
+  }
+  return out;
+}
+
+function reduce(callee: unknown, args: unknown): unknown {
+  if (!(callee instanceof Global)) fail("REDUCE is only allowed on builtin exceptions, set, frozenset, bytes, bytearray");
+  if (!Array.isArray(args)) fail("REDUCE arguments must be a tuple");
+  switch (callee.kind) {
+    case "exception":
+      return new PendingException(callee.name, args);
+    case "set":
+    case "frozenset": {
+      if (args.length === 0) return new Set();
+      const it = args[0];
+      if (args.length === 1 && (Array.isArray(it) || it instanceof Set)) return new Set(it);
+      return fail(`${callee.name}() needs a list`);
+    }
+    case "bytes":
+      if (args.length === 0) return new Uint8Array(0);
+      return fail("bytes() with arguments is not allowed");
+    case "bytearray":
+      if (args.length === 0) return new Uint8Array(0);
+      if (args.length === 1 && args[0] instanceof Uint8Array) return args[0].slice();
+      return latin1Args(args, "bytearray");
+    case "encode":
+      return latin1Args(args, "_codecs.encode");
+  }
+}
+
+/** `(text, "latin1")`: how Python 3 writes bytes for protocols 0-2. */
+function latin1Args(args: unknown[], what: string): Uint8Array {
+  const [text, enc] = args;
+  if (args.length !== 2 || typeof text !== "string" || (enc !== "latin1" && enc !== "latin-1")) fail(`${what} is only allowed as (str, 'latin1')`);
+  const b = latin1ToBytes(text);
+  if (b === undefined) fail(`${what}: character outside latin-1`);
+  return b;
+}
+
+/** Second pass: checks the graph (no classes left as values, no cycles, depth), turns dicts into objects. */
+class Finisher {
+  readonly #done = new Map<object, unknown>();
+  readonly #active = new Set<object>();
+  readonly #maxDepth: number;
+
+  constructor(maxDepth: number) {
+    this.#maxDepth = maxDepth;
+  }
+
+  finish(v: unknown, depth: number): unknown {
+    if (typeof v !== "object" || v === null || v instanceof Uint8Array) return v;
+    if (v instanceof Global) fail(`the class '${v.name}' is not a value`);
+    const done = this.#done.get(v);
+    if (done !== undefined) return done;
+    if (this.#active.has(v)) fail("recursive structures are not supported");
+    if (depth >= this.#maxDepth) fail(`nesting deeper than ${this.#maxDepth}`);
+    this.#active.add(v);
+    const out = this.#convert(v, depth + 1);
+    this.#active.delete(v);
+    this.#done.set(v, out);
+    return out;
+  }
+
+  #convert(v: object, depth: number): unknown {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = this.finish(v[i], depth);
+      return v;
+    }
+    if (v instanceof Map) {
+      if (isStrKeyedDict(v)) return this.#object(v, depth);
+      const m = new Map<unknown, unknown>();
+      for (const [k, x] of v) m.set(this.finish(k, depth), this.finish(x, depth));
+      return m;
+    }
+    if (v instanceof Set) {
+      const s = new Set<unknown>();
+      for (const x of v) s.add(this.finish(x, depth));
+      return s;
+    }
+    if (v instanceof PendingException) {
+      const args = v.args.map((a) => this.finish(a, depth));
+      const attrs = v.state ? this.#object(v.state, depth) : undefined;
+      return new PythonError(v.name, args, attrs);
+    }
+    return fail("unexpected value");
+  }
+
+  #object(m: Dict, depth: number): Record<string, unknown> {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of m) {
+      const key = k as string;
+      const val = this.finish(x, depth);
+      // A "__proto__" key stays an own property instead of replacing the prototype.
+      if (key === "__proto__") Object.defineProperty(o, key, { value: val, enumerable: true, writable: true, configurable: true });
+      else o[key] = val;
+    }
+    return o;
+  }
+}
