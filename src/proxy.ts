@@ -233,6 +233,8 @@ export class RPCProxy implements LinkOwner {
     const timeout = new Promise<never>((_, reject) => {
       timer = unref(setTimeout(() => reject(new RpcError("CONNECT_FAILED", `no hello from the server within ${limit} ms`)), limit));
     });
+    // The limit can pass while the dial is still pending (before the race below): not an unhandled rejection.
+    timeout.catch(() => {});
     try {
       const conn = await this.#dial();
       this.#attach(conn);
