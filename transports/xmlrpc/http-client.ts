@@ -1,0 +1,234 @@
+/**
+ * The client: a `Caller` that POSTs one methodCall per call over keep-alive
+ * connections (any number in parallel), so `connect("xmlrpc+http://...")`
+ * gives the same facade as every other transport and can call any XML-RPC
+ * server (Python's SimpleXMLRPCServer included).
+ */
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import tls from "node:tls";
+import { RpcError, type Caller, type CallOptions, type TransportOptions } from "../../src/index.js";
+import { decodeMethodResponse, encodeMethodCall, faultToError, type DecodeOptions, type EncodeOptions } from "../../src/xmlrpc/index.js";
+import { decodeContent, readBody } from "./body.js";
+import { httpEndpoint, type HttpEndpoint } from "./endpoint-url.js";
+import { DEFAULT_MAX_BODY } from "./request-listener.js";
+
+/** Options of `connect("xmlrpc+http://...", options)`, besides the proxy's `timeout` and `signal`. */
+export interface XmlRpcClientOptions extends TransportOptions, EncodeOptions, DecodeOptions {
+  /** Largest response body accepted (after gzip decoding), bytes. Default 16 MiB. */
+  maxFrameSize?: number;
+  /** Open (and close) one connection in `connect()` so an unreachable server fails there with `CONNECT_FAILED`. Default true; false is lazy like Python's ServerProxy. */
+  probe?: boolean;
+  /** Time limit for the probe, ms. Default 10000. */
+  handshakeTimeout?: number;
+  /** Extra HTTP headers sent with every request (e.g. Authorization). */
+  headers?: Record<string, string>;
+  /** For `xmlrpc+https`: trusted CA certificates (PEM), e.g. for a self-signed server. */
+  ca?: string | Buffer | (string | Buffer)[];
+  /** For `xmlrpc+https`: verify the server's certificate. Default true. */
+  rejectUnauthorized?: boolean;
+  /** Any other `https.Agent` / TLS options (client cert, servername ...). */
+  tls?: https.AgentOptions;
+  /** Where errors of `$notify` calls go (there is no caller to reject). */
+  onError?: (err: unknown) => void;
+}
+
+const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EADDRNOTAVAIL"]);
+const captureStackTrace = (Error as { captureStackTrace?: (o: object, fn?: Function) => void }).captureStackTrace;
+
+function isTlsFailure(err: NodeJS.ErrnoException): boolean {
+  const c = err.code ?? "";
+  return c.startsWith("ERR_TLS") || c.includes("CERT") || c.startsWith("ERR_SSL") || /SELF_SIGNED|UNABLE_TO_VERIFY/.test(c);
+}
+
+/** An XML-RPC client for one endpoint URL. Most code uses the facade from `connect()` instead. */
+export class XmlRpcClient implements Caller {
+  readonly #ep: HttpEndpoint;
+  readonly #options: XmlRpcClientOptions;
+  readonly #agent: http.Agent;
+  readonly #limit: number;
+  readonly #headers: Record<string, string>;
+  readonly #pending = new Set<(err: Error) => void>();
+  #closed = false;
+
+  constructor(url: URL, options: XmlRpcClientOptions = {}) {
+    this.#ep = httpEndpoint(url);
+    this.#options = options;
+    this.#limit = options.maxFrameSize ?? DEFAULT_MAX_BODY;
+    this.#agent = this.#ep.secure ? new https.Agent({ keepAlive: true, ...this.#tlsOptions() }) : new http.Agent({ keepAlive: true });
+    this.#headers = {
+      "User-Agent": "wirecall-xmlrpc",
+      "Accept-Encoding": "gzip",
+      ...options.headers,
+    };
+    if (this.#ep.username || this.#ep.password) {
+      this.#headers.Authorization = `Basic ${Buffer.from(`${this.#ep.username}:${this.#ep.password}`).toString("base64")}`;
+    }
+  }
+
+  #tlsOptions(): tls.ConnectionOptions {
+    const o: tls.ConnectionOptions = { ...this.#options.tls };
+    if (this.#options.ca !== undefined) o.ca = this.#options.ca;
+    if (this.#options.rejectUnauthorized !== undefined) o.rejectUnauthorized = this.#options.rejectUnauthorized;
+    if (o.servername === undefined && net.isIP(this.#ep.host) === 0) o.servername = this.#ep.host;
+    return o;
+  }
+
+  /** The endpoint as `http(s)://host:port/path`, for messages. */
+  get target(): string {
+    const h = this.#ep.host.includes(":") ? `[${this.#ep.host}]` : this.#ep.host;
+    return `${this.#ep.secure ? "https" : "http"}://${h}:${this.#ep.port}${this.#ep.path}`;
+  }
+
+  /** Open and close one connection, so that a wrong address fails now rather than at the first call. */
+  async probe(): Promise<void> {
+    const timeout = this.#options.handshakeTimeout ?? 10_000;
+    await new Promise<void>((resolve, reject) => {
+      const sock = this.#ep.secure
+        ? tls.connect({ host: this.#ep.host, port: this.#ep.port, ...this.#tlsOptions() })
+        : net.connect({ host: this.#ep.host, port: this.#ep.port });
+      const timer = setTimeout(() => sock.destroy(new Error(`no connection within ${timeout} ms`)), timeout);
+      sock.once(this.#ep.secure ? "secureConnect" : "connect", () => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve();
+      });
+      sock.once("error", (err) => {
+        clearTimeout(timer);
+        reject(new RpcError("CONNECT_FAILED", `cannot reach the XML-RPC server at ${this.target}: ${err.message}`, { cause: err }));
+      });
+    });
+  }
+
+  call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
+    let stack: string | undefined;
+    if (captureStackTrace) {
+      const holder: { stack?: string } = {};
+      captureStackTrace(holder, this.call);
+      stack = holder.stack;
+    }
+    return this.#request(name, args, kwargs, options, stack, undefined);
+  }
+
+  /**
+   * XML-RPC has no one-way calls: this sends the call and resolves once the
+   * request is written, without waiting for the answer. The answer is read
+   * and dropped; a fault or failure goes to the `onError` option.
+   */
+  notify(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let sent = false;
+      this.#request(name, args, kwargs, undefined, undefined, () => {
+        sent = true;
+        resolve();
+      }).catch((err: unknown) => {
+        if (!sent) reject(err);
+        else this.#options.onError?.(err);
+      });
+    });
+  }
+
+  /** Abort calls in flight (`CONNECTION_CLOSED`) and close every connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const reason = new RpcError("CONNECTION_CLOSED", "the proxy was closed");
+    for (const fail of [...this.#pending]) fail(reason);
+    this.#agent.destroy();
+  }
+
+  #request(
+    name: string,
+    args: unknown[],
+    kwargs: Record<string, unknown> | undefined,
+    options: CallOptions | undefined,
+    stack: string | undefined,
+    onSent: (() => void) | undefined,
+  ): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new RpcError("CONNECTION_CLOSED", `cannot call '${name}': the proxy is closed`));
+    if (kwargs !== undefined && Object.keys(kwargs).length > 0) {
+      return Promise.reject(new RpcError("INVALID_PARAMS", `${name}() got keyword arguments, which XML-RPC cannot carry (pass them positionally or as one struct)`));
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
+    let body: Buffer;
+    try {
+      body = Buffer.from(encodeMethodCall(name, args, this.#options), "utf8");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      let settled = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (err: Error | undefined, value?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.#pending.delete(fail);
+        if (err) reject(err);
+        else resolve(value);
+      };
+      const fail = (err: Error): void => {
+        settle(err);
+        req.destroy();
+      };
+      const onAbort = (): void => fail(new RpcError("CANCELLED", `call to '${name}' was aborted`, { cause: signal?.reason }));
+      const mod = this.#ep.secure ? https : http;
+      const req = mod.request({
+        agent: this.#agent,
+        host: this.#ep.host,
+        port: this.#ep.port,
+        path: this.#ep.path,
+        method: "POST",
+        headers: { ...this.#headers, "Content-Type": "text/xml", "Content-Length": body.length },
+      });
+      this.#pending.add(fail);
+      const timeout = options?.timeout;
+      if (timeout && timeout > 0) {
+        timer = setTimeout(() => fail(new RpcError("TIMEOUT", `call to '${name}' timed out after ${timeout} ms`)), timeout);
+        (timer as { unref?: () => void }).unref?.();
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      req.on("error", (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        const connectFailed = CONNECT_ERRORS.has(err.code ?? "") || isTlsFailure(err);
+        settle(
+          connectFailed
+            ? new RpcError("CONNECT_FAILED", `cannot reach the XML-RPC server at ${this.target}: ${err.message}`, { cause: err })
+            : new RpcError("CONNECTION_CLOSED", `the connection to ${this.target} failed during '${name}': ${err.message}`, { cause: err }),
+        );
+      });
+      if (onSent) req.once("finish", onSent);
+      req.on("response", (res) => {
+        this.#response(name, res, stack).then(
+          (v) => settle(undefined, v),
+          (err: Error) => {
+            if (!settled) res.destroy();
+            settle(err);
+          },
+        );
+      });
+      req.end(body);
+    });
+  }
+
+  async #response(name: string, res: http.IncomingMessage, stack: string | undefined): Promise<unknown> {
+    const status = res.statusCode ?? 0;
+    if (status !== 200) {
+      res.resume();
+      const msg = `the XML-RPC server at ${this.target} answered '${name}' with HTTP ${status} ${res.statusMessage ?? ""}`.trim();
+      if (status === 413) throw new RpcError("PAYLOAD_TOO_LARGE", msg, { data: { status } });
+      if (status === 503) throw new RpcError("SHUTTING_DOWN", msg, { data: { status } });
+      throw new RpcError("PROTOCOL_ERROR", msg, { data: { status } });
+    }
+    const declared = Number(res.headers["content-length"] ?? "0");
+    if (declared > this.#limit) throw new RpcError("PAYLOAD_TOO_LARGE", `the answer to '${name}' is ${declared} bytes, over the ${this.#limit}-byte limit (option maxFrameSize)`);
+    const raw = await readBody(res, this.#limit, `answer to '${name}'`);
+    const bytes = await decodeContent(raw, res.headers["content-encoding"], this.#limit, `answer to '${name}'`);
+    const answer = decodeMethodResponse(bytes, this.#options);
+    if (answer.kind === "fault") throw faultToError(answer.fault, stack);
+    return answer.value;
+  }
+}
