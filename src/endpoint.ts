@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS } from "./limits.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { ServerSession, type FrameProtocol } from "./server-session.js";
 import type { Listener, Server, Transport, TransportOptions } from "./transport.js";
+import type { RecipeCallerOptions } from "./python/recipe-caller.js";
 
 const transports = new Map<string, Transport>();
 
@@ -175,6 +176,12 @@ export async function connect<T = never>(
   const ep = parseEndpoint(url);
   const opts = { ...ep.query, ...options } as ProxyOptions & TransportOptions;
   const transport = await getTransport(ep.scheme);
+  if (opts.profile === "python") {
+    // Python's RPCHandler recipe server (docs/python.md); loaded only when asked for.
+    const { RecipeCaller } = await import("./python/recipe-caller.js");
+    const caller = await RecipeCaller.open(() => transport.connect(ep.url, opts), opts as RecipeCallerOptions);
+    return createFacade(caller, defaults(opts)) as [T] extends [never] ? AnyRemote : Remote<T>;
+  }
   if (transport.connectCaller) {
     const caller = await transport.connectCaller(ep.url, opts);
     return createFacade(caller, defaults(opts)) as [T] extends [never] ? AnyRemote : Remote<T>;

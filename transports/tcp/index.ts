@@ -17,6 +17,7 @@ import {
   type Listener,
   type Transport,
 } from "../../src/index.js";
+import { pythonRecipeProtocol } from "../../src/python/recipe-protocol.js";
 import { nodeHmac } from "./node-hmac.js";
 import { hostPort, isLoopback, settings, tlsOptions, urlHost, type Settings, type TcpOptions } from "./options.js";
 import { TcpConnection } from "./tcp-connection.js";
@@ -77,6 +78,8 @@ function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChall
 export const tcpTransport: Transport = {
   name: "tcp",
   schemes: ["tcp", "tls"],
+  // Python's RPCHandler recipe clients (multiprocessing.connection.Client) are served too.
+  protocols: [pythonRecipeProtocol],
 
   async connect(url, options): Promise<Connection> {
     const o = options as TcpOptions;

@@ -1,0 +1,204 @@
+/**
+ * The client side of Python's RPCHandler recipe: a {@link Caller} that
+ * speaks to a Python server written with the recipe (`name, args, kwargs =
+ * conn.recv()`, call, `conn.send(result)`), so `connect(url, { profile:
+ * "python" })` gives the usual typed facade over it.
+ *
+ * The recipe has no call ids: one request is on the wire at a time and the
+ * next waits for its reply. A call that times out or is aborted after it was
+ * sent still occupies the connection until its (discarded) reply arrives,
+ * since the server cannot be told to cancel. No hello is sent.
+ */
+import { RpcError } from "../errors.js";
+import type { Caller } from "../facade.js";
+import type { CallOptions } from "../proxy.js";
+import type { Connection, ConnectionSink } from "../transport.js";
+import { decodeReply, encodeRequest, parseIdiom, type Idiom } from "./idioms.js";
+import type { PickleLimits } from "./pickle-decoder.js";
+
+export interface RecipeCallerOptions extends CallOptions {
+  /**
+   * How requests are put on the wire; it must be the idiom the Python server
+   * reads: 1 / "json-str" (`json.loads(conn.recv())`), 2 / "pickle-bytes"
+   * (`pickle.loads(conn.recv())`, the Python Cookbook's recipe: the default),
+   * 3 / "pickle" (`conn.recv()`), 4 / "json-bytes" (`json.loads(conn.recv_bytes())`).
+   */
+  idiom?: Idiom | string;
+  /** Decoder limits for replies. */
+  limits?: Partial<PickleLimits>;
+  /** Append the calling line's stack to remote errors (default true). */
+  captureStack?: boolean;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+
+interface Pending {
+  readonly frame: Uint8Array;
+  readonly name: string;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: unknown) => void;
+  readonly stack: string | undefined;
+  /** Settled already (timeout, abort): a reply that still comes is dropped. */
+  settled: boolean;
+  timer: Timer | undefined;
+  cleanup: (() => void) | undefined;
+}
+
+const captureStackTrace = (Error as { captureStackTrace?: (o: object, fn?: Function) => void }).captureStackTrace;
+
+export class RecipeCaller implements Caller {
+  readonly #conn: Connection;
+  readonly #idiom: Idiom;
+  readonly #opts: RecipeCallerOptions;
+  readonly #queue: Pending[] = [];
+  #sent: Pending | undefined;
+  #closed = false;
+  #closeReason: Error | undefined;
+  #closedWaiters: (() => void)[] = [];
+
+  private constructor(conn: Connection, options: RecipeCallerOptions) {
+    this.#conn = conn;
+    this.#idiom = parseIdiom(options.idiom ?? 2);
+    this.#opts = options;
+  }
+
+  /** Open the connection (authenticated by the transport) and return the caller. */
+  static async open(dial: () => Promise<Connection>, options: RecipeCallerOptions = {}): Promise<RecipeCaller> {
+    parseIdiom(options.idiom ?? 2); // fail before dialing
+    const conn = await dial();
+    const caller = new RecipeCaller(conn, options);
+    // Caller and ConnectionSink both have a close(); the sink is a separate face.
+    const sink: ConnectionSink = {
+      frame: (f) => caller.#onFrame(f),
+      drain: () => {},
+      close: (err) => caller.#onClose(err),
+    };
+    conn.open(sink);
+    return caller;
+  }
+
+  /** The idiom requests are sent in. */
+  get idiom(): Idiom {
+    return this.#idiom;
+  }
+
+  call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const signal = options?.signal ?? this.#opts.signal;
+    if (signal?.aborted) return Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
+    let frame: Uint8Array;
+    try {
+      frame = encodeRequest(this.#idiom, name, args, kwargs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let stack: string | undefined;
+    if (this.#opts.captureStack !== false && captureStackTrace) {
+      const holder: { stack?: string } = {};
+      captureStackTrace(holder, this.call);
+      stack = holder.stack;
+    }
+    return new Promise((resolve, reject) => {
+      const p: Pending = { frame, name, resolve, reject, stack, settled: false, timer: undefined, cleanup: undefined };
+      const timeout = options?.timeout ?? this.#opts.timeout;
+      if (timeout !== undefined && timeout > 0) {
+        p.timer = setTimeout(() => this.#giveUp(p, new RpcError("TIMEOUT", `call to '${name}' timed out after ${timeout} ms`)), timeout);
+        (p.timer as { unref?: () => void }).unref?.();
+      }
+      if (signal) {
+        const onAbort = (): void => this.#giveUp(p, new RpcError("CANCELLED", `call to '${name}' was aborted`, { cause: signal.reason }));
+        signal.addEventListener("abort", onAbort, { once: true });
+        p.cleanup = () => signal.removeEventListener("abort", onAbort);
+      }
+      this.#queue.push(p);
+      this.#next();
+    });
+  }
+
+  /** The recipe has no one-way calls: the call is made and its reply discarded. */
+  async notify(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>): Promise<void> {
+    this.call(name, args, kwargs).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    if (!this.#closed) this.#conn.close();
+    if (this.#closed) return;
+    await new Promise<void>((resolve) => this.#closedWaiters.push(resolve));
+  }
+
+  // --- from the connection
+
+  #onFrame(frame: Uint8Array): void {
+    const p = this.#sent;
+    if (!p) {
+      this.#conn.close(new RpcError("PROTOCOL_ERROR", "the Python server sent a frame nobody asked for"));
+      return;
+    }
+    this.#sent = undefined;
+    let reply;
+    try {
+      reply = decodeReply(this.#idiom, frame, this.#opts.limits);
+    } catch (err) {
+      this.#settle(p, err, false);
+      this.#conn.close(err as Error);
+      return;
+    }
+    if (reply.ok) this.#settle(p, reply.value, true);
+    else this.#settle(p, this.#withStack(reply.error, p.stack), false);
+    this.#next();
+  }
+
+  #onClose(err?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = err;
+    const reason = this.#closedError();
+    if (this.#sent) this.#settle(this.#sent, reason, false);
+    this.#sent = undefined;
+    for (const p of this.#queue.splice(0)) this.#settle(p, reason, false);
+    const waiters = this.#closedWaiters;
+    this.#closedWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // ---
+
+  #next(): void {
+    if (this.#sent || this.#closed) return;
+    let p: Pending | undefined;
+    while ((p = this.#queue.shift()) !== undefined && p.settled);
+    if (!p) return;
+    this.#sent = p;
+    this.#conn.send(p.frame, false);
+  }
+
+  #giveUp(p: Pending, err: RpcError): void {
+    if (p.settled) return;
+    this.#settle(p, err, false);
+    // Not yet sent: it simply leaves the queue. Sent: its reply will be dropped.
+    const i = this.#queue.indexOf(p);
+    if (i >= 0) this.#queue.splice(i, 1);
+  }
+
+  #settle(p: Pending, v: unknown, ok: boolean): void {
+    if (p.settled) return;
+    p.settled = true;
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    p.cleanup?.();
+    if (ok) p.resolve(v);
+    else p.reject(v);
+  }
+
+  #withStack(err: Error, local: string | undefined): Error {
+    if (local) {
+      const head = `${err.name}: ${err.message}`;
+      Object.defineProperty(err, "stack", { value: `${head}\n${local.split("\n").slice(1).join("\n")}`, writable: true, configurable: true });
+    }
+    return err;
+  }
+
+  #closedError(): RpcError {
+    const cause = this.#closeReason;
+    return new RpcError("CONNECTION_CLOSED", cause ? `the connection closed: ${cause.message}` : "the connection is closed", cause ? { cause } : {});
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The server side of Python's RPCHandler recipe: a {@link FrameProtocol}
+ * that recognises a recipe client by its first frame and then serves its
+ * `(name, args, kwargs)` requests on that connection.
+ *
+ * Calls run one at a time, in order, as the recipe's own `handle_connection`
+ * loop does: the recipe has no call ids, so replies must come back in request
+ * order. Each reply uses the idiom its request came in (see ./idioms.ts).
+ * A request of the wrong shape gets an error reply; a frame that is not a
+ * recipe message, or a pickle the decoder refuses, closes the connection
+ * with `PROTOCOL_ERROR`.
+ */
+import { ServerCall, type PeerInfo } from "../call-context.js";
+import { RpcError } from "../errors.js";
+import type { RPCHandler } from "../handler.js";
+import type { FrameProtocol, SessionLike } from "../server-session.js";
+import type { Connection, ConnectionSink } from "../transport.js";
+import { decodeRequest, encodeErrorReply, encodeReply, isRecipeFrame, type RecipeBadRequest, type RecipeRequest } from "./idioms.js";
+import type { PickleLimits } from "./pickle-decoder.js";
+
+export interface RecipeProtocolOptions {
+  /** Decoder limits for requests (size, depth, memo, int size). */
+  limits?: Partial<PickleLimits>;
+  /** Requests read ahead of the running one before the connection stops being read (default 16). */
+  maxQueued?: number;
+}
+
+/** A FrameProtocol serving the Python recipe; pass it in `ServeOptions.protocols` or a transport's `protocols`. */
+export function createPythonRecipeProtocol(options: RecipeProtocolOptions = {}): FrameProtocol {
+  const limits = options.limits ?? {};
+  const maxQueued = options.maxQueued ?? 16;
+  return {
+    name: "python-recipe",
+    detect: isRecipeFrame,
+    start(handler: RPCHandler, conn: Connection, peer: PeerInfo) {
+      return new RecipeSession(handler, conn, peer, limits, maxQueued);
+    },
+  };
+}
+
+/** The recipe protocol with default limits; the TCP transport lists it, so `tcp://` servers answer Python recipe clients. */
+export const pythonRecipeProtocol: FrameProtocol = createPythonRecipeProtocol();
+
+type Item = RecipeRequest | RecipeBadRequest;
+
+class RecipeSession implements ConnectionSink, SessionLike {
+  readonly #handler: RPCHandler;
+  readonly #conn: Connection;
+  readonly #peer: PeerInfo;
+  readonly #limits: Partial<PickleLimits>;
+  readonly #maxQueued: number;
+  #queue: Item[] = [];
+  #head = 0;
+  #running: ServerCall | undefined;
+  #readPaused = false;
+  #writeBlocked = false;
+  #shuttingDown = false;
+  #closed = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(handler: RPCHandler, conn: Connection, peer: PeerInfo, limits: Partial<PickleLimits>, maxQueued: number) {
+    this.#handler = handler;
+    this.#conn = conn;
+    this.#peer = peer;
+    this.#limits = limits;
+    this.#maxQueued = Math.max(1, maxQueued);
+  }
+
+  get inFlight(): number {
+    return this.#running ? 1 : 0;
+  }
+
+  frame(frame: Uint8Array): void {
+    if (this.#closed) return;
+    let item: Item;
+    try {
+      // Decoded at once: the transport may reuse `frame`'s memory after this call.
+      item = decodeRequest(frame, this.#limits);
+    } catch (err) {
+      const e = err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", String(err));
+      this.#conn.close(e);
+      return;
+    }
+    this.#queue.push(item);
+    this.#updateReading();
+    this.#pump();
+  }
+
+  drain(): void {
+    this.#writeBlocked = false;
+    this.#updateReading();
+  }
+
+  close(err?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+    const call = this.#running;
+    this.#running = undefined;
+    call?.abort(new RpcError("CONNECTION_CLOSED", "the caller disconnected", err ? { cause: err } : {}));
+    this.#wakeIdle();
+  }
+
+  beginShutdown(): void {
+    this.#shuttingDown = true;
+  }
+
+  idle(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #pump(): void {
+    while (!this.#running && !this.#closed && this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head++] as Item;
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      }
+      if ("error" in item) {
+        this.#send(encodeErrorReply(item.idiom, item.python, item.error));
+      } else if (this.#shuttingDown) {
+        this.#send(encodeErrorReply(item.idiom, item.python, new RpcError("SHUTTING_DOWN", "the server is shutting down")));
+      } else {
+        this.#run(item);
+      }
+    }
+    this.#updateReading();
+  }
+
+  #run(req: RecipeRequest): void {
+    const call = new ServerCall(req.name, req.args, req.kwargs, this.#peer, false);
+    this.#running = call;
+    this.#handler.dispatch(call).then(
+      (result) => this.#finish(req, call, result, undefined),
+      (err: unknown) => this.#finish(req, call, undefined, err ?? new Error(String(err))),
+    );
+  }
+
+  #finish(req: RecipeRequest, call: ServerCall, result: unknown, err: unknown): void {
+    if (this.#running !== call) return; // the connection is gone
+    this.#running = undefined;
+    let frame: Uint8Array | undefined;
+    if (err === undefined) {
+      try {
+        frame = encodeReply(req.idiom, req.python, result);
+      } catch (e) {
+        err = e instanceof RpcError ? e : new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${String(e)}`);
+      }
+    }
+    this.#send(frame ?? encodeErrorReply(req.idiom, req.python, err));
+    this.#wakeIdle();
+    this.#pump();
+  }
+
+  #send(frame: Uint8Array): void {
+    if (!this.#conn.send(frame, false) && !this.#closed) this.#writeBlocked = true;
+  }
+
+  #updateReading(): void {
+    if (this.#closed) return;
+    const pause = this.#writeBlocked || this.#queue.length - this.#head >= this.#maxQueued;
+    if (pause === this.#readPaused) return;
+    this.#readPaused = pause;
+    if (pause) this.#conn.pause();
+    else this.#conn.resume();
+  }
+
+  #wakeIdle(): void {
+    if (this.#running) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
