@@ -31,12 +31,20 @@ function withPort(url, port) {
   return u.href;
 }
 
-/** Kills a child and waits for it to be gone. */
+/**
+ * Ends a child: closing the IPC channel lets it exit on its own (so
+ * --cpu-prof profiles get written); SIGKILL if it has not gone in 3 s.
+ */
 function stop(child) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (child.connected) child.disconnect();
+    else child.kill("SIGKILL");
   });
 }
 
