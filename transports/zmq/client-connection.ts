@@ -1,0 +1,280 @@
+/**
+ * The client side: one DEALER (default) or REQ socket connected to a
+ * wirecall server, a REP server, or a broker's frontend.
+ *
+ * - DEALER: many calls in flight; every message is `["", body...]`.
+ * - REQ: strict lock-step. ZeroMQ refuses a second request before the
+ *   reply, so frames wait here, one request outstanding at a time.
+ *
+ * The first frame the core sends is its hello; it is remembered and repeated
+ * in front of every later payload (`[hello, payload]`), which makes each
+ * message self-describing for workers behind a load-balancing broker.
+ */
+import type { Dealer, MessageLike, Request } from "zeromq";
+import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey, type Connection, type ConnectionSink } from "../../src/index.js";
+import { nodeHmac } from "../tcp/node-hmac.js";
+import { curveClientOptions } from "./curve.js";
+import { EMPTY, KNOCK, READY } from "./frames.js";
+import { waitForHandshake } from "./handshake-event.js";
+import type { ZeroMQModule } from "./load-zeromq.js";
+import { Mailbox } from "./mailbox.js";
+import { SendQueue } from "./send-queue.js";
+import { baseSocketOptions, booleanOption, handshakeTimeout, stringOption, zmqEndpoint, type ZmqOptions } from "./zmq-options.js";
+
+/** Messages waiting in JavaScript before `send` returns false. */
+const QUEUE_HIGH_WATER = 1024;
+
+type ClientSocket = Dealer | Request;
+
+export class ZmqClientConnection implements Connection {
+  readonly transport = "zmq";
+  readonly remoteAddress: string;
+  /** REQ sockets need exactly one reply per frame sent: the core then sends no cancel and no one-way call. */
+  readonly requestReply: boolean;
+  readonly #sock: ClientSocket;
+  readonly #queue: SendQueue;
+  #sink: ConnectionSink | undefined;
+  #inbox: Uint8Array[] = [];
+  #paused = false;
+  #wake: (() => void) | undefined;
+  #flushScheduled = false;
+  /** The core's hello, repeated before each payload. */
+  #hello: Buffer | undefined;
+  #sentFirst = false;
+  /** During the authkey challenge, messages go here instead of to the sink. */
+  #mailbox: Mailbox | undefined;
+  #authenticated = false;
+  // REQ lock-step: one request on the wire, the rest wait.
+  #awaitingReply = false;
+  #requests: MessageLike[][] = [];
+  #closed = false;
+  /** Set when closed before `open()`: the sink hears about it when it arrives. */
+  #closeReason: { err: Error | undefined } | undefined;
+
+  private constructor(sock: ClientSocket, remoteAddress: string, requestReply: boolean) {
+    this.#sock = sock;
+    this.remoteAddress = remoteAddress;
+    this.requestReply = requestReply;
+    this.#queue = new SendQueue(
+      sock,
+      QUEUE_HIGH_WATER,
+      () => this.#sink?.drain(),
+      (err) => this.close(new RpcError("CONNECTION_CLOSED", `send failed: ${(err as Error)?.message ?? err}`, { cause: err })),
+    );
+    sock.events.on("disconnect", () => this.close(new RpcError("CONNECTION_CLOSED", `lost the connection to ${remoteAddress}`)));
+    void this.#readLoop();
+  }
+
+  /**
+   * Connect, wait for ZeroMQ's own handshake (and CURVE), then run the
+   * authkey challenge if there is a key. Resolves with a connection ready
+   * for the core's hello.
+   */
+  static async open(zmq: ZeroMQModule, url: URL, options: ZmqOptions): Promise<ZmqClientConnection> {
+    const kind = stringOption(options, "socket") ?? "dealer";
+    if (kind !== "dealer" && kind !== "req") throw new RpcError("INVALID_URL", `socket must be 'dealer' or 'req', got '${kind}'`);
+    if (booleanOption(options, "connect")) throw new RpcError("INVALID_URL", "'connect' is a server option (a worker connecting to a broker)");
+    const { endpoint, ipv6 } = zmqEndpoint(url, false);
+    const settings = { ...baseSocketOptions(options, ipv6), ...curveClientOptions(zmq, options) };
+    const sock: ClientSocket = kind === "req" ? new zmq.Request(settings) : new zmq.Dealer(settings);
+    const limit = handshakeTimeout(options);
+    const reachable = waitForHandshake(sock, endpoint, limit);
+    sock.connect(endpoint);
+    try {
+      await reachable;
+    } catch (err) {
+      sock.close();
+      throw err;
+    }
+    const conn = new ZmqClientConnection(sock, url.href.replace(/\?.*$/, ""), kind === "req");
+    const authkey = resolveAuthkey(options.authkey);
+    if (authkey) {
+      try {
+        await conn.#authenticate(authkey, limit, booleanOption(options, "refuseLegacyMd5"));
+      } catch (err) {
+        conn.close(err as Error);
+        throw err;
+      }
+    }
+    return conn;
+  }
+
+  open(sink: ConnectionSink): void {
+    if (this.#sink) throw new Error("open() called twice");
+    this.#sink = sink;
+    if (this.#closeReason) {
+      this.#inbox = [];
+      sink.close(this.#closeReason.err);
+      return;
+    }
+    this.#scheduleFlush();
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.#closed) return false;
+    let parts: MessageLike[];
+    if (!this.#sentFirst) {
+      this.#sentFirst = true;
+      if (decodeHello(frame)) this.#hello = Buffer.from(frame);
+      parts = [frame];
+    } else {
+      parts = this.#hello ? [this.#hello, frame] : [frame];
+    }
+    return this.#sendMessage(parts);
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#scheduleFlush();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  close(err?: Error): void {
+    this.#finish(err, true);
+  }
+
+  /** Close; `sayBye` tells a server its session is over (not when the server said it first). */
+  #finish(err: Error | undefined, sayBye: boolean): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // A REQ socket cannot send out of turn, and a REQ peer's session on the server simply expires.
+    if (sayBye && !this.requestReply) this.#queue.push([EMPTY, EMPTY]);
+    this.#mailbox?.fail(err ?? new RpcError("CONNECTION_CLOSED", "the connection closed"));
+    // What is queued goes to ZeroMQ first (unless the server is gone), then ZeroMQ lingers to deliver it.
+    const sock = this.#sock;
+    const queue = this.#queue;
+    const flushed = queue.flushed();
+    const timer = setTimeout(() => queue.close(), 1000);
+    void flushed.then(() => {
+      clearTimeout(timer);
+      queue.close();
+      sock.close();
+    });
+    this.#wake?.();
+    const sink = this.#sink;
+    if (sink) {
+      this.#inbox = [];
+      sink.close(err);
+    } else {
+      this.#closeReason = { err };
+    }
+  }
+
+  #sendMessage(parts: MessageLike[]): boolean {
+    if (!this.requestReply) return this.#queue.push([EMPTY, ...parts]);
+    if (this.#awaitingReply) {
+      this.#requests.push(parts);
+      return this.#requests.length < QUEUE_HIGH_WATER;
+    }
+    this.#awaitingReply = true;
+    return this.#queue.push(parts);
+  }
+
+  async #authenticate(authkey: Uint8Array, timeout: number, refuseLegacyMd5: boolean): Promise<void> {
+    const mailbox = new Mailbox((msg) => {
+      if (!this.#sendMessage([msg])) return;
+    });
+    this.#mailbox = mailbox;
+    // A ROUTER only learns of a peer from its first message, so the client speaks first.
+    this.#sendMessage([KNOCK]);
+    const started = Date.now();
+    await clientHandshake(mailbox, authkey, { hmac: nodeHmac, refuseLegacyMd5, timeout });
+    const rest = Math.max(1, timeout - (Date.now() - started));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RpcError("AUTH_FAILED", `the server did not confirm the authkey challenge within ${timeout} ms`)), rest);
+    });
+    try {
+      const ready = await Promise.race([mailbox.recv(READY.length), late]);
+      if (!READY.equals(ready)) throw new RpcError("AUTH_FAILED", "the server did not confirm the authkey challenge");
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#mailbox = undefined;
+    this.#authenticated = true;
+  }
+
+  async #readLoop(): Promise<void> {
+    while (!this.#closed) {
+      if (this.#paused) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      let msg: Buffer[];
+      try {
+        msg = await this.#sock.receive();
+      } catch (err) {
+        this.#finish(new RpcError("CONNECTION_CLOSED", `receive failed: ${(err as Error)?.message ?? err}`, { cause: err }), false);
+        return;
+      }
+      this.#onMessage(msg);
+    }
+  }
+
+  #onMessage(msg: Buffer[]): void {
+    if (this.#closed) return;
+    let body = msg;
+    if (!this.requestReply) {
+      if (msg.length < 2 || (msg[0] as Buffer).length !== 0) {
+        this.close(new RpcError("PROTOCOL_ERROR", `malformed message from the server (${msg.length} frames, no empty delimiter first)`));
+        return;
+      }
+      body = msg.slice(1);
+    }
+    if (body.length !== 1) {
+      this.close(new RpcError("PROTOCOL_ERROR", `the server sent ${body.length} frames after the delimiter; expected one`));
+      return;
+    }
+    const payload = body[0] as Buffer;
+    if (this.requestReply) this.#nextRequest();
+    if (this.#mailbox) {
+      this.#mailbox.push(payload);
+      return;
+    }
+    if (payload.length === 0) {
+      this.#finish(new RpcError("CONNECTION_CLOSED", "the server closed the session"), false);
+      return;
+    }
+    if (isChallenge(payload)) {
+      // A challenge where a reply belongs: the server wants an authkey, or forgot our authenticated session.
+      const why = this.#authenticated
+        ? "the server no longer knows this session (idle timeout or restart); reconnect to authenticate again"
+        : "the server requires an authkey";
+      this.close(new RpcError(this.#authenticated ? "CONNECTION_CLOSED" : "AUTH_FAILED", why));
+      return;
+    }
+    if (!this.#sink || this.#paused || this.#inbox.length > 0) {
+      this.#inbox.push(payload);
+      this.#scheduleFlush();
+      return;
+    }
+    this.#sink.frame(payload);
+  }
+
+  #nextRequest(): void {
+    this.#awaitingReply = false;
+    const next = this.#requests.shift();
+    if (next) {
+      this.#awaitingReply = true;
+      this.#queue.push(next);
+      if (this.#requests.length === QUEUE_HIGH_WATER / 2) this.#sink?.drain();
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || !this.#sink || this.#inbox.length === 0) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      const sink = this.#sink;
+      while (sink && !this.#paused && !this.#closed && this.#inbox.length > 0) sink.frame(this.#inbox.shift() as Uint8Array);
+    });
+  }
+}

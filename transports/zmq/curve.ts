@@ -1,0 +1,135 @@
+/**
+ * ZeroMQ's CURVE security (CurveZMQ: encryption plus server authentication,
+ * and client authentication through a ZAP handler when the server lists the
+ * client keys it accepts).
+ */
+import type { Router } from "zeromq";
+import { RpcError } from "../../src/index.js";
+import type { ZeroMQModule } from "./load-zeromq.js";
+import { stringOption, type SocketSettings, type ZmqOptions } from "./zmq-options.js";
+
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+function key(options: ZmqOptions, name: string): string | undefined {
+  const k = stringOption(options, name);
+  if (k !== undefined && !Z85_KEY.test(k)) throw new RpcError("INVALID_URL", `${name} must be a 40-character Z85 CURVE key`);
+  return k;
+}
+
+/** Socket options for a client: CURVE on when `curveServerKey` is given, with a fresh key pair unless one is. */
+export function curveClientOptions(zmq: ZeroMQModule, options: ZmqOptions): SocketSettings {
+  const serverKey = key(options, "curveServerKey");
+  if (!serverKey) return {};
+  let publicKey = key(options, "curvePublicKey");
+  let secretKey = key(options, "curveSecretKey");
+  if (!publicKey || !secretKey) {
+    if (publicKey || secretKey) throw new RpcError("INVALID_URL", "give both curvePublicKey and curveSecretKey, or neither (a fresh pair is made)");
+    ({ publicKey, secretKey } = zmq.curveKeyPair());
+  }
+  return { curveServerKey: serverKey, curvePublicKey: publicKey, curveSecretKey: secretKey };
+}
+
+/** Socket options for a server (or a broker's frontend): CURVE on when `curveSecretKey` is given. */
+export function curveServerOptions(options: ZmqOptions): SocketSettings {
+  const secretKey = key(options, "curveSecretKey");
+  if (!secretKey) {
+    if (options.curveClientKeys !== undefined) throw new RpcError("INVALID_URL", "curveClientKeys needs curveSecretKey (the server's CURVE key)");
+    return {};
+  }
+  const publicKey = key(options, "curvePublicKey");
+  return publicKey ? { curveServer: true, curveSecretKey: secretKey, curvePublicKey: publicKey } : { curveServer: true, curveSecretKey: secretKey };
+}
+
+/** The allow-list of client keys, or undefined for "any client that knows the server key". */
+export function curveClientKeys(options: ZmqOptions): Set<string> | undefined {
+  const v = options.curveClientKeys;
+  if (v === undefined) return undefined;
+  const list = typeof v === "string" ? v.split(",").filter((s) => s !== "") : [...v];
+  for (const k of list) if (!Z85_KEY.test(k)) throw new RpcError("INVALID_URL", "curveClientKeys must hold 40-character Z85 CURVE public keys");
+  return new Set(list);
+}
+
+// ---- ZAP: one handler per process (ZeroMQ looks for it at a fixed inproc
+// address in the socket's context), serving every server that has an
+// allow-list, each under its own ZAP domain.
+
+const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
+const domains = new Map<string, Set<string>>();
+let zap: Router | undefined;
+let nextDomain = 0;
+
+/**
+ * Register an allow-list; returns the ZAP domain to set on the server socket
+ * and a release function. The handler socket exists while any list does.
+ */
+export async function registerZapDomain(zmq: ZeroMQModule, allowed: Set<string>): Promise<{ domain: string; release: () => void }> {
+  const domain = `wirecall-${process.pid}-${++nextDomain}`;
+  domains.set(domain, allowed);
+  if (!zap) {
+    const sock = new zmq.Router({ linger: 0 });
+    zap = sock;
+    await sock.bind(ZAP_ENDPOINT);
+    void serveZap(sock);
+  }
+  return {
+    domain,
+    release: () => {
+      domains.delete(domain);
+      if (domains.size === 0 && zap) {
+        zap.close();
+        zap = undefined;
+      }
+    },
+  };
+}
+
+async function serveZap(sock: Router): Promise<void> {
+  try {
+    for await (const msg of sock) {
+      // [routing, "", version, requestId, domain, address, identity, mechanism, credentials...] (ZMQ RFC 27)
+      const [routing, , version, requestId, domain, , , mechanism, credential] = msg;
+      if (!routing || !requestId) continue;
+      let status = "200";
+      let text = "OK";
+      let user = "";
+      const allowed = domains.get(domain?.toString() ?? "");
+      if (version?.toString() !== "1.0") {
+        status = "500";
+        text = "unsupported ZAP version";
+      } else if (allowed) {
+        if (mechanism?.toString() !== "CURVE" || !credential || credential.length !== 32) {
+          status = "400";
+          text = "CURVE required";
+        } else {
+          const clientKey = z85Encode(credential);
+          if (!allowed.has(clientKey)) {
+            status = "400";
+            text = "client key not allowed";
+          } else {
+            user = clientKey;
+          }
+        }
+      }
+      await sock.send([routing, "", "1.0", requestId, status, text, user, ""]);
+    }
+  } catch {
+    // the socket closed while sending: nothing left to authorise
+  }
+}
+
+const Z85_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+/** Z85 (ZMQ RFC 32) of a byte string whose length is a multiple of 4. */
+export function z85Encode(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4) {
+    let value = (((bytes[i] as number) << 24) >>> 0) + ((bytes[i + 1] as number) << 16) + ((bytes[i + 2] as number) << 8) + (bytes[i + 3] as number);
+    let chunk = "";
+    for (let j = 0; j < 5; j++) {
+      chunk = (Z85_CHARS[value % 85] as string) + chunk;
+      value = Math.floor(value / 85);
+    }
+    out += chunk;
+  }
+  return out;
+}

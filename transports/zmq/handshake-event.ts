@@ -1,0 +1,35 @@
+/**
+ * ZeroMQ connects in the background and retries forever; a wirecall
+ * `connect()` must instead succeed or fail within the handshake time limit.
+ * The socket monitor's handshake events say when ZMTP (and CURVE) finished.
+ */
+import type { Socket } from "zeromq";
+import { RpcError } from "../../src/index.js";
+
+/** Resolves when ZeroMQ completed its handshake with a peer; rejects on a security failure or after `limit` ms. */
+export function waitForHandshake(sock: Socket, endpoint: string, limit: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const events = sock.events;
+    const done = (err?: RpcError): void => {
+      clearTimeout(timer);
+      events.off("handshake", ok);
+      events.off("handshake:error:auth", authFailed);
+      events.off("handshake:error:protocol", protoFailed);
+      events.off("handshake:error:other", protoFailed);
+      if (err) reject(err);
+      else resolve();
+    };
+    const ok = (): void => done();
+    const authFailed = (e: { error: Error }): void => done(new RpcError("AUTH_FAILED", `the peer refused the CURVE handshake: ${e.error?.message ?? "no detail"}`));
+    const protoFailed = (e: { error: Error }): void =>
+      done(new RpcError("AUTH_FAILED", `the ZeroMQ security handshake failed (CURVE on one side only, or a wrong server key?): ${e.error?.message ?? "no detail"}`));
+    const timer = setTimeout(
+      () => done(new RpcError("CONNECT_FAILED", `no ZeroMQ handshake with ${endpoint} within ${limit} ms (nothing listening, or a CURVE key mismatch)`)),
+      limit,
+    );
+    events.on("handshake", ok);
+    events.on("handshake:error:auth", authFailed);
+    events.on("handshake:error:protocol", protoFailed);
+    events.on("handshake:error:other", protoFailed);
+  });
+}

@@ -1,0 +1,323 @@
+/**
+ * The server: one ROUTER socket, bound (a server) or connected to a broker's
+ * backend (a worker). Each routing stack (peer identity, plus broker hops)
+ * is one peer with its own session; see frames.ts for the layout.
+ *
+ * Peer lifetime: ZeroMQ reports no per-peer disconnect, so a peer ends when
+ * it says goodbye (an empty payload: wirecall clients send it on close),
+ * when it has been silent for `peerIdleTimeout`, or when `maxPeers` are held
+ * and a new one arrives (the least recently active goes). An expired peer
+ * that speaks again simply starts a new session: wirecall clients repeat
+ * their hello before each payload, so nothing is lost but authentication.
+ */
+import type { Router } from "zeromq";
+import { RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/index.js";
+import { nodeHmac } from "../tcp/node-hmac.js";
+import { curveClientKeys, curveServerOptions, registerZapDomain } from "./curve.js";
+import { EMPTY, READY, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
+import { waitForHandshake } from "./handshake-event.js";
+import type { ZeroMQModule } from "./load-zeromq.js";
+import { Mailbox } from "./mailbox.js";
+import { PeerConnection, peerClosed, type PeerHost } from "./peer-connection.js";
+import { baseSocketOptions, booleanOption, handshakeTimeout, numberOption, publicUrl, zmqEndpoint, type SocketSettings, type ZmqOptions } from "./zmq-options.js";
+
+/** Frames held for paused sessions, over all peers, before the socket stops being read. */
+const MAX_HELD = 4096;
+
+interface Peer {
+  readonly key: string;
+  readonly routing: Buffer[];
+  conn: PeerConnection | undefined;
+  /** The authkey challenge in progress. */
+  handshake: Mailbox | undefined;
+  lastActive: number;
+}
+
+export class ZmqListener implements Listener, PeerHost {
+  readonly url: string;
+  readonly #sock: Router;
+  readonly #accept: (conn: Connection) => void;
+  readonly #peers = new Map<string, Peer>();
+  readonly #byConn = new Map<PeerConnection, Peer>();
+  readonly #authkey: Uint8Array | undefined;
+  readonly #refuseLegacyMd5: boolean;
+  readonly #handshakeTimeout: number;
+  readonly #maxPeers: number;
+  readonly #idleTimeout: number;
+  readonly #sweep: ReturnType<typeof setInterval> | undefined;
+  readonly #releaseZap: (() => void) | undefined;
+  #held = 0;
+  #wakeReader: (() => void) | undefined;
+  #closing = false;
+  #socketClosed = false;
+
+  private constructor(sock: Router, url: string, options: ZmqOptions, authkey: Uint8Array | undefined, accept: (conn: Connection) => void, releaseZap: (() => void) | undefined) {
+    this.#sock = sock;
+    this.url = url;
+    this.#accept = accept;
+    this.#authkey = authkey;
+    this.#releaseZap = releaseZap;
+    this.#refuseLegacyMd5 = booleanOption(options, "refuseLegacyMd5");
+    this.#handshakeTimeout = handshakeTimeout(options);
+    this.#maxPeers = Math.max(1, numberOption(options, "maxPeers", 10_000));
+    this.#idleTimeout = numberOption(options, "peerIdleTimeout", 600_000);
+    if (this.#idleTimeout > 0) {
+      this.#sweep = setInterval(() => this.#expire(), Math.max(100, Math.min(this.#idleTimeout / 4, 30_000)));
+      this.#sweep.unref();
+    }
+    void this.#readLoop();
+  }
+
+  /** Bind (or, with `connect`, connect to a broker backend) and start serving peers. */
+  static async start(zmq: ZeroMQModule, url: URL, options: ZmqOptions, accept: (conn: Connection) => void): Promise<ZmqListener> {
+    const connectMode = booleanOption(options, "connect");
+    const { endpoint, ipv6 } = zmqEndpoint(url, !connectMode);
+    let authkey: Uint8Array | undefined;
+    if (connectMode) {
+      // Behind a load-balancing broker the four challenge messages would reach different workers.
+      if (options.authkey !== undefined) throw new RpcError("INVALID_URL", "authkey cannot be used by a worker behind a broker; secure the broker's frontend with CURVE");
+    } else {
+      authkey = resolveAuthkey(options.authkey);
+    }
+    const allowed = curveClientKeys(options);
+    const zap = allowed ? await registerZapDomain(zmq, allowed) : undefined;
+    // A ROUTER never blocks (a peer over its high-water mark loses the message), so sends can all be synchronous.
+    const settings: SocketSettings = { ...baseSocketOptions(options, ipv6), ...curveServerOptions(options), sendTimeout: 0 };
+    if (zap) settings.zapDomain = zap.domain;
+    const sock = new zmq.Router(settings);
+    let publicAddress: string;
+    try {
+      if (connectMode) {
+        const reachable = waitForHandshake(sock, endpoint, handshakeTimeout(options));
+        sock.connect(endpoint);
+        await reachable;
+        publicAddress = publicUrl(endpoint);
+      } else {
+        await sock.bind(endpoint);
+        publicAddress = publicUrl(sock.lastEndpoint ?? endpoint);
+      }
+    } catch (err) {
+      sock.close();
+      zap?.release();
+      if (err instanceof RpcError) throw err;
+      throw new RpcError("CONNECT_FAILED", `cannot ${connectMode ? "connect to" : "bind"} ${endpoint}: ${(err as Error)?.message ?? err}`, { cause: err });
+    }
+    return new ZmqListener(sock, publicAddress, options, authkey, accept, zap?.release);
+  }
+
+  /** Peers currently holding a session or in the authkey challenge. */
+  get peers(): number {
+    return this.#peers.size;
+  }
+
+  /**
+   * Stop taking new peers. Sessions already open stay until the core closes
+   * them (each gets a goodbye); the socket closes after the last one.
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#sweep) clearInterval(this.#sweep);
+    for (const peer of [...this.#peers.values()]) if (!peer.conn) this.#forget(peer, new RpcError("SHUTTING_DOWN", "the server closed"));
+    this.#closeSocketWhenIdle();
+  }
+
+  // ---- PeerHost ------------------------------------------------------
+
+  sendTo(conn: PeerConnection, payload: Uint8Array): boolean {
+    const peer = this.#byConn.get(conn);
+    if (!peer) return false;
+    this.#touch(peer);
+    return this.#send(peer.routing, payload);
+  }
+
+  detach(conn: PeerConnection): void {
+    const peer = this.#byConn.get(conn);
+    if (!peer) return;
+    this.#byConn.delete(conn);
+    peer.conn = undefined;
+    this.#peers.delete(peer.key);
+    this.#send(peer.routing, EMPTY); // goodbye: the server ended this session
+    this.#closeSocketWhenIdle();
+  }
+
+  held(delta: number): void {
+    this.#held += delta;
+    if (this.#held < MAX_HELD && this.#wakeReader) {
+      const wake = this.#wakeReader;
+      this.#wakeReader = undefined;
+      wake();
+    }
+  }
+
+  // ---- receiving -----------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    for (;;) {
+      // Sessions paused at their in-flight limit hold frames; past the bound, leave them in ZeroMQ's queues (and the peers' TCP windows).
+      if (this.#held >= MAX_HELD) await new Promise<void>((resolve) => (this.#wakeReader = resolve));
+      let msg: Buffer[];
+      try {
+        msg = await this.#sock.receive();
+      } catch {
+        return; // the socket closed
+      }
+      try {
+        this.#onMessage(msg);
+      } catch {
+        // A failure inside one session must not stop the server for everyone else.
+      }
+    }
+  }
+
+  #onMessage(msg: Buffer[]): void {
+    const routed = splitRouted(msg);
+    if (typeof routed === "string") {
+      // Answer on the peer's identity alone: without a delimiter nothing else is trustworthy.
+      if (msg[0] && msg[0].length > 0) this.#send([msg[0]], protocolErrorFrame(`malformed ZeroMQ message: ${routed}`));
+      return;
+    }
+    const { routing, body } = routed;
+    const key = peerKey(routing);
+    let peer = this.#peers.get(key);
+    const payload = body[body.length - 1] as Buffer;
+    const bye = body.length === 1 && payload.length === 0;
+    if (peer?.handshake) {
+      this.#touch(peer);
+      if (bye || body.length !== 1) peer.handshake.fail(new RpcError("AUTH_FAILED", "the peer left or sent a call during the authkey challenge"));
+      else peer.handshake.push(payload);
+      return;
+    }
+    if (!peer) {
+      if (bye) return; // goodbye from a peer we no longer (or never) knew
+      if (this.#closing) {
+        this.#send(routing, EMPTY);
+        return;
+      }
+      peer = this.#addPeer(key, routing);
+      if (this.#authkey) {
+        this.#challenge(peer, this.#authkey); // this first message is the knock
+        return;
+      }
+    } else {
+      this.#touch(peer);
+      if (bye) {
+        this.#end(peer, peerClosed());
+        return;
+      }
+    }
+    if (body.length === 2) {
+      const hello = body[0] as Buffer;
+      if (!decodeHello(hello)) {
+        this.#send(routing, protocolErrorFrame("with two frames after the delimiter, the first must be a hello"));
+        return;
+      }
+      if (!peer.conn || !peer.conn.hello?.equals(hello)) this.#openSession(peer, hello, true);
+    } else if (payload.length <= 4096 && decodeHello(payload)) {
+      this.#openSession(peer, payload, false); // a hello on its own starts a session, replacing any earlier one
+      (peer.conn as PeerConnection).deliver(payload);
+      return;
+    } else if (!peer.conn) {
+      this.#openSession(peer, undefined, false); // no hello: version 1 with json
+    }
+    (peer.conn as PeerConnection).deliver(payload);
+  }
+
+  #addPeer(key: string, routing: Buffer[]): Peer {
+    while (this.#peers.size >= this.#maxPeers) {
+      const oldest = this.#peers.values().next().value as Peer;
+      this.#forget(oldest, new RpcError("CONNECTION_CLOSED", `dropped: more than ${this.#maxPeers} peers (maxPeers)`));
+    }
+    const peer: Peer = { key, routing, conn: undefined, handshake: undefined, lastActive: Date.now() };
+    this.#peers.set(key, peer);
+    return peer;
+  }
+
+  /** Start a session for `peer`; `quiet`: the hello came before a payload and was answered elsewhere. */
+  #openSession(peer: Peer, hello: Buffer | undefined, quiet: boolean): void {
+    if (peer.conn) {
+      const old = peer.conn;
+      this.#byConn.delete(old);
+      old.ended(new RpcError("CONNECTION_CLOSED", "the peer started a new session"));
+    }
+    const conn = new PeerConnection(this, peerName(peer.routing), hello, quiet);
+    peer.conn = conn;
+    this.#byConn.set(conn, peer);
+    if (quiet && hello) conn.deliver(hello);
+    this.#accept(conn);
+  }
+
+  #challenge(peer: Peer, authkey: Uint8Array): void {
+    const mailbox = new Mailbox((msg) => this.#send(peer.routing, msg));
+    peer.handshake = mailbox;
+    serverHandshake(mailbox, authkey, { hmac: nodeHmac, refuseLegacyMd5: this.#refuseLegacyMd5, timeout: this.#handshakeTimeout }).then(
+      () => {
+        if (this.#peers.get(peer.key) !== peer || peer.handshake !== mailbox) return;
+        peer.handshake = undefined;
+        this.#send(peer.routing, READY);
+      },
+      (err: unknown) => {
+        mailbox.fail(err as Error);
+        if (this.#peers.get(peer.key) === peer && peer.handshake === mailbox) {
+          this.#peers.delete(peer.key);
+          this.#closeSocketWhenIdle();
+        }
+      },
+    );
+  }
+
+  // ---- peer table ----------------------------------------------------
+
+  #touch(peer: Peer): void {
+    peer.lastActive = Date.now();
+    // Re-insert so that the map's order is least recently active first.
+    this.#peers.delete(peer.key);
+    this.#peers.set(peer.key, peer);
+  }
+
+  /** The peer said goodbye, or was replaced: end its session without answering. */
+  #end(peer: Peer, reason: Error): void {
+    this.#forget(peer, reason);
+  }
+
+  #forget(peer: Peer, reason: Error): void {
+    this.#peers.delete(peer.key);
+    peer.handshake?.fail(reason);
+    peer.handshake = undefined;
+    const conn = peer.conn;
+    if (conn) {
+      peer.conn = undefined;
+      this.#byConn.delete(conn);
+      conn.ended(reason);
+    }
+    this.#closeSocketWhenIdle();
+  }
+
+  #expire(): void {
+    const limit = Date.now() - this.#idleTimeout;
+    for (const peer of this.#peers.values()) {
+      if (peer.lastActive > limit) break; // least recently active first: the rest are younger
+      this.#forget(peer, new RpcError("CONNECTION_CLOSED", `idle for more than ${this.#idleTimeout} ms (peerIdleTimeout)`));
+    }
+  }
+
+  // ---- sending and closing ------------------------------------------
+
+  #send(routing: readonly Buffer[], payload: Uint8Array): boolean {
+    if (this.#socketClosed) return false;
+    const parts: (Buffer | Uint8Array)[] = routing.slice();
+    parts.push(EMPTY, payload);
+    this.#sock.send(parts).catch(() => {
+      // EHOSTUNREACH cannot happen without ROUTER_MANDATORY; a closed socket has nobody to tell.
+    });
+    return true;
+  }
+
+  #closeSocketWhenIdle(): void {
+    if (!this.#closing || this.#socketClosed || this.#peers.size > 0) return;
+    this.#socketClosed = true;
+    this.#sock.close(); // queued goodbyes still leave within the linger time
+    this.#releaseZap?.();
+    this.#wakeReader?.();
+  }
+}
