@@ -161,6 +161,7 @@ export class RPCProxy implements LinkOwner {
     const frame = this.#encode(kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs], name) as Uint8Array;
     const link = this.#link;
     if (link?.ready) {
+      if (link.conn.requestReply) throw new RpcError("PROTOCOL_ERROR", `cannot send one-way call '${name}': this connection is lock-step request/reply (ZeroMQ REQ)`);
       link.send(frame);
       return;
     }
@@ -326,7 +327,8 @@ export class RPCProxy implements LinkOwner {
     if (this.#pending.get(p.id) !== p) return;
     this.#settle(p);
     const link = p.link;
-    if (link?.ready) {
+    // A lock-step connection cannot carry a cancel: it would wait for an answer that never comes.
+    if (link?.ready && !link.conn.requestReply) {
       try {
         link.send(this.#serializer.encode([Kind.Cancel, p.id]));
       } catch {

@@ -41,6 +41,12 @@ export interface Connection {
   readonly transport: string;
   /** The peer's address in the transport's own notation (e.g. "127.0.0.1:53122"), if known. */
   readonly remoteAddress: string | undefined;
+  /**
+   * True on lock-step connections (a ZeroMQ REQ socket) where every frame
+   * sent must be answered by exactly one frame: the core then sends no
+   * cancel and refuses one-way calls, which would get no answer.
+   */
+  readonly requestReply?: boolean;
   /** Start delivering frames to `sink`. Must be called exactly once. */
   open(sink: ConnectionSink): void;
   /**
