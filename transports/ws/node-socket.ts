@@ -1,0 +1,112 @@
+/**
+ * {@link WsSocket} over a `ws` WebSocket (Node, server or client side), with
+ * ping/pong keepalive: a peer that leaves a ping unanswered for a whole
+ * interval is dropped, so its connection (and its pending calls) fail with
+ * CONNECTION_CLOSED instead of hanging until TCP gives up.
+ */
+import type { WebSocket } from "ws";
+import { RpcError } from "../../src/index.js";
+import type { WsSocket, WsSocketEvents } from "./ws-socket.js";
+
+export class NodeWsSocket implements WsSocket {
+  readonly #ws: WebSocket;
+  readonly #keepAlive: number;
+  #events: WsSocketEvents | undefined;
+  #error: Error | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #alive = true;
+  #paused = false;
+  #watching = false;
+  // One callback for every send: no closure per message on the hot path.
+  readonly #written = (): void => {
+    if (this.#watching) this.#events?.writable();
+  };
+
+  /** `keepAlive`: ping interval in ms, 0 for none. */
+  constructor(ws: WebSocket, keepAlive: number) {
+    this.#ws = ws;
+    this.#keepAlive = keepAlive;
+  }
+
+  attach(events: WsSocketEvents): void {
+    this.#events = events;
+    const ws = this.#ws;
+    ws.on("message", (data: Buffer) => {
+      this.#alive = true;
+      events.message(data);
+    });
+    ws.on("pong", () => {
+      this.#alive = true;
+    });
+    ws.on("error", (err: Error & { code?: string }) => {
+      this.#error ??= mapError(err);
+    });
+    ws.on("close", (code: number, reason: Buffer) => {
+      if (this.#timer !== undefined) clearInterval(this.#timer);
+      this.#timer = undefined;
+      events.closed(code, reason.toString("utf8"), this.#error);
+    });
+    if (this.#keepAlive > 0) {
+      this.#timer = setInterval(() => this.#tick(), this.#keepAlive);
+      this.#timer.unref();
+    }
+  }
+
+  send(data: Uint8Array, text: boolean): void {
+    this.#ws.send(data, { binary: !text }, this.#written);
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  watchDrain(): void {
+    this.#watching = true;
+  }
+
+  unwatchDrain(): void {
+    this.#watching = false;
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#ws.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#ws.resume();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#ws.close(code, reason);
+  }
+
+  #tick(): void {
+    // A paused socket reads nothing, pongs included: silence then proves nothing.
+    if (this.#paused) {
+      this.#alive = true;
+      return;
+    }
+    if (!this.#alive) {
+      this.#error ??= new RpcError("CONNECTION_CLOSED", `the peer did not answer a ping within ${this.#keepAlive} ms`);
+      this.#ws.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.#ws.ping();
+  }
+}
+
+/** The error behind a `ws` 'error' event, as the code the sink reports. */
+function mapError(err: Error & { code?: string }): RpcError {
+  if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+    return new RpcError("PAYLOAD_TOO_LARGE", `a message exceeded maxPayload: ${err.message}`, { cause: err });
+  }
+  if (typeof err.code === "string" && err.code.startsWith("WS_ERR_")) {
+    return new RpcError("PROTOCOL_ERROR", `invalid WebSocket data from the peer: ${err.message}`, { cause: err });
+  }
+  return new RpcError("CONNECTION_CLOSED", `connection error: ${err.message}`, { cause: err });
+}

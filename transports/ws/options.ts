@@ -1,0 +1,77 @@
+/**
+ * Options of the WebSocket transport, beyond the common {@link TransportOptions}.
+ * Every option can also come from the URL's query string where it is a
+ * number or a flag (`?keepAlive=10000&maxPayload=1048576`); secrets cannot.
+ */
+import { DEFAULT_LIMITS, type TransportOptions } from "../../src/index.js";
+
+/** Default ping interval, ms. */
+export const DEFAULT_KEEPALIVE = 30_000;
+
+/** Options shared by both ends. */
+export interface WsCommonOptions extends TransportOptions {
+  /** Largest message accepted, bytes (enforced by `ws`; default `maxFrameSize`, 64 MiB). */
+  maxPayload?: number;
+  /** Ping interval in ms; a peer silent for a whole interval is dropped. 0 turns it off. Default 30000. */
+  keepAlive?: number;
+  /** Outgoing bytes buffered before `send()` reports backpressure (default 1 MiB). */
+  highWaterMark?: number;
+}
+
+/** Client options (Node and browser; the TLS ones only apply on Node). */
+export interface WsClientOptions extends WsCommonOptions {
+  /** Trusted CA certificate(s), PEM: how a Node client trusts a self-signed `wss://` server. */
+  ca?: string | Uint8Array | readonly (string | Uint8Array)[];
+  /** Client certificate and key, PEM, for servers that ask for one (Node). */
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+  passphrase?: string;
+  /** Default true. Only for tests against throwaway certificates. */
+  rejectUnauthorized?: boolean;
+  /** TLS server name (SNI) when it differs from the URL's host (Node). */
+  servername?: string;
+  /** Extra HTTP headers on the upgrade request (Node; browsers cannot set them). */
+  headers?: Record<string, string>;
+  /** `Origin` header to send (Node). Browsers always send their page's origin. */
+  origin?: string;
+}
+
+/** Server options for `serve("ws://...")` and `attach()`. */
+export interface WsServerOptions extends WsCommonOptions {
+  /**
+   * Origins allowed to connect, compared with the `Origin` header of the
+   * upgrade request (e.g. `"https://app.example.com"`), or `"*"` for any.
+   * Default: same origin only (the Origin's host equals the Host header).
+   * Requests without an Origin (non-browser clients) are always let through:
+   * the check protects browsers from cross-site pages, it does not
+   * authenticate (use `authkey` for that). Refused upgrades get HTTP 403.
+   */
+  allowedOrigins?: readonly string[] | "*";
+  /** Path served, e.g. "/rpc" (default: the URL's path). Other paths get HTTP 404. */
+  path?: string;
+  /** `wss://`: certificate chain and private key, PEM (or `pfx` + `passphrase`). */
+  cert?: string | Uint8Array | readonly (string | Uint8Array)[];
+  key?: string | Uint8Array | readonly (string | Uint8Array)[];
+  ca?: string | Uint8Array | readonly (string | Uint8Array)[];
+  pfx?: string | Uint8Array;
+  passphrase?: string;
+  /**
+   * Serve on this existing `http.Server`/`https.Server` instead of opening a
+   * port (see `attach()`); it is not closed by `server.close()`.
+   */
+  httpServer?: unknown;
+}
+
+/** A non-negative number from an option or a query string, else `fallback`. */
+export function numberOption(v: unknown, fallback: number): number {
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  return typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+export function maxPayloadOf(o: WsCommonOptions): number {
+  return numberOption(o.maxPayload, numberOption(o.maxFrameSize, DEFAULT_LIMITS.maxFrameSize));
+}
+
+export function handshakeTimeoutOf(o: TransportOptions): number {
+  return numberOption(o.handshakeTimeout, DEFAULT_LIMITS.handshakeTimeout);
+}

@@ -1,0 +1,187 @@
+/**
+ * The Node server side: a standalone HTTP(S) server per `serve("ws://...")`,
+ * or a path on an existing one. Path and Origin are checked on the upgrade
+ * request (404 / 403 before any WebSocket exists); the HMAC challenge, when
+ * an authkey is set, runs before the core sees the connection.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { Server as TlsServer } from "node:tls";
+import { WebSocketServer, type WebSocket } from "ws";
+import { RpcError, resolveAuthkey, type Connection, type Listener } from "../../src/index.js";
+import { nodeHmac } from "../tcp/node-hmac.js";
+import { authenticate } from "./auth.js";
+import { DEFAULT_KEEPALIVE, handshakeTimeoutOf, maxPayloadOf, numberOption, type WsServerOptions } from "./options.js";
+import { NodeWsSocket } from "./node-socket.js";
+import { refuseUpgrade, routerFor } from "./upgrade-router.js";
+import { WsConnection } from "./ws-connection.js";
+
+/** Start serving WebSocket connections for `url`; `accept` gets each authenticated one. */
+export async function listenWs(url: URL, options: WsServerOptions, accept: (conn: Connection) => void): Promise<Listener> {
+  const given = options.httpServer as HttpServer | undefined;
+  if (given !== undefined && (typeof given !== "object" || typeof (given as { on?: unknown }).on !== "function")) {
+    throw new RpcError("INVALID_URL", "httpServer must be a node:http or node:https Server");
+  }
+  const secure = given ? given instanceof TlsServer : url.protocol === "wss:";
+  const path = normalizePath(options.path ?? url.pathname);
+  const server = given ?? (await startServer(url, secure, options));
+  const endpoint = new Endpoint(server, !given, secure, path, url, options, accept);
+  try {
+    routerFor(server, !given).add(path, endpoint.onUpgrade);
+  } catch (err) {
+    if (!given) server.close();
+    throw new RpcError("INVALID_URL", (err as Error).message);
+  }
+  return endpoint;
+}
+
+class Endpoint implements Listener {
+  readonly #server: HttpServer;
+  readonly #owned: boolean;
+  readonly #secure: boolean;
+  readonly #path: string;
+  readonly #url: URL;
+  readonly #accept: (conn: Connection) => void;
+  readonly #wss: WebSocketServer;
+  readonly #authkey: Uint8Array | undefined;
+  readonly #handshakeTimeout: number;
+  readonly #keepAlive: number;
+  readonly #highWaterMark: number | undefined;
+  readonly #allowedOrigins: readonly string[] | "*" | undefined;
+  /** Connections still in the HMAC challenge: closed with the listener. */
+  readonly #authenticating = new Set<WsConnection>();
+  #closed = false;
+
+  constructor(
+    server: HttpServer,
+    owned: boolean,
+    secure: boolean,
+    path: string,
+    url: URL,
+    options: WsServerOptions,
+    accept: (conn: Connection) => void,
+  ) {
+    this.#server = server;
+    this.#owned = owned;
+    this.#secure = secure;
+    this.#path = path;
+    this.#url = url;
+    this.#accept = accept;
+    this.#authkey = resolveAuthkey(options.authkey);
+    this.#handshakeTimeout = handshakeTimeoutOf(options);
+    this.#keepAlive = numberOption(options.keepAlive, DEFAULT_KEEPALIVE);
+    this.#highWaterMark = options.highWaterMark === undefined ? undefined : numberOption(options.highWaterMark, 0) || undefined;
+    this.#allowedOrigins = options.allowedOrigins;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: maxPayloadOf(options),
+      perMessageDeflate: false,
+      // ws >= 8.18 takes this (not yet in @types/ws): how long a close waits for the peer's close frame.
+    ...{ closeTimeout: 5_000 },
+    });
+  }
+
+  get url(): string {
+    const addr = this.#server.address() as AddressInfo | string | null;
+    let host = this.#url.host;
+    if (addr && typeof addr === "object") {
+      const ip = addr.address === "0.0.0.0" ? "127.0.0.1" : addr.address === "::" ? "::1" : addr.address;
+      host = `${ip.includes(":") ? `[${ip}]` : ip}:${addr.port}`;
+    }
+    return `${this.#secure ? "wss" : "ws"}://${host}${this.#path}`;
+  }
+
+  readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.#closed) return refuseUpgrade(socket, 503, "Service Unavailable");
+    if (!originAllowed(req.headers.origin, req.headers.host, this.#allowedOrigins)) return refuseUpgrade(socket, 403, "Forbidden");
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#opened(ws, req));
+  };
+
+  #opened(ws: WebSocket, req: IncomingMessage): void {
+    const s = req.socket;
+    const remoteAddress = s.remoteAddress === undefined ? undefined : `${s.remoteAddress.includes(":") ? `[${s.remoteAddress}]` : s.remoteAddress}:${s.remotePort}`;
+    const info = { transport: this.#secure ? "wss" : "ws", remoteAddress };
+    const conn = new WsConnection(
+      new NodeWsSocket(ws, this.#keepAlive),
+      this.#highWaterMark === undefined ? info : { ...info, highWaterMark: this.#highWaterMark },
+    );
+    if (this.#closed) return conn.close(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
+    const authkey = this.#authkey;
+    if (!authkey) return this.#accept(conn);
+    this.#authenticating.add(conn);
+    authenticate(conn, "server", authkey, nodeHmac, this.#handshakeTimeout).then(
+      () => {
+        this.#authenticating.delete(conn);
+        if (this.#closed) conn.close(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
+        else this.#accept(conn);
+      },
+      (err: unknown) => {
+        this.#authenticating.delete(conn);
+        conn.close(err instanceof Error ? err : new RpcError("AUTH_FAILED", String(err)));
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    routerFor(this.#server, this.#owned).remove(this.#path);
+    const reason = new RpcError("SHUTTING_DOWN", "the server is shutting down");
+    for (const conn of this.#authenticating) conn.close(reason);
+    this.#authenticating.clear();
+    this.#wss.close();
+    if (this.#owned) {
+      // Stops listening now; upgraded sockets close as the core shuts their sessions down.
+      this.#server.close();
+      this.#server.closeIdleConnections();
+    }
+  }
+}
+
+/** Browsers send the page's origin; other clients send none and pass (the check is not authentication). */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[] | "*" | undefined): boolean {
+  if (origin === undefined || allowed === "*") return true;
+  if (allowed !== undefined) return allowed.includes(origin);
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+function normalizePath(p: string): string {
+  if (p === "") return "/";
+  return p.startsWith("/") ? p : `/${p}`;
+}
+
+async function startServer(url: URL, secure: boolean, options: WsServerOptions): Promise<HttpServer> {
+  let server: HttpServer;
+  if (secure) {
+    if (options.pfx === undefined && (options.cert === undefined || options.key === undefined)) {
+      throw new RpcError("INVALID_URL", "wss:// needs the cert and key options (PEM), or pfx");
+    }
+    const tls: Record<string, unknown> = {};
+    for (const k of ["cert", "key", "ca", "pfx", "passphrase"] as const) if (options[k] !== undefined) tls[k] = options[k];
+    server = createHttpsServer(tls) as unknown as HttpServer;
+  } else {
+    server = createHttpServer();
+  }
+  server.on("request", (_req, res) => {
+    res.writeHead(426, { "Content-Type": "text/plain", Upgrade: "websocket", Connection: "close" });
+    res.end("This endpoint speaks WebSocket (wirecall).\n");
+  });
+  const host = url.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1";
+  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(new RpcError("CONNECT_FAILED", `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  return server;
+}
