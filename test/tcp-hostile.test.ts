@@ -342,6 +342,48 @@ describe("tcp: how the transport reports bad frames", () => {
     }
   });
 
+  it("send() returns false above the high-water mark, and drain() follows once the peer reads", async () => {
+    let serverConn: Connection | undefined;
+    const accepted = new Deferred<void>();
+    const received = new Deferred<void>();
+    let bytes = 0;
+    const listener = await tcpTransport.listen(new URL("tcp://127.0.0.1:0"), { authkey }, (c) => {
+      serverConn = c;
+      accepted.resolve();
+    });
+    const conn = await tcpTransport.connect(new URL(listener.url), { authkey, highWaterMark: 64 * 1024 });
+    try {
+      const drained = new Deferred<void>();
+      let drains = 0;
+      conn.open({ frame: () => {}, drain: () => (drains++, drained.resolve()), close: () => {} });
+      const frame = new Uint8Array(16 * 1024);
+      let sent = 0;
+      let ok = true;
+      while (ok && sent < 10_000) {
+        ok = conn.send(frame);
+        sent++;
+      }
+      assert.equal(ok, false, "send() reports backpressure");
+      assert.ok(sent <= 6, `false after ${sent} frames of 16 KiB with a 64 KiB mark`);
+      await accepted.promise;
+      serverConn?.open({
+        frame: (f) => {
+          bytes += f.length;
+          if (bytes === sent * frame.length) received.resolve();
+        },
+        drain: () => {},
+        close: () => {},
+      });
+      await drained.promise;
+      await received.promise;
+      assert.equal(drains, 1);
+    } finally {
+      conn.close();
+      serverConn?.close();
+      await listener.close();
+    }
+  });
+
   it("stops reading while paused, so a flood waits in the peer's socket", async () => {
     const target = 16_000; // 16 MB: more than loopback's kernel buffers hold
     let conn: Connection | undefined;

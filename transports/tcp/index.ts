@@ -66,6 +66,7 @@ function dial(scheme: Scheme, host: string, port: number, o: TcpOptions, timeout
 }
 
 function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChallenge = false): TcpConnection {
+  if (s.keepAlive > 0) socket.setKeepAlive(true, s.keepAlive);
   return new TcpConnection(socket, {
     transport: scheme,
     maxFrameSize: s.maxFrameSize,

@@ -19,6 +19,8 @@ export interface TcpOptions extends TransportOptions {
   refuseLegacyMd5?: boolean;
   /** Bytes buffered for sending before backpressure applies (default 64 KiB). */
   highWaterMark?: number;
+  /** TCP keep-alive: probe an idle peer after this many ms, so a vanished host is noticed (default off). */
+  keepAlive?: number;
   /** How frames sent in one tick are written (default "gather"; see frame-writer.ts). */
   coalesce?: CoalesceMode;
   /** Server: told about every peer dropped before it was handed to the core (AUTH_FAILED, a refused remote peer, a TLS error). */
@@ -50,7 +52,7 @@ export function tlsOptions(o: TcpOptions): TlsOptions & TlsConnectOptions {
   return out as TlsOptions & TlsConnectOptions;
 }
 
-function positive(o: TcpOptions, name: "maxFrameSize" | "handshakeTimeout" | "highWaterMark", fallback: number): number {
+function positive(o: TcpOptions, name: "maxFrameSize" | "handshakeTimeout" | "highWaterMark" | "keepAlive", fallback: number): number {
   const v = o[name];
   if (v === undefined) return fallback;
   if (typeof v !== "number" || !(v >= 0)) throw new RpcError("INVALID_URL", `option '${name}' must be a non-negative number`);
@@ -61,6 +63,7 @@ export interface Settings {
   maxFrameSize: number;
   handshakeTimeout: number;
   highWaterMark: number;
+  keepAlive: number;
   coalesce: CoalesceMode;
 }
 
@@ -71,6 +74,7 @@ export function settings(o: TcpOptions): Settings {
     maxFrameSize: positive(o, "maxFrameSize", DEFAULT_LIMITS.maxFrameSize),
     handshakeTimeout: positive(o, "handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
     highWaterMark: positive(o, "highWaterMark", DEFAULT_HIGH_WATER_MARK),
+    keepAlive: positive(o, "keepAlive", 0),
     coalesce,
   };
 }
