@@ -1,0 +1,132 @@
+/**
+ * Helpers for the ZeroMQ tests: locating fixtures and running child
+ * processes (Python peers, worker processes) that are always reaped.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (tests run from dist/test/). */
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const FIXTURES = `${ROOT}test/fixtures/zmq/`;
+export const PYTHON = "/usr/bin/python3";
+
+/** Run a program to completion within `timeoutMs`; resolves with its output, rejects on failure or timeout (and kills it). */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd} ${args.join(" ")} timed out after ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code });
+    });
+  });
+}
+
+/** A long-running child that printed a first line (its address, or "ready"). */
+export interface Daemon {
+  readonly child: ChildProcess;
+  /** The first line the child printed. */
+  readonly firstLine: string;
+  /** Lines printed after the first one, as they come. */
+  readonly lines: string[];
+  /** Resolves with the first later line matching `re` (bounded by `timeoutMs`). */
+  waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<number | null>;
+  /** Close stdin, then SIGKILL if it has not exited within `graceMs`; resolves once it is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Start a child and wait (up to `timeoutMs`) for its first stdout line. */
+export function startDaemon(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<Daemon> {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const lines: string[] = [];
+  const watchers: { re: RegExp; resolve: (l: string) => void }[] = [];
+  let buffer = "";
+  return new Promise<Daemon>((resolve, reject) => {
+    let first: string | undefined;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd} ${args.join(" ")} printed nothing within ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    void exited.then((code) => {
+      if (first === undefined) {
+        clearTimeout(timer);
+        reject(new Error(`${cmd} ${args.join(" ")} exited (${code}) before printing\n${stderr}`));
+      }
+    });
+    child.stdout?.on("data", (d: Buffer) => {
+      buffer += d.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl).trim();
+        buffer = buffer.slice(nl + 1);
+        if (first === undefined) {
+          first = line;
+          clearTimeout(timer);
+          resolve(daemon(line));
+          continue;
+        }
+        lines.push(line);
+        for (const w of [...watchers]) {
+          if (w.re.test(line)) {
+            watchers.splice(watchers.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    });
+  });
+
+  function daemon(firstLine: string): Daemon {
+    return {
+      child,
+      firstLine,
+      lines,
+      exited,
+      waitForLine(re, ms = 10_000) {
+        const seen = lines.find((l) => re.test(l));
+        if (seen !== undefined) return Promise.resolve(seen);
+        return new Promise((resolve, reject) => {
+          const w = {
+            re,
+            resolve: (l: string) => {
+              clearTimeout(t);
+              resolve(l);
+            },
+          };
+          const t = setTimeout(() => {
+            watchers.splice(watchers.indexOf(w), 1);
+            reject(new Error(`no line matching ${re} within ${ms} ms`));
+          }, ms);
+          watchers.push(w);
+        });
+      },
+      async stop(graceMs = 3000) {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.stdin?.end();
+        const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
+        await exited;
+        clearTimeout(t);
+      },
+    };
+  }
+}
