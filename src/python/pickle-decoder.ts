@@ -210,14 +210,14 @@ class Machine {
           this.#push(this.#utf8(this.#u64()));
           break;
         case Op.SHORT_BINBYTES:
-          this.#push(this.#bytes(this.#u8()).slice());
+          this.#push(copy(this.#bytes(this.#u8())));
           break;
         case Op.BINBYTES:
-          this.#push(this.#bytes(this.#u32()).slice());
+          this.#push(copy(this.#bytes(this.#u32())));
           break;
         case Op.BINBYTES8:
         case Op.BYTEARRAY8:
-          this.#push(this.#bytes(this.#u64()).slice());
+          this.#push(copy(this.#bytes(this.#u64())));
           break;
         // --- containers
         case Op.EMPTY_TUPLE:
@@ -551,7 +551,7 @@ function parseFloatLine(s: string): number {
 
 /** Python 2 `str` is bytes: text when it is UTF-8 (what Python 2 code means by a str literal), bytes otherwise. */
 function py2Str(b: Uint8Array): string | Uint8Array {
-  return decodeUtf8Lenient(b, false) ?? b.slice();
+  return decodeUtf8Lenient(b, false) ?? copy(b);
 }
 
 const SIMPLE_ESCAPES: Record<string, number> = { "\\": 0x5c, "'": 0x27, '"': 0x22, a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
@@ -672,7 +672,7 @@ function reduce(callee: unknown, args: unknown): unknown {
       return fail("bytes() with arguments is not allowed");
     case "bytearray":
       if (args.length === 0) return new Uint8Array(0);
-      if (args.length === 1 && args[0] instanceof Uint8Array) return args[0].slice();
+      if (args.length === 1 && args[0] instanceof Uint8Array) return copy(args[0]);
       return latin1Args(args, "bytearray");
     case "encode":
       return latin1Args(args, "_codecs.encode");
@@ -747,4 +747,11 @@ class Finisher {
     }
     return o;
   }
+}
+
+/** A plain Uint8Array copy: the input may be a reused buffer, and Buffer#slice would only be a view. */
+function copy(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c;
 }
