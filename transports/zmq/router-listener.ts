@@ -46,6 +46,11 @@ export class ZmqListener implements Listener, PeerHost {
   readonly #idleTimeout: number;
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #releaseZap: (() => void) | undefined;
+  /**
+   * Behind a broker a peer's session spans every worker: one worker ending
+   * its part must not tell the client that the service is gone.
+   */
+  readonly #sayGoodbye: boolean;
   #held = 0;
   #wakeReader: (() => void) | undefined;
   #closing = false;
@@ -58,6 +63,7 @@ export class ZmqListener implements Listener, PeerHost {
     this.#authkey = authkey;
     this.#releaseZap = releaseZap;
     this.#refuseLegacyMd5 = booleanOption(options, "refuseLegacyMd5");
+    this.#sayGoodbye = !booleanOption(options, "connect");
     this.#handshakeTimeout = handshakeTimeout(options);
     this.#maxPeers = Math.max(1, numberOption(options, "maxPeers", 10_000));
     this.#idleTimeout = numberOption(options, "peerIdleTimeout", 600_000);
@@ -137,7 +143,7 @@ export class ZmqListener implements Listener, PeerHost {
     this.#byConn.delete(conn);
     peer.conn = undefined;
     this.#peers.delete(peer.key);
-    this.#send(peer.routing, EMPTY); // goodbye: the server ended this session
+    if (this.#sayGoodbye) this.#send(peer.routing, EMPTY); // goodbye: the server ended this session
     this.#closeSocketWhenIdle();
   }
 
@@ -191,7 +197,7 @@ export class ZmqListener implements Listener, PeerHost {
     if (!peer) {
       if (bye) return; // goodbye from a peer we no longer (or never) knew
       if (this.#closing) {
-        this.#send(routing, EMPTY);
+        if (this.#sayGoodbye) this.#send(routing, EMPTY);
         return;
       }
       peer = this.#addPeer(key, routing);
