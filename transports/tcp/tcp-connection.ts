@@ -14,6 +14,8 @@ import { FrameWriter, type CoalesceMode } from "./frame-writer.js";
 
 /** Bytes held from a peer that is not being read yet (handshake, or before `open`) before the socket is paused. */
 const UNOPENED_BUFFER_LIMIT = 64 * 1024;
+/** node:tls codes of alerts that mean "your certificate was not accepted". */
+const TLS_CERT_ALERT = /^ERR_SSL_.*ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|ACCESS_DENIED)$/;
 /** After our FIN, how long the peer gets to close its side before the socket is destroyed, ms. */
 const LINGER = 2000;
 
@@ -176,6 +178,11 @@ export class TcpConnection implements Connection {
   };
 
   readonly #onError = (err: Error): void => {
+    // A TLS peer refusing our certificate (TLS 1.3 says so only after our side finished its handshake).
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string" && TLS_CERT_ALERT.test(code)) {
+      this.#socketError ??= new RpcError("AUTH_FAILED", `the peer refused our TLS certificate: ${err.message}`, { cause: err });
+    }
     this.#socketError ??= closedError(`socket error: ${err.message}`, err);
   };
 
