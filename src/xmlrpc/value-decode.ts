@@ -99,8 +99,8 @@ function parseNil(el: XmlElement): null {
 
 /** Decode one `<value>` element. Throws `PROTOCOL_ERROR` (fault -32600) for anything off the spec. */
 export function decodeValue(value: XmlElement): unknown {
+  if (!value.children.some((c) => "name" in c)) return textOf(value); // untyped: a string
   const kids = elementsOf(value);
-  if (kids.length === 0) return textOf(value); // untyped: a string
   const typed = kids[0] as XmlElement;
   if (kids.length > 1) throw invalid(`<value> holds more than one type (<${typed.name}>, <${(kids[1] as XmlElement).name}>)`);
   switch (typed.name) {
