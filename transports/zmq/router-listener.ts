@@ -190,7 +190,8 @@ export class ZmqListener implements Listener, PeerHost {
     const bye = body.length === 1 && payload.length === 0;
     if (peer?.handshake) {
       this.#touch(peer);
-      if (bye || body.length !== 1) peer.handshake.fail(new RpcError("AUTH_FAILED", "the peer left or sent a call during the authkey challenge"));
+      // Forgotten at once: the peer's next message is a new knock, whatever the challenge's promise does later.
+      if (bye || body.length !== 1) this.#forget(peer, new RpcError("AUTH_FAILED", "the peer left or sent a call during the authkey challenge"));
       else peer.handshake.push(payload);
       return;
     }
@@ -208,7 +209,7 @@ export class ZmqListener implements Listener, PeerHost {
     } else {
       this.#touch(peer);
       if (bye) {
-        this.#end(peer, peerClosed());
+        this.#forget(peer, peerClosed());
         return;
       }
     }
@@ -281,11 +282,7 @@ export class ZmqListener implements Listener, PeerHost {
     this.#peers.set(peer.key, peer);
   }
 
-  /** The peer said goodbye, or was replaced: end its session without answering. */
-  #end(peer: Peer, reason: Error): void {
-    this.#forget(peer, reason);
-  }
-
+  /** End the peer's session (or challenge) without a goodbye: it left, expired or was evicted. */
   #forget(peer: Peer, reason: Error): void {
     this.#peers.delete(peer.key);
     peer.handshake?.fail(reason);
