@@ -1,13 +1,6 @@
+import { toBase64 } from "./base64.js";
 import type { Serializer } from "./serializer.js";
 import { utf8Decode, utf8Encode } from "./utf8.js";
-
-function toBase64(b: Uint8Array): string {
-  const B = (globalThis as { Buffer?: { from(a: ArrayBufferLike, o: number, l: number): { toString(e: string): string } } }).Buffer;
-  if (B) return B.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
-  let s = "";
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  return btoa(s);
-}
 
 // JSON has no binary type. A Uint8Array (or Buffer) is sent as a base64
 // string, which is what Python's and most JSON-RPC stacks do; the receiver
