@@ -479,3 +479,31 @@ describe("tcp: peers without an authkey", () => {
     }
   });
 });
+
+describe("tcp: URLs and dialing", () => {
+  it("rejects URLs without a port or with bad options, with INVALID_URL", async () => {
+    await assert.rejects(connect("tcp://127.0.0.1", { authkey }), { code: "INVALID_URL" });
+    await assert.rejects(connect("tcp://127.0.0.1:1?coalesce=sideways", { authkey }), { code: "INVALID_URL" });
+    await assert.rejects(connect("tcp://127.0.0.1:1?authkey=secret"), { code: "INVALID_URL" });
+  });
+
+  it("reports a refused connection as CONNECT_FAILED", async () => {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    await assert.rejects(connect(`tcp://127.0.0.1:${port}`, { authkey }), { code: "CONNECT_FAILED" });
+  });
+
+  it("takes transport options from the query string", async () => {
+    const s = await serve(handler(), "tcp://127.0.0.1:0?maxFrameSize=2048&coalesce=cork", { authkey });
+    try {
+      const p = await connect(`${s.url}?highWaterMark=4096&refuseLegacyMd5=1`, { authkey, timeout: 5000 });
+      assert.equal(await p.add(1, 2), 3);
+      await assert.rejects(p.echo("y".repeat(4096)), { code: "CONNECTION_CLOSED" }); // over the server's 2048
+      await p.$close();
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -53,8 +53,10 @@ export function tlsOptions(o: TcpOptions): TlsOptions & TlsConnectOptions {
 }
 
 function positive(o: TcpOptions, name: "maxFrameSize" | "handshakeTimeout" | "highWaterMark" | "keepAlive", fallback: number): number {
-  const v = o[name];
-  if (v === undefined) return fallback;
+  const raw = o[name];
+  if (raw === undefined) return fallback;
+  // Options the core does not know arrive from a URL's query string as text.
+  const v = typeof raw === "string" ? Number(raw) : raw;
   if (typeof v !== "number" || !(v >= 0)) throw new RpcError("INVALID_URL", `option '${name}' must be a non-negative number`);
   return v;
 }
