@@ -1,0 +1,159 @@
+/**
+ * ZeroMQ security: the authkey challenge per peer identity (DEALER clients)
+ * and CURVE, with and without a client allow-list; plus the lifetime of
+ * idle peers and the missing-`zeromq` error.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { curveKeyPair } from "zeromq";
+import { RPCHandler, connect, serve, type RpcError, type Server } from "../src/index.js";
+import { importOptional } from "../transports/zmq/load-zeromq.js";
+import { FIXTURES, run } from "./zmq-fixtures.js";
+
+function handler(): RPCHandler {
+  const h = new RPCHandler();
+  h.register(function add(x: number, y: number) {
+    return x + y;
+  });
+  return h;
+}
+
+describe("zmq: authkey", () => {
+  let server: Server;
+  before(async () => {
+    server = await serve(handler(), "zmq+tcp://127.0.0.1:0", { authkey: "peekaboo" });
+  });
+  after(async () => server?.close());
+
+  for (const serializer of ["json", "msgpack"]) {
+    it(`authenticates a DEALER client (${serializer})`, async () => {
+      const proxy = await connect(server.url, { authkey: "peekaboo", serializer });
+      assert.equal(await proxy.add(2, 3), 5);
+      await proxy.$close();
+    });
+  }
+
+  it("refuses a wrong key with AUTH_FAILED", async () => {
+    await assert.rejects(connect(server.url, { authkey: "wrong" }), (e: RpcError) => e.code === "AUTH_FAILED");
+  });
+
+  it("tells a client without a key that the server wants one", async () => {
+    await assert.rejects(connect(server.url), (e: RpcError) => e.code === "AUTH_FAILED" && /requires an authkey/.test(e.message));
+  });
+
+  it("fails a client with a key against a server without one", async () => {
+    const open = await serve(handler(), "zmq+tcp://127.0.0.1:0");
+    await assert.rejects(connect(open.url, { authkey: "peekaboo" }), (e: RpcError) => e.code === "AUTH_FAILED");
+    await open.close();
+  });
+
+  it("refuses an authkey on a worker behind a broker", async () => {
+    await assert.rejects(serve(handler(), "zmq+tcp://127.0.0.1:1", { connect: true, authkey: "peekaboo" }), (e: RpcError) => e.code === "INVALID_URL");
+  });
+});
+
+describe("zmq: CURVE", () => {
+  const serverKeys = curveKeyPair();
+  const allowed = curveKeyPair();
+  const other = curveKeyPair();
+  let open: Server;
+  let listed: Server;
+  before(async () => {
+    open = await serve(handler(), "zmq+tcp://127.0.0.1:0", { curveSecretKey: serverKeys.secretKey });
+    listed = await serve(handler(), "zmq+tcp://127.0.0.1:0", { curveSecretKey: serverKeys.secretKey, curveClientKeys: [allowed.publicKey] });
+  });
+  after(async () => {
+    await open?.close();
+    await listed?.close();
+  });
+
+  it("connects a client that knows the server key (the key may come from the URL)", async () => {
+    const proxy = await connect(`${open.url}?curveServerKey=${encodeURIComponent(serverKeys.publicKey)}`, { serializer: "msgpack" });
+    assert.equal(await proxy.add(1, 2), 3);
+    await proxy.$close();
+  });
+
+  it("refuses a client without CURVE, or with a wrong server key", async () => {
+    await assert.rejects(connect(open.url, { handshakeTimeout: 3000 }), (e: RpcError) => e.code === "AUTH_FAILED");
+    await assert.rejects(connect(open.url, { curveServerKey: other.publicKey, handshakeTimeout: 3000 }), (e: RpcError) => e.code === "AUTH_FAILED");
+  });
+
+  it("admits only listed client keys (ZAP)", async () => {
+    const proxy = await connect(listed.url, { curveServerKey: serverKeys.publicKey, curvePublicKey: allowed.publicKey, curveSecretKey: allowed.secretKey });
+    assert.equal(await proxy.add(2, 2), 4);
+    await proxy.$close();
+    await assert.rejects(
+      connect(listed.url, { curveServerKey: serverKeys.publicKey, curvePublicKey: other.publicKey, curveSecretKey: other.secretKey, handshakeTimeout: 3000 }),
+      (e: RpcError) => e.code === "AUTH_FAILED",
+    );
+  });
+
+  it("refuses a secret key in a URL", async () => {
+    await assert.rejects(connect(`${open.url}?curveSecretKey=${encodeURIComponent(other.secretKey)}`), (e: RpcError) => e.code === "INVALID_URL");
+  });
+});
+
+describe("zmq: peer lifetime", () => {
+  /** Wait (bounded) until the server holds `n` sessions. */
+  async function sessions(server: Server, n: number): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if ((server as unknown as { connections: number }).connections === n) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.fail(`the server still holds ${(server as unknown as { connections: number }).connections} sessions, not ${n}`);
+  }
+
+  it("ends a silent peer's session after peerIdleTimeout; a later call opens a new one", async () => {
+    const server = await serve(handler(), "zmq+tcp://127.0.0.1:0", { peerIdleTimeout: 150 });
+    const proxy = await connect(server.url, { serializer: "msgpack" });
+    assert.equal(await proxy.add(1, 1), 2);
+    await sessions(server, 1);
+    await sessions(server, 0);
+    // The client repeats its hello before each payload: the new session decodes msgpack at once.
+    assert.equal(await proxy.add(2, 2), 4);
+    await sessions(server, 1);
+    await proxy.$close();
+    await server.close();
+  });
+
+  it("ends the session when the client says goodbye", async () => {
+    const server = await serve(handler(), "zmq+tcp://127.0.0.1:0");
+    const proxy = await connect(server.url);
+    assert.equal(await proxy.add(1, 1), 2);
+    await sessions(server, 1);
+    await proxy.$close();
+    await sessions(server, 0);
+    await server.close();
+  });
+
+  it("makes an authenticated client whose session expired start over", async () => {
+    const server = await serve(handler(), "zmq+tcp://127.0.0.1:0", { authkey: "peekaboo", peerIdleTimeout: 150 });
+    const proxy = await connect(server.url, { authkey: "peekaboo" });
+    assert.equal(await proxy.add(1, 1), 2);
+    await sessions(server, 0);
+    await assert.rejects(proxy.add(2, 2), (e: RpcError) => e.code === "CONNECTION_CLOSED");
+    await proxy.$close();
+    const again = await connect(server.url, { authkey: "peekaboo" });
+    assert.equal(await again.add(2, 2), 4);
+    await again.$close();
+    await server.close();
+  });
+});
+
+describe("zmq: without the zeromq package", () => {
+  it("names the package to install", async () => {
+    await assert.rejects(importOptional("zeromq-not-installed-here"), (e: RpcError) => e.code === "MISSING_DEPENDENCY" && /npm install zeromq-not-installed-here/.test(e.message));
+  });
+
+  it("loads wirecall/zmq lazily and fails zmq+ URLs with MISSING_DEPENDENCY", async () => {
+    const { stdout, stderr, code } = await run(process.execPath, [`${FIXTURES}without-zeromq.mjs`]);
+    assert.equal(code, 0, stderr);
+    const out = JSON.parse(stdout) as Record<string, { code?: string; message?: string } | boolean>;
+    assert.equal(out.loaded, true);
+    for (const name of ["connect", "serve"]) {
+      const r = out[name] as { code: string; message: string };
+      assert.equal(r.code, "MISSING_DEPENDENCY");
+      assert.match(r.message, /npm install zeromq\b/);
+    }
+  });
+});
