@@ -117,7 +117,7 @@ class RawPeer {
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-describe("tcp: hostile peers against a server", () => {
+describe("tcp: hostile peers against a server", { timeout: 30_000 }, () => {
   let server: Server;
   let port: number;
   let good: AnyRemote;
@@ -281,7 +281,7 @@ async function recordingListener(options: Record<string, unknown>): Promise<{ li
   return { listener, closeOf: (i) => slot(i).promise };
 }
 
-describe("tcp: how the transport reports bad frames", () => {
+describe("tcp: how the transport reports bad frames", { timeout: 30_000 }, () => {
   it("closes with PAYLOAD_TOO_LARGE as soon as an oversized length is read", async () => {
     const { listener, closeOf } = await recordingListener({ authkey, maxFrameSize: 1000 });
     const p = await RawPeer.authenticated(Number(new URL(listener.url).port));
@@ -424,7 +424,7 @@ describe("tcp: how the transport reports bad frames", () => {
   });
 });
 
-describe("tcp: peers without an authkey", () => {
+describe("tcp: peers without an authkey", { timeout: 30_000 }, () => {
   it("a server without an authkey refuses non-loopback peers unless allowRemote", async (t) => {
     const external = Object.values(networkInterfaces())
       .flat()
@@ -480,7 +480,7 @@ describe("tcp: peers without an authkey", () => {
   });
 });
 
-describe("tcp: URLs and dialing", () => {
+describe("tcp: URLs and dialing", { timeout: 30_000 }, () => {
   it("rejects URLs without a port or with bad options, with INVALID_URL", async () => {
     await assert.rejects(connect("tcp://127.0.0.1", { authkey }), { code: "INVALID_URL" });
     await assert.rejects(connect("tcp://127.0.0.1:1?coalesce=sideways", { authkey }), { code: "INVALID_URL" });

@@ -106,7 +106,7 @@ after(() => {
   for (const c of children) c.kill("SIGKILL");
 });
 
-describe("tcp: Python interop", { concurrency: 4 }, () => {
+describe("tcp: Python interop", { concurrency: 4, timeout: 90_000 }, () => {
   let server: Server;
   let strict: Server;
   const rejected: RpcError[] = [];

@@ -27,7 +27,7 @@ function handler(started: Deferred<void>): RPCHandler {
   return h;
 }
 
-describe("tcp: reconnection", () => {
+describe("tcp: reconnection", { timeout: 30_000 }, () => {
   const servers: Server[] = [];
   const proxies: AnyRemote[] = [];
   after(async () => {

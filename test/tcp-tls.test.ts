@@ -26,7 +26,7 @@ function adder(): RPCHandler {
   return h;
 }
 
-describe("tls: certificates", () => {
+describe("tls: certificates", { timeout: 30_000 }, () => {
   let server: Server;
   let mutual: Server;
   const rejected: string[] = [];
