@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { RemoteError, RpcError, registerError, unregisterError } from "../src/index.js";
+import { RPCHandler, RemoteError, RpcError, connect, registerError, registerSerializer, serve, unregisterError } from "../src/index.js";
 import {
   decodeBase64,
   decodeMethodCall,
@@ -22,6 +22,7 @@ import {
   formatDateTime,
   parseDateTime,
   parseFaultString,
+  xmlrpcSerializer,
   type Fault,
 } from "../src/xmlrpc/index.js";
 import { isXmlText } from "../src/xmlrpc/xml-text.js";
@@ -377,5 +378,27 @@ describe("faults", () => {
     const r = decodeMethodResponse(encodeFault(errorToFault(err)));
     assert.equal(r.kind, "fault");
     assert.equal((r as { fault: Fault }).fault.faultCode, -32500);
+  });
+});
+
+describe("the xmlrpc serializer", () => {
+  it("carries envelopes as <value> documents over a frame transport", async () => {
+    registerSerializer(xmlrpcSerializer);
+    const h = new RPCHandler();
+    h.register("echo", (v: unknown) => v);
+    h.register("fail", () => {
+      throw new RangeError("no");
+    });
+    const server = await serve(h, "mem://xmlrpc-serializer");
+    const proxy = await connect(server.url, { serializer: "xmlrpc" });
+    try {
+      const v = { when: new Date("2020-01-01T00:00:00Z"), big: 5n, bytes: new Uint8Array([1, 2]), list: [null, "x"] };
+      assert.deepStrictEqual(await proxy.echo(v), v);
+      await assert.rejects(proxy.fail(), (e: RemoteError) => e.name === "RangeError" && e.code === "REMOTE_ERROR");
+      assert.equal(codeOf(() => xmlrpcSerializer.decode(new TextEncoder().encode("<methodCall/>"))).code, "PROTOCOL_ERROR");
+    } finally {
+      await proxy.$close();
+      await server.close();
+    }
   });
 });

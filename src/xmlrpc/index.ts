@@ -19,3 +19,4 @@ export { handleXmlRpcRequest } from "./dispatch.js";
 export type { XmlRpcDispatchOptions } from "./dispatch.js";
 export { multicall } from "./multicall.js";
 export type { BatchedCall, CallerLike } from "./multicall.js";
+export { xmlrpc as xmlrpcSerializer } from "./serializer.js";
