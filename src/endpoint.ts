@@ -151,7 +151,8 @@ export async function serve(handler: RPCHandler, url: string | URL, options: Ser
   if (transport.serve) return transport.serve(handler, ep.url, opts);
   const maxInFlight = opts.maxInFlight ?? DEFAULT_LIMITS.maxInFlight;
   const protocols = [...(opts.protocols ?? []), ...(transport.protocols ?? [])];
-  const sessionOpts = protocols.length > 0 ? { maxInFlight, protocols } : { maxInFlight };
+  const firstFrameTimeout = opts.handshakeTimeout ?? DEFAULT_LIMITS.handshakeTimeout;
+  const sessionOpts = protocols.length > 0 ? { maxInFlight, protocols, firstFrameTimeout } : { maxInFlight, firstFrameTimeout };
   let server: FrameServer | undefined;
   const early: ServerSession[] = [];
   const listener = await transport.listen(ep.url, opts, (conn) => {

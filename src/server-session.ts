@@ -34,6 +34,11 @@ export interface SessionLike {
 export interface SessionOptions {
   maxInFlight: number;
   protocols?: readonly FrameProtocol[];
+  /**
+   * Close a connection whose first frame (hello or call) has not arrived
+   * within this many ms, so a silent peer cannot hold a slot (0: no limit).
+   */
+  firstFrameTimeout?: number;
 }
 
 export class ServerSession implements ConnectionSink, SessionLike {
@@ -49,6 +54,7 @@ export class ServerSession implements ConnectionSink, SessionLike {
   #shuttingDown = false;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
+  #firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
   /** Called once when the connection is gone. */
   onClose: ((session: ServerSession) => void) | undefined;
 
@@ -69,13 +75,23 @@ export class ServerSession implements ConnectionSink, SessionLike {
 
   /** Start reading; the session now owns the connection. */
   start(): this {
+    const limit = this.#opts.firstFrameTimeout;
+    if (limit && limit > 0) {
+      this.#firstFrameTimer = setTimeout(() => {
+        this.#conn.close(new RpcError("PROTOCOL_ERROR", `no hello or call within ${limit} ms`));
+      }, limit);
+      (this.#firstFrameTimer as { unref?: () => void }).unref?.();
+    }
     this.#conn.open(this);
     return this;
   }
 
   frame(frame: Uint8Array): void {
     if (this.#delegate) return this.#delegate.frame(frame);
-    if (this.#serializer === undefined && this.#negotiate(frame)) return;
+    if (this.#serializer === undefined) {
+      clearTimeout(this.#firstFrameTimer);
+      if (this.#negotiate(frame)) return;
+    }
     const serializer = this.#serializer as Serializer;
     let decoded: unknown;
     let msg: Envelope;
@@ -110,6 +126,7 @@ export class ServerSession implements ConnectionSink, SessionLike {
   close(err?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#firstFrameTimer);
     if (this.#delegate) this.#delegate.close(err);
     const reason = new RpcError("CONNECTION_CLOSED", "the caller disconnected", err ? { cause: err } : {});
     for (const call of this.#calls.values()) call.abort(reason);

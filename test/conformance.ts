@@ -259,8 +259,9 @@ export function conformance(target: ConformanceTarget): void {
         const p2 = await connect(server.url, clientOpts());
         const call = p2.wait(key);
         await slot(probes.started, key).promise;
+        const rejected = assert.rejects(call, { code: "CONNECTION_CLOSED" });
         await p2.$close();
-        await assert.rejects(call, { code: "CONNECTION_CLOSED" });
+        await rejected;
         await assert.rejects(p2.add(1, 2), { code: "CONNECTION_CLOSED" });
         const reason = (await slot(probes.aborted, key).promise) as RpcError;
         assert.equal(reason.code, "CONNECTION_CLOSED");

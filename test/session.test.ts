@@ -150,6 +150,17 @@ describe("server session", () => {
     }
   });
 
+  it("closes a connection that sends nothing within the handshake time limit", async () => {
+    const s = await start(basic(), { handshakeTimeout: 30 });
+    const silent = await raw(s.url);
+    const err = (await silent.closed) as RpcError;
+    assert.equal(err.code, "CONNECTION_CLOSED");
+    assert.equal((err.cause as RpcError).code, "PROTOCOL_ERROR");
+    const p = await connect(s.url);
+    assert.equal(await p.add(1, 2), 3);
+    await p.$close();
+  });
+
   it("refuses a duplicate call id while the first is running", async () => {
     const gate = new Deferred<number>();
     const s = await start(new RPCHandler().register("slow", () => gate.promise));
