@@ -112,15 +112,12 @@ export class ZmqClientConnection implements Connection {
 
   send(frame: Uint8Array): boolean {
     if (this.#closed) return false;
-    let parts: MessageLike[];
     if (!this.#sentFirst) {
       this.#sentFirst = true;
       if (decodeHello(frame)) this.#hello = Buffer.from(frame);
-      parts = [frame];
-    } else {
-      parts = this.#hello ? [this.#hello, frame] : [frame];
+      return this.#sendMessage(frame);
     }
-    return this.#sendMessage(parts);
+    return this.#sendMessage(frame, this.#hello);
   }
 
   pause(): void {
@@ -167,8 +164,10 @@ export class ZmqClientConnection implements Connection {
     }
   }
 
-  #sendMessage(parts: MessageLike[]): boolean {
-    if (!this.requestReply) return this.#queue.push([EMPTY, ...parts]);
+  /** Send `[hello?, payload]` as one message: after the empty delimiter on a DEALER, in turn on a REQ. */
+  #sendMessage(payload: Uint8Array, hello?: Buffer): boolean {
+    if (!this.requestReply) return this.#queue.push(hello ? [EMPTY, hello, payload] : [EMPTY, payload]);
+    const parts = hello ? [hello, payload] : [payload];
     if (this.#awaitingReply) {
       this.#requests.push(parts);
       return this.#requests.length < QUEUE_HIGH_WATER;
@@ -178,12 +177,10 @@ export class ZmqClientConnection implements Connection {
   }
 
   async #authenticate(authkey: Uint8Array, timeout: number, refuseLegacyMd5: boolean): Promise<void> {
-    const mailbox = new Mailbox((msg) => {
-      if (!this.#sendMessage([msg])) return;
-    });
+    const mailbox = new Mailbox((msg) => this.#sendMessage(msg));
     this.#mailbox = mailbox;
     // A ROUTER only learns of a peer from its first message, so the client speaks first.
-    this.#sendMessage([KNOCK]);
+    this.#sendMessage(KNOCK);
     const started = Date.now();
     await clientHandshake(mailbox, authkey, { hmac: nodeHmac, refuseLegacyMd5, timeout });
     const rest = Math.max(1, timeout - (Date.now() - started));

@@ -215,12 +215,15 @@ export class ZmqListener implements Listener, PeerHost {
     }
     if (body.length === 2) {
       const hello = body[0] as Buffer;
-      if (!decodeHello(hello)) {
-        this.#send(routing, protocolErrorFrame("with two frames after the delimiter, the first must be a hello"));
-        return;
+      // The common case is the same hello as last time: a byte compare, no parse.
+      if (!peer.conn?.hello?.equals(hello)) {
+        if (!decodeHello(hello)) {
+          this.#send(routing, protocolErrorFrame("with two frames after the delimiter, the first must be a hello"));
+          return;
+        }
+        this.#openSession(peer, hello, true);
       }
-      if (!peer.conn || !peer.conn.hello?.equals(hello)) this.#openSession(peer, hello, true);
-    } else if (payload.length <= 4096 && decodeHello(payload)) {
+    } else if (decodeHello(payload)) {
       this.#openSession(peer, payload, false); // a hello on its own starts a session, replacing any earlier one
       (peer.conn as PeerConnection).deliver(payload);
       return;

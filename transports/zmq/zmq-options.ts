@@ -17,6 +17,12 @@ export interface ZmqOptions extends TransportOptions {
   receiveHighWaterMark?: number | string;
   /** ZMQ_LINGER, ms: how long `close()` keeps trying to deliver queued messages. Default 1000. */
   linger?: number | string;
+  /**
+   * ZMTP heartbeats every this many ms (0: off, the default). Without them a
+   * peer whose host vanished goes unnoticed until TCP gives up; with them the
+   * connection drops after one silent interval and a client sees `CONNECTION_CLOSED`.
+   */
+  heartbeatInterval?: number | string;
   /** Server: peers (ROUTER identities) holding a session at once; past it the least recently active one is dropped. Default 10000. */
   maxPeers?: number | string;
   /** Server: a peer silent (nothing sent or received) this long, ms, loses its session. 0 disables. Default 600000 (10 min). */
@@ -75,11 +81,14 @@ export interface SocketSettings {
   curveSecretKey?: string;
   zapDomain?: string;
   sendTimeout?: number;
+  heartbeatInterval?: number;
 }
 
 /** Settings every socket of this transport gets before bind/connect. */
 export function baseSocketOptions(options: TransportOptions, ipv6: boolean): SocketSettings {
+  const heartbeat = numberOption(options, "heartbeatInterval", 0);
   return {
+    ...(heartbeat > 0 ? { heartbeatInterval: heartbeat } : {}),
     linger: numberOption(options, "linger", 1000),
     sendHighWaterMark: numberOption(options, "sendHighWaterMark", 10_000),
     receiveHighWaterMark: numberOption(options, "receiveHighWaterMark", 10_000),
