@@ -51,11 +51,21 @@ export interface RecipeRequest {
   readonly kwargs: Record<string, unknown> | undefined;
 }
 
-/** A frame that is a recipe message but not a valid request: answered with an error, the connection stays. */
+/**
+ * A frame that is a recipe message but not a valid request: answered with an
+ * error. When `fatal` (a pickle the decoder refused) the connection is closed
+ * after that answer; otherwise it stays open.
+ */
 export interface RecipeBadRequest {
   readonly idiom: Idiom;
   readonly python: 2 | 3;
   readonly error: RpcError;
+  readonly fatal?: boolean;
+}
+
+function refusal(err: unknown, idiom: Idiom, python: 2 | 3): RecipeBadRequest {
+  const error = err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", String(err));
+  return { idiom, python, error, fatal: true };
 }
 
 function isWs(c: number | undefined): boolean {
@@ -119,10 +129,10 @@ function decodeJsonText(text: string, limits: Partial<PickleLimits>): unknown {
 }
 
 /**
- * Decode one request frame. Returns a request, or a bad request (a readable
- * message of the wrong shape) to answer with an error. Throws `RpcError`
- * `PROTOCOL_ERROR` when the frame is not a recipe message or the pickle is
- * refused: the caller then closes the connection.
+ * Decode one request frame. Returns a request, or a bad request to answer
+ * with an error (marked `fatal` when a pickle was refused: the connection is
+ * then closed). Throws `RpcError` `PROTOCOL_ERROR` when the frame is not a
+ * recipe message at all.
  */
 export function decodeRequest(frame: Uint8Array, limits: Partial<PickleLimits> = {}): RecipeRequest | RecipeBadRequest {
   let idiom: Idiom;
@@ -130,7 +140,13 @@ export function decodeRequest(frame: Uint8Array, limits: Partial<PickleLimits> =
   let call: unknown;
   if (frame[0] === 0x80) {
     python = pickleProtocol(frame) <= 2 ? 2 : 3;
-    const outer = decodePickle(frame, limits);
+    let outer: unknown;
+    try {
+      outer = decodePickle(frame, limits);
+    } catch (err) {
+      // The idiom is unknown: a pickled exception is what idiom 3 expects and what the others can at least show.
+      return refusal(err, 3, python);
+    }
     const text = outerText(outer, frame);
     if (text !== undefined) {
       idiom = 1;
@@ -142,7 +158,11 @@ export function decodeRequest(frame: Uint8Array, limits: Partial<PickleLimits> =
     } else if (outer instanceof Uint8Array || typeof outer === "string") {
       idiom = 2;
       // Python 2's pickle.dumps defaults to protocol 0: ASCII text, decoded above as a str.
-      call = decodePickle(typeof outer === "string" ? utf8Encode(outer) : outer, limits);
+      try {
+        call = decodePickle(typeof outer === "string" ? utf8Encode(outer) : outer, limits);
+      } catch (err) {
+        return refusal(err, idiom, python);
+      }
     } else {
       idiom = 3;
       call = outer;

@@ -6,9 +6,11 @@
  * Calls run one at a time, in order, as the recipe's own `handle_connection`
  * loop does: the recipe has no call ids, so replies must come back in request
  * order. Each reply uses the idiom its request came in (see ./idioms.ts).
- * A request of the wrong shape gets an error reply; a frame that is not a
- * recipe message, or a pickle the decoder refuses, closes the connection
- * with `PROTOCOL_ERROR`.
+ * A request of the wrong shape gets an error reply and the connection stays
+ * open. A pickle the decoder refuses gets a `PROTOCOL_ERROR` reply (a pickled
+ * ValueError) after the replies to earlier requests, and the connection is
+ * closed; a frame that is not a recipe message at all closes it, without a
+ * reply, once earlier requests are answered.
  */
 import { ServerCall, type PeerInfo } from "../call-context.js";
 import { RpcError } from "../errors.js";
@@ -41,7 +43,12 @@ export function createPythonRecipeProtocol(options: RecipeProtocolOptions = {}):
 /** The recipe protocol with default limits; the TCP transport lists it, so `tcp://` servers answer Python recipe clients. */
 export const pythonRecipeProtocol: FrameProtocol = createPythonRecipeProtocol();
 
-type Item = RecipeRequest | RecipeBadRequest;
+/** A frame that is not a recipe message: the connection closes, without a reply, once earlier calls are answered. */
+interface NotRecipe {
+  readonly closeWith: RpcError;
+}
+
+type Item = RecipeRequest | RecipeBadRequest | NotRecipe;
 
 class RecipeSession implements ConnectionSink, SessionLike {
   readonly #handler: RPCHandler;
@@ -55,6 +62,7 @@ class RecipeSession implements ConnectionSink, SessionLike {
   #readPaused = false;
   #writeBlocked = false;
   #shuttingDown = false;
+  #refusing = false;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
 
@@ -71,15 +79,19 @@ class RecipeSession implements ConnectionSink, SessionLike {
   }
 
   frame(frame: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#refusing) return;
     let item: Item;
     try {
       // Decoded at once: the transport may reuse `frame`'s memory after this call.
       item = decodeRequest(frame, this.#limits);
     } catch (err) {
-      const e = err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", String(err));
-      this.#conn.close(e);
-      return;
+      item = { closeWith: err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", String(err)) };
+    }
+    // After a refused frame nothing more is read: earlier calls are answered, then the refusal, then close.
+    const refusal = "closeWith" in item ? item.closeWith : "error" in item && item.fatal ? item.error : undefined;
+    if (refusal) {
+      this.#refusing = true;
+      this.#handler.options.onError?.(refusal, undefined);
     }
     this.#queue.push(item);
     this.#updateReading();
@@ -118,8 +130,11 @@ class RecipeSession implements ConnectionSink, SessionLike {
         this.#queue = [];
         this.#head = 0;
       }
-      if ("error" in item) {
+      if ("closeWith" in item) {
+        return this.#conn.close(item.closeWith);
+      } else if ("error" in item) {
         this.#send(encodeErrorReply(item.idiom, item.python, item.error));
+        if (item.fatal) return this.#conn.close(item.error);
       } else if (this.#shuttingDown) {
         this.#send(encodeErrorReply(item.idiom, item.python, new RpcError("SHUTTING_DOWN", "the server is shutting down")));
       } else {
@@ -160,7 +175,7 @@ class RecipeSession implements ConnectionSink, SessionLike {
 
   #updateReading(): void {
     if (this.#closed) return;
-    const pause = this.#writeBlocked || this.#queue.length - this.#head >= this.#maxQueued;
+    const pause = this.#writeBlocked || this.#refusing || this.#queue.length - this.#head >= this.#maxQueued;
     if (pause === this.#readPaused) return;
     this.#readPaused = pause;
     if (pause) this.#conn.pause();
