@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { curveKeyPair } from "zeromq";
 import { RPCHandler, connect, serve, type RpcError, type Server } from "../src/index.js";
+import { serveWorker, startBroker } from "../transports/zmq/index.js";
 import { importOptional } from "../transports/zmq/load-zeromq.js";
 import { FIXTURES, run } from "./zmq-fixtures.js";
 
@@ -86,6 +87,23 @@ describe("zmq: CURVE", () => {
       connect(listed.url, { curveServerKey: serverKeys.publicKey, curvePublicKey: other.publicKey, curveSecretKey: other.secretKey, handshakeTimeout: 3000 }),
       (e: RpcError) => e.code === "AUTH_FAILED",
     );
+  });
+
+  it("secures both sides of a broker: clients at the frontend, workers at the backend", async () => {
+    const front = curveKeyPair();
+    const back = curveKeyPair();
+    const broker = await startBroker("zmq+tcp://127.0.0.1:0", "zmq+tcp://127.0.0.1:0", {
+      frontend: { curveSecretKey: front.secretKey },
+      backend: { curveSecretKey: back.secretKey },
+    });
+    await assert.rejects(serveWorker(handler(), broker.backendUrl, { handshakeTimeout: 3000 }), (e: RpcError) => e.code === "AUTH_FAILED");
+    const worker = await serveWorker(handler(), broker.backendUrl, { curveServerKey: back.publicKey });
+    await broker.waitForWorkers(1);
+    const proxy = await connect(broker.frontendUrl, { curveServerKey: front.publicKey, serializer: "msgpack", timeout: 5000 });
+    assert.equal(await proxy.add(20, 22), 42);
+    await proxy.$close();
+    await worker.close();
+    await broker.close();
   });
 
   it("refuses a secret key in a URL", async () => {

@@ -71,6 +71,8 @@ class RunningBroker implements Broker {
   readonly frontendUrl: string;
   readonly backendUrl: string;
   #workers = 0;
+  /** Connections that failed their handshake and have yet to be reported disconnected. */
+  #failed = 0;
   #waiters: { n: number; resolve: () => void }[] = [];
   #done: Promise<void> = Promise.resolve();
   #stop: () => void = () => {};
@@ -79,8 +81,19 @@ class RunningBroker implements Broker {
   constructor(frontendUrl: string, backendUrl: string, events: Observer) {
     this.frontendUrl = frontendUrl;
     this.backendUrl = backendUrl;
+    // From the backend's socket events: a connection that fails its
+    // handshake (a worker with wrong CURVE keys) is reported disconnected too.
     events.on("handshake", () => this.#count(1));
-    events.on("disconnect", () => this.#count(-1));
+    const failed = (): void => {
+      this.#failed++;
+    };
+    events.on("handshake:error:protocol", failed);
+    events.on("handshake:error:auth", failed);
+    events.on("handshake:error:other", failed);
+    events.on("disconnect", () => {
+      if (this.#failed > 0) this.#failed--;
+      else this.#count(-1);
+    });
   }
 
   get workers(): number {
@@ -119,7 +132,7 @@ class RunningBroker implements Broker {
   }
 
   #count(delta: number): void {
-    this.#workers += delta;
+    this.#workers = Math.max(0, this.#workers + delta);
     const ready = this.#waiters.filter((w) => w.n === this.#workers);
     this.#waiters = this.#waiters.filter((w) => w.n !== this.#workers);
     for (const w of ready) w.resolve();

@@ -13,7 +13,7 @@
 import type { Router } from "zeromq";
 import { RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/index.js";
 import { nodeHmac } from "../tcp/node-hmac.js";
-import { curveClientKeys, curveServerOptions, registerZapDomain } from "./curve.js";
+import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
 import { EMPTY, READY, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
 import { waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
@@ -88,7 +88,9 @@ export class ZmqListener implements Listener, PeerHost {
     const allowed = curveClientKeys(options);
     const zap = allowed ? await registerZapDomain(zmq, allowed) : undefined;
     // A ROUTER never blocks (a peer over its high-water mark loses the message), so sends can all be synchronous.
-    const settings: SocketSettings = { ...baseSocketOptions(options, ipv6), ...curveServerOptions(options), sendTimeout: 0 };
+    // A worker is the CURVE client of a broker backend that has keys; anything bound is the CURVE server.
+    const curve = connectMode && options.curveServerKey !== undefined ? curveClientOptions(zmq, options) : curveServerOptions(options);
+    const settings: SocketSettings = { ...baseSocketOptions(options, ipv6), ...curve, sendTimeout: 0 };
     if (zap) settings.zapDomain = zap.domain;
     const sock = new zmq.Router(settings);
     let publicAddress: string;
