@@ -35,3 +35,4 @@ export { DEFAULT_LIMITS } from "./limits.js";
 export type { Limits } from "./limits.js";
 export type { Connection, ConnectionSink, Listener, Server, Transport, TransportOptions } from "./transport.js";
 export * from "./auth/index.js";
+export * from "./python/index.js";

@@ -1,0 +1,16 @@
+/**
+ * Python's RPCHandler/RPCProxy recipe over multiprocessing.connection
+ * (docs/python.md): the server-side protocol, the client-side caller, and the
+ * safe pickle codec they use. Browser-safe: no node:* imports.
+ */
+export { pythonRecipeProtocol, createPythonRecipeProtocol } from "./recipe-protocol.js";
+export type { RecipeProtocolOptions } from "./recipe-protocol.js";
+export { RecipeCaller } from "./recipe-caller.js";
+export type { RecipeCallerOptions } from "./recipe-caller.js";
+export { IDIOM_NAMES, JSON_ERROR_KEY, parseIdiom } from "./idioms.js";
+export type { Idiom } from "./idioms.js";
+export { decodePickle, DEFAULT_PICKLE_LIMITS } from "./pickle-decoder.js";
+export type { PickleLimits } from "./pickle-decoder.js";
+export { encodePickle, PyTuple } from "./pickle-encoder.js";
+export type { PickleEncodeOptions } from "./pickle-encoder.js";
+export { PythonError, pythonExceptionName } from "./python-exceptions.js";
