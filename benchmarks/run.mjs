@@ -45,7 +45,7 @@ for (const t of opts.transports) {
     notes.push(`transport ${t}: not built in dist/ yet, skipped`);
     continue;
   }
-  for (const s of opts.serializers) specs.push(wirecallSpec(t, s));
+  for (const s of opts.serializers) specs.push(wirecallSpec(t, s, opts.wirecallOptions));
 }
 let peers = opts.peers.map(peerSpec);
 const wantDeps = peers.some((p) => p.needsDeps) || !opts.quick;

@@ -14,6 +14,9 @@ export const HELP = `npm run bench -- [options]
   --depth N               calls in flight in the pipelined phase (default 128)
   --out FILE.json         results file; the SVG chart is written next to it
                           (default: benchmarks/results/bench-<time>.json)
+  --option KEY=VALUE      pass an option to wirecall's serve() and connect() in every
+                          wirecall cell (repeatable), e.g. captureStack=false,
+                          highWaterMark=1048576, coalesce=cork; labels show it
   --profile               run the children under node --cpu-prof (profiles in benchmarks/results/profiles)
   --no-install            never install benchmarks/node_modules; peers that need it are skipped
   --micro                 run the microbenchmarks (benchmarks/micro.mjs) instead
@@ -39,6 +42,7 @@ export function parseOptions(argv) {
     warmup: undefined,
     depth: 128,
     out: undefined,
+    wirecallOptions: {},
     profile: false,
     install: true,
     micro: false,
@@ -62,6 +66,12 @@ export function parseOptions(argv) {
       case "--warmup": o.warmup = Number(value()); break;
       case "--depth": o.depth = Number(value()); break;
       case "--out": o.out = value(); break;
+      case "--option": {
+        const [k, v] = value().split(/=(.*)/s);
+        if (!k || v === undefined) throw new Error("--option needs KEY=VALUE");
+        o.wirecallOptions[k] = v === "true" ? true : v === "false" ? false : v !== "" && Number.isFinite(Number(v)) ? Number(v) : v;
+        break;
+      }
       case "--profile": o.profile = true; break;
       case "--no-install": o.install = false; break;
       case "--micro": o.micro = true; break;

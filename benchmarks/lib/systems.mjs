@@ -19,10 +19,13 @@ export function transportBuilt(transport) {
   return existsSync(fileURLToPath(new URL(`../../dist/transports/${DIST[transport]}/index.js`, import.meta.url)));
 }
 
-export function wirecallSpec(transport, serializer) {
+/** `options`: extra serve()/connect() options (from `--option`), shown in the label. */
+export function wirecallSpec(transport, serializer, options = {}) {
+  const extra = Object.entries(options).map(([k, v]) => `${k}=${v}`).join(",");
   return {
     system: "wirecall",
-    label: `wirecall ${transport}+${serializer}`,
+    label: `wirecall ${transport}+${serializer}${extra ? ` [${extra}]` : ""}`,
+    options,
     module: "./systems/wirecall.mjs",
     transport,
     serializer,

@@ -22,8 +22,8 @@ export const TRANSPORTS = Object.keys(LISTEN);
 // challenge; it costs one round trip per connection, never per call.
 const AUTHKEY = "wirecall-bench";
 
-function transportOptions(transport, tls, side) {
-  const o = {};
+function transportOptions(transport, tls, side, extra) {
+  const o = { ...extra };
   if (transport === "tcp" || transport === "tls") o.authkey = AUTHKEY;
   if ((transport === "tls" || transport === "wss") && tls) {
     if (side === "server") {
@@ -36,16 +36,16 @@ function transportOptions(transport, tls, side) {
   return o;
 }
 
-export async function startServer({ transport, tls }) {
+export async function startServer({ transport, tls, options }) {
   const handler = new RPCHandler();
   handler.register("add", methods.add);
   handler.register("echo", methods.echo);
-  const server = await serve(handler, LISTEN[transport](), transportOptions(transport, tls, "server"));
+  const server = await serve(handler, LISTEN[transport](), transportOptions(transport, tls, "server", options));
   return { url: server.url, close: () => server.close() };
 }
 
-export async function connectClient(url, { transport, serializer, tls }) {
-  const proxy = await connect(url, { serializer, ...transportOptions(transport, tls, "client") });
+export async function connectClient(url, { transport, serializer, tls, options }) {
+  const proxy = await connect(url, { serializer, ...transportOptions(transport, tls, "client", options) });
   return {
     // The facade, as users call it: `proxy.add(1, 2)`.
     call: (method, args) => proxy[method](...args),
