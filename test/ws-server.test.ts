@@ -233,10 +233,20 @@ describe("ws: authentication", () => {
     let calls = 0;
     const h = new RPCHandler();
     h.register("count", () => ++calls);
-    const s = await serve(h, "ws://127.0.0.1:0/rpc", { authkey: "right" });
+    const dropped: string[] = [];
+    const twoDropped = new Deferred<void>();
+    const s = await serve(h, "ws://127.0.0.1:0/rpc", {
+      authkey: "right",
+      onHandshakeError: (err: RpcError, addr: string | undefined) => {
+        dropped.push(`${err.code} ${typeof addr}`);
+        if (dropped.length === 2) twoDropped.resolve();
+      },
+    });
     try {
       await assert.rejects(connect(s.url, { authkey: "wrong" }), rejectsWith("AUTH_FAILED"));
       await assert.rejects(connect(s.url), rejectsWith("AUTH_FAILED"));
+      await twoDropped.promise;
+      assert.deepEqual(dropped, ["AUTH_FAILED string", "AUTH_FAILED string"]);
       const ok = await connect(s.url, { authkey: "right" });
       assert.equal(await ok.count(), 1);
       await ok.$close();

@@ -56,6 +56,11 @@ export interface WsServerOptions extends WsCommonOptions {
   pfx?: string | Uint8Array;
   passphrase?: string;
   /**
+   * Told about every peer dropped before the core saw it: a wrong or missing
+   * authkey, a challenge not answered in time, a refused Origin (never the authkey itself).
+   */
+  onHandshakeError?: (err: Error, remoteAddress: string | undefined) => void;
+  /**
    * Serve on this existing `http.Server`/`https.Server` instead of opening a
    * port (see `attach()`); it is not closed by `server.close()`.
    */

@@ -50,6 +50,7 @@ class Endpoint implements Listener {
   readonly #keepAlive: number;
   readonly #highWaterMark: number | undefined;
   readonly #allowedOrigins: readonly string[] | "*" | undefined;
+  readonly #onHandshakeError: ((err: Error, remoteAddress: string | undefined) => void) | undefined;
   /** Connections still in the HMAC challenge: closed with the listener. */
   readonly #authenticating = new Set<WsConnection>();
   #closed = false;
@@ -74,6 +75,7 @@ class Endpoint implements Listener {
     this.#keepAlive = numberOption(options.keepAlive, DEFAULT_KEEPALIVE);
     this.#highWaterMark = options.highWaterMark === undefined ? undefined : numberOption(options.highWaterMark, 0) || undefined;
     this.#allowedOrigins = options.allowedOrigins;
+    this.#onHandshakeError = typeof options.onHandshakeError === "function" ? options.onHandshakeError : undefined;
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -96,13 +98,15 @@ class Endpoint implements Listener {
 
   readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (this.#closed) return refuseUpgrade(socket, 503, "Service Unavailable");
-    if (!originAllowed(req.headers.origin, req.headers.host, this.#allowedOrigins)) return refuseUpgrade(socket, 403, "Forbidden");
+    if (!originAllowed(req.headers.origin, req.headers.host, this.#allowedOrigins)) {
+      this.#onHandshakeError?.(new RpcError("CONNECT_FAILED", `refused Origin ${JSON.stringify(req.headers.origin)} (not in allowedOrigins)`), addressOf(req));
+      return refuseUpgrade(socket, 403, "Forbidden");
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#opened(ws, req));
   };
 
   #opened(ws: WebSocket, req: IncomingMessage): void {
-    const s = req.socket;
-    const remoteAddress = s.remoteAddress === undefined ? undefined : `${s.remoteAddress.includes(":") ? `[${s.remoteAddress}]` : s.remoteAddress}:${s.remotePort}`;
+    const remoteAddress = addressOf(req);
     const info = { transport: this.#secure ? "wss" : "ws", remoteAddress };
     const conn = new WsConnection(
       new NodeWsSocket(ws, this.#keepAlive),
@@ -120,7 +124,9 @@ class Endpoint implements Listener {
       },
       (err: unknown) => {
         this.#authenticating.delete(conn);
-        conn.close(err instanceof Error ? err : new RpcError("AUTH_FAILED", String(err)));
+        const e = err instanceof Error ? err : new RpcError("AUTH_FAILED", String(err));
+        conn.close(e);
+        this.#onHandshakeError?.(e, remoteAddress);
       },
     );
   }
@@ -139,6 +145,11 @@ class Endpoint implements Listener {
       this.#server.closeIdleConnections();
     }
   }
+}
+
+function addressOf(req: IncomingMessage): string | undefined {
+  const a = req.socket.remoteAddress;
+  return a === undefined ? undefined : `${a.includes(":") ? `[${a}]` : a}:${req.socket.remotePort}`;
 }
 
 /** Browsers send the page's origin; other clients send none and pass (the check is not authentication). */
