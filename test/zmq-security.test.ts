@@ -4,6 +4,8 @@
  * idle peers and the missing-`zeromq` error.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { curveKeyPair } from "zeromq";
 import { RPCHandler, connect, serve, type RpcError, type Server } from "../src/index.js";
@@ -132,6 +134,17 @@ describe("zmq: peer lifetime", () => {
     await sessions(server, 1);
     await proxy.$close();
     await server.close();
+  });
+
+  it("binds zmq+ipc://* to a fresh path in the temp directory and removes the file on close", async () => {
+    const server = await serve(handler(), "zmq+ipc://*");
+    const path = decodeURIComponent(new URL(server.url).pathname);
+    assert.ok(path.startsWith(tmpdir()) && existsSync(path), server.url);
+    const proxy = await connect(server.url);
+    assert.equal(await proxy.add(1, 2), 3);
+    await proxy.$close();
+    await server.close();
+    assert.equal(existsSync(path), false);
   });
 
   it("ends the session when the client says goodbye", async () => {

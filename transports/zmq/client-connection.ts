@@ -47,6 +47,7 @@ export class ZmqClientConnection implements Connection {
   // REQ lock-step: one request on the wire, the rest wait.
   #awaitingReply = false;
   #requests: MessageLike[][] = [];
+  #requestsBlocked = false;
   #closed = false;
   /** Set when closed before `open()`: the sink hears about it when it arrives. */
   #closeReason: { err: Error | undefined } | undefined;
@@ -170,7 +171,8 @@ export class ZmqClientConnection implements Connection {
     const parts = hello ? [hello, payload] : [payload];
     if (this.#awaitingReply) {
       this.#requests.push(parts);
-      return this.#requests.length < QUEUE_HIGH_WATER;
+      if (this.#requests.length >= QUEUE_HIGH_WATER) this.#requestsBlocked = true;
+      return !this.#requestsBlocked;
     }
     this.#awaitingReply = true;
     return this.#queue.push(parts);
@@ -261,7 +263,10 @@ export class ZmqClientConnection implements Connection {
     if (next) {
       this.#awaitingReply = true;
       this.#queue.push(next);
-      if (this.#requests.length === QUEUE_HIGH_WATER / 2) this.#sink?.drain();
+      if (this.#requestsBlocked && this.#requests.length <= QUEUE_HIGH_WATER / 2) {
+        this.#requestsBlocked = false;
+        this.#sink?.drain();
+      }
     }
   }
 

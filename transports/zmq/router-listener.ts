@@ -10,6 +10,7 @@
  * that speaks again simply starts a new session: wirecall clients repeat
  * their hello before each payload, so nothing is lost but authentication.
  */
+import { rmSync } from "node:fs";
 import type { Router } from "zeromq";
 import { RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/index.js";
 import { nodeHmac } from "../tcp/node-hmac.js";
@@ -46,6 +47,8 @@ export class ZmqListener implements Listener, PeerHost {
   readonly #idleTimeout: number;
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #releaseZap: (() => void) | undefined;
+  /** The socket file of a bound ipc endpoint, removed on close. */
+  readonly #ipcPath: string | undefined;
   /**
    * Behind a broker a peer's session spans every worker: one worker ending
    * its part must not tell the client that the service is gone.
@@ -56,8 +59,17 @@ export class ZmqListener implements Listener, PeerHost {
   #closing = false;
   #socketClosed = false;
 
-  private constructor(sock: Router, url: string, options: ZmqOptions, authkey: Uint8Array | undefined, accept: (conn: Connection) => void, releaseZap: (() => void) | undefined) {
+  private constructor(
+    sock: Router,
+    url: string,
+    ipcPath: string | undefined,
+    options: ZmqOptions,
+    authkey: Uint8Array | undefined,
+    accept: (conn: Connection) => void,
+    releaseZap: (() => void) | undefined,
+  ) {
     this.#sock = sock;
+    this.#ipcPath = ipcPath;
     this.url = url;
     this.#accept = accept;
     this.#authkey = authkey;
@@ -85,12 +97,12 @@ export class ZmqListener implements Listener, PeerHost {
     } else {
       authkey = resolveAuthkey(options.authkey);
     }
-    const allowed = curveClientKeys(options);
-    const zap = allowed ? await registerZapDomain(zmq, allowed) : undefined;
-    // A ROUTER never blocks (a peer over its high-water mark loses the message), so sends can all be synchronous.
     // A worker is the CURVE client of a broker backend that has keys; anything bound is the CURVE server.
     const curve = connectMode && options.curveServerKey !== undefined ? curveClientOptions(zmq, options) : curveServerOptions(options);
+    // A ROUTER never blocks (a peer over its high-water mark loses the message), so every send can be synchronous.
     const settings: SocketSettings = { ...baseSocketOptions(options, ipv6), ...curve, sendTimeout: 0 };
+    const allowed = curveClientKeys(options);
+    const zap = allowed ? await registerZapDomain(zmq, allowed) : undefined;
     if (zap) settings.zapDomain = zap.domain;
     const sock = new zmq.Router(settings);
     let publicAddress: string;
@@ -110,7 +122,8 @@ export class ZmqListener implements Listener, PeerHost {
       if (err instanceof RpcError) throw err;
       throw new RpcError("CONNECT_FAILED", `cannot ${connectMode ? "connect to" : "bind"} ${endpoint}: ${(err as Error)?.message ?? err}`, { cause: err });
     }
-    return new ZmqListener(sock, publicAddress, options, authkey, accept, zap?.release);
+    const ipcPath = !connectMode && endpoint.startsWith("ipc://") ? endpoint.slice("ipc://".length) : undefined;
+    return new ZmqListener(sock, publicAddress, ipcPath, options, authkey, accept, zap?.release);
   }
 
   /** Peers currently holding a session or in the authkey challenge. */
@@ -325,6 +338,8 @@ export class ZmqListener implements Listener, PeerHost {
     if (!this.#closing || this.#socketClosed || this.#peers.size > 0) return;
     this.#socketClosed = true;
     this.#sock.close(); // queued goodbyes still leave within the linger time
+    // ZeroMQ leaves an ipc socket file behind on close (only unbind removes it); a closed server should not.
+    if (this.#ipcPath) rmSync(this.#ipcPath, { force: true });
     this.#releaseZap?.();
     this.#wakeReader?.();
   }

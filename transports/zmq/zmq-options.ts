@@ -3,6 +3,9 @@
  * arrive from code or from the URL's query string (then as strings), so every
  * reader here accepts both.
  */
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/index.js";
 
 /** Options of the `zmq+tcp://` and `zmq+ipc://` transports, on top of the common ones. */
@@ -112,7 +115,11 @@ export function zmqEndpoint(url: URL, binding: boolean): { endpoint: string; ipv
     return { endpoint: `tcp://${host}:${port}`, ipv6: host.startsWith("[") };
   }
   if (scheme === "zmq+ipc") {
-    if (url.host === "*" || url.host === "0") return { endpoint: "ipc://*", ipv6: false };
+    if (url.host === "*" || url.host === "0") {
+      // ZeroMQ's own `ipc://*` picks a path relative to the working directory when TMPDIR is unset.
+      if (!binding) throw new RpcError("INVALID_URL", `${url.href}: a zmq+ipc URL to connect to needs a path`);
+      return { endpoint: `ipc://${join(tmpdir(), `wirecall-${process.pid}-${randomBytes(6).toString("hex")}.sock`)}`, ipv6: false };
+    }
     const path = decodeURIComponent(url.host ? `${url.host}${url.pathname}` : url.pathname);
     if (!path) throw new RpcError("INVALID_URL", `${url.href}: a zmq+ipc URL needs a path (zmq+ipc:///tmp/name.sock)`);
     return { endpoint: `ipc://${path}`, ipv6: false };
