@@ -5,6 +5,7 @@
  * (or the peer is dropped) and the server keeps serving a well-behaved client.
  */
 import assert from "node:assert/strict";
+import { connect as netConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Dealer } from "zeromq";
 import { RPCHandler, connect, serve, type AnyRemote, type Server } from "../src/index.js";
@@ -92,6 +93,15 @@ describe("zmq: hostile multipart messages", () => {
     await dropped;
     sock.close();
     assert.equal(await proxy.add(3, 3), 6);
+  });
+
+  it("drops a TCP connection that never completes the ZeroMQ handshake (handshakeTimeout)", async () => {
+    const strict = await serve(handler(), "zmq+tcp://127.0.0.1:0", { handshakeTimeout: 200 });
+    const silent = netConnect(Number(new URL(strict.url).port), "127.0.0.1");
+    silent.on("data", () => {});
+    silent.on("error", () => {});
+    await new Promise<void>((resolve) => silent.on("close", () => resolve()));
+    await strict.close();
   });
 
   it("keeps the peer table bounded under a flood of identities (maxPeers)", async () => {

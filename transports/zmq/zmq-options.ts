@@ -85,6 +85,7 @@ export interface SocketSettings {
   zapDomain?: string;
   sendTimeout?: number;
   heartbeatInterval?: number;
+  handshakeInterval?: number;
 }
 
 /** Settings every socket of this transport gets before bind/connect. */
@@ -97,6 +98,8 @@ export function baseSocketOptions(options: TransportOptions, ipv6: boolean): Soc
     receiveHighWaterMark: numberOption(options, "receiveHighWaterMark", 10_000),
     // ZeroMQ drops the peer's connection on a bigger message, before buffering it whole.
     maxMessageSize: maxFrameSize(options),
+    // ZMQ_HANDSHAKE_IVL: a connection that does not finish ZMTP (and CURVE) in time is dropped.
+    handshakeInterval: handshakeTimeout(options),
     ipv6,
   };
 }
