@@ -8,6 +8,10 @@ import type { WebSocket } from "ws";
 import { RpcError } from "../../src/index.js";
 import type { WsSocket, WsSocketEvents } from "./ws-socket.js";
 
+// ws copies its send options, so two shared objects spare an allocation per message.
+const BINARY = Object.freeze({ binary: true });
+const TEXT = Object.freeze({ binary: false });
+
 export class NodeWsSocket implements WsSocket {
   readonly #ws: WebSocket;
   readonly #keepAlive: number;
@@ -53,7 +57,25 @@ export class NodeWsSocket implements WsSocket {
   }
 
   send(data: Uint8Array, text: boolean): void {
-    this.#ws.send(data, { binary: !text }, this.#written);
+    if (!this.#corked) this.#cork();
+    this.#ws.send(data, text ? TEXT : BINARY, this.#written);
+  }
+
+  // Messages sent in the same tick (a burst of replies) leave in one write
+  // instead of one syscall each: `ws` corks per message, we cork per tick.
+  // `_socket` is ws's underlying net.Socket; without it we simply don't batch.
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    (this.#ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
+  };
+
+  #cork(): void {
+    const socket = (this.#ws as unknown as { _socket?: { cork(): void } })._socket;
+    if (!socket) return;
+    socket.cork();
+    this.#corked = true;
+    process.nextTick(this.#uncork);
   }
 
   get bufferedAmount(): number {
