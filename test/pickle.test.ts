@@ -104,8 +104,19 @@ describe("pickle decoder: refusals", () => {
   it("refuses recursive structures", () => {
     // l = []; l.append(l)
     refused(bytes(0x80, 2, Op.EMPTY_LIST, Op.BINPUT, 0, Op.BINGET, 0, Op.APPEND, Op.STOP));
+    // the same through DUP instead of the memo
+    refused(bytes(0x80, 2, Op.EMPTY_LIST, Op.DUP, Op.APPEND, Op.STOP));
     // d = {}; d["k"] = [d]
     refused(bytes(0x80, 2, Op.EMPTY_DICT, Op.BINPUT, 0, "U\x01k", Op.BINGET, 0, Op.TUPLE1, Op.SETITEM, Op.STOP));
+  });
+
+  it("keeps shared (not recursive) references shared", () => {
+    // x = [1]; [x, x] through DUP, and through the memo
+    const viaDup = decodePickle(bytes(0x80, 2, Op.EMPTY_LIST, Op.MARK, Op.EMPTY_LIST, Op.BININT1, 1, Op.APPEND, Op.DUP, Op.APPENDS, Op.STOP)) as unknown[][];
+    assert.deepEqual(viaDup, [[1], [1]]);
+    assert.equal(viaDup[0], viaDup[1]);
+    const viaMemo = decodePickle(bytes(0x80, 2, Op.EMPTY_DICT, Op.MARK, "U\x01a", Op.EMPTY_DICT, Op.BINPUT, 0, "U\x01b", Op.BINGET, 0, Op.SETITEMS, Op.STOP)) as Record<string, unknown>;
+    assert.equal(viaMemo.a, viaMemo.b);
   });
 
   it("refuses malformed streams", () => {

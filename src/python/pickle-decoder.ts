@@ -108,7 +108,11 @@ class Machine {
   #pos = 0;
   #stack: unknown[] = [];
   readonly #meta: unknown[][] = [];
-  readonly #memo = new Map<number, unknown>();
+  /** Memo indices are dense from 0 in every real pickle: an array, with a Map for the odd sparse index. */
+  readonly #memo: unknown[] = [];
+  readonly #sparseMemo = new Map<number, unknown>();
+  /** Objects reachable twice (through GET or DUP): only these can be shared or recursive. */
+  readonly #shared = new Set<unknown>();
   #budget: number;
 
   constructor(data: Uint8Array, lim: PickleLimits) {
@@ -123,131 +127,132 @@ class Machine {
     for (;;) {
       if (this.#pos >= d.length) fail("truncated: no STOP opcode");
       const op = d[this.#pos++] as number;
+      // Literal cases (names in comments, values in pickle-opcodes.ts) let V8 compile a jump table.
       switch (op) {
-        case Op.PROTO: {
+        case 0x80: { // PROTO
           const v = this.#u8();
           if (v > HIGHEST_PROTOCOL) fail(`unsupported protocol ${v}`);
           break;
         }
-        case Op.FRAME:
+        case 0x95: // FRAME
           this.#u64(); // a read-ahead hint only
           break;
-        case Op.STOP: {
+        case 0x2e: { // STOP
           if (this.#pos !== d.length) fail(`${d.length - this.#pos} bytes after STOP`);
           if (this.#meta.length !== 0 || this.#stack.length !== 1) fail("STOP with an unbalanced stack");
-          return new Finisher(this.#lim.maxDepth).finish(this.#stack[0], 0);
+          return new Finisher(this.#lim.maxDepth, this.#shared).finish(this.#stack[0], 0);
         }
         // --- atoms
-        case Op.NONE:
+        case 0x4e: // NONE
           this.#push(null);
           break;
-        case Op.NEWTRUE:
+        case 0x88: // NEWTRUE
           this.#push(true);
           break;
-        case Op.NEWFALSE:
+        case 0x89: // NEWFALSE
           this.#push(false);
           break;
-        case Op.INT: {
+        case 0x49: { // INT
           const line = this.#line();
           if (line === "01") this.#push(true);
           else if (line === "00") this.#push(false);
           else this.#push(this.#decimal(line));
           break;
         }
-        case Op.LONG: {
+        case 0x4c: { // LONG
           const line = this.#line();
           this.#push(this.#decimal(line.endsWith("L") ? line.slice(0, -1) : line));
           break;
         }
-        case Op.BININT:
+        case 0x4a: // BININT
           this.#push(this.#i32());
           break;
-        case Op.BININT1:
+        case 0x4b: // BININT1
           this.#push(this.#u8());
           break;
-        case Op.BININT2:
+        case 0x4d: // BININT2
           this.#push(this.#u16());
           break;
-        case Op.LONG1:
+        case 0x8a: // LONG1
           this.#push(this.#long(this.#u8()));
           break;
-        case Op.LONG4: {
+        case 0x8b: { // LONG4
           const n = this.#i32();
           if (n < 0) fail("negative LONG4 length");
           this.#push(this.#long(n));
           break;
         }
-        case Op.FLOAT:
+        case 0x46: // FLOAT
           this.#push(parseFloatLine(this.#line()));
           break;
-        case Op.BINFLOAT:
+        case 0x47: // BINFLOAT
           this.#need(8);
           this.#push(this.#view.getFloat64(this.#pos, false));
           this.#pos += 8;
           break;
-        case Op.STRING:
+        case 0x53: // STRING
           this.#push(py2Str(escapeDecode(this.#line())));
           break;
-        case Op.BINSTRING: {
+        case 0x54: { // BINSTRING
           const n = this.#i32();
           if (n < 0) fail("negative BINSTRING length");
           this.#push(py2Str(this.#bytes(n)));
           break;
         }
-        case Op.SHORT_BINSTRING:
+        case 0x55: // SHORT_BINSTRING
           this.#push(py2Str(this.#bytes(this.#u8())));
           break;
-        case Op.UNICODE:
+        case 0x56: // UNICODE
           this.#push(rawUnicodeEscapeDecode(this.#rawLine()));
           break;
-        case Op.SHORT_BINUNICODE:
+        case 0x8c: // SHORT_BINUNICODE
           this.#push(this.#utf8(this.#u8()));
           break;
-        case Op.BINUNICODE:
+        case 0x58: // BINUNICODE
           this.#push(this.#utf8(this.#u32()));
           break;
-        case Op.BINUNICODE8:
+        case 0x8d: // BINUNICODE8
           this.#push(this.#utf8(this.#u64()));
           break;
-        case Op.SHORT_BINBYTES:
+        case 0x43: // SHORT_BINBYTES
           this.#push(copy(this.#bytes(this.#u8())));
           break;
-        case Op.BINBYTES:
+        case 0x42: // BINBYTES
           this.#push(copy(this.#bytes(this.#u32())));
           break;
-        case Op.BINBYTES8:
-        case Op.BYTEARRAY8:
+        case 0x8e: // BINBYTES8
+        case 0x96: // BYTEARRAY8
           this.#push(copy(this.#bytes(this.#u64())));
           break;
         // --- containers
-        case Op.EMPTY_TUPLE:
+        case 0x29: // EMPTY_TUPLE
           this.#push([]);
           break;
-        case Op.TUPLE1:
+        case 0x85: // TUPLE1
           this.#push([this.#pop()]);
           break;
-        case Op.TUPLE2: {
+        case 0x86: { // TUPLE2
           const b = this.#pop();
           this.#push([this.#pop(), b]);
           break;
         }
-        case Op.TUPLE3: {
+        case 0x87: { // TUPLE3
           const c = this.#pop();
           const b = this.#pop();
           this.#push([this.#pop(), b, c]);
           break;
         }
-        case Op.TUPLE:
-        case Op.LIST:
+        case 0x74: // TUPLE
+        case 0x6c: // LIST
           this.#push(this.#popMark());
           break;
-        case Op.EMPTY_LIST:
+        case 0x5d: // EMPTY_LIST
           this.#push([]);
           break;
-        case Op.EMPTY_DICT:
+        case 0x7d: // EMPTY_DICT
           this.#push(new Map());
           break;
-        case Op.DICT: {
+        case 0x64: { // DICT
           const items = this.#popMark();
           if (items.length % 2 !== 0) fail("DICT with an odd number of items");
           const m: Dict = new Map();
@@ -255,37 +260,37 @@ class Machine {
           this.#push(m);
           break;
         }
-        case Op.EMPTY_SET:
+        case 0x8f: // EMPTY_SET
           this.#push(new Set());
           break;
-        case Op.FROZENSET:
+        case 0x91: // FROZENSET
           this.#push(new Set(this.#popMark()));
           break;
-        case Op.APPEND: {
+        case 0x61: { // APPEND
           const v = this.#pop();
           this.#list(this.#top()).push(v);
           break;
         }
-        case Op.APPENDS: {
+        case 0x65: { // APPENDS
           const items = this.#popMark();
           const list = this.#list(this.#top());
           for (const v of items) list.push(v);
           break;
         }
-        case Op.SETITEM: {
+        case 0x73: { // SETITEM
           const v = this.#pop();
           const k = this.#pop();
           this.#dict(this.#top()).set(k, v);
           break;
         }
-        case Op.SETITEMS: {
+        case 0x75: { // SETITEMS
           const items = this.#popMark();
           if (items.length % 2 !== 0) fail("SETITEMS with an odd number of items");
           const m = this.#dict(this.#top());
           for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
           break;
         }
-        case Op.ADDITEMS: {
+        case 0x90: { // ADDITEMS
           const items = this.#popMark();
           const s = this.#top();
           if (!(s instanceof Set)) fail("ADDITEMS on something that is not a set");
@@ -293,62 +298,65 @@ class Machine {
           break;
         }
         // --- stack and memo
-        case Op.MARK:
+        case 0x28: // MARK
           this.#meta.push(this.#stack);
           this.#stack = [];
           break;
-        case Op.POP:
+        case 0x30: // POP
           if (this.#stack.length > 0) this.#stack.pop();
           else this.#popMark();
           break;
-        case Op.POP_MARK:
+        case 0x31: // POP_MARK
           this.#popMark();
           break;
-        case Op.DUP:
-          this.#push(this.#top());
+        case 0x32: { // DUP
+          const v = this.#top();
+          if (typeof v === "object" && v !== null) this.#shared.add(v);
+          this.#push(v);
           break;
-        case Op.PUT:
+        }
+        case 0x70: // PUT
           this.#put(this.#index(this.#line()));
           break;
-        case Op.BINPUT:
+        case 0x71: // BINPUT
           this.#put(this.#u8());
           break;
-        case Op.LONG_BINPUT:
+        case 0x72: // LONG_BINPUT
           this.#put(this.#u32());
           break;
-        case Op.MEMOIZE:
-          this.#put(this.#memo.size);
+        case 0x94: // MEMOIZE
+          this.#put(this.#memo.length + this.#sparseMemo.size);
           break;
-        case Op.GET:
+        case 0x67: // GET
           this.#get(this.#index(this.#line()));
           break;
-        case Op.BINGET:
+        case 0x68: // BINGET
           this.#get(this.#u8());
           break;
-        case Op.LONG_BINGET:
+        case 0x6a: // LONG_BINGET
           this.#get(this.#u32());
           break;
         // --- the few callables allowed
-        case Op.GLOBAL: {
+        case 0x63: { // GLOBAL
           const module = this.#line();
           const name = this.#line();
           this.#push(findGlobal(module, name));
           break;
         }
-        case Op.STACK_GLOBAL: {
+        case 0x93: { // STACK_GLOBAL
           const name = this.#pop();
           const module = this.#pop();
           if (typeof module !== "string" || typeof name !== "string") fail("STACK_GLOBAL needs two strings");
           this.#push(findGlobal(module, name));
           break;
         }
-        case Op.REDUCE: {
+        case 0x52: { // REDUCE
           const args = this.#pop();
           const callee = this.#pop();
           this.#push(this.#reduce(callee, args));
           break;
         }
-        case Op.BUILD: {
+        case 0x62: { // BUILD
           const state = this.#pop();
           const target = this.#top();
           // Exceptions with attributes (e.g. __notes__) pickle their __dict__ this way; nothing else may.
@@ -356,20 +364,20 @@ class Machine {
           target.state = exceptionState(state, target.state);
           break;
         }
-        case Op.PERSID:
-        case Op.BINPERSID:
+        case 0x50: // PERSID
+        case 0x51: // BINPERSID
           return fail("persistent ids are not allowed");
-        case Op.INST:
-        case Op.OBJ:
-        case Op.NEWOBJ:
-        case Op.NEWOBJ_EX:
+        case 0x69: // INST
+        case 0x6f: // OBJ
+        case 0x81: // NEWOBJ
+        case 0x92: // NEWOBJ_EX
           return fail("building class instances is not allowed");
-        case Op.EXT1:
-        case Op.EXT2:
-        case Op.EXT4:
+        case 0x82: // EXT1
+        case 0x83: // EXT2
+        case 0x84: // EXT4
           return fail("extension codes are not allowed");
-        case Op.NEXT_BUFFER:
-        case Op.READONLY_BUFFER:
+        case 0x97: // NEXT_BUFFER
+        case 0x98: // READONLY_BUFFER
           return fail("out-of-band buffers are not allowed");
         default:
           return fail(`unknown opcode 0x${op.toString(16).padStart(2, "0")} at offset ${this.#pos - 1}`);
@@ -424,13 +432,24 @@ class Machine {
   }
 
   #put(i: number): void {
-    if (!this.#memo.has(i) && this.#memo.size >= this.#lim.maxMemo) fail(`more than ${this.#lim.maxMemo} memo entries`);
-    this.#memo.set(i, this.#top());
+    const v = this.#top();
+    const memo = this.#memo;
+    if (i < memo.length) {
+      memo[i] = v;
+      return;
+    }
+    if (memo.length + this.#sparseMemo.size >= this.#lim.maxMemo && !this.#sparseMemo.has(i)) fail(`more than ${this.#lim.maxMemo} memo entries`);
+    if (i === memo.length && !this.#sparseMemo.has(i)) memo.push(v);
+    else this.#sparseMemo.set(i, v);
   }
 
   #get(i: number): void {
-    if (!this.#memo.has(i)) fail(`memo key ${i} is not defined`);
-    this.#push(this.#memo.get(i));
+    let v: unknown;
+    if (i < this.#memo.length) v = this.#memo[i];
+    else if (this.#sparseMemo.has(i)) v = this.#sparseMemo.get(i);
+    else fail(`memo key ${i} is not defined`);
+    if (typeof v === "object" && v !== null) this.#shared.add(v);
+    this.#push(v);
   }
 
   #index(line: string): number {
@@ -693,18 +712,22 @@ class Finisher {
   readonly #done = new Map<object, unknown>();
   readonly #active = new Set<object>();
   readonly #maxDepth: number;
+  readonly #shared: ReadonlySet<unknown>;
 
-  constructor(maxDepth: number) {
+  constructor(maxDepth: number, shared: ReadonlySet<unknown>) {
     this.#maxDepth = maxDepth;
+    this.#shared = shared;
   }
 
   finish(v: unknown, depth: number): unknown {
     if (typeof v !== "object" || v === null || v instanceof Uint8Array) return v;
     if (v instanceof Global) fail(`the class '${v.name}' is not a value`);
+    if (depth >= this.#maxDepth) fail(`nesting deeper than ${this.#maxDepth}`);
+    // An object never fetched twice sits in exactly one place: no bookkeeping needed.
+    if (!this.#shared.has(v)) return this.#convert(v, depth + 1);
     const done = this.#done.get(v);
     if (done !== undefined) return done;
     if (this.#active.has(v)) fail("recursive structures are not supported");
-    if (depth >= this.#maxDepth) fail(`nesting deeper than ${this.#maxDepth}`);
     this.#active.add(v);
     const out = this.#convert(v, depth + 1);
     this.#active.delete(v);

@@ -28,6 +28,11 @@ export function decodeUtf8Lenient(b: Uint8Array, surrogates = true): string | un
 
 function latin1(b: Uint8Array): string {
   let s = "";
+  if (b.length <= 32) {
+    // Most pickled strings are short names and keys: a loop beats spreading a subarray.
+    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i] as number);
+    return s;
+  }
   for (let i = 0; i < b.length; i += 0x2000) s += String.fromCharCode(...b.subarray(i, i + 0x2000));
   return s;
 }
