@@ -130,3 +130,16 @@ export function startDaemon(cmd: string, args: string[], env: NodeJS.ProcessEnv 
     };
   }
 }
+
+/** `promise`, or a failure naming `what` if it has not settled within `ms`: a broken behaviour fails fast instead of hanging the run. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -9,6 +9,7 @@ import { connect as netConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Dealer } from "zeromq";
 import { RPCHandler, connect, serve, type AnyRemote, type Server } from "../src/index.js";
+import { within } from "./zmq-fixtures.js";
 
 type ErrorEnvelope = [number, number | null, { code: string; message: string }];
 
@@ -90,7 +91,7 @@ describe("zmq: hostile multipart messages", () => {
     const sock = raw(server.url);
     const dropped = new Promise<void>((resolve) => sock.events.on("disconnect", () => resolve()));
     await sock.send(["", Buffer.alloc(64 * 1024 + 1, 0x20)]);
-    await dropped;
+    await within(dropped, 5000, "the oversized sender was not dropped");
     sock.close();
     assert.equal(await proxy.add(3, 3), 6);
   });
@@ -100,7 +101,7 @@ describe("zmq: hostile multipart messages", () => {
     const silent = netConnect(Number(new URL(strict.url).port), "127.0.0.1");
     silent.on("data", () => {});
     silent.on("error", () => {});
-    await new Promise<void>((resolve) => silent.on("close", () => resolve()));
+    await within(new Promise<void>((resolve) => silent.on("close", () => resolve())), 5000, "the silent connection was not dropped");
     await strict.close();
   });
 
