@@ -5,8 +5,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after } from "node:test";
-import { conformance } from "./conformance.js";
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { RPCHandler, connect, serve } from "../src/index.js";
+import { Deferred, conformance } from "./conformance.js";
 
 conformance({ name: "zmq+tcp", listenUrl: "zmq+tcp://127.0.0.1:0", clientOptions: { handshakeTimeout: 5000 } });
 
@@ -21,4 +23,18 @@ conformance({
   },
   serializers: ["msgpack"],
   clientOptions: { handshakeTimeout: 5000 },
+});
+
+describe("zmq: one-way calls over DEALER", () => {
+  it("delivers $notify to the handler with no answer", async () => {
+    const seen = new Deferred<unknown[]>();
+    const h = new RPCHandler();
+    h.register("log", (...args: unknown[]) => seen.resolve(args));
+    const server = await serve(h, "zmq+tcp://127.0.0.1:0");
+    const proxy = await connect(server.url, { serializer: "superjson" });
+    await proxy.$notify("log", 1, new Date(0));
+    assert.deepEqual(await seen.promise, [1, new Date(0)]);
+    await proxy.$close();
+    await server.close();
+  });
 });
