@@ -32,6 +32,7 @@ export interface PickleLimits {
   maxIntBytes: number;
 }
 
+/** The limits used when none are given; override any of them with a `Partial<PickleLimits>`. */
 export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimits> = Object.freeze({
   maxSize: 64 * 1024 * 1024,
   maxDepth: 200,

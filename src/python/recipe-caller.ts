@@ -46,6 +46,10 @@ interface Pending {
 
 const captureStackTrace = (Error as { captureStackTrace?: (o: object, fn?: Function) => void }).captureStackTrace;
 
+/**
+ * A client for a Python recipe server, one connection, one request on the
+ * wire at a time. Most code gets it through `connect(url, { profile: "python" })`.
+ */
 export class RecipeCaller implements Caller {
   readonly #conn: Connection;
   readonly #idiom: Idiom;
