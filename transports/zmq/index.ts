@@ -46,5 +46,3 @@ export { startBroker } from "./broker.js";
 export type { Broker, BrokerOptions } from "./broker.js";
 export { loadZeromq } from "./load-zeromq.js";
 export type { ZmqOptions } from "./zmq-options.js";
-export { ZmqClientConnection } from "./client-connection.js";
-export { ZmqListener } from "./router-listener.js";
