@@ -242,10 +242,14 @@ export class RPCProxy implements LinkOwner {
     const timeout = new Promise<never>((_, reject) => {
       timer = unref(setTimeout(() => reject(new RpcError("CONNECT_FAILED", `no hello from the server within ${limit} ms`)), limit));
     });
-    // The limit can pass while the dial is still pending (before the race below): not an unhandled rejection.
+    // The limit covers the dial too; a connection that arrives after it is closed at once.
     timeout.catch(() => {});
+    const dialing = this.#dial();
     try {
-      const conn = await this.#dial();
+      const conn = await Promise.race([dialing, timeout]).catch((err: unknown) => {
+        dialing.then((late) => late.close(), () => {});
+        throw err;
+      });
       this.#attach(conn);
       await Promise.race([ready, timeout]);
     } catch (err) {
