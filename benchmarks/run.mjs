@@ -107,7 +107,7 @@ const title = `wirecall benchmarks ${result.date.slice(0, 16)} (node ${machine.n
 writeFileSync(out.replace(/\.json$/, ".svg"), chartSvg(rows, title));
 writeFileSync(
   out.replace(/\.json$/, ".md"),
-  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}\n\n${markdownTable(rows)}\n\n### Bars\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
+  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell ${budget.warmup} s warm-up, ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight); latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Bars\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
 );
 
 process.stdout.write(`\n${textTable(rows)}\n\n`);
