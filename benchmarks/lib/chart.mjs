@@ -14,7 +14,7 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&l
 
 function color(r) {
   if (r.system === "wirecall") return "#2b6cb0";
-  if (r.system.startsWith("floor")) return "#718096";
+  if (r.system.startsWith("floor") || r.system.startsWith("raw")) return "#718096";
   return "#dd6b20";
 }
 
@@ -54,7 +54,7 @@ export function chartSvg(rows, title) {
     }
   }
   const width = x2 + PANEL + 120;
-  const legend = `<g transform="translate(${x1},${y + 14})"><rect width="10" height="10" fill="#2b6cb0"/><text x="14" y="9">wirecall</text><rect x="90" width="10" height="10" fill="#718096"/><text x="104" y="9">floor (hand-written node:net)</text><rect x="300" width="10" height="10" fill="#dd6b20"/><text x="314" y="9">peers</text></g>`;
+  const legend = `<g transform="translate(${x1},${y + 14})"><rect width="10" height="10" fill="#2b6cb0"/><text x="14" y="9">wirecall</text><rect x="90" width="10" height="10" fill="#718096"/><text x="104" y="9">floors (hand-written minimal RPC over node:net, ws, zeromq)</text><rect x="430" width="10" height="10" fill="#dd6b20"/><text x="444" y="9">peers</text></g>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 40}" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="4" y="16" font-size="13" font-weight="bold">${esc(title)}</text>
