@@ -16,7 +16,7 @@ import { depsInstalled, installDeps } from "./lib/deps.mjs";
 import { HELP, parseOptions } from "./lib/options.mjs";
 import { createProgress } from "./lib/progress.mjs";
 import { bars, barsMarkdown, barsText, peerRatios, peerRatiosMarkdown } from "./lib/ratios.mjs";
-import { peerSpec, transportBuilt, wirecallSpec } from "./lib/systems.mjs";
+import { orderSpecs, peerSpec, transportBuilt, wirecallSpec } from "./lib/systems.mjs";
 import { markdownTable, textTable } from "./lib/table.mjs";
 import { makeTlsFiles } from "./lib/tls-files.mjs";
 
@@ -39,13 +39,13 @@ if (opts.micro) {
 }
 
 const notes = [];
-const specs = [];
+const wirecallSpecs = [];
 for (const t of opts.transports) {
   if (!transportBuilt(t)) {
     notes.push(`transport ${t}: not built in dist/ yet, skipped`);
     continue;
   }
-  for (const s of opts.serializers) specs.push(wirecallSpec(t, s, opts.wirecallOptions));
+  for (const s of opts.serializers) wirecallSpecs.push(wirecallSpec(t, s, opts.wirecallOptions));
 }
 let peers = opts.peers.map(peerSpec);
 const wantDeps = peers.some((p) => p.needsDeps) || !opts.quick;
@@ -57,7 +57,7 @@ if (!depsInstalled()) {
   for (const p of peers.filter((p) => p.needsDeps)) notes.push(`peer ${p.system}: needs benchmarks/node_modules, skipped`);
   peers = peers.filter((p) => !p.needsDeps);
 }
-specs.push(...peers);
+const specs = orderSpecs(wirecallSpecs, peers);
 
 const tls = specs.some((s) => s.transport === "tls" || s.transport === "wss") ? makeTlsFiles() : undefined;
 for (const s of specs) if (tls) s.tls = tls;

@@ -55,3 +55,26 @@ export function peerSpec(name) {
   const p = PEERS[name];
   return { system: name, inProcess: false, ...p };
 }
+
+// The wirecall transport a peer is compared with: the run puts each peer
+// right after that transport's cells, so that the ratios compare cells
+// measured close together in time on a machine whose load drifts.
+const PEER_GROUP = { floor: "tcp", "floor-msgpack": "tcp", jayson: "tcp", grpc: "tcp", "raw-ws": "ws", birpc: "ws", capnweb: "ws", "raw-zmq": "zmq" };
+
+/** Wirecall specs in transport order, each transport followed by its peers; peers without a selected transport last. */
+export function orderSpecs(wirecall, peers) {
+  const out = [];
+  const placed = new Set();
+  const transports = [...new Set(wirecall.map((s) => s.transport))];
+  for (const t of transports) {
+    out.push(...wirecall.filter((s) => s.transport === t));
+    for (const p of peers) {
+      if (PEER_GROUP[p.system] === t) {
+        out.push(p);
+        placed.add(p);
+      }
+    }
+  }
+  out.push(...peers.filter((p) => !placed.has(p)));
+  return out;
+}
