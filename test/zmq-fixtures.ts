@@ -3,7 +3,9 @@
  * processes (Python peers, worker processes) that are always reaped.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
+import type { RpcError } from "../src/index.js";
 
 /** The repository root (tests run from dist/test/). */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -141,5 +143,26 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
     return await Promise.race([promise, late]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** A server's `onHandshakeError` reports, as events a test can wait for. */
+export class HandshakeReports {
+  readonly #events = new EventEmitter();
+  /** Pass as the server's `onHandshakeError` option. */
+  readonly hook = (err: RpcError, remoteAddress: string | undefined): void => {
+    this.#events.emit("report", err, remoteAddress);
+  };
+
+  /** The next report about `remoteAddress` (call before provoking it), or a failure after `ms`. */
+  next(remoteAddress: string | undefined, ms = 5000): Promise<RpcError> {
+    let listener: ((err: RpcError, remote: string | undefined) => void) | undefined;
+    const reported = new Promise<RpcError>((resolve) => {
+      listener = (err, remote) => {
+        if (remote === remoteAddress) resolve(err);
+      };
+      this.#events.on("report", listener);
+    });
+    return within(reported, ms, `no handshake error reported for ${remoteAddress ?? "an unnamed peer"}`).finally(() => this.#events.off("report", listener as never));
   }
 }

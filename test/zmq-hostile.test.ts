@@ -9,7 +9,7 @@ import { connect as netConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Dealer } from "zeromq";
 import { RPCHandler, connect, serve, type AnyRemote, type Server } from "../src/index.js";
-import { within } from "./zmq-fixtures.js";
+import { HandshakeReports, within } from "./zmq-fixtures.js";
 
 type ErrorEnvelope = [number, number | null, { code: string; message: string }];
 
@@ -21,11 +21,16 @@ function handler(): RPCHandler {
   return h;
 }
 
-/** A raw DEALER connected to `url` (a wirecall zmq+ URL). */
-function raw(url: string): Dealer {
-  const sock = new Dealer({ linger: 0, receiveTimeout: 5000 });
+/** A raw DEALER connected to `url` (a wirecall zmq+ URL), with routing identity `id` if given. */
+function raw(url: string, id?: string): Dealer {
+  const sock = new Dealer({ linger: 0, receiveTimeout: 5000, ...(id === undefined ? {} : { routingId: id }) });
   sock.connect(url.replace(/^zmq\+/, ""));
   return sock;
+}
+
+/** How the server names the peer with routing identity `id` (its session's remoteAddress). */
+function peerAddress(id: string): string {
+  return `zmq-peer:${Buffer.from(id).toString("hex")}`;
 }
 
 async function reply(sock: Dealer): Promise<Buffer[]> {
@@ -124,17 +129,20 @@ describe("zmq: hostile multipart messages", () => {
 
 describe("zmq: a misbehaving peer during the authkey challenge", () => {
   let server: Server;
+  const reports = new HandshakeReports();
   before(async () => {
-    server = await serve(handler(), "zmq+tcp://127.0.0.1:0", { authkey: "peekaboo", handshakeTimeout: 300 });
+    server = await serve(handler(), "zmq+tcp://127.0.0.1:0", { authkey: "peekaboo", handshakeTimeout: 300, onHandshakeError: reports.hook });
   });
   after(async () => server?.close());
 
-  it("fails a wrong answer with #FAILURE#, and a new knock starts over", async () => {
-    const sock = raw(server.url);
+  it("fails a wrong answer with #FAILURE#, reports the peer, and a new knock starts over", async () => {
+    const sock = raw(server.url, "wrong-answer");
+    const reported = reports.next(peerAddress("wrong-answer"));
     await sock.send(["", "#AUTH#"]);
     assert.match(((await reply(sock))[1] as Buffer).toString("latin1"), /^#CHALLENGE#\{sha256\}/);
     await sock.send(["", "{sha256}" + "0".repeat(32)]);
     assert.equal(((await reply(sock))[1] as Buffer).toString(), "#FAILURE#");
+    assert.equal((await reported).code, "AUTH_FAILED");
     await sock.send(["", "#AUTH#"]);
     assert.match(((await reply(sock))[1] as Buffer).toString("latin1"), /^#CHALLENGE#/);
     sock.close();
@@ -150,12 +158,13 @@ describe("zmq: a misbehaving peer during the authkey challenge", () => {
     sock.close();
   });
 
-  it("forgets a silent peer after the handshake time limit", async () => {
-    const sock = raw(server.url);
+  it("forgets and reports a silent peer after the handshake time limit", async () => {
+    const sock = raw(server.url, "silent-peer");
+    const reported = reports.next(peerAddress("silent-peer"), 5000);
     await sock.send(["", "#AUTH#"]);
     assert.match(((await reply(sock))[1] as Buffer).toString("latin1"), /^#CHALLENGE#/);
-    // Answer only after the limit: the late answer is a new knock, so it gets a fresh challenge, not a verdict.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Answer only once the server has given up on the peer: the late answer is a new knock, so it gets a fresh challenge, not a verdict.
+    assert.equal((await reported).code, "AUTH_FAILED");
     await sock.send(["", "{sha256}" + "0".repeat(32)]);
     assert.match(((await reply(sock))[1] as Buffer).toString("latin1"), /^#CHALLENGE#/);
     sock.close();

@@ -8,10 +8,11 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { curveKeyPair } from "zeromq";
-import { RPCHandler, connect, serve, type RpcError, type Server } from "../src/index.js";
-import { serveWorker, startBroker } from "../transports/zmq/index.js";
+import { EventEmitter } from "node:events";
+import { RPCHandler, connect, registerTransport, serve, type RpcError, type Server, type Transport } from "../src/index.js";
+import { serveWorker, startBroker, zmqTransport } from "../transports/zmq/index.js";
 import { importOptional } from "../transports/zmq/load-zeromq.js";
-import { FIXTURES, run } from "./zmq-fixtures.js";
+import { FIXTURES, HandshakeReports, run, within } from "./zmq-fixtures.js";
 
 function handler(): RPCHandler {
   const h = new RPCHandler();
@@ -61,9 +62,10 @@ describe("zmq: CURVE", () => {
   const other = curveKeyPair();
   let open: Server;
   let listed: Server;
+  const reports = new HandshakeReports();
   before(async () => {
     open = await serve(handler(), "zmq+tcp://127.0.0.1:0", { curveSecretKey: serverKeys.secretKey });
-    listed = await serve(handler(), "zmq+tcp://127.0.0.1:0", { curveSecretKey: serverKeys.secretKey, curveClientKeys: [allowed.publicKey] });
+    listed = await serve(handler(), "zmq+tcp://127.0.0.1:0", { curveSecretKey: serverKeys.secretKey, curveClientKeys: [allowed.publicKey], onHandshakeError: reports.hook });
   });
   after(async () => {
     await open?.close();
@@ -81,14 +83,17 @@ describe("zmq: CURVE", () => {
     await assert.rejects(connect(open.url, { curveServerKey: other.publicKey, handshakeTimeout: 3000 }), (e: RpcError) => e.code === "AUTH_FAILED");
   });
 
-  it("admits only listed client keys (ZAP)", async () => {
+  it("admits only listed client keys (ZAP), and reports the refused one", async () => {
     const proxy = await connect(listed.url, { curveServerKey: serverKeys.publicKey, curvePublicKey: allowed.publicKey, curveSecretKey: allowed.secretKey });
     assert.equal(await proxy.add(2, 2), 4);
     await proxy.$close();
+    // ZeroMQ does not say which peer failed its security handshake.
+    const reported = reports.next(undefined);
     await assert.rejects(
       connect(listed.url, { curveServerKey: serverKeys.publicKey, curvePublicKey: other.publicKey, curveSecretKey: other.secretKey, handshakeTimeout: 3000 }),
       (e: RpcError) => e.code === "AUTH_FAILED",
     );
+    assert.equal((await reported).code, "AUTH_FAILED");
   });
 
   it("secures both sides of a broker: clients at the frontend, workers at the backend", async () => {
@@ -114,18 +119,54 @@ describe("zmq: CURVE", () => {
 });
 
 describe("zmq: peer lifetime", () => {
+  // The server has no session events of its own, so the zmq transport is
+  // wrapped at the seam: every connection handed to the core, and every one
+  // ended (its sink's close, called exactly once), is an event.
+  const changed = new EventEmitter();
+  const observed: Transport = {
+    ...zmqTransport,
+    listen: (url, options, accept) =>
+      zmqTransport.listen(url, options, (conn) => {
+        const open = conn.open.bind(conn);
+        conn.open = (sink) =>
+          open({
+            frame: (f) => sink.frame(f),
+            drain: () => sink.drain(),
+            close: (err) => {
+              sink.close(err);
+              changed.emit("change");
+            },
+          });
+        accept(conn);
+        changed.emit("change");
+      }),
+  };
+  before(() => registerTransport(observed));
+  after(() => registerTransport(zmqTransport));
+
   /** Wait (bounded) until the server holds `n` sessions. */
   async function sessions(server: Server, n: number): Promise<void> {
-    for (let i = 0; i < 100; i++) {
-      if ((server as unknown as { connections: number }).connections === n) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    const count = (): number => (server as unknown as { connections: number }).connections;
+    let check: (() => void) | undefined;
+    const reached = new Promise<void>((resolve) => {
+      check = () => {
+        if (count() === n) resolve();
+      };
+      changed.on("change", check);
+      check();
+    });
+    try {
+      await within(reached, 5000, `the server never held ${n} sessions`);
+    } finally {
+      changed.off("change", check as () => void);
     }
-    assert.fail(`the server still holds ${(server as unknown as { connections: number }).connections} sessions, not ${n}`);
   }
 
-  it("ends a silent peer's session after peerIdleTimeout; a later call opens a new one", async () => {
+  it("ends a silent peer's session after peerIdleTimeout; a later call opens a new one", async (t) => {
     const server = await serve(handler(), "zmq+tcp://127.0.0.1:0", { peerIdleTimeout: 150 });
+    t.after(() => server.close());
     const proxy = await connect(server.url, { serializer: "msgpack" });
+    t.after(() => proxy.$close());
     assert.equal(await proxy.add(1, 1), 2);
     await sessions(server, 1);
     await sessions(server, 0);
@@ -147,9 +188,11 @@ describe("zmq: peer lifetime", () => {
     assert.equal(existsSync(path), false);
   });
 
-  it("ends the session when the client says goodbye", async () => {
+  it("ends the session when the client says goodbye", async (t) => {
     const server = await serve(handler(), "zmq+tcp://127.0.0.1:0");
+    t.after(() => server.close());
     const proxy = await connect(server.url);
+    t.after(() => proxy.$close());
     assert.equal(await proxy.add(1, 1), 2);
     await sessions(server, 1);
     await proxy.$close();
@@ -157,9 +200,11 @@ describe("zmq: peer lifetime", () => {
     await server.close();
   });
 
-  it("makes an authenticated client whose session expired start over", async () => {
+  it("makes an authenticated client whose session expired start over", async (t) => {
     const server = await serve(handler(), "zmq+tcp://127.0.0.1:0", { authkey: "peekaboo", peerIdleTimeout: 150 });
+    t.after(() => server.close());
     const proxy = await connect(server.url, { authkey: "peekaboo" });
+    t.after(() => proxy.$close());
     assert.equal(await proxy.add(1, 1), 2);
     await sessions(server, 0);
     await assert.rejects(proxy.add(2, 2), (e: RpcError) => e.code === "CONNECTION_CLOSED");

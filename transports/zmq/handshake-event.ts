@@ -33,3 +33,17 @@ export function waitForHandshake(sock: Socket, endpoint: string, limit: number):
     events.on("handshake:error:other", protoFailed);
   });
 }
+
+/**
+ * Report each peer that fails the ZeroMQ security handshake (CURVE, ZAP) of
+ * the bound socket `sock`. ZeroMQ names only the local endpoint, not the
+ * peer. The monitor is set up only when someone listens, and ends with `sock`.
+ */
+export function reportSecurityFailures(sock: Socket, report: (err: RpcError) => void): void {
+  const events = sock.events;
+  const failed = (e: { error?: Error }): void =>
+    report(new RpcError("AUTH_FAILED", `a peer failed the ZeroMQ security handshake (CURVE keys or curveClientKeys): ${e.error?.message ?? "no detail"}`));
+  events.on("handshake:error:auth", failed);
+  events.on("handshake:error:protocol", failed);
+  events.on("handshake:error:other", failed);
+}

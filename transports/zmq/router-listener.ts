@@ -16,7 +16,7 @@ import { RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection
 import { nodeHmac } from "../tcp/node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
 import { EMPTY, READY, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
-import { waitForHandshake } from "./handshake-event.js";
+import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
 import { PeerConnection, peerClosed, type PeerHost } from "./peer-connection.js";
@@ -43,6 +43,7 @@ export class ZmqListener implements Listener, PeerHost {
   readonly #authkey: Uint8Array | undefined;
   readonly #refuseLegacyMd5: boolean;
   readonly #handshakeTimeout: number;
+  readonly #onHandshakeError: ZmqOptions["onHandshakeError"];
   readonly #maxPeers: number;
   readonly #idleTimeout: number;
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
@@ -77,6 +78,7 @@ export class ZmqListener implements Listener, PeerHost {
     this.#refuseLegacyMd5 = booleanOption(options, "refuseLegacyMd5");
     this.#sayGoodbye = !booleanOption(options, "connect");
     this.#handshakeTimeout = handshakeTimeout(options);
+    this.#onHandshakeError = handshakeErrorHook(options);
     this.#maxPeers = Math.max(1, numberOption(options, "maxPeers", 10_000));
     this.#idleTimeout = numberOption(options, "peerIdleTimeout", 600_000);
     if (this.#idleTimeout > 0) {
@@ -105,6 +107,9 @@ export class ZmqListener implements Listener, PeerHost {
     const zap = allowed ? await registerZapDomain(zmq, allowed) : undefined;
     if (zap) settings.zapDomain = zap.domain;
     const sock = new zmq.Router(settings);
+    const report = handshakeErrorHook(options);
+    // A worker's own security failures fail serveWorker(); a bound server's are its peers'.
+    if (report && !connectMode) reportSecurityFailures(sock, (err) => report(err, undefined));
     let publicAddress: string;
     try {
       if (connectMode) {
@@ -282,11 +287,13 @@ export class ZmqListener implements Listener, PeerHost {
         this.#send(peer.routing, READY);
       },
       (err: unknown) => {
-        mailbox.fail(err as Error);
+        const e = err instanceof RpcError ? err : new RpcError("AUTH_FAILED", String(err), { cause: err });
+        mailbox.fail(e);
         if (this.#peers.get(peer.key) === peer && peer.handshake === mailbox) {
           this.#peers.delete(peer.key);
           this.#closeSocketWhenIdle();
         }
+        this.#onHandshakeError?.(e, peerName(peer.routing));
       },
     );
   }
@@ -343,4 +350,8 @@ export class ZmqListener implements Listener, PeerHost {
     this.#releaseZap?.();
     this.#wakeReader?.();
   }
+}
+
+function handshakeErrorHook(options: ZmqOptions): ZmqOptions["onHandshakeError"] {
+  return typeof options.onHandshakeError === "function" ? options.onHandshakeError : undefined;
 }

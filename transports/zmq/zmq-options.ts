@@ -38,6 +38,16 @@ export interface ZmqOptions extends TransportOptions {
   curveSecretKey?: string;
   /** CURVE, server: the client public keys (Z85) allowed in; others fail the handshake. Default: any client that knows the server key. */
   curveClientKeys?: readonly string[] | string;
+  /**
+   * Server: told about every peer dropped during authentication, with code
+   * `AUTH_FAILED` (`SHUTTING_DOWN` when the server closed mid-challenge):
+   * an authkey challenge that failed, was abandoned or did not finish within
+   * `handshakeTimeout` (`remoteAddress`: the peer's routing identity, as its
+   * session's `remoteAddress` would read), or a ZeroMQ security handshake
+   * (CURVE, the `curveClientKeys` check) that failed (`remoteAddress`:
+   * undefined, ZeroMQ does not say which peer). Never given the authkey.
+   */
+  onHandshakeError?: (err: RpcError, remoteAddress: string | undefined) => void;
 }
 
 export function numberOption(options: TransportOptions, name: string, fallback: number): number {
