@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { createServer as createHttpsServer } from "node:https";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
 import { RPCHandler, RpcError, connect, serve, type Connection, type ConnectionSink } from "../src/index.js";
 import { attach, wsTransport } from "../transports/ws/index.js";
@@ -223,6 +224,78 @@ describe("ws: upgrade checks", () => {
     } finally {
       await any.close();
     }
+  });
+});
+
+describe("ws: peers without an authkey", () => {
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+  const portOf = (url: string): string => new URL(url).port;
+  let saved: string | undefined;
+  before(() => {
+    saved = process.env.WIRECALL_AUTHKEY;
+    delete process.env.WIRECALL_AUTHKEY;
+  });
+  after(() => {
+    if (saved !== undefined) process.env.WIRECALL_AUTHKEY = saved;
+  });
+
+  it("refuses non-loopback peers with 403 before the WebSocket opens, unless allowRemote or an authkey", async (t) => {
+    if (!external) return t.skip("no non-loopback IPv4 address on this machine");
+    const dropped: { code: string; address: string | undefined }[] = [];
+    const reported = new Deferred<void>();
+    const closed = await serve(byteLength(), "ws://0.0.0.0:0/rpc", {
+      onHandshakeError: (err: RpcError, address: string | undefined) => {
+        dropped.push({ code: err.code, address });
+        reported.resolve();
+      },
+    });
+    t.after(() => closed.close());
+    const open = await serve(byteLength(), "ws://0.0.0.0:0/rpc", { allowRemote: true });
+    t.after(() => open.close());
+    const keyed = await serve(byteLength(), "ws://0.0.0.0:0/rpc", { authkey: "k" });
+    t.after(() => keyed.close());
+
+    const local = await connect(`ws://127.0.0.1:${portOf(closed.url)}/rpc`);
+    assert.equal(await local.size("ab"), 2);
+    await local.$close();
+    await assert.rejects(connect(`ws://${external}:${portOf(closed.url)}/rpc`), (e: RpcError) => {
+      rejectsWith("CONNECT_FAILED")(e);
+      assert.deepEqual(e.data, { status: 403 });
+      return true;
+    });
+    await reported.promise;
+    assert.equal(dropped.length, 1);
+    assert.equal(dropped[0]?.code, "AUTH_FAILED");
+    assert.ok(dropped[0]?.address?.startsWith(`${external}:`), dropped[0]?.address);
+
+    const allowed = await connect(`ws://${external}:${portOf(open.url)}/rpc`);
+    assert.equal(await allowed.size("abc"), 3);
+    await allowed.$close();
+    const authenticated = await connect(`ws://${external}:${portOf(keyed.url)}/rpc`, { authkey: "k" });
+    assert.equal(await authenticated.size("abcd"), 4);
+    await authenticated.$close();
+  });
+
+  it("applies the same rule to attach()", async (t) => {
+    if (!external) return t.skip("no non-loopback IPv4 address on this machine");
+    const http = createServer();
+    const closed = await attach(byteLength(), http, { path: "/rpc" });
+    const open = await attach(byteLength(), http, { path: "/open", allowRemote: true });
+    const port = await new Promise<number>((resolve) => http.listen(0, "0.0.0.0", () => resolve((http.address() as AddressInfo).port)));
+    t.after(async () => {
+      await closed.close();
+      await open.close();
+      await closeHttp(http);
+    });
+    const local = await connect(`ws://127.0.0.1:${port}/rpc`);
+    assert.equal(await local.size("a"), 1);
+    await local.$close();
+    await assert.rejects(connect(`ws://${external}:${port}/rpc`), (e: RpcError) => (e.data as { status: number }).status === 403);
+    const remote = await connect(`ws://${external}:${port}/open`);
+    assert.equal(await remote.size("abcd"), 4);
+    await remote.$close();
   });
 });
 

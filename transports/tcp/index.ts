@@ -18,8 +18,9 @@ import {
   type Transport,
 } from "../../src/index.js";
 import { pythonRecipeProtocol } from "../../src/python/recipe-protocol.js";
+import { isLoopback } from "../net-address.js";
 import { nodeHmac } from "./node-hmac.js";
-import { hostPort, isLoopback, settings, tlsOptions, urlHost, type Settings, type TcpOptions } from "./options.js";
+import { hostPort, settings, tlsOptions, urlHost, type Settings, type TcpOptions } from "./options.js";
 import { TcpConnection } from "./tcp-connection.js";
 
 type Scheme = "tcp" | "tls";

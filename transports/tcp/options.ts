@@ -95,9 +95,3 @@ export function hostPort(url: URL): { host: string; port: number } {
 export function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
-
-/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  return address.startsWith("127.") || address === "::1" || address.startsWith("::ffff:127.");
-}

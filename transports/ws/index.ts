@@ -32,6 +32,8 @@ export interface AttachOptions extends WsCommonOptions {
   path?: string;
   /** See {@link WsServerOptions.allowedOrigins}. Default: same origin only. */
   allowedOrigins?: readonly string[] | "*";
+  /** See {@link WsServerOptions.allowRemote}. Default: without an authkey, loopback peers only. */
+  allowRemote?: boolean;
   /** Calls running at once per connection (default 256). */
   maxInFlight?: number;
   /** How long `close()` waits for in-flight calls, ms (default 5000). */

@@ -49,6 +49,11 @@ export interface WsServerOptions extends WsCommonOptions {
   allowedOrigins?: readonly string[] | "*";
   /** Path served, e.g. "/rpc" (default: the URL's path). Other paths get HTTP 404. */
   path?: string;
+  /**
+   * Without an authkey, accept upgrades from peers that are not on loopback
+   * (default false: they get HTTP 403, as the TCP transport refuses them).
+   */
+  allowRemote?: boolean;
   /** `wss://`: certificate chain and private key, PEM (or `pfx` + `passphrase`). */
   cert?: string | Uint8Array | readonly (string | Uint8Array)[];
   key?: string | Uint8Array | readonly (string | Uint8Array)[];
@@ -57,7 +62,8 @@ export interface WsServerOptions extends WsCommonOptions {
   passphrase?: string;
   /**
    * Told about every peer dropped before the core saw it: a wrong or missing
-   * authkey, a challenge not answered in time, a refused Origin (never the authkey itself).
+   * authkey, a challenge not answered in time, a refused Origin, a remote
+   * peer refused for want of an authkey (never the authkey itself).
    */
   onHandshakeError?: (err: Error, remoteAddress: string | undefined) => void;
   /**

@@ -1,8 +1,10 @@
 /**
  * The Node server side: a standalone HTTP(S) server per `serve("ws://...")`,
  * or a path on an existing one. Path and Origin are checked on the upgrade
- * request (404 / 403 before any WebSocket exists); the HMAC challenge, when
- * an authkey is set, runs before the core sees the connection.
+ * request (404 / 403 before any WebSocket exists), and so, without an
+ * authkey, is the peer's address: only loopback unless `allowRemote`, as on
+ * TCP. The HMAC challenge, when an authkey is set, runs before the core sees
+ * the connection.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -11,6 +13,7 @@ import type { Duplex } from "node:stream";
 import { Server as TlsServer } from "node:tls";
 import { WebSocketServer, type WebSocket } from "ws";
 import { RpcError, resolveAuthkey, type Connection, type Listener } from "../../src/index.js";
+import { isLoopback } from "../net-address.js";
 import { nodeHmac } from "../tcp/node-hmac.js";
 import { authenticate } from "./auth.js";
 import { DEFAULT_KEEPALIVE, handshakeTimeoutOf, maxPayloadOf, numberOption, type WsServerOptions } from "./options.js";
@@ -46,6 +49,8 @@ class Endpoint implements Listener {
   readonly #accept: (conn: Connection) => void;
   readonly #wss: WebSocketServer;
   readonly #authkey: Uint8Array | undefined;
+  /** Without an authkey and without `allowRemote`, only loopback peers may upgrade. */
+  readonly #loopbackOnly: boolean;
   readonly #handshakeTimeout: number;
   readonly #keepAlive: number;
   readonly #highWaterMark: number | undefined;
@@ -71,6 +76,7 @@ class Endpoint implements Listener {
     this.#url = url;
     this.#accept = accept;
     this.#authkey = resolveAuthkey(options.authkey);
+    this.#loopbackOnly = this.#authkey === undefined && options.allowRemote !== true;
     this.#handshakeTimeout = handshakeTimeoutOf(options);
     this.#keepAlive = numberOption(options.keepAlive, DEFAULT_KEEPALIVE);
     this.#highWaterMark = options.highWaterMark === undefined ? undefined : numberOption(options.highWaterMark, 0) || undefined;
@@ -98,6 +104,13 @@ class Endpoint implements Listener {
 
   readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (this.#closed) return refuseUpgrade(socket, 503, "Service Unavailable");
+    if (this.#loopbackOnly && !isLoopback(req.socket.remoteAddress)) {
+      this.#onHandshakeError?.(
+        new RpcError("AUTH_FAILED", "refused a remote peer: without an authkey only loopback peers are accepted (allowRemote: true to change that)"),
+        addressOf(req),
+      );
+      return refuseUpgrade(socket, 403, "Forbidden");
+    }
     if (!originAllowed(req.headers.origin, req.headers.host, this.#allowedOrigins)) {
       this.#onHandshakeError?.(new RpcError("CONNECT_FAILED", `refused Origin ${JSON.stringify(req.headers.origin)} (not in allowedOrigins)`), addressOf(req));
       return refuseUpgrade(socket, 403, "Forbidden");
