@@ -1,11 +1,12 @@
 /**
  * Real Python processes for the Python interop tests: every Python that
- * pyenv lists, started with a time limit, killed in `after`, run a few at a
- * time so two shared cores are not swamped.
+ * pyenv lists (or one version of it), started with a time limit, killed in
+ * `after`, run a few at a time so two shared cores are not swamped.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { homedir } from "node:os";
+import { delimiter, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** test/fixtures/python, from the compiled test in dist/test. */
@@ -21,13 +22,13 @@ export interface Python {
   minor: number;
 }
 
-/** Every Python under `pyenv root`/versions, oldest first; empty without pyenv. */
+/** Every Python under `pyenv root`/versions (else $PYENV_ROOT, else ~/.pyenv), oldest first; empty without pyenv. */
 export function findPythons(): Python[] {
-  let root = process.env.PYENV_ROOT;
+  let root = process.env.PYENV_ROOT ?? join(homedir(), ".pyenv");
   try {
     root = execFileSync("pyenv", ["root"], { encoding: "utf8", timeout: 10_000 }).trim();
   } catch {
-    // no pyenv on PATH: PYENV_ROOT or nothing
+    // no pyenv on PATH: PYENV_ROOT or the default root
   }
   if (!root || !existsSync(join(root, "versions"))) return [];
   const out: Python[] = [];
@@ -38,6 +39,22 @@ export function findPythons(): Python[] {
     out.push({ version, bin, major: Number(m[1]), minor: Number(m[2]) });
   }
   return out.sort((a, b) => a.version.localeCompare(b.version, undefined, { numeric: true }));
+}
+
+/**
+ * One interpreter for `version` ("3.11"): WIRECALL_PYTHON_3_11 if set, else
+ * pyenv's newest 3.11.x, else `python3.11` on PATH (a distribution's); or none.
+ */
+export function findPython(version: string): string | undefined {
+  const env = process.env[`WIRECALL_PYTHON_${version.replace(".", "_")}`];
+  if (env && existsSync(env)) return env;
+  const pyenv = findPythons().filter((p) => p.version === version || p.version.startsWith(`${version}.`));
+  if (pyenv.length > 0) return (pyenv[pyenv.length - 1] as Python).bin;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const bin = join(dir, `python${version}`);
+    if (dir && existsSync(bin)) return bin;
+  }
+  return undefined;
 }
 
 const children = new Set<ChildProcess>();
@@ -54,8 +71,9 @@ export interface Finished {
   stderr: string;
 }
 
+/** `script` is a file in test/fixtures/python, or an absolute path to one elsewhere. */
 function spawnPython(bin: string, script: string, args: readonly string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(bin, [join(PY_FIXTURES, script), ...args], {
+  const child = spawn(bin, [resolve(PY_FIXTURES, script), ...args], {
     cwd: PY_FIXTURES,
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", ...env },
     stdio: ["pipe", "pipe", "pipe"],
@@ -85,28 +103,50 @@ export function runPython(bin: string, script: string, args: readonly string[] =
 export interface Started {
   /** The first line the script printed (a server prints where it listens). */
   firstLine: string;
+  /** The next line after those already taken; rejects if the script exits first. */
+  nextLine(): Promise<string>;
+  /** Resolves with the exit code (null when killed). */
+  exited: Promise<number | null>;
+  /** What the script wrote to stderr so far. */
+  stderr(): string;
   stop(): Promise<void>;
 }
 
 /** Start a long-running script and wait for its first line of output. */
 export function startPython(bin: string, script: string, args: readonly string[], env: Record<string, string> = {}): Promise<Started> {
   const child = spawnPython(bin, script, args, env);
-  const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   const stop = async (): Promise<void> => {
     child.kill("SIGKILL");
-    await closed;
+    await exited;
   };
+  let out = "";
+  let err = "";
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  const nextLine = (): Promise<string> => {
+    const line = lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    return Promise.race([
+      new Promise<string>((resolve) => waiting.push(resolve)),
+      exited.then((code) => Promise.reject(new Error(`${script} exited (${code}) before printing a line: ${err}`))),
+    ]);
+  };
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => (err += d));
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+    let nl: number;
+    while ((nl = out.indexOf("\n")) >= 0) {
+      const line = out.slice(0, nl).trim();
+      out = out.slice(nl + 1);
+      const w = waiting.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
   return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      const nl = out.indexOf("\n");
-      if (nl >= 0) resolve({ firstLine: out.slice(0, nl).trim(), stop });
-    });
+    nextLine().then((firstLine) => resolve({ firstLine, nextLine, exited, stderr: () => err, stop }), reject);
     child.on("error", reject);
-    child.on("close", (code) => reject(new Error(`${script} exited (${code}) before printing: ${err}`)));
   });
 }
 

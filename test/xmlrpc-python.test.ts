@@ -13,7 +13,8 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { RemoteError, RpcError, connect, kw, serve, type AnyRemote, type Server } from "../src/index.js";
 import { multicall } from "../transports/xmlrpc/index.js";
-import { findPython, interopHandler, pattern, run, script, startWithPort, fixtures, type PortChild } from "./fixtures/xmlrpc/support.js";
+import { interopHandler, pattern, run, script, startWithPort, fixtures, type PortChild } from "./fixtures/xmlrpc/support.js";
+import { findPython } from "./python-procs.js";
 
 const VERSIONS = ["3.11", "3.12", "3.13", "2.7"] as const;
 const EXPECTED_CHECKS = [
