@@ -82,7 +82,13 @@ export interface Probes {
   started: Map<string, Deferred<void>>;
 }
 
-function slot<T>(m: Map<string, Deferred<T>>, key: string): Deferred<T> {
+/** Fresh, empty probes. */
+export function newProbes(): Probes {
+  return { aborted: new Map(), gates: new Map(), started: new Map() };
+}
+
+/** The deferred for `key`, created on first use by whichever side (handler or test) gets there first. */
+export function slot<T>(m: Map<string, Deferred<T>>, key: string): Deferred<T> {
   let d = m.get(key);
   if (!d) {
     d = new Deferred<T>();
@@ -131,7 +137,7 @@ export function conformance(target: ConformanceTarget): void {
   const serializers = target.serializers ?? ["json", "superjson", "msgpack"];
   for (const serializer of serializers) {
     describe(`${target.name} conformance (${serializer})`, () => {
-      const probes: Probes = { aborted: new Map(), gates: new Map(), started: new Map() };
+      const probes = newProbes();
       let server: Server;
       let proxy: AnyRemote;
       const clientOpts = (): ProxyOptions & TransportOptions => ({ ...target.clientOptions, serializer });
@@ -296,7 +302,7 @@ export function conformance(target: ConformanceTarget): void {
       }
 
       it("drains in-flight calls on server close, then refuses", async () => {
-        const handlerProbes: Probes = { aborted: new Map(), gates: new Map(), started: new Map() };
+        const handlerProbes = newProbes();
         const s2 = await serve(makeHandler(handlerProbes), target.listenUrl, { ...target.serverOptions, closeTimeout: 5000 });
         const p2 = await connect(s2.url, clientOpts());
         const call = p2.wait("drain");
@@ -311,7 +317,7 @@ export function conformance(target: ConformanceTarget): void {
       });
 
       it("aborts calls still running at the close deadline", async () => {
-        const handlerProbes: Probes = { aborted: new Map(), gates: new Map(), started: new Map() };
+        const handlerProbes = newProbes();
         const s2 = await serve(makeHandler(handlerProbes), target.listenUrl, { ...target.serverOptions, closeTimeout: 20 });
         const p2 = await connect(s2.url, clientOpts());
         const call = p2.wait("stuck");

@@ -13,21 +13,8 @@ import { after, before, describe, it } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
 import { RPCHandler, RpcError, connect, serve, type Connection, type ConnectionSink } from "../src/index.js";
 import { attach, wsTransport } from "../transports/ws/index.js";
-import { Deferred, makeHandler, type Probes } from "./conformance.js";
+import { Deferred, makeHandler, newProbes, slot } from "./conformance.js";
 import { makeSelfSignedCert } from "./ws-tls-fixture.js";
-
-function probes(): Probes {
-  return { aborted: new Map(), gates: new Map(), started: new Map() };
-}
-
-function slot<T>(m: Map<string, Deferred<T>>, key: string): Deferred<T> {
-  let d = m.get(key);
-  if (!d) {
-    d = new Deferred<T>();
-    m.set(key, d);
-  }
-  return d;
-}
 
 function listenHttp(server: HttpServer): Promise<number> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
@@ -387,7 +374,7 @@ describe("ws: authentication", () => {
 
 describe("ws: keepalive", () => {
   it("the server drops a client that stops answering pings and aborts its calls", { timeout: 10_000 }, async () => {
-    const pr = probes();
+    const pr = newProbes();
     const s = await serve(makeHandler(pr), "ws://127.0.0.1:0/rpc", { keepAlive: 30 });
     try {
       const raw = await rawClient(s.url, { autoPong: false });
@@ -455,7 +442,7 @@ describe("ws: keepalive", () => {
 
 describe("ws: reconnect", () => {
   it("reconnects with backoff after the server restarts on the same port", async () => {
-    const pr = probes();
+    const pr = newProbes();
     const s1 = await serve(makeHandler(pr), "ws://127.0.0.1:0/rpc", { closeTimeout: 10 });
     const url = s1.url;
     const p = await connect(url, { reconnect: { minDelay: 10, maxDelay: 50 }, onError: () => {} });
