@@ -24,7 +24,7 @@ import {
   type ChallengeIO,
   type ChallengeOptions,
 } from "../src/index.js";
-import { nodeHmac } from "../transports/tcp/node-hmac.js";
+import { nodeHmac } from "../transports/node-hmac.js";
 
 const opts: ChallengeOptions = { hmac: nodeHmac };
 const enc = (s: string) => new TextEncoder().encode(s);

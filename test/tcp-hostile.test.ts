@@ -22,7 +22,7 @@ import {
 import { FrameDecoder } from "../transports/tcp/frame-decoder.js";
 import { encodeHeader } from "../transports/tcp/frame-writer.js";
 import { tcpTransport } from "../transports/tcp/index.js";
-import { nodeHmac } from "../transports/tcp/node-hmac.js";
+import { nodeHmac } from "../transports/node-hmac.js";
 import { Deferred } from "./conformance.js";
 
 const authkey = "hostile-secret";

@@ -19,7 +19,7 @@ import {
 } from "../../src/index.js";
 import { pythonRecipeProtocol } from "../../src/python/recipe-protocol.js";
 import { isLoopback } from "../net-address.js";
-import { nodeHmac } from "./node-hmac.js";
+import { nodeHmac } from "../node-hmac.js";
 import { hostPort, settings, tlsOptions, urlHost, type Settings, type TcpOptions } from "./options.js";
 import { TcpConnection } from "./tcp-connection.js";
 
@@ -182,5 +182,5 @@ export { TcpConnection } from "./tcp-connection.js";
 export { FrameDecoder } from "./frame-decoder.js";
 export { FrameWriter, encodeHeader } from "./frame-writer.js";
 export type { CoalesceMode } from "./frame-writer.js";
-export { nodeHmac } from "./node-hmac.js";
+export { nodeHmac } from "../node-hmac.js";
 export type { TcpOptions } from "./options.js";

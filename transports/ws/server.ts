@@ -14,7 +14,7 @@ import { Server as TlsServer } from "node:tls";
 import { WebSocketServer, type WebSocket } from "ws";
 import { RpcError, resolveAuthkey, type Connection, type Listener } from "../../src/index.js";
 import { isLoopback } from "../net-address.js";
-import { nodeHmac } from "../tcp/node-hmac.js";
+import { nodeHmac } from "../node-hmac.js";
 import { authenticate } from "./auth.js";
 import { DEFAULT_KEEPALIVE, handshakeTimeoutOf, maxPayloadOf, numberOption, type WsServerOptions } from "./options.js";
 import { NodeWsSocket } from "./node-socket.js";

@@ -12,7 +12,7 @@
  */
 import type { Dealer, MessageLike, Request } from "zeromq";
 import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey, type Connection, type ConnectionSink } from "../../src/index.js";
-import { nodeHmac } from "../tcp/node-hmac.js";
+import { nodeHmac } from "../node-hmac.js";
 import { curveClientOptions } from "./curve.js";
 import { EMPTY, KNOCK, READY } from "./frames.js";
 import { waitForHandshake } from "./handshake-event.js";

@@ -13,7 +13,7 @@
 import { rmSync } from "node:fs";
 import type { Router } from "zeromq";
 import { RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/index.js";
-import { nodeHmac } from "../tcp/node-hmac.js";
+import { nodeHmac } from "../node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
 import { EMPTY, READY, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
 import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
