@@ -239,16 +239,12 @@ export class RPCProxy implements LinkOwner {
     const ready = new Promise<void>((resolve, reject) => (this.#firstReady = { resolve, reject }));
     const limit = this.#options.handshakeTimeout ?? DEFAULT_LIMITS.handshakeTimeout;
     let timer: Timer | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = unref(setTimeout(() => reject(new RpcError("CONNECT_FAILED", `no hello from the server within ${limit} ms`)), limit));
-    });
-    // The limit covers the dial too; a connection that arrives after it is closed at once.
-    timeout.catch(() => {});
-    const dialing = this.#dial();
     try {
-      const conn = await Promise.race([dialing, timeout]).catch((err: unknown) => {
-        dialing.then((late) => late.close(), () => {});
-        throw err;
+      // Transports bound their own dial and authentication by handshakeTimeout
+      // (and report AUTH_FAILED / CONNECT_FAILED precisely); this limit covers the hello after it.
+      const conn = await this.#dial();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = unref(setTimeout(() => reject(new RpcError("CONNECT_FAILED", `no hello from the server within ${limit} ms`)), limit));
       });
       this.#attach(conn);
       await Promise.race([ready, timeout]);
