@@ -3,11 +3,11 @@
  * Noise between two runs of the same matrix: for every cell present in both,
  * the run-to-run change of sequential calls/s, p50 and pipelined calls/s,
  * with the median and the largest absolute change, as Markdown.
- * Usage: node benchmarks/compare.mjs A.json B.json [--cells]
+ * Usage: node benchmarks/compare.mjs A.json B.json [--bars] [--cells]
  */
 import { readFileSync } from "node:fs";
 
-const [a, b] = process.argv.slice(2).map((f) => JSON.parse(readFileSync(f, "utf8")));
+const [a, b] = process.argv.slice(2).filter((f) => !f.startsWith("--")).map((f) => JSON.parse(readFileSync(f, "utf8")));
 const key = (r) => `${r.label}|${r.payload}`;
 const bRows = new Map(b.rows.filter((r) => !r.error).map((r) => [key(r), r]));
 const metrics = {
@@ -40,6 +40,17 @@ console.log("|---|---:|---:|---:|");
 for (const [m, xs] of Object.entries(changes)) {
   const s = [...xs].sort((x, y) => x - y);
   console.log(`| ${m} | ${pct(median(xs))} | ${pct(s[Math.floor(s.length * 0.9)] ?? NaN)} | ${pct(s[s.length - 1] ?? NaN)} |`);
+}
+if (process.argv.includes("--bars")) {
+  // The issue's bars as measured in each run, side by side.
+  const fmt = (bar) => (bar === undefined ? "—" : bar.target.includes("of") ? `${bar.value} of ${bar.target.split(" of ")[1]}` : `${bar.value.toFixed(2)}x`);
+  const met = (bar) => (bar === undefined || bar.met === null ? "?" : bar.met ? "yes" : "**no**");
+  const bBars = new Map(b.bars.map((x) => [x.name, x]));
+  console.log("\n| bar | target | run A | met | run B | met |\n|---|---:|---:|:---:|---:|:---:|");
+  for (const x of a.bars) {
+    const y = bBars.get(x.name);
+    console.log(`| ${x.name} | ${x.target.includes("of") ? "all" : x.target} | ${fmt(x)} | ${met(x)} | ${fmt(y)} | ${met(y)} |`);
+  }
 }
 if (process.argv.includes("--cells")) {
   console.log("\n| cell | seq | p50 | p99 | pipe |\n|---|---:|---:|---:|---:|");

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runCell } from "./lib/cell.mjs";
+import { medianFigures, runCell } from "./lib/cell.mjs";
 import { chartSvg } from "./lib/chart.mjs";
 import { depsInstalled, installDeps } from "./lib/deps.mjs";
 import { HELP, parseOptions } from "./lib/options.mjs";
@@ -66,7 +66,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const out = resolve(opts.out ?? join(here, "results", `bench-${stamp}.json`));
 mkdirSync(dirname(out), { recursive: true });
 const execArgv = opts.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(dirname(out), "profiles")}`] : [];
-const budget = { seconds: opts.seconds, warmup: opts.warmup, depth: opts.depth };
+const budget = { seconds: opts.seconds, warmup: opts.warmup, depth: opts.depth, repeat: opts.repeat };
 // Generous: a cell is warm-up + two phases + the counted phase + process starts.
 const timeoutMs = (budget.warmup + 2 * budget.seconds) * 1000 * 4 + 30_000;
 
@@ -74,20 +74,30 @@ const cells = [];
 for (const payload of opts.payloads) for (const spec of specs) cells.push({ spec, payload });
 for (const n of notes) process.stderr.write(`note: ${n}\n`);
 
-const progress = createProgress(cells.length);
-const rows = [];
-for (const { spec, payload } of cells) {
-  progress.start(`${spec.label} ${payload}`);
-  const base = { system: spec.system, label: spec.label, transport: spec.transport, serializer: spec.serializer, payload };
-  try {
-    const fig = await runCell(spec, payload, { budget, timeoutMs, execArgv });
-    rows.push({ ...base, ...fig });
-    progress.done(`${Math.round(fig.seq.callsPerSec)} seq/s, ${Math.round(fig.pipe.callsPerSec)} pipe/s`);
-  } catch (err) {
-    rows.push({ ...base, error: String(err?.message ?? err) });
-    progress.done(`error: ${String(err?.message ?? err).split("\n")[0]}`);
+const progress = createProgress(cells.length * opts.repeat);
+// With --repeat N the whole cell list runs N times in rounds (so a burst of
+// load from elsewhere hits one repetition of many cells, not every
+// repetition of one cell), and each figure is the median of its repetitions.
+const reps = cells.map(() => []);
+for (let round = 0; round < opts.repeat; round++) {
+  for (const [i, { spec, payload }] of cells.entries()) {
+    progress.start(`${spec.label} ${payload}${opts.repeat > 1 ? ` (round ${round + 1}/${opts.repeat})` : ""}`);
+    try {
+      const fig = await runCell(spec, payload, { budget, timeoutMs, execArgv });
+      reps[i].push(fig);
+      progress.done(`${Math.round(fig.seq.callsPerSec)} seq/s, ${Math.round(fig.pipe.callsPerSec)} pipe/s`);
+    } catch (err) {
+      reps[i].push({ error: String(err?.message ?? err) });
+      progress.done(`error: ${String(err?.message ?? err).split("\n")[0]}`);
+    }
   }
 }
+const rows = cells.map(({ spec, payload }, i) => {
+  const base = { system: spec.system, label: spec.label, transport: spec.transport, serializer: spec.serializer, payload };
+  const ok = reps[i].filter((r) => !r.error);
+  if (ok.length === 0) return { ...base, error: reps[i][0]?.error ?? "no result" };
+  return opts.repeat > 1 ? { ...base, ...medianFigures(ok), repetitions: reps[i] } : { ...base, ...ok[0] };
+});
 progress.end();
 
 const barList = bars(rows);
@@ -107,7 +117,7 @@ const title = `wirecall benchmarks ${result.date.slice(0, 16)} (node ${machine.n
 writeFileSync(out.replace(/\.json$/, ".svg"), chartSvg(rows, title));
 writeFileSync(
   out.replace(/\.json$/, ".md"),
-  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell ${budget.warmup} s warm-up, ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight); latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Bars\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
+  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell ${budget.warmup} s warm-up, ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight)${budget.repeat > 1 ? `; each figure the median of ${budget.repeat} rounds` : ""}; latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Bars\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
 );
 
 process.stdout.write(`\n${textTable(rows)}\n\n`);

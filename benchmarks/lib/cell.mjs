@@ -146,3 +146,24 @@ function figures(raw, payload, serverSnaps, wireSnaps) {
     histogram: raw.histogram,
   };
 }
+
+function median(xs) {
+  const v = xs.filter((x) => typeof x === "number" && !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return xs.find((x) => x !== undefined) ?? null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/** Each numeric figure (nested one level) as the median over repetitions of one cell. */
+export function medianFigures(list) {
+  const out = {};
+  for (const [k, v] of Object.entries(list[0])) {
+    if (v !== null && typeof v === "object") {
+      out[k] = {};
+      for (const kk of Object.keys(v)) out[k][kk] = median(list.map((f) => f[k]?.[kk]));
+    } else {
+      out[k] = typeof v === "number" ? median(list.map((f) => f[k])) : v;
+    }
+  }
+  return out;
+}

@@ -11,6 +11,8 @@ export const HELP = `npm run bench -- [options]
   --peers LIST            ${Object.keys(PEERS).join(",")}, all or none (default: all)
   --seconds N             seconds per timed phase
   --warmup N              seconds of warm-up per cell
+  --repeat N              run the whole cell list N times in rounds and report
+                          each figure's median over the N repetitions (default 1)
   --depth N               calls in flight in the pipelined phase (default 128)
   --out FILE.json         results file; the SVG chart is written next to it
                           (default: benchmarks/results/bench-<time>.json)
@@ -41,6 +43,7 @@ export function parseOptions(argv) {
     seconds: undefined,
     warmup: undefined,
     depth: 128,
+    repeat: 1,
     out: undefined,
     wirecallOptions: {},
     profile: false,
@@ -65,6 +68,7 @@ export function parseOptions(argv) {
       case "--seconds": o.seconds = Number(value()); break;
       case "--warmup": o.warmup = Number(value()); break;
       case "--depth": o.depth = Number(value()); break;
+      case "--repeat": o.repeat = Number(value()); break;
       case "--out": o.out = value(); break;
       case "--option": {
         const [k, v] = value().split(/=(.*)/s);
@@ -82,5 +86,6 @@ export function parseOptions(argv) {
   o.seconds ??= o.quick ? 0.3 : 2;
   o.warmup ??= o.quick ? 0.1 : 0.5;
   for (const k of ["seconds", "warmup", "depth"]) if (!(o[k] >= 0)) throw new Error(`--${k} must be a non-negative number`);
+  if (!Number.isInteger(o.repeat) || o.repeat < 1) throw new Error("--repeat must be a positive integer");
   return o;
 }
