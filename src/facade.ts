@@ -14,10 +14,22 @@ export interface Caller {
 
 type AnyFn = (...args: never[]) => unknown;
 
+/**
+ * Every leading slice of a parameter list (`[]`, `[a]`, `[a, b]`, ...), so
+ * that `kw()` may follow any number of positionals, like Python's
+ * `describe(1, 2, z=3)` for `describe(a, b, z?)`. A rest parameter adds any
+ * number of its elements.
+ */
+type ArgPrefixes<A extends readonly unknown[]> = A extends readonly []
+  ? []
+  : A extends readonly [infer H, ...infer Rest]
+    ? [] | [H, ...ArgPrefixes<Rest>]
+    : A;
+
 /** The remote form of `T`: every method returns a Promise of its awaited result; objects become namespaces. */
 export type Remote<T> = {
   readonly [K in keyof T as K extends `$${string}` ? never : K]: T[K] extends (...args: infer A) => infer R
-    ? ((...args: A) => Promise<Awaited<R>>) & ((...args: [...Partial<A>, KwargsMarker]) => Promise<Awaited<R>>)
+    ? ((...args: A) => Promise<Awaited<R>>) & ((...args: [...ArgPrefixes<Required<A>>, KwargsMarker]) => Promise<Awaited<R>>)
     : T[K] extends object
       ? Remote<T[K]>
       : never;
