@@ -131,6 +131,23 @@ function safeString(v: unknown, fallback: string): string {
   }
 }
 
+/**
+ * The error's name; for a subclass that only inherits Error's "Error"
+ * (`class MyError extends Error {}`), its class name, as Python reports
+ * `type(e).__name__`, so that `registerError(MyError)` on the caller finds it.
+ */
+function wireName(e: Error): string {
+  const name = safeString(e.name, "Error");
+  if (name !== "Error") return name;
+  try {
+    const ctor = (Object.getPrototypeOf(e) as { constructor?: unknown } | null)?.constructor;
+    if (typeof ctor === "function" && ctor !== Error && typeof ctor.name === "string" && ctor.name) return ctor.name;
+  } catch {
+    // a hostile prototype: keep "Error"
+  }
+  return name;
+}
+
 /** Convert anything thrown by a handler to its wire form. Never throws. */
 export function toWireError(err: unknown, withStack = false, depth = 0): WireError {
   if (!(err instanceof Error)) {
@@ -138,7 +155,7 @@ export function toWireError(err: unknown, withStack = false, depth = 0): WireErr
   }
   const e = err as Error & { code?: unknown; data?: unknown };
   const out: WireError = {
-    name: safeString(e.name, "Error"),
+    name: wireName(e),
     message: safeString(e.message, ""),
     code: typeof e.code === "string" && e.code ? e.code : ErrorCodes.REMOTE_ERROR,
   };
