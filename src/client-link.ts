@@ -32,7 +32,7 @@ export class ClientLink implements ConnectionSink {
     this.conn = conn;
     this.serializer = serializer;
     this.#owner = owner;
-    this.#text = !serializer.binary;
+    this.#text = serializer.binary === false;
   }
 
   get ready(): boolean {

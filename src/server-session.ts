@@ -250,7 +250,7 @@ export class ServerSession implements ConnectionSink, SessionLike {
   }
 
   #send(frame: Uint8Array): void {
-    if (!this.#conn.send(frame, !(this.#serializer ?? json).binary) && !this.#closed) {
+    if (!this.#conn.send(frame, (this.#serializer ?? json).binary === false) && !this.#closed) {
       this.#writeBlocked = true;
       this.#updateReading();
     }

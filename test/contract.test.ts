@@ -264,8 +264,18 @@ const contractText = {
   encode: (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify({ wrapped: value })),
   decode: (frame: Uint8Array): unknown => (JSON.parse(new TextDecoder().decode(frame)) as { wrapped: unknown }).wrapped,
 };
+/** The same shape with frames that are not UTF-8 (a 0xff byte first), still without `binary`. */
+const contractBytes = {
+  name: "contract-bytes",
+  encode: (value: unknown): Uint8Array => Uint8Array.from([0xff, ...new TextEncoder().encode(JSON.stringify(value))]),
+  decode: (frame: Uint8Array): unknown => {
+    if (frame[0] !== 0xff) throw new Error("not a contract-bytes frame");
+    return JSON.parse(new TextDecoder().decode(frame.subarray(1)));
+  },
+};
 registerSerializer(contractBin);
-registerSerializer(contractText as Serializer);
+registerSerializer(contractText);
+registerSerializer(contractBytes);
 
 // ---------------------------------------------------------------- plain MessagePack, from the spec
 
@@ -917,7 +927,7 @@ for (const t of TARGETS) {
 
     it("serializers: the server accepts every registered one; json default; superjson and msgpack values; custom ones", async () => {
       const names = listSerializers();
-      for (const n of ["json", "superjson", "msgpack", "contract-bin", "contract-text"]) assert.ok(names.includes(n), `${n} registered`);
+      for (const n of ["json", "superjson", "msgpack", "contract-bin", "contract-text", "contract-bytes"]) assert.ok(names.includes(n), `${n} registered`);
       for (const serializer of names) {
         const p = await open({ serializer });
         assert.deepEqual(await p.echo({ a: [1, "x", null, true], b: { c: 1.5 } }), { a: [1, "x", null, true], b: { c: 1.5 } }, serializer);

@@ -6,8 +6,12 @@
 export interface Serializer {
   /** Registry name, as used in URLs (`?serializer=msgpack`) and the hello. */
   readonly name: string;
-  /** False when frames are UTF-8 text (WebSocket then sends text messages). */
-  readonly binary: boolean;
+  /**
+   * False when frames are UTF-8 text (WebSocket then sends text messages).
+   * Omitted means binary, which carries any bytes: DESIGN.md's serializer is
+   * just a name, encode and decode.
+   */
+  readonly binary?: boolean;
   encode(value: unknown): Uint8Array;
   /** Must not keep a reference to `frame`: transports may reuse its memory. */
   decode(frame: Uint8Array): unknown;
