@@ -98,7 +98,7 @@ function control(caller: Caller, prop: string, options: CallOptions | undefined)
   switch (prop) {
     case "$call":
       return (name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, opts?: CallOptions) =>
-        caller.call(name, args, kwargs, opts ?? options);
+        caller.call(name, args, kwargs, opts ? { ...options, ...opts } : options);
     case "$notify":
       return (name: string, ...args: unknown[]) => {
         const [a, k] = splitKwargs(args);

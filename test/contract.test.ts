@@ -701,7 +701,7 @@ for (const t of TARGETS) {
       const pending = proxy.$call("slow", [held]);
       await probe.wait(`start:${held}`);
       await proxy.$close();
-      await assert.rejects(pending, code("CONNECTION_CLOSED"));
+      await assert.rejects(within(pending, BOUND, "the pending call"), code("CONNECTION_CLOSED"));
       probe.hit(`release:${held}`);
       await assert.rejects(proxy.add(1, 2), code("CONNECTION_CLOSED"));
       await assert.rejects(proxy.$call("add", [1, 2]), code("CONNECTION_CLOSED"));
@@ -713,17 +713,17 @@ for (const t of TARGETS) {
     it("per-call and per-proxy timeout and signal: clear RpcErrors; the handler sees its AbortSignal abort", async () => {
       const proxy = await open();
       let tok = token();
-      await assert.rejects(proxy.$call("slow", [tok], undefined, { timeout: 250 }), code("TIMEOUT"));
+      await assert.rejects(within(proxy.$call("slow", [tok], undefined, { timeout: 250 }), BOUND, "a timeout"), code("TIMEOUT"));
       assert.equal(await probe.wait(`start:${tok}`), true, "the handler got an AbortSignal");
       assert.equal(await probe.wait(`abort:${tok}`), true, "the server was told to cancel");
 
       tok = token();
-      await assert.rejects(proxy.$with({ timeout: 250 }).slow(tok), code("TIMEOUT"));
+      await assert.rejects(within(proxy.$with({ timeout: 250 }).slow(tok), BOUND, "a timeout"), code("TIMEOUT"));
       await probe.wait(`abort:${tok}`);
 
       const timed = await open({ timeout: 250 });
       tok = token();
-      await assert.rejects(timed.slow(tok), code("TIMEOUT"));
+      await assert.rejects(within(timed.slow(tok), BOUND, "a timeout"), code("TIMEOUT"));
       await probe.wait(`abort:${tok}`);
       assert.equal(await timed.$call("add", [1, 2], undefined, { timeout: BOUND }), 3);
 
@@ -732,7 +732,7 @@ for (const t of TARGETS) {
       const cancelled = proxy.$call("slow", [tok], undefined, { signal: ac.signal });
       await probe.wait(`start:${tok}`);
       ac.abort();
-      await assert.rejects(cancelled, code("CANCELLED"));
+      await assert.rejects(within(cancelled, BOUND, "a cancel"), code("CANCELLED"));
       assert.equal(await probe.wait(`abort:${tok}`), true);
 
       await assert.rejects(proxy.$call("add", [1, 2], undefined, { signal: AbortSignal.abort() }), code("CANCELLED"));
@@ -743,7 +743,16 @@ for (const t of TARGETS) {
       const viaProxy = guarded.slow(tok);
       await probe.wait(`start:${tok}`);
       pac.abort();
-      await assert.rejects(viaProxy, code("CANCELLED"));
+      await assert.rejects(within(viaProxy, BOUND, "a cancel"), code("CANCELLED"));
+      await probe.wait(`abort:${tok}`);
+
+      // Per-call options override only what they name; the defaults stay.
+      const unused = new AbortController();
+      tok = token();
+      await assert.rejects(within(timed.$call("slow", [tok], undefined, { signal: unused.signal }), BOUND, "the proxy's default timeout"), code("TIMEOUT"));
+      await probe.wait(`abort:${tok}`);
+      tok = token();
+      await assert.rejects(within(proxy.$with({ timeout: 250 }).$call("slow", [tok], undefined, { signal: unused.signal }), BOUND, "$with's default timeout"), code("TIMEOUT"));
       await probe.wait(`abort:${tok}`);
 
       assert.equal(await proxy.add(20, 22), 42, "the connection survives timeouts and cancels");
@@ -995,7 +1004,7 @@ for (const t of TARGETS) {
       tu.searchParams.set("timeout", "200");
       const timed = await open({}, tu.href);
       const tok = token();
-      await assert.rejects(timed.slow(tok), code("TIMEOUT"));
+      await assert.rejects(within(timed.slow(tok), BOUND, "a timeout from the query"), code("TIMEOUT"));
       await probe.wait(`abort:${tok}`);
     });
 
@@ -1009,7 +1018,7 @@ for (const t of TARGETS) {
         const closing = s.close();
         await assert.rejects(connect(s.url, { ...t.client(), handshakeTimeout: 1000 }), (e: unknown) => e instanceof RpcError, "no new connections");
         probe.hit(`release:${tok}`);
-        assert.equal(await call, "released", "the in-flight call finished");
+        assert.equal(await within(call, BOUND, "the in-flight call"), "released", "the in-flight call finished");
         await within(closing, BOUND, "server.close()");
       } finally {
         await p.$close();
@@ -1028,7 +1037,7 @@ for (const t of TARGETS) {
         await assert.rejects(good.$call("nope", []), code("METHOD_NOT_FOUND"));
         await assert.rejects(good.$call("greeter._secret", []), code("METHOD_NOT_FOUND"));
         probe.hit(`release:${tok}`);
-        assert.equal(await inflight, "released", "nothing the server held was lost");
+        assert.equal(await within(inflight, BOUND, "the in-flight call"), "released", "nothing the server held was lost");
         const again = await open();
         assert.equal(await again.add(1, 1), 2);
       });
@@ -1426,7 +1435,7 @@ describe("contract: docs/protocol.md is enough for a raw TCP client (node:net + 
       await bigHandshake.closed();
 
       probe.hit(`release:${tok}`);
-      assert.equal(await inflight, "released", "the in-flight call on another connection survived");
+      assert.equal(await within(inflight, BOUND, "the in-flight call"), "released", "the in-flight call on another connection survived");
       assert.equal(await proxy.add(1, 2), 3);
       const fresh = await rawClient();
       fresh.sendJson([0, 1, "add", [2, 3]]);
@@ -1557,7 +1566,7 @@ describe("contract: docs/protocol.md is enough for a raw TCP client (node:net + 
       assert.equal(call[2], "add");
       assert.deepEqual(call[3], [2, 3]);
       p1.sendJson([1, call[1], 5]);
-      assert.equal(await sum, 5);
+      assert.equal(await within(sum, BOUND, "the reply"), 5);
       await client1.$close();
 
       // msgpack: the client's frames are plain MessagePack
@@ -1577,14 +1586,14 @@ describe("contract: docs/protocol.md is enough for a raw TCP client (node:net + 
       assert.deepEqual(call2[3][1], records);
       assert.deepEqual(call2[4], { flag: true });
       p2.send(mpEncode([1, call2[1], new Uint8Array([1, 2])]));
-      const res = (await echoed) as Uint8Array;
+      const res = (await within(echoed, BOUND, "the reply")) as Uint8Array;
       assert.ok(res instanceof Uint8Array);
       assert.deepEqual([...res], [1, 2]);
 
       const failing = client2.boom();
       const call3 = mpDecode(await p2.next()) as [number, number];
       p2.send(mpEncode([2, call3[1], { name: "ValueError", message: "bad value", code: "EBAD", data: { n: 1 } }]));
-      const err = await failing.catch((e: unknown) => e);
+      const err = await within(failing, BOUND, "the error reply").catch((e: unknown) => e);
       assert.ok(err instanceof RemoteError);
       assert.equal(err.name, "ValueError");
       assert.equal(err.message, "bad value");
@@ -1594,7 +1603,7 @@ describe("contract: docs/protocol.md is enough for a raw TCP client (node:net + 
       const pending = client2.add(1, 2);
       await p2.next();
       p2.send(mpEncode([0, 99, "add", [1, 2]])); // a server never sends kind 0
-      await assert.rejects(pending, code("CONNECTION_CLOSED"));
+      await assert.rejects(within(pending, BOUND, "the pending call"), code("CONNECTION_CLOSED"));
       await p2.closed();
       await client2.$close();
     } finally {
@@ -1818,7 +1827,7 @@ describe("contract: docs/protocol.md 5.3 for a raw WebSocket client", () => {
       await assert.rejects(connect(u.href, { authkey: KEY }), code("CONNECT_FAILED"));
 
       probe.hit(`release:${tok}`);
-      assert.equal(await inflight, "released");
+      assert.equal(await within(inflight, BOUND, "the in-flight call"), "released");
       assert.equal(await proxy.add(1, 2), 3);
     } finally {
       await proxy.$close();
