@@ -131,6 +131,8 @@ interface Api {
   greeter: { welcome(name: string, punctuation?: string): string; inherited(): string; own(): string };
   system: { listMethods(): string[]; methodHelp(name: string): string; methodSignature(name: string): unknown };
   slow(tok: string): string;
+  /** Type-only: a method returning a Promise gives a Promise of its awaited value, not a nested one. */
+  later(x: number): Promise<number>;
 }
 
 class Base {
@@ -144,6 +146,7 @@ class Base {
 
 class Greeter extends Base {
   own = (): string => "own";
+  count = 3;
   welcome(name: string, punctuation = "!"): string {
     return `Welcome, ${name}${punctuation}`;
   }
@@ -205,9 +208,12 @@ function makeHandler(probe: Probe, options?: ConstructorParameters<typeof RPCHan
   handler.register("log", (tok: string, value: unknown) => {
     probe.hit(`log:${tok}`, value);
   });
+  handler.register("log_kw", (tok: string, value: unknown = "default") => {
+    probe.hit(`log:${tok}`, value);
+  });
   // errors
   handler.register("fail_code", () => {
-    throw Object.assign(new RangeError("division by zero"), { code: "EDIVZERO", data: { a: 1, list: [1, 2] } });
+    throw Object.assign(new RangeError("division by zero"), { code: "EDIVZERO", data: { a: 1, list: [1, 2] }, errno: 28 });
   });
   handler.register("fail_plain", () => {
     throw new TypeError("not a number");
@@ -619,6 +625,9 @@ async function typeChecks(url: string): Promise<void> {
   const names: string[] = await proxy.system.listMethods();
   const w: string = await proxy.greeter.welcome("Ada");
   const r: unknown = await proxy.$call("add", [1, 2], { x: 1 }, { timeout: 1, signal: AbortSignal.abort() });
+  const later: Promise<number> = proxy.later(1);
+  const laterKw: number = await proxy.later(kw({ x: 1 }));
+  void [later, laterKw];
   await proxy.$notify("add", 1, 2);
   // @ts-expect-error: add takes numbers
   await proxy.add("2", 3);
@@ -683,6 +692,9 @@ for (const t of TARGETS) {
       const tok = token();
       await proxy.$notify("log", tok, "one-way");
       assert.equal(await probe.wait(`log:${tok}`), "one-way");
+      const tokKw = token();
+      await proxy.$notify("log_kw", tokKw, kw({ value: "by name" }));
+      assert.equal(await probe.wait(`log:${tokKw}`), "by name");
 
       assert.equal(Reflect.get(proxy, "then"), undefined);
       const awaited = await within((async () => await proxy)(), BOUND, "await proxy");
@@ -708,6 +720,13 @@ for (const t of TARGETS) {
       await assert.rejects(proxy.greeter.welcome("x"), code("CONNECTION_CLOSED"));
       await assert.rejects(proxy.$notify("log", token(), 1), code("CONNECTION_CLOSED"));
       await proxy.$close(); // idempotent
+
+      if (t.name !== "mem") {
+        const reconnecting = await open({ reconnect: true });
+        assert.equal(await reconnecting.add(1, 1), 2);
+        await reconnecting.$close();
+        await assert.rejects(within(reconnecting.add(1, 2), BOUND, "a call after $close with reconnect on"), code("CONNECTION_CLOSED"));
+      }
     });
 
     it("per-call and per-proxy timeout and signal: clear RpcErrors; the handler sees its AbortSignal abort", async () => {
@@ -802,7 +821,7 @@ for (const t of TARGETS) {
       assert.equal(await proxy.greeter.inherited(), "inherited");
       assert.equal(await proxy.greeter.own(), "own");
       assert.equal(await proxy.lit.hello(), "hi");
-      for (const n of ["greeter._secret", "greeter._baseSecret", "_secret", "greeter.__secret"]) {
+      for (const n of ["greeter._secret", "greeter._baseSecret", "_secret", "greeter.__secret", "greeter.count"]) {
         await assert.rejects(proxy.$call(n, []), code("METHOD_NOT_FOUND"), n);
       }
     });
@@ -872,6 +891,7 @@ for (const t of TARGETS) {
           assert.equal(e1.message, "division by zero");
           assert.equal(e1.code, "EDIVZERO");
           assert.deepEqual(e1.data, { a: 1, list: [1, 2] });
+          assert.equal((e1 as RemoteError & { errno?: number }).errno, 28, "other own properties kept (README)");
 
           const e2 = (await proxy.fail_plain().catch((e: unknown) => e)) as RemoteError;
           assert.ok(e2 instanceof RemoteError);
@@ -1687,9 +1707,9 @@ describe("contract: Python's multiprocessing.connection completes the handshake"
     });
   }
 
-  it("a wirecall client completes the handshake with a Python 3.12 Listener", async (t) => {
-    const bin = findPython("3.12");
-    if (!bin) return t.skip("no Python 3.12");
+  for (const version of ["3.12", "3.11"]) it(`a wirecall client completes the handshake with a Python ${version} Listener`, async (t) => {
+    const bin = findPython(version);
+    if (!bin) return t.skip(`no Python ${version}`);
     const { firstLine, done } = py(bin, PY_LISTENER, [KEY]);
     const port = Number(await firstLine);
     const proxy = await connect(`tcp://127.0.0.1:${port}`, { authkey: KEY });
