@@ -28,6 +28,12 @@ const BUILTIN: Record<string, string> = {
   "xmlrpc+https": "xmlrpc",
 };
 
+function refuseCredentials(url: URL, transport: Transport): void {
+  if ((url.password || url.username) && !transport.urlCredentials) {
+    throw new RpcError("INVALID_URL", `${transport.name} URLs take no user or password (URLs get logged); pass secrets as options or environment variables`);
+  }
+}
+
 /** Make a transport reachable by its URL schemes (replacing any earlier one). */
 export function registerTransport(t: Transport): void {
   for (const s of t.schemes) transports.set(s, t);
@@ -148,6 +154,7 @@ export async function serve(handler: RPCHandler, url: string | URL, options: Ser
   const ep = parseEndpoint(url);
   const opts = { ...ep.query, ...options } as ServeOptions;
   const transport = await getTransport(ep.scheme);
+  refuseCredentials(ep.url, transport);
   if (transport.serve) return transport.serve(handler, ep.url, opts);
   const maxInFlight = opts.maxInFlight ?? DEFAULT_LIMITS.maxInFlight;
   const protocols = [...(opts.protocols ?? []), ...(transport.protocols ?? [])];
@@ -177,6 +184,7 @@ export async function connect<T = never>(
   const ep = parseEndpoint(url);
   const opts = { ...ep.query, ...options } as ProxyOptions & TransportOptions;
   const transport = await getTransport(ep.scheme);
+  refuseCredentials(ep.url, transport);
   if (opts.profile === "python") {
     // Python's RPCHandler recipe server (docs/python.md); loaded only when asked for.
     const { RecipeCaller } = await import("./python/recipe-caller.js");

@@ -157,7 +157,8 @@ export function toWireError(err: unknown, withStack = false, depth = 0): WireErr
   const out: WireError = {
     name: wireName(e),
     message: safeString(e.message, ""),
-    code: typeof e.code === "string" && e.code ? e.code : ErrorCodes.REMOTE_ERROR,
+    // Wire codes are strings; a numeric code (errno-style) keeps its digits.
+    code: typeof e.code === "string" && e.code ? e.code : typeof e.code === "number" && Number.isFinite(e.code) ? String(e.code) : ErrorCodes.REMOTE_ERROR,
   };
   if (e.data !== undefined) out.data = e.data;
   let props: Record<string, unknown> | undefined;

@@ -121,6 +121,12 @@ export interface Transport {
    * connection's first frame (the TCP transport lists the Python recipe).
    */
   readonly protocols?: readonly FrameProtocol[];
+  /**
+   * True when the transport uses a URL's `user:password@` (HTTP Basic auth
+   * for XML-RPC, as Python's ServerProxy does). Elsewhere a password in a
+   * URL is refused with `INVALID_URL` rather than silently ignored.
+   */
+  readonly urlCredentials?: boolean;
   connect(url: URL, options: TransportOptions): Promise<Connection>;
   listen(url: URL, options: TransportOptions, accept: (conn: Connection) => void): Promise<Listener>;
   /**

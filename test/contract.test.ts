@@ -1201,9 +1201,8 @@ describe("contract: URLs select the transport", () => {
   });
 
   // DESIGN.md/README: an authkey in the URL is refused. A password in the
-  // userinfo is a secret in a URL as well, but is silently ignored today:
-  // reported as a judgement call, not enforced.
-  it("a password in the URL's userinfo is refused too", { todo: "judgement call: userinfo is ignored, not refused" }, async () => {
+  // userinfo is a secret in a URL as well (only XML-RPC uses it, for HTTP Basic auth, as Python's ServerProxy does).
+  it("a password in the URL's userinfo is refused too", async () => {
     const s = await serve(h, "tcp://127.0.0.1:0", { authkey: KEY });
     try {
       const u = new URL(s.url);

@@ -40,6 +40,11 @@ describe("errors", () => {
     assert.equal((back.cause as RemoteError).code, "E_INNER");
   });
 
+  it("sends a numeric code as its decimal string", () => {
+    assert.equal(toWireError(Object.assign(new Error("x"), { code: 42 })).code, "42");
+    assert.equal(toWireError(Object.assign(new Error("x"), { code: Number.NaN })).code, "REMOTE_ERROR");
+  });
+
   it("keeps stacks only when asked, and appends the local stack", () => {
     const e = new TypeError("x");
     assert.equal(toWireError(e).stack, undefined);

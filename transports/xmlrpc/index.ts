@@ -17,6 +17,7 @@ function notFrames(): never {
 export const xmlrpcTransport: Transport = {
   name: "xmlrpc",
   schemes: ["xmlrpc+http", "xmlrpc+https"],
+  urlCredentials: true,
   async connect() {
     notFrames();
   },
