@@ -66,7 +66,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const out = resolve(opts.out ?? join(here, "results", `bench-${stamp}.json`));
 mkdirSync(dirname(out), { recursive: true });
 const execArgv = opts.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(dirname(out), "profiles")}`] : [];
-const budget = { seconds: opts.seconds, warmup: opts.warmup, depth: opts.depth, repeat: opts.repeat };
+const budget = { seconds: opts.seconds, warmup: opts.warmup, depth: opts.depth, repeat: opts.repeat, pin: opts.pin ?? "none" };
 // Generous: a cell is warm-up + two phases + the counted phase + process starts.
 const timeoutMs = (budget.warmup + 2 * budget.seconds) * 1000 * 4 + 30_000;
 
@@ -83,7 +83,7 @@ for (let round = 0; round < opts.repeat; round++) {
   for (const [i, { spec, payload }] of cells.entries()) {
     progress.start(`${spec.label} ${payload}${opts.repeat > 1 ? ` (round ${round + 1}/${opts.repeat})` : ""}`);
     try {
-      const fig = await runCell(spec, payload, { budget, timeoutMs, execArgv });
+      const fig = await runCell(spec, payload, { budget, timeoutMs, execArgv, pin: opts.pin });
       reps[i].push(fig);
       progress.done(`${Math.round(fig.seq.callsPerSec)} seq/s, ${Math.round(fig.pipe.callsPerSec)} pipe/s`);
     } catch (err) {

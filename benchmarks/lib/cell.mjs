@@ -53,7 +53,26 @@ function stop(child) {
  * @param payload a key of WORKLOADS
  * @param opts    { budget, timeoutMs, execArgv }
  */
-export async function runCell(spec, payload, { budget, timeoutMs, execArgv = [] }) {
+/**
+ * fork() options that run the child on one CPU (Linux `taskset`), or plain
+ * ones when `cpu` is undefined. fork() starts `execPath ...execArgv script`,
+ * so taskset takes node's place and execs it with the IPC channel intact.
+ */
+function forkOptions(execArgv, cpu) {
+  const stdio = ["ignore", "inherit", "inherit", "ipc"];
+  if (cpu === undefined) return { execArgv, stdio };
+  return { execPath: "taskset", execArgv: ["-c", String(cpu), process.execPath, ...execArgv], stdio };
+}
+
+/** CPUs for [server, client] under `--pin`: "same" puts both on CPU 0, "split" on 0 and 1. */
+function pinCpus(pin) {
+  if (pin === "same") return [0, 0];
+  if (pin === "split") return [0, 1];
+  return [undefined, undefined];
+}
+
+export async function runCell(spec, payload, { budget, timeoutMs, execArgv = [], pin }) {
+  const [serverCpu, clientCpu] = pinCpus(pin);
   let server;
   let client;
   let counter;
@@ -63,14 +82,15 @@ export async function runCell(spec, payload, { budget, timeoutMs, execArgv = [] 
     const wireSnaps = {};
     let url;
     if (!spec.inProcess) {
-      server = fork(here("../server-child.mjs"), [JSON.stringify(spec)], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      server = fork(here("../server-child.mjs"), [JSON.stringify(spec)], forkOptions(execArgv, serverCpu));
       ({ url } = await waitFor(server, "ready"));
       counter = await startWireCounter(Number(new URL(url).port));
     }
-    client = fork(here("../client-child.mjs"), [JSON.stringify({ spec, url, proxyUrl: counter && withPort(url, counter.port), payload, budget })], {
-      execArgv,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+    client = fork(
+      here("../client-child.mjs"),
+      [JSON.stringify({ spec, url, proxyUrl: counter && withPort(url, counter.port), payload, budget })],
+      forkOptions(execArgv, clientCpu),
+    );
     client.on("message", async (m) => {
       if (m.type !== "snap") return;
       if (server) {

@@ -13,6 +13,8 @@ export const HELP = `npm run bench -- [options]
   --warmup N              seconds of warm-up per cell
   --repeat N              run the whole cell list N times in rounds and report
                           each figure's median over the N repetitions (default 1)
+  --pin same|split        pin server and client to CPU 0 (same) or CPUs 0 and 1
+                          (split) with taskset, for steadier latencies (Linux)
   --depth N               calls in flight in the pipelined phase (default 128)
   --out FILE.json         results file; the SVG chart is written next to it
                           (default: benchmarks/results/bench-<time>.json)
@@ -44,6 +46,7 @@ export function parseOptions(argv) {
     warmup: undefined,
     depth: 128,
     repeat: 1,
+    pin: undefined,
     out: undefined,
     wirecallOptions: {},
     profile: false,
@@ -69,6 +72,7 @@ export function parseOptions(argv) {
       case "--warmup": o.warmup = Number(value()); break;
       case "--depth": o.depth = Number(value()); break;
       case "--repeat": o.repeat = Number(value()); break;
+      case "--pin": o.pin = value(); if (o.pin !== "same" && o.pin !== "split") throw new Error("--pin takes same or split"); break;
       case "--out": o.out = value(); break;
       case "--option": {
         const [k, v] = value().split(/=(.*)/s);
