@@ -22,6 +22,12 @@ import { makeTlsFiles } from "./lib/tls-files.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+// The microbenchmarks take their own options (--time, --filter).
+if (process.argv.includes("--micro")) {
+  await import("./micro.mjs");
+  process.exit(0);
+}
+
 let opts;
 try {
   opts = parseOptions(process.argv.slice(2));
@@ -31,10 +37,6 @@ try {
 }
 if (opts.help) {
   process.stdout.write(HELP);
-  process.exit(0);
-}
-if (opts.micro) {
-  await import("./micro.mjs");
   process.exit(0);
 }
 

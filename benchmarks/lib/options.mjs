@@ -23,7 +23,8 @@ export const HELP = `npm run bench -- [options]
                           highWaterMark=1048576, coalesce=cork; labels show it
   --profile               run the children under node --cpu-prof (profiles in benchmarks/results/profiles)
   --no-install            never install benchmarks/node_modules; peers that need it are skipped
-  --micro                 run the microbenchmarks (benchmarks/micro.mjs) instead
+  --micro                 run the microbenchmarks (benchmarks/micro.mjs) instead;
+                          they take --time MS (per task) and --filter TEXT
   --help
 `;
 
