@@ -12,9 +12,11 @@ import type { FrameProtocol } from "./server-session.js";
 /** What a transport delivers into the core. Set once with {@link Connection.open}. */
 export interface ConnectionSink {
   /**
-   * One complete frame arrived. The core must not keep a reference to
-   * `frame` beyond this call unless it copies it: transports may reuse the
-   * memory. Called in order, never after {@link ConnectionSink.close}.
+   * One complete frame arrived. From here on the frame's memory belongs to
+   * the core: a transport never reuses or overwrites it (it may be a view
+   * into a larger chunk the transport read). Decoded values may keep views
+   * into it (msgpack bin fields do, to avoid copying large payloads).
+   * Called in order, never after {@link ConnectionSink.close}.
    */
   frame(frame: Uint8Array): void;
   /** The outgoing buffer fell below the high-water mark after `send` returned false. */

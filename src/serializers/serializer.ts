@@ -13,6 +13,9 @@ export interface Serializer {
    */
   readonly binary?: boolean;
   encode(value: unknown): Uint8Array;
-  /** Must not keep a reference to `frame`: transports may reuse its memory. */
+  /**
+   * May return values that are views into `frame` (no copy): transports hand
+   * over frames they never reuse (see ConnectionSink.frame).
+   */
   decode(frame: Uint8Array): unknown;
 }
