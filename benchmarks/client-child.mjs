@@ -38,7 +38,15 @@ async function main() {
   checkResult(payload, args, await call());
   const maxCalls = spec.maxCallsPerPhase ?? Infinity;
 
-  await sequential(call, { seconds: budget.warmup, maxCalls });
+  // Warm-up: the same number of calls for every system (so each one's code
+  // path is JIT-compiled before timing starts, however long its path is),
+  // and at least `warmup` seconds; capped in time for slow payloads.
+  const warm = await sequential(call, {
+    seconds: budget.warmup,
+    minCalls: budget.warmupCalls ?? 0,
+    maxSeconds: budget.warmupMaxSeconds ?? budget.warmup,
+    maxCalls,
+  });
 
   await snap("seq-start");
   let c0 = process.cpuUsage();
@@ -66,7 +74,7 @@ async function main() {
     await counted.close();
   }
   await local?.close();
-  return { seq, pipe, wire, clientMaxRSS: process.resourceUsage().maxRSS, histogram: histogramKind };
+  return { warmup: { calls: warm.calls, secs: warm.secs }, seq, pipe, wire, clientMaxRSS: process.resourceUsage().maxRSS, histogram: histogramKind };
 }
 
 main().then(

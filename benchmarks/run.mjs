@@ -68,9 +68,14 @@ const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const out = resolve(opts.out ?? join(here, "results", `bench-${stamp}.json`));
 mkdirSync(dirname(out), { recursive: true });
 const execArgv = opts.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(dirname(out), "profiles")}`] : [];
-const budget = { seconds: opts.seconds, warmup: opts.warmup, depth: opts.depth, repeat: opts.repeat, pin: opts.pin ?? "none" };
+const budget = {
+  seconds: opts.seconds,
+  warmup: opts.warmup,
+  warmupCalls: opts.warmupCalls,
+  warmupMaxSeconds: Math.max(opts.warmup, opts.warmupMax),
+  depth: opts.depth, repeat: opts.repeat, pin: opts.pin ?? "none" };
 // Generous: a cell is warm-up + two phases + the counted phase + process starts.
-const timeoutMs = (budget.warmup + 2 * budget.seconds) * 1000 * 4 + 30_000;
+const timeoutMs = (budget.warmupMaxSeconds + 2 * budget.seconds) * 1000 * 4 + 30_000;
 
 const cells = [];
 for (const payload of opts.payloads) for (const spec of specs) cells.push({ spec, payload });
@@ -119,7 +124,7 @@ const title = `wirecall benchmarks ${result.date.slice(0, 16)} (node ${machine.n
 writeFileSync(out.replace(/\.json$/, ".svg"), chartSvg(rows, title));
 writeFileSync(
   out.replace(/\.json$/, ".md"),
-  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell ${budget.warmup} s warm-up, ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight)${budget.repeat > 1 ? `; each figure the median of ${budget.repeat} rounds` : ""}; latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Bars\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
+  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell a warm-up of at least ${budget.warmup} s and ${budget.warmupCalls} calls (at most ${budget.warmupMaxSeconds} s), ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight)${budget.repeat > 1 ? `; each figure the median of ${budget.repeat} rounds` : ""}; latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Bars\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
 );
 
 process.stdout.write(`\n${textTable(rows)}\n\n`);

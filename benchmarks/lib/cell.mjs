@@ -147,6 +147,7 @@ function figures(raw, payload, serverSnaps, wireSnaps) {
     wireBytesPerCall = (b.up - a.up + b.down - a.down) / raw.wire.calls;
   }
   return {
+    warmup: raw.warmup,
     seq: { callsPerSec: seq.callsPerSec, calls: seq.calls, ...seq.latencyUs },
     pipe: { callsPerSec: pipe.callsPerSec, calls: pipe.calls, depth: pipe.depth },
     // Payload bytes carried per second, one way (the echo carries as much back).

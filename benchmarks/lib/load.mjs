@@ -6,13 +6,16 @@
 import { performance } from "node:perf_hooks";
 import { createRecorder } from "./histogram.mjs";
 
-export async function sequential(call, { seconds, maxCalls }) {
+export async function sequential(call, { seconds, maxCalls, minCalls = 0, maxSeconds = seconds }) {
   const rec = createRecorder();
   const start = performance.now();
   const end = start + seconds * 1000;
+  const hardEnd = start + Math.max(seconds, maxSeconds) * 1000;
   let n = 0;
   let now = start;
-  while (now < end && n < maxCalls) {
+  // Runs until `seconds` have passed and `minCalls` calls are done (the
+  // warm-up asks for both), but never past `maxSeconds` or `maxCalls`.
+  while ((now < end || n < minCalls) && now < hardEnd && n < maxCalls) {
     const t0 = now;
     await call();
     now = performance.now();

@@ -10,7 +10,12 @@ export const HELP = `npm run bench -- [options]
   --payloads LIST         ${PAYLOAD_NAMES.join(",")} (default: all)
   --peers LIST            ${Object.keys(PEERS).join(",")}, all or none (default: all)
   --seconds N             seconds per timed phase
-  --warmup N              seconds of warm-up per cell
+  --warmup N              minimum seconds of sequential warm-up per cell (default 0.5, --quick 0.1)
+  --warmup-calls N        minimum warm-up calls per cell, the same for every system, so
+                          that each one's call path is JIT-compiled before timing
+                          (default 5000; capped by --warmup-max)
+  --warmup-max N          seconds after which the warm-up stops even short of
+                          --warmup-calls (slow payloads; default 5)
   --repeat N              run the whole cell list N times in rounds and report
                           each figure's median over the N repetitions (default 1)
   --pin same|split        pin server and client to CPU 0 (same) or CPUs 0 and 1
@@ -45,6 +50,8 @@ export function parseOptions(argv) {
     peers: Object.keys(PEERS),
     seconds: undefined,
     warmup: undefined,
+    warmupCalls: 5000,
+    warmupMax: 5,
     depth: 128,
     repeat: 1,
     pin: undefined,
@@ -71,6 +78,8 @@ export function parseOptions(argv) {
       case "--peers": o.peers = list(value(), Object.keys(PEERS), "peer"); break;
       case "--seconds": o.seconds = Number(value()); break;
       case "--warmup": o.warmup = Number(value()); break;
+      case "--warmup-calls": o.warmupCalls = Number(value()); break;
+      case "--warmup-max": o.warmupMax = Number(value()); break;
       case "--depth": o.depth = Number(value()); break;
       case "--repeat": o.repeat = Number(value()); break;
       case "--pin": o.pin = value(); if (o.pin !== "same" && o.pin !== "split") throw new Error("--pin takes same or split"); break;
@@ -90,7 +99,7 @@ export function parseOptions(argv) {
   }
   o.seconds ??= o.quick ? 0.3 : 2;
   o.warmup ??= o.quick ? 0.1 : 0.5;
-  for (const k of ["seconds", "warmup", "depth"]) if (!(o[k] >= 0)) throw new Error(`--${k} must be a non-negative number`);
+  for (const [k, flag] of [["seconds", "seconds"], ["warmup", "warmup"], ["warmupCalls", "warmup-calls"], ["warmupMax", "warmup-max"], ["depth", "depth"]]) if (!(o[k] >= 0)) throw new Error(`--${flag} must be a non-negative number`);
   if (!Number.isInteger(o.repeat) || o.repeat < 1) throw new Error("--repeat must be a positive integer");
   return o;
 }
