@@ -219,19 +219,17 @@ export class ZmqClientConnection implements Connection {
 
   #onMessage(msg: Buffer[]): void {
     if (this.#closed) return;
-    let body = msg;
-    if (!this.requestReply) {
-      if (msg.length < 2 || (msg[0] as Buffer).length !== 0) {
-        this.close(new RpcError("PROTOCOL_ERROR", `malformed message from the server (${msg.length} frames, no empty delimiter first)`));
-        return;
-      }
-      body = msg.slice(1);
-    }
-    if (body.length !== 1) {
-      this.close(new RpcError("PROTOCOL_ERROR", `the server sent ${body.length} frames after the delimiter; expected one`));
+    // DEALER: ["", payload]; REQ: [payload] (the socket strips the delimiter). Indexed, not sliced: no copy per message.
+    const first = this.requestReply ? 0 : 1;
+    if (first === 1 && (msg.length < 2 || (msg[0] as Buffer).length !== 0)) {
+      this.close(new RpcError("PROTOCOL_ERROR", `malformed message from the server (${msg.length} frames, no empty delimiter first)`));
       return;
     }
-    const payload = body[0] as Buffer;
+    if (msg.length !== first + 1) {
+      this.close(new RpcError("PROTOCOL_ERROR", `the server sent ${msg.length - first} frames after the delimiter; expected one`));
+      return;
+    }
+    const payload = msg[first] as Buffer;
     if (this.requestReply) this.#nextRequest();
     if (this.#mailbox) {
       this.#mailbox.push(payload);

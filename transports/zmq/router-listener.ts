@@ -20,6 +20,7 @@ import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
 import { PeerConnection, peerClosed, type PeerHost } from "./peer-connection.js";
+import { SendQueue } from "./send-queue.js";
 import { baseSocketOptions, booleanOption, handshakeTimeout, numberOption, publicUrl, zmqEndpoint, type SocketSettings, type ZmqOptions } from "./zmq-options.js";
 
 /** Frames held for paused sessions, over all peers, before the socket stops being read. */
@@ -37,6 +38,8 @@ interface Peer {
 export class ZmqListener implements Listener, PeerHost {
   readonly url: string;
   readonly #sock: Router;
+  /** Every send on the ROUTER (replies, error replies, the authkey challenge, goodbyes) goes through this one queue. */
+  readonly #queue: SendQueue;
   readonly #accept: (conn: Connection) => void;
   readonly #peers = new Map<string, Peer>();
   readonly #byConn = new Map<PeerConnection, Peer>();
@@ -56,6 +59,8 @@ export class ZmqListener implements Listener, PeerHost {
    */
   readonly #sayGoodbye: boolean;
   #held = 0;
+  /** The peer last moved to the end of `#peers` (the most recently active one). */
+  #lastTouched: Peer | undefined;
   #wakeReader: (() => void) | undefined;
   #closing = false;
   #socketClosed = false;
@@ -70,6 +75,10 @@ export class ZmqListener implements Listener, PeerHost {
     releaseZap: (() => void) | undefined,
   ) {
     this.#sock = sock;
+    // A ROUTER never blocks: a peer past its high-water mark loses the message, so nothing waits and nothing drains.
+    this.#queue = new SendQueue(sock, Number.MAX_SAFE_INTEGER, () => {}, () => {
+      // EHOSTUNREACH cannot happen without ROUTER_MANDATORY; a closed socket has nobody to tell.
+    }, true);
     this.#ipcPath = ipcPath;
     this.url = url;
     this.#accept = accept;
@@ -101,7 +110,7 @@ export class ZmqListener implements Listener, PeerHost {
     }
     // A worker is the CURVE client of a broker backend that has keys; anything bound is the CURVE server.
     const curve = connectMode && options.curveServerKey !== undefined ? curveClientOptions(zmq, options) : curveServerOptions(options);
-    // A ROUTER never blocks (a peer over its high-water mark loses the message), so every send can be synchronous.
+    // A ROUTER never blocks (a peer over its high-water mark loses the message); the send queue keeps sendTimeout at 0.
     const settings: SocketSettings = { ...baseSocketOptions(options, ipv6), ...curve, sendTimeout: 0 };
     const allowed = curveClientKeys(options);
     const zap = allowed ? await registerZapDomain(zmq, allowed) : undefined;
@@ -260,6 +269,7 @@ export class ZmqListener implements Listener, PeerHost {
     }
     const peer: Peer = { key, routing, conn: undefined, handshake: undefined, lastActive: Date.now() };
     this.#peers.set(key, peer);
+    this.#lastTouched = peer;
     return peer;
   }
 
@@ -302,7 +312,9 @@ export class ZmqListener implements Listener, PeerHost {
 
   #touch(peer: Peer): void {
     peer.lastActive = Date.now();
-    // Re-insert so that the map's order is least recently active first.
+    // Re-insert so that the map's order is least recently active first (already last: nothing to move).
+    if (this.#lastTouched === peer) return;
+    this.#lastTouched = peer;
     this.#peers.delete(peer.key);
     this.#peers.set(peer.key, peer);
   }
@@ -333,18 +345,32 @@ export class ZmqListener implements Listener, PeerHost {
 
   #send(routing: readonly Buffer[], payload: Uint8Array): boolean {
     if (this.#socketClosed) return false;
-    const parts: (Buffer | Uint8Array)[] = routing.slice();
-    parts.push(EMPTY, payload);
-    this.#sock.send(parts).catch(() => {
-      // EHOSTUNREACH cannot happen without ROUTER_MANDATORY; a closed socket has nobody to tell.
-    });
+    let parts: (Buffer | Uint8Array)[];
+    if (routing.length === 1) {
+      parts = [routing[0] as Buffer, EMPTY, payload];
+    } else {
+      parts = routing.slice();
+      parts.push(EMPTY, payload);
+    }
+    this.#queue.push(parts);
     return true;
   }
 
   #closeSocketWhenIdle(): void {
     if (!this.#closing || this.#socketClosed || this.#peers.size > 0) return;
     this.#socketClosed = true;
-    this.#sock.close(); // queued goodbyes still leave within the linger time
+    // Goodbyes still waiting in the send queue go first (a ROUTER never blocks, so normally there are none).
+    const sock = this.#sock;
+    const queue = this.#queue;
+    if (queue.idle) {
+      queue.close();
+      sock.close(); // queued goodbyes still leave within the linger time
+    } else {
+      void queue.flushed().then(() => {
+        queue.close();
+        sock.close();
+      });
+    }
     // ZeroMQ leaves an ipc socket file behind on close (only unbind removes it); a closed server should not.
     if (this.#ipcPath) rmSync(this.#ipcPath, { force: true });
     this.#releaseZap?.();
