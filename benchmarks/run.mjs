@@ -15,7 +15,7 @@ import { chartSvg } from "./lib/chart.mjs";
 import { depsInstalled, installDeps } from "./lib/deps.mjs";
 import { HELP, parseOptions } from "./lib/options.mjs";
 import { createProgress } from "./lib/progress.mjs";
-import { bars, barsMarkdown, barsText, peerRatios, peerRatiosMarkdown } from "./lib/ratios.mjs";
+import { bars, barsMarkdown, barsText, peerRatios, peerRatiosMarkdown, withRounds } from "./lib/ratios.mjs";
 import { orderSpecs, peerSpec, transportBuilt, wirecallSpec } from "./lib/systems.mjs";
 import { markdownTable, textTable } from "./lib/table.mjs";
 import { makeTlsFiles } from "./lib/tls-files.mjs";
@@ -107,7 +107,15 @@ const rows = cells.map(({ spec, payload }, i) => {
 });
 progress.end();
 
-const barList = bars(rows);
+let barList = bars(rows);
+if (opts.repeat > 1) {
+  const roundRows = (round) =>
+    cells.map(({ spec, payload }, i) => {
+      const r = reps[i][round];
+      return { system: spec.system, label: spec.label, transport: spec.transport, serializer: spec.serializer, payload, ...(r ?? { error: "no result" }) };
+    });
+  barList = withRounds(barList, Array.from({ length: opts.repeat }, (_, k) => bars(roundRows(k))));
+}
 const ratios = peerRatios(rows);
 const machine = {
   cpus: cpus().length,

@@ -81,16 +81,26 @@ export function peerRatios(rows) {
   return { peers, table };
 }
 
+/**
+ * With --repeat N: each bar's value in each round (from that round's cells
+ * alone), so a round in which load from elsewhere hit one side shows up.
+ */
+export function withRounds(list, roundLists) {
+  return list.map((b) => ({ ...b, rounds: roundLists.map((l) => l.find((x) => x.name === b.name)?.value ?? null) }));
+}
+
+const roundsText = (b) => (b.rounds && !b.target.includes("of") ? `rounds ${b.rounds.map((v) => (v === null ? "—" : ratio(v))).join(" / ")}` : "");
+
 export function barsText(list) {
   return list
-    .map((b) => `${b.met === null ? "?" : b.met ? "MET " : "MISS"}  ${b.name}: ${typeof b.value === "number" && b.target.includes("of") ? b.value : ratio(b.value)} (bar ${b.target})${b.detail ? `  ${b.detail}` : ""}`)
+    .map((b) => `${b.met === null ? "?" : b.met ? "MET " : "MISS"}  ${b.name}: ${typeof b.value === "number" && b.target.includes("of") ? b.value : ratio(b.value)} (bar ${b.target})${b.detail ? `  ${b.detail}` : ""}${roundsText(b) ? `  (${roundsText(b)})` : ""}`)
     .join("\n");
 }
 
 export function barsMarkdown(list) {
   const out = ["| bar | measured | target | met |", "|---|---:|---:|:---:|"];
   for (const b of list) {
-    const v = b.target.includes("of") ? String(b.value) : ratio(b.value);
+    const v = (b.target.includes("of") ? String(b.value) : ratio(b.value)) + (roundsText(b) ? ` (${roundsText(b)})` : "");
     out.push(`| ${b.name} | ${v} | ${b.target} | ${b.met === null ? "?" : b.met ? "yes" : "**no**"} |`);
     if (b.detail && !b.met && b.target.includes("of")) out.push(`| ↳ losing cells: ${b.detail} | | | |`);
   }
