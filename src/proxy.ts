@@ -367,7 +367,6 @@ export class RPCProxy implements LinkOwner {
       p.reject(reason);
     }
     if (includeQueued) this.#queue = [];
-    // A call queued again for the next link must not keep its dead link.
   }
 
   #closedError(): Error {

@@ -4,9 +4,9 @@
  * wirecall's msgpack serializer, so the ws+msgpack comparison is like for like.
  */
 import { createBirpc } from "birpc";
-import { WebSocket, WebSocketServer } from "ws";
 import { codecs } from "../lib/codecs.mjs";
 import { methods } from "../lib/workloads.mjs";
+import { listenWs, openWs } from "../lib/ws-peer.mjs";
 
 const codec = codecs.msgpack;
 
@@ -21,21 +21,11 @@ function channel(ws) {
 }
 
 export async function startServer() {
-  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 64 * 1024 * 1024 });
-  wss.on("connection", (ws) => createBirpc({ add: methods.add, echo: methods.echo }, channel(ws)));
-  await new Promise((resolve) => wss.once("listening", resolve));
-  return {
-    url: `ws://127.0.0.1:${wss.address().port}/`,
-    close: () => new Promise((resolve) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => resolve());
-    }),
-  };
+  return listenWs((ws) => createBirpc({ add: methods.add, echo: methods.echo }, channel(ws)));
 }
 
 export async function connectClient(url) {
-  const ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024 });
-  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  const ws = await openWs(url);
   const remote = createBirpc({}, channel(ws));
   return {
     call: (method, args) => remote[method](...args),

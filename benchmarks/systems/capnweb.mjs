@@ -4,7 +4,8 @@
  * capnweb's wire is JSON text; it carries Uint8Array itself (as base64).
  */
 import { RpcTarget, newWebSocketRpcSession } from "capnweb";
-import { WebSocket, WebSocketServer } from "ws";
+import { WebSocket } from "ws";
+import { listenWs, openWs } from "../lib/ws-peer.mjs";
 import { methods } from "../lib/workloads.mjs";
 
 // capnweb's WebSocket transport refers to the global WebSocket, which Node 20
@@ -21,21 +22,11 @@ class Api extends RpcTarget {
 }
 
 export async function startServer() {
-  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 64 * 1024 * 1024 });
-  wss.on("connection", (ws) => newWebSocketRpcSession(ws, new Api()));
-  await new Promise((resolve) => wss.once("listening", resolve));
-  return {
-    url: `ws://127.0.0.1:${wss.address().port}/`,
-    close: () => new Promise((resolve) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => resolve());
-    }),
-  };
+  return listenWs((ws) => newWebSocketRpcSession(ws, new Api()));
 }
 
 export async function connectClient(url) {
-  const ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024 });
-  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  const ws = await openWs(url);
   const api = newWebSocketRpcSession(ws);
   return {
     call: (method, args) => api[method](...args),
