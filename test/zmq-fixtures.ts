@@ -3,8 +3,10 @@
  * processes (Python peers, worker processes) that are always reaped.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
+import { Dealer } from "zeromq";
 import type { RpcError } from "../src/index.js";
 
 /** The repository root (tests run from dist/test/). */
@@ -165,4 +167,39 @@ export class HandshakeReports {
     });
     return within(reported, ms, `no handshake error reported for ${remoteAddress ?? "an unnamed peer"}`).finally(() => this.#events.off("report", listener as never));
   }
+}
+
+/** A raw DEALER connected to `url` (a wirecall zmq+ URL), with routing identity `id` if given. */
+export function rawDealer(url: string, id?: string, receiveTimeout = 5000): Dealer {
+  const sock = new Dealer({ linger: 0, receiveTimeout, ...(id === undefined ? {} : { routingId: id }) });
+  sock.connect(url.replace(/^zmq\+/, ""));
+  return sock;
+}
+
+/** Send one single-frame body on a raw DEALER and return the single-frame answer. */
+export async function ask(sock: Dealer, frame: string | Buffer): Promise<Buffer> {
+  await sock.send(["", frame]);
+  const msg = await sock.receive();
+  if (msg.length !== 2 || (msg[0] as Buffer).length !== 0) throw new Error(`expected ["", payload], got ${msg.length} frames`);
+  return msg[1] as Buffer;
+}
+
+/**
+ * The client side of the authkey challenge on a raw DEALER, written from
+ * docs/protocol.md (section 5.4) with node:crypto, as a peer in another
+ * language would: knock, answer, challenge the server, confirm.
+ */
+export async function rawAuthenticate(sock: Dealer, authkey: string): Promise<void> {
+  const tag = Buffer.from("{sha256}");
+  const challenge = await ask(sock, "#AUTH#");
+  if (!challenge.subarray(0, 19).equals(Buffer.from("#CHALLENGE#{sha256}"))) throw new Error(`no challenge: ${challenge.toString("latin1")}`);
+  const message = challenge.subarray("#CHALLENGE#".length);
+  const verdict = await ask(sock, Buffer.concat([tag, createHmac("sha256", authkey).update(message).digest()]));
+  if (verdict.toString() !== "#WELCOME#") throw new Error(`the server refused our answer: ${verdict.toString("latin1")}`);
+  const mine = Buffer.concat([tag, randomBytes(40)]);
+  const answer = await ask(sock, Buffer.concat([Buffer.from("#CHALLENGE#"), mine]));
+  const expected = Buffer.concat([tag, createHmac("sha256", authkey).update(mine).digest()]);
+  const ok = answer.length === expected.length && timingSafeEqual(answer, expected);
+  const ready = await ask(sock, ok ? "#WELCOME#" : "#FAILURE#");
+  if (!ok || ready.toString() !== "#WELCOME#") throw new Error("the server did not prove the key");
 }

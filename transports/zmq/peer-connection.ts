@@ -1,8 +1,8 @@
 /**
- * One peer of a ROUTER server, seen by the core as one Connection. ZeroMQ
- * has no per-peer connect or disconnect event, so the listener creates it on
- * the peer's first message and ends it on the peer's goodbye, on idle
- * expiry, or when the table of peers is full.
+ * One peer of a ROUTER server, seen by the core as one Connection. The
+ * listener creates it on the peer's first message and ends it on the peer's
+ * goodbye, when the ZeroMQ connection it arrived on ends or is replaced, on
+ * idle expiry, or when the table of peers is full.
  */
 import { RpcError, decodeHello, type Connection, type ConnectionSink } from "../../src/index.js";
 

@@ -3,8 +3,9 @@
  * backend (a worker). Each routing stack (peer identity, plus broker hops)
  * is one peer with its own session; see frames.ts for the layout.
  *
- * Peer lifetime: ZeroMQ reports no per-peer disconnect, so a peer ends when
- * it says goodbye (an empty payload: wirecall clients send it on close),
+ * Peer lifetime: a peer ends when it says goodbye (an empty payload:
+ * wirecall clients send it on close), when the ZeroMQ connection it arrived
+ * on connects anew or disconnects (ZMQ_ROUTER_NOTIFY, bound servers only),
  * when it has been silent for `peerIdleTimeout`, or when `maxPeers` are held
  * and a new one arrives (the least recently active goes). An expired peer
  * that speaks again simply starts a new session: wirecall clients repeat
@@ -26,8 +27,14 @@ import { baseSocketOptions, booleanOption, handshakeTimeout, numberOption, publi
 /** Frames held for paused sessions, over all peers, before the socket stops being read. */
 const MAX_HELD = 4096;
 
+/** ZMQ_ROUTER_NOTIFY (a libzmq draft option, built into the zeromq package): an empty message per peer connect and disconnect. */
+const ZMQ_ROUTER_NOTIFY = 97;
+const NOTIFY_CONNECT_AND_DISCONNECT = 3;
+
 interface Peer {
   readonly key: string;
+  /** The ZeroMQ connection the peer speaks through: its first routing frame, the identity our ROUTER knows it by. */
+  readonly link: string;
   readonly routing: Buffer[];
   conn: PeerConnection | undefined;
   /** The authkey challenge in progress. */
@@ -42,6 +49,10 @@ export class ZmqListener implements Listener, PeerHost {
   readonly #queue: SendQueue;
   readonly #accept: (conn: Connection) => void;
   readonly #peers = new Map<string, Peer>();
+  /** Peers by ZeroMQ connection (`Peer.link`): all of them end when that connection does. */
+  readonly #links = new Map<string, Set<Peer>>();
+  /** ZMQ_ROUTER_NOTIFY is on: `[identity, ""]` is a connection event, never a peer's message. */
+  readonly #notified: boolean;
   readonly #byConn = new Map<PeerConnection, Peer>();
   readonly #authkey: Uint8Array | undefined;
   readonly #refuseLegacyMd5: boolean;
@@ -73,8 +84,10 @@ export class ZmqListener implements Listener, PeerHost {
     authkey: Uint8Array | undefined,
     accept: (conn: Connection) => void,
     releaseZap: (() => void) | undefined,
+    notified: boolean,
   ) {
     this.#sock = sock;
+    this.#notified = notified;
     // A ROUTER never blocks: a peer past its high-water mark loses the message, so nothing waits and nothing drains.
     this.#queue = new SendQueue(sock, Number.MAX_SAFE_INTEGER, () => {}, () => {
       // EHOSTUNREACH cannot happen without ROUTER_MANDATORY; a closed socket has nobody to tell.
@@ -121,6 +134,8 @@ export class ZmqListener implements Listener, PeerHost {
     if (report && !connectMode) reportSecurityFailures(sock, (err) => report(err, undefined));
     let publicAddress: string;
     try {
+      // A bound server learns of every connect and disconnect, so a session lives exactly as long as the connection it arrived on.
+      if (!connectMode) enableRouterNotify(sock);
       if (connectMode) {
         const reachable = waitForHandshake(sock, endpoint, handshakeTimeout(options));
         sock.connect(endpoint);
@@ -137,7 +152,7 @@ export class ZmqListener implements Listener, PeerHost {
       throw new RpcError("CONNECT_FAILED", `cannot ${connectMode ? "connect to" : "bind"} ${endpoint}: ${(err as Error)?.message ?? err}`, { cause: err });
     }
     const ipcPath = !connectMode && endpoint.startsWith("ipc://") ? endpoint.slice("ipc://".length) : undefined;
-    return new ZmqListener(sock, publicAddress, ipcPath, options, authkey, accept, zap?.release);
+    return new ZmqListener(sock, publicAddress, ipcPath, options, authkey, accept, zap?.release, !connectMode);
   }
 
   /** Peers currently holding a session or in the authkey challenge. */
@@ -171,7 +186,7 @@ export class ZmqListener implements Listener, PeerHost {
     if (!peer) return;
     this.#byConn.delete(conn);
     peer.conn = undefined;
-    this.#peers.delete(peer.key);
+    this.#remove(peer);
     if (this.#sayGoodbye) this.#send(peer.routing, EMPTY); // goodbye: the server ended this session
     this.#closeSocketWhenIdle();
   }
@@ -206,6 +221,10 @@ export class ZmqListener implements Listener, PeerHost {
   }
 
   #onMessage(msg: Buffer[]): void {
+    if (this.#notified && msg.length === 2 && (msg[1] as Buffer).length === 0) {
+      this.#connectionEvent(msg[0] as Buffer);
+      return;
+    }
     const routed = splitRouted(msg);
     if (typeof routed === "string") {
       // Answer on the peer's identity alone: without a delimiter nothing else is trustworthy.
@@ -267,8 +286,12 @@ export class ZmqListener implements Listener, PeerHost {
       const oldest = this.#peers.values().next().value as Peer;
       this.#forget(oldest, new RpcError("CONNECTION_CLOSED", `dropped: more than ${this.#maxPeers} peers (maxPeers)`));
     }
-    const peer: Peer = { key, routing, conn: undefined, handshake: undefined, lastActive: Date.now() };
+    const link = (routing[0] as Buffer).toString("latin1");
+    const peer: Peer = { key, link, routing, conn: undefined, handshake: undefined, lastActive: Date.now() };
     this.#peers.set(key, peer);
+    let onLink = this.#links.get(link);
+    if (!onLink) this.#links.set(link, (onLink = new Set()));
+    onLink.add(peer);
     this.#lastTouched = peer;
     return peer;
   }
@@ -300,7 +323,7 @@ export class ZmqListener implements Listener, PeerHost {
         const e = err instanceof RpcError ? err : new RpcError("AUTH_FAILED", String(err), { cause: err });
         mailbox.fail(e);
         if (this.#peers.get(peer.key) === peer && peer.handshake === mailbox) {
-          this.#peers.delete(peer.key);
+          this.#remove(peer);
           this.#closeSocketWhenIdle();
         }
         this.#onHandshakeError?.(e, peerName(peer.routing));
@@ -319,9 +342,34 @@ export class ZmqListener implements Listener, PeerHost {
     this.#peers.set(peer.key, peer);
   }
 
+  /**
+   * ZeroMQ connected or disconnected the connection known by `identity`
+   * (ZMQ_ROUTER_NOTIFY). Either way every session that arrived on an earlier
+   * connection with this identity is over: on a disconnect its calls are
+   * aborted at once, and on a connect a newcomer that reuses a departed
+   * peer's routing id (any peer may choose its own) inherits nothing, not
+   * its authentication nor its calls. libzmq refuses a second connection
+   * with an identity in use and delivers everything the old one sent before
+   * the new one's first message, so the events cannot be overtaken. A peer
+   * that sends a lone empty frame looks the same and only ends its own sessions.
+   */
+  #connectionEvent(identity: Buffer): void {
+    const onLink = this.#links.get(identity.toString("latin1"));
+    if (!onLink) return;
+    for (const peer of [...onLink]) this.#forget(peer, new RpcError("CONNECTION_CLOSED", "the peer's ZeroMQ connection ended"));
+  }
+
+  /** Take the peer out of the tables. */
+  #remove(peer: Peer): void {
+    this.#peers.delete(peer.key);
+    const onLink = this.#links.get(peer.link);
+    if (onLink?.delete(peer) && onLink.size === 0) this.#links.delete(peer.link);
+    if (this.#lastTouched === peer) this.#lastTouched = undefined;
+  }
+
   /** End the peer's session (or challenge) without a goodbye: it left, expired or was evicted. */
   #forget(peer: Peer, reason: Error): void {
-    this.#peers.delete(peer.key);
+    this.#remove(peer);
     peer.handshake?.fail(reason);
     peer.handshake = undefined;
     const conn = peer.conn;
@@ -375,6 +423,21 @@ export class ZmqListener implements Listener, PeerHost {
     if (this.#ipcPath) rmSync(this.#ipcPath, { force: true });
     this.#releaseZap?.();
     this.#wakeReader?.();
+  }
+}
+
+/**
+ * Turn on ZMQ_ROUTER_NOTIFY. The zeromq package builds libzmq with its draft
+ * API but declares no setter for this option; without it a departed peer's
+ * routing id could be reused to take over its authenticated session.
+ */
+function enableRouterNotify(sock: Router): void {
+  const native = sock as unknown as { setInt32Option?: (option: number, value: number) => void };
+  try {
+    if (typeof native.setInt32Option !== "function") throw new Error("no setInt32Option");
+    native.setInt32Option(ZMQ_ROUTER_NOTIFY, NOTIFY_CONNECT_AND_DISCONNECT);
+  } catch (err) {
+    throw new RpcError("MISSING_DEPENDENCY", `this build of the zeromq package lacks ZMQ_ROUTER_NOTIFY (libzmq's draft API), which a wirecall server needs to end sessions with their connections; install the zeromq package's own prebuilt libzmq`, { cause: err });
   }
 }
 
