@@ -13,7 +13,8 @@
  */
 import { ErrorCodes, RpcError, toWireError } from "../errors.js";
 import { utf8Decode, utf8Encode } from "../serializers/utf8.js";
-import { decodePickle, pickleProtocol, type PickleLimits } from "./pickle-decoder.js";
+import { decodePickle, pickleProtocol } from "./pickle-decoder.js";
+import { encodeLimitError, resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 import { encodePickle, PyTuple } from "./pickle-encoder.js";
 import { pythonExceptionName, PythonError } from "./python-exceptions.js";
 import { parsePythonJson, stringifyPythonJson } from "./python-json.js";
@@ -125,7 +126,7 @@ function outerText(outer: unknown, frame: Uint8Array): string | undefined {
 }
 
 function decodeJsonText(text: string, limits: Partial<PickleLimits>): unknown {
-  return parsePythonJson(text, limits.maxDepth);
+  return parsePythonJson(text, limits);
 }
 
 /**
@@ -134,7 +135,8 @@ function decodeJsonText(text: string, limits: Partial<PickleLimits>): unknown {
  * then closed). Throws `RpcError` `PROTOCOL_ERROR` when the frame is not a
  * recipe message at all.
  */
-export function decodeRequest(frame: Uint8Array, limits: Partial<PickleLimits> = {}): RecipeRequest | RecipeBadRequest {
+export function decodeRequest(frame: Uint8Array, limits?: Partial<PickleLimits>): RecipeRequest | RecipeBadRequest {
+  limits = resolvePickleLimits(limits);
   let idiom: Idiom;
   let python: 2 | 3 = 3;
   let call: unknown;
@@ -202,18 +204,31 @@ function isPlainRecord(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Encode a successful result in `idiom`, for a peer of Python major version `python`. */
-export function encodeReply(idiom: Idiom, python: 2 | 3, value: unknown): Uint8Array {
+/**
+ * Encode a successful result in `idiom`, for a peer of Python major version
+ * `python`. Past `limits.maxEncodedSize` or `maxEncodedValues` it throws
+ * `PAYLOAD_TOO_LARGE` instead of building the frame.
+ */
+export function encodeReply(idiom: Idiom, python: 2 | 3, value: unknown, limits?: Partial<PickleLimits>): Uint8Array {
+  const opts = { python, limits };
   switch (idiom) {
     case 1:
-      return encodePickle(stringifyPythonJson(value), { python });
+      return encodePickle(stringifyPythonJson(value, undefined, limits), opts);
     case 2:
-      return encodePickle(encodePickle(value, { python }), { python });
+      return encodePickle(encodePickle(value, opts), opts);
     case 3:
-      return encodePickle(value, { python });
+      return encodePickle(value, opts);
     case 4:
-      return utf8Encode(stringifyPythonJson(value));
+      return checkedUtf8(stringifyPythonJson(value, undefined, limits), limits);
   }
+}
+
+/** UTF-8 of JSON text, within maxEncodedSize bytes (the text was checked in characters: up to 3 bytes each). */
+function checkedUtf8(text: string, limits: Partial<PickleLimits> | undefined): Uint8Array {
+  const b = utf8Encode(text);
+  const max = resolvePickleLimits(limits).maxEncodedSize;
+  if (b.length > max) throw encodeLimitError(`json: ${b.length} bytes`, "maxEncodedSize", max);
+  return b;
 }
 
 /** The JSON idioms' error object: `{"__error__": {"name": <Python class>, "message", "code"}}`. */
@@ -224,11 +239,16 @@ export function jsonErrorObject(err: unknown, python: 2 | 3): Record<string, unk
   return { [JSON_ERROR_KEY]: { name: pythonExceptionName(err, python), message, code } };
 }
 
-/** Encode an error in `idiom`: a builtin exception (pickled idioms) or the JSON error object. */
+/** Longest error message sent back; a longer one (a handler's own) is cut, saying so. */
+const MAX_ERROR_MESSAGE = 64 * 1024;
+
+/** Encode an error in `idiom`: a builtin exception (pickled idioms) or the JSON error object. Never throws. */
 export function encodeErrorReply(idiom: Idiom, python: 2 | 3, err: unknown): Uint8Array {
   // Through the wire form, which never throws, so hostile getters cannot break the reply.
   const w = toWireError(err);
-  const e = Object.assign(new Error(w.message), { code: w.code });
+  const message = w.message.length > MAX_ERROR_MESSAGE ? `${w.message.slice(0, MAX_ERROR_MESSAGE)}... (${w.message.length} characters, cut)` : w.message;
+  const code = w.code.length > 256 ? w.code.slice(0, 256) : w.code;
+  const e = Object.assign(new Error(message), { code });
   Object.defineProperty(e, "name", { value: w.name, configurable: true, writable: true });
   if (idiom === 1 || idiom === 4) return encodeReply(idiom, python, jsonErrorObject(e, python));
   return encodeReply(idiom, python, e);
@@ -239,17 +259,24 @@ export function encodeErrorReply(idiom: Idiom, python: 2 | 3, err: unknown): Uin
  * protocol 2 (read by Python 2.7 and 3): `(name, args, kwargs)` as a tuple
  * with args a tuple, as the recipe's `do_rpc(*args, **kwargs)` builds it.
  */
-export function encodeRequest(idiom: Idiom, name: string, args: readonly unknown[], kwargs: Record<string, unknown> | undefined): Uint8Array {
+export function encodeRequest(
+  idiom: Idiom,
+  name: string,
+  args: readonly unknown[],
+  kwargs: Record<string, unknown> | undefined,
+  limits?: Partial<PickleLimits>,
+): Uint8Array {
   const kw = kwargs ?? {};
+  const opts = { python: 2, limits } as const;
   switch (idiom) {
     case 1:
-      return encodePickle(stringifyPythonJson([name, args, kw]), { python: 2 });
+      return encodePickle(stringifyPythonJson([name, args, kw], undefined, limits), opts);
     case 2:
-      return encodePickle(encodePickle(new PyTuple([name, new PyTuple(args), kw]), { python: 2 }), { python: 2 });
+      return encodePickle(encodePickle(new PyTuple([name, new PyTuple(args), kw]), opts), opts);
     case 3:
-      return encodePickle(new PyTuple([name, new PyTuple(args), kw]), { python: 2 });
+      return encodePickle(new PyTuple([name, new PyTuple(args), kw]), opts);
     case 4:
-      return utf8Encode(stringifyPythonJson([name, args, kw]));
+      return checkedUtf8(stringifyPythonJson([name, args, kw], undefined, limits), limits);
   }
 }
 
@@ -261,7 +288,8 @@ export type RecipeReply = { ok: true; value: unknown } | { ok: false; error: Err
  * idioms) or a `{"__error__": {...}}` object (JSON idioms) becomes an error.
  * Throws `RpcError` `PROTOCOL_ERROR` when the frame does not decode.
  */
-export function decodeReply(idiom: Idiom, frame: Uint8Array, limits: Partial<PickleLimits> = {}): RecipeReply {
+export function decodeReply(idiom: Idiom, frame: Uint8Array, limits?: Partial<PickleLimits>): RecipeReply {
+  limits = resolvePickleLimits(limits);
   let value: unknown;
   switch (idiom) {
     case 1: {

@@ -13,32 +13,27 @@
  * exception -> {@link PythonError}. Python 2 `str` (bytes) becomes a string
  * when it is valid UTF-8, else a Uint8Array. Recursive structures are refused.
  *
- * Every failure is an `RpcError` with code `PROTOCOL_ERROR`.
+ * Every failure is an `RpcError` with code `PROTOCOL_ERROR`; a limit of
+ * ./pickle-limits.ts that was passed names itself in `data.limit`.
+ *
+ * Cost: time and memory are linear in the input and bounded by those limits.
+ * Every object, value and copy is charged as it is made, declared lengths are
+ * checked against the bytes present before anything is allocated, shared
+ * (memoized) values stay shared in the result instead of being copied, and
+ * exception messages built from their arguments draw on one bounded budget.
  */
 import { RpcError } from "../errors.js";
 import { HIGHEST_PROTOCOL, Op } from "./pickle-opcodes.js";
-import { EXCEPTION_MODULES, PythonError, isPythonException } from "./python-exceptions.js";
+import { EXCEPTION_MODULES, PythonError, exceptionMessage, isPythonException, type MessageBudget } from "./python-exceptions.js";
+import { decodeLimitError, resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 import { decodeUtf8Lenient, latin1ToBytes } from "./text.js";
 
-/** Limits applied while decoding; every field guards memory or time against a hostile peer. */
-export interface PickleLimits {
-  /** Largest pickle accepted, in bytes. */
-  maxSize: number;
-  /** Deepest nesting of containers in the result (also bounds recursion in the decoder). */
-  maxDepth: number;
-  /** Memo entries (`PUT`/`MEMOIZE`) a pickle may create. */
-  maxMemo: number;
-  /** Largest int, in bytes of its two's-complement form (decimal ints: 2.41 digits per byte). */
-  maxIntBytes: number;
-}
+export { DEFAULT_PICKLE_LIMITS, type PickleLimits } from "./pickle-limits.js";
 
-/** The limits used when none are given; override any of them with a `Partial<PickleLimits>`. */
-export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimits> = Object.freeze({
-  maxSize: 64 * 1024 * 1024,
-  maxDepth: 200,
-  maxMemo: 1 << 20,
-  maxIntBytes: 8192,
-});
+/** Python's own cap on decimal int digits (`sys.int_info.default_max_str_digits`): parsing more is superlinear. */
+const MAX_DECIMAL_DIGITS = 4300;
+/** Longest protocol 0 line that is not data (a GLOBAL name, an int, a float, a memo index). */
+const MAX_NAME_LINE = 256;
 
 /** A class the decoder accepts: only ever a callee of `REDUCE`, never a value. */
 class Global {
@@ -85,9 +80,9 @@ const FLOAT_RE = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)$/;
 const INT_RE = /^[+-]?\d+$/;
 
 /** Decode one pickle (protocols 0-5). Throws `RpcError` `PROTOCOL_ERROR` for anything refused or malformed. */
-export function decodePickle(data: Uint8Array, limits: Partial<PickleLimits> = {}): unknown {
-  const lim: PickleLimits = { ...DEFAULT_PICKLE_LIMITS, ...limits };
-  if (data.length > lim.maxSize) fail(`${data.length} bytes exceed the limit of ${lim.maxSize}`);
+export function decodePickle(data: Uint8Array, limits?: Partial<PickleLimits>): unknown {
+  const lim = resolvePickleLimits(limits);
+  if (data.length > lim.maxSize) throw decodeLimitError(`pickle: ${data.length} bytes`, "maxSize", lim.maxSize);
   try {
     return new Machine(data, lim).run();
   } catch (err) {
@@ -114,11 +109,19 @@ class Machine {
   readonly #sparseMemo = new Map<number, unknown>();
   /** Objects reachable twice (through GET or DUP): only these can be shared or recursive. */
   readonly #shared = new Set<unknown>();
+  /** Units of copying left: twice the input, plus a floor so that one big int in a small pickle still decodes. */
   #budget: number;
+  /** What is left of maxObjects, maxElements, maxExceptions: counted down, checked against zero. */
+  #objects: number;
+  #elements: number;
+  #exceptions: number;
 
   constructor(data: Uint8Array, lim: PickleLimits) {
     this.#d = data;
-    this.#budget = 2 * data.length + 4096;
+    this.#budget = 2 * data.length + (1 << 20);
+    this.#objects = lim.maxObjects;
+    this.#elements = lim.maxElements;
+    this.#exceptions = lim.maxExceptions;
     this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.#lim = lim;
   }
@@ -141,7 +144,7 @@ class Machine {
         case 0x2e: { // STOP
           if (this.#pos !== d.length) fail(`${d.length - this.#pos} bytes after STOP`);
           if (this.#meta.length !== 0 || this.#stack.length !== 1) fail("STOP with an unbalanced stack");
-          return new Finisher(this.#lim.maxDepth, this.#shared).finish(this.#stack[0], 0);
+          return new Finisher(this.#lim, this.#shared).run(this.#stack[0]);
         }
         // --- atoms
         case 0x4e: // NONE
@@ -154,14 +157,14 @@ class Machine {
           this.#push(false);
           break;
         case 0x49: { // INT
-          const line = this.#line();
+          const line = this.#line(MAX_DECIMAL_DIGITS + 2);
           if (line === "01") this.#push(true);
           else if (line === "00") this.#push(false);
           else this.#push(this.#decimal(line));
           break;
         }
         case 0x4c: { // LONG
-          const line = this.#line();
+          const line = this.#line(MAX_DECIMAL_DIGITS + 3);
           this.#push(this.#decimal(line.endsWith("L") ? line.slice(0, -1) : line));
           break;
         }
@@ -184,7 +187,7 @@ class Machine {
           break;
         }
         case 0x46: // FLOAT
-          this.#push(parseFloatLine(this.#line()));
+          this.#push(parseFloatLine(this.#line(MAX_NAME_LINE)));
           break;
         case 0x47: // BINFLOAT
           this.#need(8);
@@ -192,16 +195,16 @@ class Machine {
           this.#pos += 8;
           break;
         case 0x53: // STRING
-          this.#push(py2Str(escapeDecode(this.#line())));
+          this.#push(this.#py2Str(escapeDecode(this.#rawLine())));
           break;
         case 0x54: { // BINSTRING
           const n = this.#i32();
           if (n < 0) fail("negative BINSTRING length");
-          this.#push(py2Str(this.#bytes(n)));
+          this.#push(this.#py2Str(this.#bytes(n)));
           break;
         }
         case 0x55: // SHORT_BINSTRING
-          this.#push(py2Str(this.#bytes(this.#u8())));
+          this.#push(this.#py2Str(this.#bytes(this.#u8())));
           break;
         case 0x56: // UNICODE
           this.#push(rawUnicodeEscapeDecode(this.#rawLine()));
@@ -216,28 +219,32 @@ class Machine {
           this.#push(this.#utf8(this.#u64()));
           break;
         case 0x43: // SHORT_BINBYTES
-          this.#push(copy(this.#bytes(this.#u8())));
+          this.#push(this.#copy(this.#bytes(this.#u8())));
           break;
         case 0x42: // BINBYTES
-          this.#push(copy(this.#bytes(this.#u32())));
+          this.#push(this.#copy(this.#bytes(this.#u32())));
           break;
         case 0x8e: // BINBYTES8
         case 0x96: // BYTEARRAY8
-          this.#push(copy(this.#bytes(this.#u64())));
+          this.#push(this.#copy(this.#bytes(this.#u64())));
           break;
-        // --- containers
+        // --- containers: each is charged to maxObjects before it is made
         case 0x29: // EMPTY_TUPLE
+          this.#object();
           this.#push([]);
           break;
         case 0x85: // TUPLE1
+          this.#object();
           this.#push([this.#pop()]);
           break;
         case 0x86: { // TUPLE2
+          this.#object();
           const b = this.#pop();
           this.#push([this.#pop(), b]);
           break;
         }
         case 0x87: { // TUPLE3
+          this.#object();
           const c = this.#pop();
           const b = this.#pop();
           this.#push([this.#pop(), b, c]);
@@ -245,15 +252,19 @@ class Machine {
         }
         case 0x74: // TUPLE
         case 0x6c: // LIST
+          // The mark's array becomes the tuple: charged when MARK made it.
           this.#push(this.#popMark());
           break;
         case 0x5d: // EMPTY_LIST
+          this.#object();
           this.#push([]);
           break;
         case 0x7d: // EMPTY_DICT
+          this.#object();
           this.#push(new Map());
           break;
         case 0x64: { // DICT
+          this.#object();
           const items = this.#popMark();
           if (items.length % 2 !== 0) fail("DICT with an odd number of items");
           const m: Dict = new Map();
@@ -262,9 +273,11 @@ class Machine {
           break;
         }
         case 0x8f: // EMPTY_SET
+          this.#object();
           this.#push(new Set());
           break;
         case 0x91: // FROZENSET
+          this.#object();
           this.#push(new Set(this.#popMark()));
           break;
         case 0x61: { // APPEND
@@ -300,6 +313,7 @@ class Machine {
         }
         // --- stack and memo
         case 0x28: // MARK
+          this.#object();
           this.#meta.push(this.#stack);
           this.#stack = [];
           break;
@@ -317,7 +331,7 @@ class Machine {
           break;
         }
         case 0x70: // PUT
-          this.#put(this.#index(this.#line()));
+          this.#put(this.#index(this.#line(MAX_NAME_LINE)));
           break;
         case 0x71: // BINPUT
           this.#put(this.#u8());
@@ -329,7 +343,7 @@ class Machine {
           this.#put(this.#memo.length + this.#sparseMemo.size);
           break;
         case 0x67: // GET
-          this.#get(this.#index(this.#line()));
+          this.#get(this.#index(this.#line(MAX_NAME_LINE)));
           break;
         case 0x68: // BINGET
           this.#get(this.#u8());
@@ -339,8 +353,9 @@ class Machine {
           break;
         // --- the few callables allowed
         case 0x63: { // GLOBAL
-          const module = this.#line();
-          const name = this.#line();
+          const module = this.#line(MAX_NAME_LINE);
+          const name = this.#line(MAX_NAME_LINE);
+          this.#object();
           this.#push(findGlobal(module, name));
           break;
         }
@@ -348,6 +363,7 @@ class Machine {
           const name = this.#pop();
           const module = this.#pop();
           if (typeof module !== "string" || typeof name !== "string") fail("STACK_GLOBAL needs two strings");
+          this.#object();
           this.#push(findGlobal(module, name));
           break;
         }
@@ -362,6 +378,9 @@ class Machine {
           const target = this.#top();
           // Exceptions with attributes (e.g. __notes__) pickle their __dict__ this way; nothing else may.
           if (!(target instanceof PendingException)) fail("BUILD is only allowed on a builtin exception");
+          // The state is copied: a memoized dict applied over and over must not multiply work.
+          if (state instanceof Map) this.#charge(state.size);
+          else if (Array.isArray(state)) for (const p of state) if (p instanceof Map) this.#charge(p.size);
           target.state = exceptionState(state, target.state);
           break;
         }
@@ -392,16 +411,38 @@ class Machine {
     if (this.#budget < 0) fail("too much copying for the input size");
   }
 
+  /** One more heap object (container, bytes, mark, class reference). */
+  #object(): void {
+    if (--this.#objects < 0) throw decodeLimitError("pickle: objects", "maxObjects", this.#lim.maxObjects);
+  }
+
   #reduce(callee: unknown, args: unknown): unknown {
     if (Array.isArray(args)) this.#charge(args.length);
     const first = Array.isArray(args) ? (args[0] as unknown) : undefined;
     if (Array.isArray(first) || first instanceof Set) this.#charge(Array.isArray(first) ? first.length : first.size);
     else if (typeof first === "string" || first instanceof Uint8Array) this.#charge(first.length);
+    if (callee instanceof Global && callee.kind === "exception") {
+      if (--this.#exceptions < 0) throw decodeLimitError("pickle: exceptions", "maxExceptions", this.#lim.maxExceptions);
+    } else {
+      this.#object();
+    }
     return reduce(callee, args);
   }
 
+  /** Every value on the stack or in a container went through here once: maxElements bounds them all. */
   #push(v: unknown): void {
+    if (--this.#elements < 0) throw decodeLimitError("pickle: values", "maxElements", this.#lim.maxElements);
     this.#stack.push(v);
+  }
+
+  #copy(b: Uint8Array): Uint8Array {
+    this.#object();
+    return copy(b);
+  }
+
+  /** Python 2 `str` is bytes: text when it is UTF-8 (what Python 2 code means by a str literal), bytes otherwise. */
+  #py2Str(b: Uint8Array): string | Uint8Array {
+    return decodeUtf8Lenient(b, false) ?? this.#copy(b);
   }
 
   #pop(): unknown {
@@ -439,7 +480,7 @@ class Machine {
       memo[i] = v;
       return;
     }
-    if (memo.length + this.#sparseMemo.size >= this.#lim.maxMemo && !this.#sparseMemo.has(i)) fail(`more than ${this.#lim.maxMemo} memo entries`);
+    if (memo.length + this.#sparseMemo.size >= this.#lim.maxMemo && !this.#sparseMemo.has(i)) throw decodeLimitError("pickle: memo entries", "maxMemo", this.#lim.maxMemo);
     if (i === memo.length && !this.#sparseMemo.has(i)) memo.push(v);
     else this.#sparseMemo.set(i, v);
   }
@@ -521,9 +562,10 @@ class Machine {
     return b;
   }
 
-  /** A newline-terminated ASCII line (protocol 0 arguments, GLOBAL names). */
-  #line(): string {
+  /** A newline-terminated ASCII line (protocol 0 arguments, GLOBAL names), at most `max` bytes. */
+  #line(max: number): string {
     const b = this.#rawLine();
+    if (b.length > max) fail(`a text argument of ${b.length} bytes (at most ${max} here)`);
     let s = "";
     for (let i = 0; i < b.length; i++) {
       const c = b[i] as number;
@@ -535,14 +577,19 @@ class Machine {
 
   #decimal(s: string): number | bigint {
     if (!INT_RE.test(s)) fail("malformed int");
-    if (s.length > this.#lim.maxIntBytes * 2.41 + 2) fail("int too large");
+    const digits = s.length - (s[0] === "-" || s[0] === "+" ? 1 : 0);
+    if (digits > MAX_DECIMAL_DIGITS) fail(`an int of ${digits} decimal digits (Python's own limit is ${MAX_DECIMAL_DIGITS})`);
+    if (s.length > this.#lim.maxIntBytes * 2.41 + 2) throw decodeLimitError("pickle: int bytes", "maxIntBytes", this.#lim.maxIntBytes);
     const n = Number(s);
-    return Number.isSafeInteger(n) ? n : BigInt(s);
+    if (Number.isSafeInteger(n)) return n;
+    // Decimal to BigInt is quadratic in the digits: charged as such.
+    this.#charge(Math.ceil((digits * digits) / 128));
+    return BigInt(s);
   }
 
   /** Little-endian two's complement, as LONG1/LONG4 carry it. */
   #long(n: number): number | bigint {
-    if (n > this.#lim.maxIntBytes) fail("int too large");
+    if (n > this.#lim.maxIntBytes) throw decodeLimitError("pickle: int bytes", "maxIntBytes", this.#lim.maxIntBytes);
     const b = this.#bytes(n);
     if (n === 0) return 0;
     if (n <= 6) {
@@ -569,47 +616,55 @@ function parseFloatLine(s: string): number {
   return Number(s);
 }
 
-/** Python 2 `str` is bytes: text when it is UTF-8 (what Python 2 code means by a str literal), bytes otherwise. */
-function py2Str(b: Uint8Array): string | Uint8Array {
-  return decodeUtf8Lenient(b, false) ?? copy(b);
-}
-
 const SIMPLE_ESCAPES: Record<string, number> = { "\\": 0x5c, "'": 0x27, '"': 0x22, a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
 
-/** Protocol 0 STRING: a quoted Python 2 repr, unescaped like codecs.escape_decode. */
-function escapeDecode(line: string): Uint8Array {
+/** Protocol 0 STRING: a quoted Python 2 repr, unescaped like codecs.escape_decode. The output is never longer than the line. */
+function escapeDecode(line: Uint8Array): Uint8Array {
   const q = line[0];
-  if (line.length < 2 || (q !== "'" && q !== '"') || line[line.length - 1] !== q) fail("STRING argument is not quoted");
-  const s = line.slice(1, -1);
-  const out: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i] as string;
-    if (c !== "\\") {
-      out.push(c.charCodeAt(0));
+  const end = line.length - 1;
+  if (line.length < 2 || (q !== 0x27 && q !== 0x22) || line[end] !== q) fail("STRING argument is not quoted");
+  const out = new Uint8Array(end - 1);
+  let n = 0;
+  for (let i = 1; i < end; i++) {
+    const c = line[i] as number;
+    if (c >= 0x80) fail("non-ASCII byte in a text argument");
+    if (c !== 0x5c) {
+      out[n++] = c;
       continue;
     }
-    const e = s[++i];
-    if (e === undefined) fail("trailing backslash in STRING");
-    const simple = SIMPLE_ESCAPES[e];
+    if (++i >= end) fail("trailing backslash in STRING");
+    const e = line[i] as number;
+    const simple = SIMPLE_ESCAPES[String.fromCharCode(e)];
     if (simple !== undefined) {
-      out.push(simple);
-    } else if (e === "x") {
-      const h = s.slice(i + 1, i + 3);
-      if (!/^[0-9a-fA-F]{2}$/.test(h)) fail("bad \\x escape in STRING");
-      out.push(parseInt(h, 16));
+      out[n++] = simple;
+    } else if (e === 0x78) { // x
+      const h = hexDigit(line[i + 1]) * 16 + hexDigit(line[i + 2]);
+      if (i + 2 >= end || !(h >= 0)) fail("bad \\x escape in STRING");
+      out[n++] = h;
       i += 2;
-    } else if (e >= "0" && e <= "7") {
+    } else if (e >= 0x30 && e <= 0x37) {
+      let v = 0;
       let j = i;
-      while (j < i + 3 && j < s.length && (s[j] as string) >= "0" && (s[j] as string) <= "7") j++;
-      out.push(parseInt(s.slice(i, j), 8) & 0xff);
+      while (j < i + 3 && j < end && (line[j] as number) >= 0x30 && (line[j] as number) <= 0x37) v = v * 8 + (line[j++] as number) - 0x30;
+      out[n++] = v & 0xff;
       i = j - 1;
-    } else if (e === "\n") {
+    } else if (e === 0x0a) {
       // line continuation: nothing
     } else {
-      out.push(0x5c, e.charCodeAt(0));
+      if (e >= 0x80) fail("non-ASCII byte in a text argument");
+      out[n++] = 0x5c;
+      out[n++] = e;
     }
   }
-  return Uint8Array.from(out);
+  return out.subarray(0, n);
+}
+
+/** The value of one hex digit, or NaN. */
+function hexDigit(c: number | undefined): number {
+  if (c === undefined) return NaN;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : NaN;
 }
 
 /** Protocol 0 UNICODE: latin-1 bytes with \uXXXX and \UXXXXXXXX escapes (CPython's raw-unicode-escape). */
@@ -708,67 +763,124 @@ function latin1Args(args: unknown[], what: string): Uint8Array {
   return b;
 }
 
-/** Second pass: checks the graph (no classes left as values, no cycles, depth), turns dicts into objects. */
+/**
+ * Second pass: checks the graph (no classes left as values, no cycles,
+ * depth), turns dicts into objects. A shared value is converted once and
+ * stays shared; its height is remembered so that reaching it again deeper
+ * down still counts against maxDepth.
+ */
 class Finisher {
-  readonly #done = new Map<object, unknown>();
+  readonly #done = new Map<object, { readonly value: unknown; readonly height: number }>();
   readonly #active = new Set<object>();
   readonly #maxDepth: number;
   readonly #shared: ReadonlySet<unknown>;
+  readonly #messages: MessageBudget;
+  /** Height of the value the last finish() returned (0 for a scalar). */
+  #h = 0;
 
-  constructor(maxDepth: number, shared: ReadonlySet<unknown>) {
-    this.#maxDepth = maxDepth;
+  constructor(lim: PickleLimits, shared: ReadonlySet<unknown>) {
+    this.#maxDepth = lim.maxDepth;
     this.#shared = shared;
+    this.#messages = { left: lim.maxMessageChars };
+  }
+
+  run(v: unknown): unknown {
+    return this.finish(v, 0);
   }
 
   finish(v: unknown, depth: number): unknown {
-    if (typeof v !== "object" || v === null || v instanceof Uint8Array) return v;
+    if (typeof v !== "object" || v === null || v instanceof Uint8Array) {
+      this.#h = 0;
+      return v;
+    }
     if (v instanceof Global) fail(`the class '${v.name}' is not a value`);
-    if (depth >= this.#maxDepth) fail(`nesting deeper than ${this.#maxDepth}`);
+    if (depth >= this.#maxDepth) this.#tooDeep();
     // An object never fetched twice sits in exactly one place: no bookkeeping needed.
-    if (!this.#shared.has(v)) return this.#convert(v, depth + 1);
+    if (!this.#shared.has(v)) {
+      const out = this.#convert(v, depth + 1);
+      this.#h++;
+      return out;
+    }
     const done = this.#done.get(v);
-    if (done !== undefined) return done;
+    if (done !== undefined) {
+      if (depth + done.height > this.#maxDepth) this.#tooDeep();
+      this.#h = done.height;
+      return done.value;
+    }
     if (this.#active.has(v)) fail("recursive structures are not supported");
     this.#active.add(v);
-    const out = this.#convert(v, depth + 1);
+    const value = this.#convert(v, depth + 1);
     this.#active.delete(v);
-    this.#done.set(v, out);
-    return out;
+    const height = ++this.#h;
+    this.#done.set(v, { value, height });
+    return value;
   }
 
+  #tooDeep(): never {
+    throw decodeLimitError("pickle: nesting levels", "maxDepth", this.#maxDepth);
+  }
+
+  /** Converts `v`'s children; leaves in #h the greatest height among them. */
   #convert(v: object, depth: number): unknown {
+    let h = 0;
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) v[i] = this.finish(v[i], depth);
+      for (let i = 0; i < v.length; i++) {
+        v[i] = this.finish(v[i], depth);
+        if (this.#h > h) h = this.#h;
+      }
+      this.#h = h;
       return v;
     }
     if (v instanceof Map) {
       if (isStrKeyedDict(v)) return this.#object(v, depth);
       const m = new Map<unknown, unknown>();
-      for (const [k, x] of v) m.set(this.finish(k, depth), this.finish(x, depth));
+      for (const [k, x] of v) {
+        const key = this.finish(k, depth);
+        if (this.#h > h) h = this.#h;
+        m.set(key, this.finish(x, depth));
+        if (this.#h > h) h = this.#h;
+      }
+      this.#h = h;
       return m;
     }
     if (v instanceof Set) {
       const s = new Set<unknown>();
-      for (const x of v) s.add(this.finish(x, depth));
+      for (const x of v) {
+        s.add(this.finish(x, depth));
+        if (this.#h > h) h = this.#h;
+      }
+      this.#h = h;
       return s;
     }
     if (v instanceof PendingException) {
-      const args = v.args.map((a) => this.finish(a, depth));
-      const attrs = v.state ? this.#object(v.state, depth) : undefined;
-      return new PythonError(v.name, args, attrs);
+      const args = v.args.map((a) => {
+        const out = this.finish(a, depth);
+        if (this.#h > h) h = this.#h;
+        return out;
+      });
+      let attrs: Record<string, unknown> | undefined;
+      if (v.state) {
+        attrs = this.#object(v.state, depth);
+        if (this.#h > h) h = this.#h;
+      }
+      this.#h = h;
+      return new PythonError(v.name, args, attrs, exceptionMessage(args, this.#messages));
     }
     return fail("unexpected value");
   }
 
   #object(m: Dict, depth: number): Record<string, unknown> {
     const o: Record<string, unknown> = {};
+    let h = 0;
     for (const [k, x] of m) {
       const key = k as string;
       const val = this.finish(x, depth);
+      if (this.#h > h) h = this.#h;
       // A "__proto__" key stays an own property instead of replacing the prototype.
       if (key === "__proto__") Object.defineProperty(o, key, { value: val, enumerable: true, writable: true, configurable: true });
       else o[key] = val;
     }
+    this.#h = h;
     return o;
   }
 }

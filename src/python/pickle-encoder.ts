@@ -17,8 +17,15 @@
  * `toJSON()` if they have one, else their own enumerable properties as a
  * dict. Functions, symbols and recursive structures are refused with
  * `SERIALIZE_ERROR`.
+ *
+ * A value reachable twice is written twice (as JSON would): a value whose
+ * pickle would outgrow `maxEncodedSize` bytes, or that visits more than
+ * `maxEncodedValues` values, is refused with `PAYLOAD_TOO_LARGE` before
+ * it grows further, so a small value full of shared references cannot hang
+ * the encoder.
  */
 import { RpcError } from "../errors.js";
+import { encodeLimitError, resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 import { Op } from "./pickle-opcodes.js";
 import { pythonExceptionName } from "./python-exceptions.js";
 import { encodeUtf8SurrogatePass } from "./text.js";
@@ -33,11 +40,17 @@ export interface PickleEncodeOptions {
   python?: 2 | 3;
   /** Deepest nesting accepted (default 200). */
   maxDepth?: number;
+  /** `maxEncodedSize` and `maxEncodedValues` apply (defaults: `DEFAULT_PICKLE_LIMITS`). */
+  limits?: Partial<PickleLimits>;
 }
 
-/** Encode `value` as one pickle. Throws `RpcError` `SERIALIZE_ERROR` for values Python cannot receive. */
+/**
+ * Encode `value` as one pickle. Throws `RpcError` `SERIALIZE_ERROR` for
+ * values Python cannot receive, `PAYLOAD_TOO_LARGE` past the encode limits.
+ */
 export function encodePickle(value: unknown, options: PickleEncodeOptions = {}): Uint8Array {
-  const w = new PickleWriter(options.python ?? 2, options.maxDepth ?? 200);
+  const lim = resolvePickleLimits(options.limits);
+  const w = new PickleWriter(options.python ?? 2, options.maxDepth ?? 200, lim.maxEncodedSize, lim.maxEncodedValues);
   return w.finish(value);
 }
 
@@ -54,10 +67,17 @@ class PickleWriter {
   readonly #python: 2 | 3;
   readonly #maxDepth: number;
   readonly #active = new Set<object>();
+  readonly #maxSize: number;
+  readonly #maxValues: number;
+  /** Values that may still be visited (counted down). */
+  #values: number;
 
-  constructor(python: 2 | 3, maxDepth: number) {
+  constructor(python: 2 | 3, maxDepth: number, maxSize: number, maxValues: number) {
     this.#python = python;
     this.#maxDepth = maxDepth;
+    this.#maxSize = maxSize;
+    this.#maxValues = maxValues;
+    this.#values = maxValues;
   }
 
   finish(value: unknown): Uint8Array {
@@ -70,8 +90,12 @@ class PickleWriter {
 
   #reserve(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
+    const need = this.#len + n;
+    if (need > this.#maxSize) throw encodeLimitError(`pickle: ${need} bytes and more`, "maxEncodedSize", this.#maxSize);
     let size = this.#buf.length * 2;
-    while (size < this.#len + n) size *= 2;
+    while (size < need) size *= 2;
+    // Never more room than the limit allows: the buffer itself stays bounded.
+    if (size > this.#maxSize) size = this.#maxSize;
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#len));
     this.#buf = next;
@@ -110,6 +134,7 @@ class PickleWriter {
   }
 
   #value(v: unknown, depth: number): void {
+    if (--this.#values < 0) throw encodeLimitError("pickle: values", "maxEncodedValues", this.#maxValues);
     switch (typeof v) {
       case "undefined":
         return this.#op(Op.NONE);

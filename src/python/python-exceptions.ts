@@ -4,6 +4,7 @@
  * error to the Python exception a recipe caller receives.
  */
 import { ErrorCodes, RemoteError } from "../errors.js";
+import { DEFAULT_PICKLE_LIMITS } from "./pickle-limits.js";
 
 /** Exception classes present in both Python 2.7 and Python 3. */
 const COMMON = [
@@ -56,29 +57,115 @@ export class PythonError extends RemoteError {
   /** Instance attributes the pickle carried (its `__dict__`), if any. */
   readonly attributes: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(name: string, args: readonly unknown[], attributes?: Record<string, unknown>) {
+  /**
+   * `message` defaults to what Python's `str(exc)` shows, built within
+   * `DEFAULT_PICKLE_LIMITS.maxMessageChars` (see {@link exceptionMessage}).
+   */
+  constructor(name: string, args: readonly unknown[], attributes?: Record<string, unknown>, message?: string) {
     const code = attributes && typeof attributes.code === "string" && attributes.code ? attributes.code : ErrorCodes.REMOTE_ERROR;
-    super(name, messageOf(args), code);
+    super(name, message ?? exceptionMessage(args, { left: DEFAULT_PICKLE_LIMITS.maxMessageChars }), code);
     this.args = args;
     this.attributes = attributes;
   }
 }
 
-/** What Python's `str(exc)` shows, close enough: the single argument, or the tuple of them. */
-function messageOf(args: readonly unknown[]): string {
-  if (args.length === 0) return "";
-  if (args.length === 1) return typeof args[0] === "string" ? args[0] : reprish(args[0]);
-  return `(${args.map(reprish).join(", ")})`;
+/** Characters of message text that may still be built; shared by every message of one decoded pickle. */
+export interface MessageBudget {
+  left: number;
 }
 
-function reprish(v: unknown): string {
-  if (typeof v === "string") return `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-  if (v === null || v === undefined) return "None";
-  if (v === true) return "True";
-  if (v === false) return "False";
-  if (typeof v === "number" || typeof v === "bigint") return String(v);
-  if (v instanceof Error) return `${v.name}(${reprish(v.message)})`;
-  return Array.isArray(v) ? `[${v.map(reprish).join(", ")}]` : Object.prototype.toString.call(v);
+/**
+ * What Python's `str(exc)` shows, close enough: the single str argument as
+ * it is, else a repr of the arguments. A repr is built within `budget`
+ * (and draws it down), ending in "..." when it runs out: nested exceptions
+ * quote each other's messages, so each level of nesting can double the
+ * text, and shared arguments would repeat it. `args` always stay exact.
+ */
+export function exceptionMessage(args: readonly unknown[], budget: MessageBudget): string {
+  if (args.length === 0) return "";
+  if (args.length === 1 && typeof args[0] === "string") return args[0];
+  const out = new ReprWriter(budget);
+  if (args.length === 1) out.repr(args[0]);
+  else {
+    out.put("(");
+    for (let i = 0; i < args.length && out.ok; i++) {
+      if (i > 0) out.put(", ");
+      out.repr(args[i]);
+    }
+    out.put(")");
+  }
+  return out.text();
+}
+
+/** Every message may show this much, even once the shared budget is spent (bounded by maxExceptions per decode). */
+const MIN_MESSAGE_CHARS = 200;
+
+/** A repr written into a bounded list of parts: once its room is spent, nothing more is visited. */
+class ReprWriter {
+  readonly #parts: string[] = [];
+  readonly #budget: MessageBudget;
+  readonly #room: number;
+  #left: number;
+  #truncated = false;
+
+  constructor(budget: MessageBudget) {
+    this.#budget = budget;
+    this.#room = Math.max(budget.left, MIN_MESSAGE_CHARS);
+    this.#left = this.#room;
+  }
+
+  get ok(): boolean {
+    return !this.#truncated;
+  }
+
+  put(s: string): void {
+    if (this.#truncated) return;
+    const left = this.#left;
+    if (s.length <= left) {
+      this.#parts.push(s);
+      this.#left = left - s.length;
+      return;
+    }
+    this.#parts.push(s.slice(0, left));
+    this.#left = 0;
+    this.#truncated = true;
+  }
+
+  repr(v: unknown): void {
+    if (this.#truncated) return;
+    if (typeof v === "string") return this.#quoted(v);
+    if (v === null || v === undefined) return this.put("None");
+    if (v === true) return this.put("True");
+    if (v === false) return this.put("False");
+    if (typeof v === "number" || typeof v === "bigint") return this.put(String(v));
+    if (v instanceof Error) {
+      this.put(`${v.name}(`);
+      this.#quoted(v.message);
+      return this.put(")");
+    }
+    if (Array.isArray(v)) {
+      this.put("[");
+      for (let i = 0; i < v.length && !this.#truncated; i++) {
+        if (i > 0) this.put(", ");
+        this.repr(v[i]);
+      }
+      return this.put("]");
+    }
+    this.put(Object.prototype.toString.call(v));
+  }
+
+  /** A Python-style quoted string; only the part the budget can hold is escaped. */
+  #quoted(s: string): void {
+    const room = this.#left;
+    const head = s.length > room ? s.slice(0, room) : s;
+    this.put(`'${head.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`);
+  }
+
+  text(): string {
+    this.#budget.left = Math.max(0, this.#budget.left - (this.#room - this.#left));
+    const s = this.#parts.join("");
+    return this.#truncated ? `${s}...` : s;
+  }
 }
 
 // Null-prototype tables: names come off the wire or from thrown errors.

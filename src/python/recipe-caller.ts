@@ -14,7 +14,7 @@ import type { Caller } from "../facade.js";
 import type { CallOptions } from "../proxy.js";
 import type { Connection, ConnectionSink } from "../transport.js";
 import { decodeReply, encodeRequest, parseIdiom, type Idiom } from "./idioms.js";
-import type { PickleLimits } from "./pickle-decoder.js";
+import { resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 
 export interface RecipeCallerOptions extends CallOptions {
   /**
@@ -24,7 +24,7 @@ export interface RecipeCallerOptions extends CallOptions {
    * 3 / "pickle" (`conn.recv()`), 4 / "json-bytes" (`json.loads(conn.recv_bytes())`).
    */
   idiom?: Idiom | string;
-  /** Decoder limits for replies. */
+  /** Limits for encoding requests and decoding replies (see `DEFAULT_PICKLE_LIMITS`). */
   limits?: Partial<PickleLimits>;
   /** Append the calling line's stack to remote errors (default true). */
   captureStack?: boolean;
@@ -54,6 +54,7 @@ export class RecipeCaller implements Caller {
   readonly #conn: Connection;
   readonly #idiom: Idiom;
   readonly #opts: RecipeCallerOptions;
+  readonly #limits: PickleLimits;
   readonly #queue: Pending[] = [];
   #sent: Pending | undefined;
   #closed = false;
@@ -64,11 +65,13 @@ export class RecipeCaller implements Caller {
     this.#conn = conn;
     this.#idiom = parseIdiom(options.idiom ?? 2);
     this.#opts = options;
+    this.#limits = resolvePickleLimits(options.limits);
   }
 
   /** Open the connection (authenticated by the transport) and return the caller. */
   static async open(dial: () => Promise<Connection>, options: RecipeCallerOptions = {}): Promise<RecipeCaller> {
     parseIdiom(options.idiom ?? 2); // fail before dialing
+    resolvePickleLimits(options.limits);
     const conn = await dial();
     const caller = new RecipeCaller(conn, options);
     // Caller and ConnectionSink both have a close(); the sink is a separate face.
@@ -92,7 +95,7 @@ export class RecipeCaller implements Caller {
     if (signal?.aborted) return Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
     let frame: Uint8Array;
     try {
-      frame = encodeRequest(this.#idiom, name, args, kwargs);
+      frame = encodeRequest(this.#idiom, name, args, kwargs, this.#limits);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -141,7 +144,7 @@ export class RecipeCaller implements Caller {
     this.#sent = undefined;
     let reply;
     try {
-      reply = decodeReply(this.#idiom, frame, this.#opts.limits);
+      reply = decodeReply(this.#idiom, frame, this.#limits);
     } catch (err) {
       this.#settle(p, err, false);
       this.#conn.close(err as Error);

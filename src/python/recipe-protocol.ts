@@ -18,10 +18,10 @@ import type { RPCHandler } from "../handler.js";
 import type { FrameProtocol, SessionLike } from "../server-session.js";
 import type { Connection, ConnectionSink } from "../transport.js";
 import { decodeRequest, encodeErrorReply, encodeReply, isRecipeFrame, type RecipeBadRequest, type RecipeRequest } from "./idioms.js";
-import type { PickleLimits } from "./pickle-decoder.js";
+import { resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 
 export interface RecipeProtocolOptions {
-  /** Decoder limits for requests (size, depth, memo, int size). */
+  /** Limits for decoding requests and encoding replies (see `DEFAULT_PICKLE_LIMITS`). */
   limits?: Partial<PickleLimits>;
   /** Requests read ahead of the running one before the connection stops being read (default 16). */
   maxQueued?: number;
@@ -29,7 +29,8 @@ export interface RecipeProtocolOptions {
 
 /** A FrameProtocol serving the Python recipe; pass it in `ServeOptions.protocols` or a transport's `protocols`. */
 export function createPythonRecipeProtocol(options: RecipeProtocolOptions = {}): FrameProtocol {
-  const limits = options.limits ?? {};
+  // Resolved (and checked) once: every frame then reuses the same object.
+  const limits = resolvePickleLimits(options.limits);
   const maxQueued = options.maxQueued ?? 16;
   return {
     name: "python-recipe",
@@ -159,7 +160,7 @@ class RecipeSession implements ConnectionSink, SessionLike {
     let frame: Uint8Array | undefined;
     if (err === undefined) {
       try {
-        frame = encodeReply(req.idiom, req.python, result);
+        frame = encodeReply(req.idiom, req.python, result, this.#limits);
       } catch (e) {
         err = e instanceof RpcError ? e : new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${String(e)}`);
       }
