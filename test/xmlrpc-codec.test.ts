@@ -265,9 +265,11 @@ describe("hostile documents", () => {
   });
 
   it("refuses malformed XML", () => {
-    for (const doc of ["", "garbage", "<methodCall>", "<methodCall><methodName>m</methodCall>", "<a/><b/>", "<methodCall><methodName>m</methodName></methodCall><extra/>", "<__proto__/>"]) {
+    for (const doc of ["", "garbage", "<methodCall>", "<methodCall><methodName>m</methodCall>", "<a/><b/>", "<methodCall><methodName>m</methodName></methodCall><extra/>"]) {
       assert.deepEqual(codeOf(() => decodeMethodCall(doc)), wellFormedFault, JSON.stringify(doc));
     }
+    // Well-formed, but not a methodCall.
+    assert.deepEqual(codeOf(() => decodeMethodCall("<__proto__/>")), { code: "PROTOCOL_ERROR", faultCode: -32600 });
   });
 
   it("bounds nesting depth (maxDepth), however deep the document", () => {

@@ -30,8 +30,14 @@ export const FaultCodes = {
 } as const;
 
 /** An `RpcError` carrying the XML-RPC fault code a server should answer with. */
-export function codecError(code: "PROTOCOL_ERROR" | "SERIALIZE_ERROR", message: string, faultCode: number, cause?: unknown): RpcError {
-  const err = new RpcError(code, message, cause === undefined ? {} : { cause });
+export function codecError(
+  code: "PROTOCOL_ERROR" | "SERIALIZE_ERROR" | "PAYLOAD_TOO_LARGE",
+  message: string,
+  faultCode: number,
+  cause?: unknown,
+  data?: unknown,
+): RpcError {
+  const err = new RpcError(code, message, { ...(cause === undefined ? {} : { cause }), ...(data === undefined ? {} : { data }) });
   Object.defineProperty(err, "faultCode", { value: faultCode, enumerable: true, writable: true, configurable: true });
   return err;
 }
@@ -39,6 +45,14 @@ export function codecError(code: "PROTOCOL_ERROR" | "SERIALIZE_ERROR", message: 
 /** A malformed or non-conforming document: `PROTOCOL_ERROR`, fault -32600 unless told otherwise. */
 export function invalid(message: string, faultCode: number = FaultCodes.INVALID_XMLRPC): RpcError {
   return codecError("PROTOCOL_ERROR", message, faultCode);
+}
+
+/**
+ * A document over one of the limits (src/xmlrpc/limits.ts): `PAYLOAD_TOO_LARGE`,
+ * fault -32600, `data: { limit, max }` naming the option that raises it.
+ */
+export function limitExceeded(limit: string, max: number, what: string): RpcError {
+  return codecError("PAYLOAD_TOO_LARGE", `${what} (limit ${limit}: ${max}; raise it on the receiving side if this peer is trusted)`, FaultCodes.INVALID_XMLRPC, undefined, { limit, max });
 }
 
 /** A value XML-RPC cannot carry: `SERIALIZE_ERROR`. */

@@ -6,9 +6,10 @@
 import { ServerCall, type PeerInfo } from "../call-context.js";
 import { RpcError } from "../errors.js";
 import type { RPCHandler } from "../handler.js";
-import { FaultCodes } from "./codec-error.js";
+import { FaultCodes, limitExceeded } from "./codec-error.js";
 import { errorToFault } from "./faults.js";
 import { decodeMethodCall, encodeFault, encodeMethodResponse, type DecodeOptions } from "./message.js";
+import { XMLRPC_LIMITS } from "./limits.js";
 import { encodeValue, type EncodeOptions } from "./value-encode.js";
 
 export interface XmlRpcDispatchOptions extends EncodeOptions, DecodeOptions {
@@ -17,6 +18,17 @@ export interface XmlRpcDispatchOptions extends EncodeOptions, DecodeOptions {
    * true. Calls run one after another, in order, like Python's.
    */
   multicall?: boolean;
+  /** Entries accepted in one `system.multicall`; more is refused whole (`PAYLOAD_TOO_LARGE`). Default 1000. */
+  maxMulticallCalls?: number;
+}
+
+/** Multicall entries run between two yields to the event loop. */
+const ENTRIES_PER_TURN = 64;
+
+// Handlers that settle at once would chain the whole batch on the microtask
+// queue and keep every other connection waiting; a timer lets I/O in.
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 const MULTICALL = "system.multicall";
@@ -56,8 +68,12 @@ async function multicall(handler: RPCHandler, params: unknown[], peer: PeerInfo,
   if (params.length !== 1 || !Array.isArray(calls)) {
     throw new RpcError("INVALID_PARAMS", "system.multicall() takes one argument: an array of {methodName, params} structs");
   }
+  const max = options.maxMulticallCalls ?? XMLRPC_LIMITS.server.maxMulticallCalls;
+  if (calls.length > max) throw limitExceeded("maxMulticallCalls", max, `system.multicall with ${calls.length} entries is too large`);
   const parts: string[] = ["<value><array><data>"];
-  for (const c of calls) {
+  for (let i = 0; i < calls.length; i++) {
+    const c: unknown = calls[i];
+    if (i > 0 && i % ENTRIES_PER_TURN === 0) await nextTurn();
     if (signal?.aborted) throw new RpcError("CANCELLED", "the client went away during system.multicall");
     try {
       if (!isRecord(c) || typeof c.methodName !== "string" || !(c.params === undefined || Array.isArray(c.params))) {

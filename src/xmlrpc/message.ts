@@ -2,16 +2,26 @@
  * Whole XML-RPC messages: `methodCall`, `methodResponse` with one param, and
  * `methodResponse` with a `fault`. Pure functions over strings; no I/O.
  */
-import { invalid, unencodable } from "./codec-error.js";
+import { invalid, limitExceeded, unencodable } from "./codec-error.js";
+import { XMLRPC_LIMITS, type XmlRpcLimits } from "./limits.js";
 import { decodeXmlBytes } from "./text-encoding.js";
 import { decodeValue } from "./value-decode.js";
 import { encodeValue, type EncodeOptions } from "./value-encode.js";
 import { elementsOf, parseXml, textOf, type XmlElement } from "./xml-parse.js";
 import { escapeText } from "./xml-text.js";
 
+/**
+ * Limits applied while decoding (see limits.ts for what each guards).
+ * Defaults: `XMLRPC_LIMITS.server` for `decodeMethodCall`,
+ * `XMLRPC_LIMITS.client` for `decodeMethodResponse`.
+ */
 export interface DecodeOptions {
   /** Deepest nesting of arrays and structs accepted. Default 64. */
   maxDepth?: number;
+  /** XML elements (and CDATA sections) in one document. */
+  maxElements?: number;
+  /** Longest string, member name or method name (characters), largest base64 value (bytes). */
+  maxStringLength?: number;
 }
 
 /** A decoded `methodCall`. */
@@ -63,34 +73,42 @@ export function encodeFault(fault: Fault): string {
   return `${XML_DECL}<methodResponse>\n<fault>\n${body}\n</fault>\n</methodResponse>\n`;
 }
 
-function nestedTags(options: DecodeOptions): number {
-  // value>array>data>value and value>struct>member>value: three elements a level.
-  return (options.maxDepth ?? 64) * 3 + 8;
+/** `maxDepth` in elements: value>array>data>value and value>struct>member>value are three elements a level. */
+export function nestedTags(maxDepth: number): number {
+  return maxDepth * 3 + 8;
+}
+
+function parseDocument(doc: string | Uint8Array, options: DecodeOptions, defaults: XmlRpcLimits): XmlElement {
+  return parseXml(toText(doc), nestedTags(options.maxDepth ?? defaults.maxDepth), options.maxElements ?? defaults.maxElements);
 }
 
 function toText(doc: string | Uint8Array): string {
   return typeof doc === "string" ? doc : decodeXmlBytes(doc);
 }
 
-function decodeParams(params: XmlElement): unknown[] {
+function decodeParams(params: XmlElement, maxStringLength: number): unknown[] {
   return elementsOf(params).map((param) => {
     if (param.name !== "param") throw invalid(`<params> holds <${param.name}>, expected <param>`);
     const kids = elementsOf(param);
     const v = kids[0];
     if (!v || kids.length !== 1 || v.name !== "value") throw invalid("a <param> must hold exactly one <value>");
-    return decodeValue(v);
+    return decodeValue(v, { maxStringLength });
   });
 }
 
 /** Decode a `methodCall` document (text or bytes). Throws `PROTOCOL_ERROR` with a `faultCode`. */
 export function decodeMethodCall(doc: string | Uint8Array, options: DecodeOptions = {}): MethodCall {
-  const root = parseXml(toText(doc), nestedTags(options));
+  const defaults = XMLRPC_LIMITS.server;
+  const maxString = options.maxStringLength ?? defaults.maxStringLength;
+  const root = parseDocument(doc, options, defaults);
   if (root.name !== "methodCall") throw invalid(`expected <methodCall>, got <${root.name.slice(0, 40)}>`);
   let methodName: string | undefined;
   let params: unknown[] | undefined;
   for (const el of elementsOf(root)) {
-    if (el.name === "methodName" && methodName === undefined) methodName = textOf(el).trim();
-    else if (el.name === "params" && params === undefined) params = decodeParams(el);
+    if (el.name === "methodName" && methodName === undefined) {
+      methodName = textOf(el).trim();
+      if (methodName.length > maxString) throw limitExceeded("maxStringLength", maxString, `a method name of ${methodName.length} characters is too long`);
+    } else if (el.name === "params" && params === undefined) params = decodeParams(el, maxString);
     else throw invalid(`<methodCall> holds an unexpected <${el.name.slice(0, 40)}>`);
   }
   if (!methodName) throw invalid("<methodCall> needs a non-empty <methodName>");
@@ -111,7 +129,9 @@ function toFault(v: unknown): Fault {
  * the spec's "exactly one").
  */
 export function decodeMethodResponse(doc: string | Uint8Array, options: DecodeOptions = {}): MethodResponse {
-  const root = parseXml(toText(doc), nestedTags(options));
+  const defaults = XMLRPC_LIMITS.client;
+  const maxString = options.maxStringLength ?? defaults.maxStringLength;
+  const root = parseDocument(doc, options, defaults);
   if (root.name !== "methodResponse") throw invalid(`expected <methodResponse>, got <${root.name.slice(0, 40)}>`);
   const kids = elementsOf(root);
   const body = kids[0];
@@ -120,9 +140,9 @@ export function decodeMethodResponse(doc: string | Uint8Array, options: DecodeOp
     const vs = elementsOf(body);
     const v = vs[0];
     if (!v || vs.length !== 1 || v.name !== "value") throw invalid("a <fault> must hold exactly one <value>");
-    return { kind: "fault", fault: toFault(decodeValue(v)) };
+    return { kind: "fault", fault: toFault(decodeValue(v, { maxStringLength: maxString })) };
   }
   if (body.name !== "params") throw invalid(`<methodResponse> holds an unexpected <${body.name.slice(0, 40)}>`);
-  const values = decodeParams(body);
+  const values = decodeParams(body, maxString);
   return { kind: "result", value: values.length === 0 ? null : values.length === 1 ? values[0] : values };
 }

@@ -3,9 +3,13 @@
  * document. Not registered by default (it is slower and bulkier than JSON);
  * `registerSerializer(xmlrpc)` on both sides lets the frame transports
  * carry XML-RPC-typed payloads (Date, BigInt as i8, Uint8Array as base64).
+ * Frames are decoded within the server's limits (`XMLRPC_LIMITS.server`
+ * but the frame size, which the transport enforces).
  */
 import type { Serializer } from "../serializers/serializer.js";
 import { invalid } from "./codec-error.js";
+import { XMLRPC_LIMITS } from "./limits.js";
+import { nestedTags } from "./message.js";
 import { decodeXmlBytes } from "./text-encoding.js";
 import { decodeValue } from "./value-decode.js";
 import { encodeValue } from "./value-encode.js";
@@ -21,8 +25,9 @@ export const xmlrpc: Serializer = {
     return encoder.encode(`<?xml version="1.0"?>\n${encodeValue(value)}`);
   },
   decode(frame: Uint8Array): unknown {
-    const root = parseXml(decodeXmlBytes(frame), 64 * 3 + 8);
+    const limits = XMLRPC_LIMITS.server;
+    const root = parseXml(decodeXmlBytes(frame), nestedTags(limits.maxDepth), limits.maxElements);
     if (root.name !== "value") throw invalid(`expected a <value> document, got <${root.name.slice(0, 40)}>`);
-    return decodeValue(root);
+    return decodeValue(root, limits);
   },
 };

@@ -14,7 +14,7 @@
  * | array | Array |
  * | nil, ex:nil | null |
  */
-import { invalid } from "./codec-error.js";
+import { invalid, limitExceeded } from "./codec-error.js";
 import { decodeBase64 } from "./base64.js";
 import { parseDateTime } from "./iso8601.js";
 import { elementsOf, textOf, type XmlElement } from "./xml-parse.js";
@@ -29,6 +29,18 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 /** Digits accepted in a <biginteger>: BigInt parsing is superlinear, so a hostile megabyte of digits is refused. */
 const MAX_BIG_DIGITS = 4096;
+/** Characters accepted in a <double>: the longest exact decimal of a double is 767 significant digits. */
+const MAX_DOUBLE_CHARS = 1100;
+
+/** What {@link decodeValue} enforces besides the document-level limits. */
+export interface ValueLimits {
+  /** Longest string or member name (characters) and largest base64 value (bytes). Default: unbounded. */
+  readonly maxStringLength?: number;
+}
+
+function checkLength(length: number, max: number, what: string): void {
+  if (length > max) throw limitExceeded("maxStringLength", max, `a ${what} of ${length} ${what === "<base64> value" ? "bytes" : "characters"} is too long`);
+}
 
 function parseInteger(el: XmlElement): number | bigint {
   const s = textOf(el).trim();
@@ -47,7 +59,8 @@ function parseBig(el: XmlElement, int64: boolean): bigint {
 
 function parseDouble(el: XmlElement): number {
   const s = textOf(el).trim();
-  if (DOUBLE.test(s) && s.length <= 1100) return Number(s);
+  // Length first: DOUBLE backtracks quadratically on a long run of digits that does not match.
+  if (s.length <= MAX_DOUBLE_CHARS && DOUBLE.test(s)) return Number(s);
   const special = SPECIAL_DOUBLE[s.toLowerCase()];
   if (special !== undefined) return special;
   throw invalid(`bad <${el.name}> value ${JSON.stringify(s.slice(0, 40))}`);
@@ -65,30 +78,33 @@ function setKey(obj: Record<string, unknown>, key: string, value: unknown): void
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-function parseStruct(el: XmlElement): Record<string, unknown> {
+function parseStruct(el: XmlElement, max: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const member of elementsOf(el)) {
     if (member.name !== "member") throw invalid(`<struct> holds <${member.name}>, expected <member>`);
     let name: string | undefined;
     let value: XmlElement | undefined;
     for (const part of elementsOf(member)) {
-      if (part.name === "name" && name === undefined) name = textOf(part);
+      if (part.name === "name" && name === undefined) {
+        name = textOf(part);
+        checkLength(name.length, max, "member name");
+      }
       else if (part.name === "value" && value === undefined) value = part;
       else throw invalid(`<member> holds an unexpected <${part.name}>`);
     }
     if (name === undefined || value === undefined) throw invalid("a <member> needs one <name> and one <value>");
-    setKey(out, name, decodeValue(value));
+    setKey(out, name, decodeWithin(value, max));
   }
   return out;
 }
 
-function parseArray(el: XmlElement): unknown[] {
+function parseArray(el: XmlElement, max: number): unknown[] {
   const kids = elementsOf(el);
   const data = kids[0];
   if (!data || kids.length !== 1 || data.name !== "data") throw invalid("<array> must hold exactly one <data>");
   return elementsOf(data).map((v) => {
     if (v.name !== "value") throw invalid(`<data> holds <${v.name}>, expected <value>`);
-    return decodeValue(v);
+    return decodeWithin(v, max);
   });
 }
 
@@ -97,15 +113,29 @@ function parseNil(el: XmlElement): null {
   return null;
 }
 
-/** Decode one `<value>` element. Throws `PROTOCOL_ERROR` (fault -32600) for anything off the spec. */
-export function decodeValue(value: XmlElement): unknown {
-  if (!value.children.some((c) => "name" in c)) return textOf(value); // untyped: a string
+function stringOf(el: XmlElement, max: number): string {
+  const s = textOf(el);
+  checkLength(s.length, max, "string");
+  return s;
+}
+
+/**
+ * Decode one `<value>` element. Throws `PROTOCOL_ERROR` (fault -32600) for
+ * anything off the spec, `PAYLOAD_TOO_LARGE` for a string over
+ * `limits.maxStringLength`.
+ */
+export function decodeValue(value: XmlElement, limits: ValueLimits = {}): unknown {
+  return decodeWithin(value, limits.maxStringLength ?? Infinity);
+}
+
+function decodeWithin(value: XmlElement, max: number): unknown {
+  if (!value.children.some((c) => "name" in c)) return stringOf(value, max); // untyped: a string
   const kids = elementsOf(value);
   const typed = kids[0] as XmlElement;
   if (kids.length > 1) throw invalid(`<value> holds more than one type (<${typed.name}>, <${(kids[1] as XmlElement).name}>)`);
   switch (typed.name) {
     case "string":
-      return textOf(typed);
+      return stringOf(typed, max);
     case "int":
     case "i4":
     case "i1":
@@ -129,12 +159,15 @@ export function decodeValue(value: XmlElement): unknown {
       return parseDouble(typed);
     case "dateTime.iso8601":
       return parseDateTime(textOf(typed));
-    case "base64":
-      return decodeBase64(textOf(typed));
+    case "base64": {
+      const bytes = decodeBase64(textOf(typed));
+      checkLength(bytes.length, max, "<base64> value");
+      return bytes;
+    }
     case "struct":
-      return parseStruct(typed);
+      return parseStruct(typed, max);
     case "array":
-      return parseArray(typed);
+      return parseArray(typed, max);
     case "nil":
     case "ex:nil":
       return parseNil(typed);

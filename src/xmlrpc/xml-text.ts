@@ -1,7 +1,7 @@
 /**
- * Character data: escaping for output, and reading element content back
- * (entity and character references, CDATA sections, comments) with nothing
- * but the five predefined entities: DOCTYPE entities are never expanded.
+ * Character data: escaping for output, and resolving entity and character
+ * references with nothing but the five predefined entities: DOCTYPE
+ * entities are never expanded.
  */
 import { FaultCodes, excerpt, invalid, unencodable } from "./codec-error.js";
 
@@ -50,40 +50,4 @@ export function decodeReferences(text: string): string {
     if (v === undefined) throw invalid(`entity '&${excerpt(ref, 40)};' is not allowed: XML-RPC documents use only the predefined entities`, FaultCodes.NOT_WELL_FORMED);
     return v;
   });
-}
-
-/**
- * Read the raw content of a leaf element (as the parser hands over stop
- * nodes): text with references, CDATA sections taken literally, comments and
- * processing instructions skipped. A child element is a `PROTOCOL_ERROR`.
- */
-export function readContent(raw: string, element: string): string {
-  if (!raw.includes("<")) return decodeReferences(raw);
-  let out = "";
-  let i = 0;
-  while (i < raw.length) {
-    const lt = raw.indexOf("<", i);
-    if (lt < 0) {
-      out += decodeReferences(raw.slice(i));
-      break;
-    }
-    out += decodeReferences(raw.slice(i, lt));
-    if (raw.startsWith("<![CDATA[", lt)) {
-      const end = raw.indexOf("]]>", lt + 9);
-      if (end < 0) throw invalid(`unterminated CDATA section in <${element}>`, FaultCodes.NOT_WELL_FORMED);
-      out += raw.slice(lt + 9, end);
-      i = end + 3;
-    } else if (raw.startsWith("<!--", lt)) {
-      const end = raw.indexOf("-->", lt + 4);
-      if (end < 0) throw invalid(`unterminated comment in <${element}>`, FaultCodes.NOT_WELL_FORMED);
-      i = end + 3;
-    } else if (raw.startsWith("<?", lt)) {
-      const end = raw.indexOf("?>", lt + 2);
-      if (end < 0) throw invalid(`unterminated processing instruction in <${element}>`, FaultCodes.NOT_WELL_FORMED);
-      i = end + 2;
-    } else {
-      throw invalid(`<${element}> must hold text only, found markup ${JSON.stringify(excerpt(raw.slice(lt), 40))}`);
-    }
-  }
-  return out;
 }

@@ -9,15 +9,26 @@ import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
 import { RpcError, type Caller, type CallOptions, type TransportOptions } from "../../src/index.js";
-import { decodeMethodResponse, encodeMethodCall, faultToError, type DecodeOptions, type EncodeOptions } from "../../src/xmlrpc/index.js";
+import { XMLRPC_LIMITS, decodeMethodResponse, encodeMethodCall, faultToError, type DecodeOptions, type EncodeOptions } from "../../src/xmlrpc/index.js";
+import { basicAuthHeader, checkBasicAuthOption } from "./basic-auth.js";
 import { decodeContent, readBody } from "./body.js";
 import { httpEndpoint, type HttpEndpoint } from "./endpoint-url.js";
-import { DEFAULT_MAX_BODY } from "./request-listener.js";
+import { refuseAuthkey, refuseSerializer } from "./option-checks.js";
 
-/** Options of `connect("xmlrpc+http://...", options)`, besides the proxy's `timeout` and `signal`. */
+/**
+ * Options of `connect("xmlrpc+http://...", options)`, besides the proxy's
+ * `timeout` and `signal`. `authkey` and `serializer` are refused
+ * (`INVALID_URL`): XML-RPC has no HMAC challenge and its own wire format.
+ */
 export interface XmlRpcClientOptions extends TransportOptions, EncodeOptions, DecodeOptions {
-  /** Largest response body accepted (after gzip decoding), bytes. Default 16 MiB. */
+  /** Largest response body accepted (after gzip decoding), bytes. Default 16 MiB (`XMLRPC_LIMITS.client`). */
   maxFrameSize?: number;
+  /**
+   * HTTP Basic credentials sent with every request, as an option rather than
+   * in the URL (URLs get logged). `false`: this client sends none on
+   * purpose (WIRECALL_AUTHKEY is then not refused).
+   */
+  basicAuth?: { username: string; password: string } | false;
   /** Open (and close) one connection in `connect()` so an unreachable server fails there with `CONNECT_FAILED`. Default true; false is lazy like Python's ServerProxy. */
   probe?: boolean;
   /** Time limit for the probe, ms. Default 10000. */
@@ -57,16 +68,22 @@ export class XmlRpcClient implements Caller {
   constructor(url: URL, options: XmlRpcClientOptions = {}) {
     this.#ep = httpEndpoint(url);
     this.#options = options;
-    this.#limit = options.maxFrameSize ?? DEFAULT_MAX_BODY;
+    refuseSerializer(options);
+    const basic = checkBasicAuthOption(options.basicAuth);
+    if (typeof basic === "function") throw new RpcError("INVALID_URL", "a client's basicAuth is { username, password } (or false), not a function");
+    const inUrl = this.#ep.username !== "" || this.#ep.password !== "";
+    if (inUrl && basic) throw new RpcError("INVALID_URL", "Basic auth credentials are given twice: in the URL and as the basicAuth option; keep one");
+    const header = Object.keys(options.headers ?? {}).some((k) => k.toLowerCase() === "authorization");
+    refuseAuthkey(options, "client", inUrl || (basic !== undefined && basic !== false) || header);
+    this.#limit = options.maxFrameSize ?? XMLRPC_LIMITS.client.maxFrameSize;
     this.#agent = this.#ep.secure ? new https.Agent({ keepAlive: true, ...this.#tlsOptions() }) : new http.Agent({ keepAlive: true });
     this.#headers = {
       "User-Agent": "wirecall-xmlrpc",
       "Accept-Encoding": options.gzip === false ? "identity" : "gzip",
       ...options.headers,
     };
-    if (this.#ep.username || this.#ep.password) {
-      this.#headers.Authorization = `Basic ${Buffer.from(`${this.#ep.username}:${this.#ep.password}`).toString("base64")}`;
-    }
+    if (inUrl) this.#headers.Authorization = basicAuthHeader(this.#ep.username, this.#ep.password);
+    else if (basic) this.#headers.Authorization = basicAuthHeader(basic.username, basic.password);
   }
 
   #tlsOptions(): tls.ConnectionOptions {
@@ -222,6 +239,8 @@ export class XmlRpcClient implements Caller {
       res.resume();
       const msg = `the XML-RPC server at ${this.target} answered '${name}' with HTTP ${status} ${res.statusMessage ?? ""}`.trim();
       if (status === 413) throw new RpcError("PAYLOAD_TOO_LARGE", msg, { data: { status } });
+      if (status === 401) throw new RpcError("AUTH_FAILED", `${msg}: the server wants HTTP Basic auth (basicAuth option, or user:password@ in the URL)`, { data: { status } });
+      if (status === 403) throw new RpcError("AUTH_FAILED", `${msg}: the server refused this peer (a server without basicAuth serves only loopback peers unless allowRemote)`, { data: { status } });
       if (status === 503) throw new RpcError("SHUTTING_DOWN", msg, { data: { status } });
       throw new RpcError("PROTOCOL_ERROR", msg, { data: { status } });
     }

@@ -6,10 +6,16 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { DEFAULT_LIMITS, RpcError, type RPCHandler, type Server, type TransportOptions } from "../../src/index.js";
+import { checkBasicAuthOption } from "./basic-auth.js";
 import { DEFAULT_PATH, formatUrl, httpEndpoint } from "./endpoint-url.js";
+import { refuseAuthkey, refuseSerializer } from "./option-checks.js";
 import { XmlRpcRequestListener, type XmlRpcListenerOptions } from "./request-listener.js";
 
-/** Options of `serve(handler, "xmlrpc+http://...", options)`. */
+/**
+ * Options of `serve(handler, "xmlrpc+http://...", options)`. `authkey` and
+ * `serializer` are refused (`INVALID_URL`): XML-RPC has no HMAC challenge
+ * and its own wire format; use `basicAuth`.
+ */
 export interface XmlRpcServeOptions extends TransportOptions, Omit<XmlRpcListenerOptions, "paths"> {
   /** How long `close()` waits for requests in flight before aborting them, ms. Default 5000. */
   closeTimeout?: number;
@@ -74,11 +80,23 @@ export class XmlRpcServer implements Server {
   }
 }
 
-/** Serve `handler` over XML-RPC at an `xmlrpc+http://` or `xmlrpc+https://` URL (port 0 picks one). */
+/**
+ * Serve `handler` over XML-RPC at an `xmlrpc+http://` or `xmlrpc+https://`
+ * URL (port 0 picks one). `user:password@` in the URL is the `basicAuth`
+ * every request must carry; the reported `server.url` leaves it out.
+ */
 export async function serveXmlRpc(handler: RPCHandler, url: URL, options: XmlRpcServeOptions = {}): Promise<XmlRpcServer> {
   const ep = httpEndpoint(url);
   const paths = ep.defaultPath ? [DEFAULT_PATH, "/"] : [ep.path];
-  const requests = new XmlRpcRequestListener(handler, { ...options, paths });
+  refuseSerializer(options);
+  let basicAuth = checkBasicAuthOption(options.basicAuth);
+  if (ep.username !== "" || ep.password !== "") {
+    if (basicAuth !== undefined) throw new RpcError("INVALID_URL", "Basic auth is given twice: in the URL and as the basicAuth option; keep one");
+    basicAuth = { username: ep.username, password: ep.password };
+  }
+  refuseAuthkey(options, "server", basicAuth !== undefined && basicAuth !== false);
+  const listenerOptions = basicAuth === undefined ? { ...options, paths } : { ...options, basicAuth, paths };
+  const requests = new XmlRpcRequestListener(handler, listenerOptions);
   let server: http.Server;
   if (ep.secure) {
     const tls: https.ServerOptions = { ...options.tls };

@@ -6,12 +6,29 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DEFAULT_LIMITS, RpcError, type RPCHandler } from "../../src/index.js";
-import { handleXmlRpcRequest, type XmlRpcDispatchOptions } from "../../src/xmlrpc/index.js";
+import { XMLRPC_LIMITS, handleXmlRpcRequest, type XmlRpcDispatchOptions } from "../../src/xmlrpc/index.js";
+import { isLoopback } from "../net-address.js";
+import { checkBasicAuth, checkBasicAuthOption, type BasicAuthOption, type BasicAuthVerifier } from "./basic-auth.js";
 import { acceptsGzip, decodeContent, gzipBody, readBody } from "./body.js";
 
 export interface XmlRpcListenerOptions extends XmlRpcDispatchOptions {
-  /** Largest request body, in bytes, before and after gzip decoding; larger gets HTTP 413. Default 16 MiB. */
+  /** Largest request body, in bytes, before and after gzip decoding; larger gets HTTP 413. Default 4 MiB (`XMLRPC_LIMITS.server`). */
   maxFrameSize?: number;
+  /**
+   * HTTP Basic authentication every request must carry (else HTTP 401): one
+   * `{ username, password }` or a function checking the pair. `false` says
+   * on purpose that there is none. Use it over HTTPS outside loopback.
+   */
+  basicAuth?: BasicAuthOption;
+  /**
+   * Without `basicAuth`, serve peers that are not on loopback (default
+   * false: they get HTTP 403), as tcp:// and ws:// do without an authkey.
+   * Set it when something in front authenticates (a reverse proxy on
+   * loopback needs nothing: its address is loopback).
+   */
+  allowRemote?: boolean;
+  /** Told of each request refused before it was read: a remote peer without `allowRemote`, or failed Basic auth (`AUTH_FAILED`). */
+  onHandshakeError?: (err: RpcError, remoteAddress: string | undefined) => void;
   /**
    * Refuse request Content-Types other than XML (`text/xml`, `application/xml`,
    * `*+xml`) with HTTP 415; a missing Content-Type is accepted. Default true:
@@ -25,8 +42,8 @@ export interface XmlRpcListenerOptions extends XmlRpcDispatchOptions {
   paths?: readonly string[];
 }
 
-/** Default request-body limit: XML is bulky to parse, so lower than the frame transports' 64 MiB. */
-export const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
+/** Default request-body limit (`XMLRPC_LIMITS.server.maxFrameSize`): requests come from peers the server may not trust. */
+export const DEFAULT_MAX_BODY = XMLRPC_LIMITS.server.maxFrameSize;
 
 const XML_TYPE = /^(?:text\/xml|application\/xml|[\w.+-]+\/[\w.-]+\+xml)\s*(?:;|$)/i;
 
@@ -47,6 +64,8 @@ export class XmlRpcRequestListener {
   readonly #handler: RPCHandler;
   readonly #options: XmlRpcListenerOptions;
   readonly #limit: number;
+  readonly #auth: BasicAuthVerifier | undefined;
+  readonly #loopbackOnly: boolean;
   readonly #active = new Set<Active>();
   #closing = false;
 
@@ -54,6 +73,9 @@ export class XmlRpcRequestListener {
     this.#handler = handler;
     this.#options = options;
     this.#limit = options.maxFrameSize ?? DEFAULT_MAX_BODY;
+    const auth = checkBasicAuthOption(options.basicAuth);
+    this.#auth = auth === false ? undefined : auth;
+    this.#loopbackOnly = this.#auth === undefined && options.allowRemote !== true;
   }
 
   /** Requests currently being served. */
@@ -98,6 +120,15 @@ export class XmlRpcRequestListener {
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!this.owns(req.url)) return plain(res, 404, "no XML-RPC endpoint at this path", false);
     if (this.#closing) return plain(res, 503, "the server is shutting down", true);
+    if (this.#loopbackOnly && !isLoopback(req.socket.remoteAddress)) {
+      this.#refused("refused a remote peer: without basicAuth only loopback peers are served (allowRemote: true to change that)", req);
+      return plain(res, 403, "this XML-RPC server serves only loopback peers", true);
+    }
+    if (this.#auth && !(await checkBasicAuth(this.#auth, req.headers.authorization))) {
+      this.#refused(req.headers.authorization ? "wrong Basic auth user or password" : "a request without Basic auth credentials", req);
+      res.setHeader("WWW-Authenticate", 'Basic realm="xmlrpc", charset="UTF-8"');
+      return plain(res, 401, "authentication required", true);
+    }
     if (req.method !== "POST") {
       res.setHeader("Allow", "POST");
       return plain(res, 405, "XML-RPC requests are POSTed", false);
@@ -134,6 +165,11 @@ export class XmlRpcRequestListener {
       this.#active.delete(active);
       finish();
     }
+  }
+
+  #refused(message: string, req: IncomingMessage): void {
+    const report = this.#options.onHandshakeError;
+    if (report) report(new RpcError("AUTH_FAILED", message), remoteOf(req));
   }
 
   async #respond(req: IncomingMessage, res: ServerResponse, xml: string): Promise<void> {
