@@ -1,11 +1,14 @@
 /**
- * One end of an in-process connection pair. Frames cross by reference on a
- * microtask (never re-entrantly inside `send`), in order, with the same
- * pause/drain semantics as a socket so the core's backpressure is exercised.
+ * One end of an in-process connection pair: the in-process side of
+ * {@link ConnectionBase}. Frames cross by reference on a microtask (never
+ * re-entrantly inside `send`), in order, and wait in the receiver's inbox
+ * while it is paused, with a high-water mark like a socket's, so the core's
+ * backpressure is exercised.
  */
-import { RpcError, type Connection, type ConnectionSink } from "../../src/index.js";
+import { ConnectionBase } from "../../src/connection-base.js";
+import { RpcError } from "../../src/index.js";
 
-/** Bytes queued towards a peer before `send` returns false. */
+/** Bytes queued towards a peer before `send` returns false; drain comes at half. */
 const HIGH_WATER_MARK = 1024 * 1024;
 
 // An open socket keeps Node's event loop alive; an open memory connection
@@ -23,117 +26,100 @@ function release(): void {
   }
 }
 
-export class MemoryConnection implements Connection {
+export class MemoryConnection extends ConnectionBase {
   readonly transport = "mem";
   readonly remoteAddress: string;
   peer!: MemoryConnection;
   readonly #maxFrameSize: number;
-  #sink: ConnectionSink | undefined;
+  /** Frames the peer sent, not yet delivered. */
   #inbox: Uint8Array[] = [];
   #head = 0;
   #inboxBytes = 0;
-  #paused = false;
   #scheduled = false;
-  #closed = false;
-  /** Set when this end has been closed: its sink gets `close` once the inbox is delivered. */
-  #pendingClose: { err: Error | undefined } | undefined;
-  #senderBlocked = false;
+  /** The peer closed: this end ends once the inbox is delivered. */
+  #peerGone: { err: Error | undefined } | undefined;
+  #retained = true;
+  readonly #pumpTask = (): void => {
+    this.#scheduled = false;
+    this.#pump();
+  };
 
   constructor(remoteAddress: string, maxFrameSize: number) {
+    super();
     this.remoteAddress = remoteAddress;
     this.#maxFrameSize = maxFrameSize;
     retain();
   }
 
-  open(sink: ConnectionSink): void {
-    if (this.#sink) throw new Error("open() called twice");
-    this.#sink = sink;
-    this.#schedule();
-  }
+  // ---- ConnectionBase ----------------------------------------------------
 
-  send(frame: Uint8Array): boolean {
-    if (this.#closed || this.#pendingClose) return false;
+  protected write(frame: Uint8Array): boolean {
     return this.peer.#enqueue(frame);
   }
 
-  pause(): void {
-    this.#paused = true;
+  protected pauseReading(): void {
+    // Nothing to stop: undelivered frames simply stay in the inbox.
   }
 
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#schedule();
+  protected resumeReading(): void {
+    this.#pump();
   }
 
-  close(err?: Error): void {
-    if (this.#closed || this.#pendingClose) return;
-    this.peer.#peerClosed(err);
-    if (!this.#sink) {
-      this.#closed = true;
-      release();
-      return;
-    }
-    // Frames already sent still reach the peer, then the peer sees the close.
-    this.#pendingClose = { err };
+  protected closeTransport(err: Error | undefined): void {
     this.#inbox = [];
     this.#head = 0;
     this.#inboxBytes = 0;
-    this.#schedule();
+    this.peer.#peerClosed(err);
+    this.#release();
   }
 
-  #peerClosed(err: Error | undefined): void {
-    if (this.#closed || this.#pendingClose) return;
-    this.#pendingClose = { err: err ? new RpcError("CONNECTION_CLOSED", "the peer closed the connection", { cause: err }) : undefined };
-    this.#schedule();
-  }
+  // ---- internals ---------------------------------------------------------
 
   #enqueue(frame: Uint8Array): boolean {
-    if (this.#closed || this.#pendingClose) return false;
+    if (!this.live || this.#peerGone) return false;
     if (frame.byteLength > this.#maxFrameSize) {
-      const err = new RpcError("PAYLOAD_TOO_LARGE", `frame of ${frame.byteLength} bytes exceeds maxFrameSize ${this.#maxFrameSize}`);
-      this.close(err);
+      this.close(new RpcError("PAYLOAD_TOO_LARGE", `frame of ${frame.byteLength} bytes exceeds maxFrameSize ${this.#maxFrameSize}`));
       return false;
     }
     this.#inbox.push(frame);
     this.#inboxBytes += frame.byteLength;
     this.#schedule();
-    if (this.#inboxBytes > HIGH_WATER_MARK) {
-      this.#senderBlocked = true;
-      return false;
-    }
-    return true;
+    return this.#inboxBytes <= HIGH_WATER_MARK;
+  }
+
+  #peerClosed(err: Error | undefined): void {
+    if (!this.live || this.#peerGone) return;
+    this.#peerGone = { err: err ? new RpcError("CONNECTION_CLOSED", "the peer closed the connection", { cause: err }) : undefined };
+    this.#schedule();
   }
 
   #schedule(): void {
-    if (this.#scheduled || !this.#sink) return;
+    if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => this.#flush());
+    queueMicrotask(this.#pumpTask);
   }
 
-  #flush(): void {
-    this.#scheduled = false;
-    const sink = this.#sink;
-    if (!sink || this.#closed) return;
-    while (!this.#paused && this.#head < this.#inbox.length && !this.#closed) {
+  #pump(): void {
+    while (this.flowing && this.#head < this.#inbox.length) {
       const frame = this.#inbox[this.#head] as Uint8Array;
       this.#inbox[this.#head++] = undefined as unknown as Uint8Array;
       this.#inboxBytes -= frame.byteLength;
-      sink.frame(frame);
+      this.deliver(frame);
     }
-    if (this.#head === this.#inbox.length) {
+    if (this.#head > 0 && this.#head === this.#inbox.length) {
       this.#inbox = [];
       this.#head = 0;
     }
-    if (this.#senderBlocked && this.#inboxBytes <= HIGH_WATER_MARK / 2) {
-      this.#senderBlocked = false;
-      const peerSink = this.peer.#sink;
-      if (peerSink && !this.peer.#closed) peerSink.drain();
+    if (this.#inboxBytes <= HIGH_WATER_MARK / 2) this.peer.drained();
+    if (this.#peerGone && this.#head === this.#inbox.length && this.live) {
+      this.ended(this.#peerGone.err);
+      this.#release();
     }
-    if (this.#pendingClose && !this.#closed && this.#head === this.#inbox.length) {
-      this.#closed = true;
-      release();
-      sink.close(this.#pendingClose.err);
-    }
+  }
+
+  #release(): void {
+    if (!this.#retained) return;
+    this.#retained = false;
+    release();
   }
 }

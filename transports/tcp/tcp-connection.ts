@@ -1,14 +1,17 @@
 /**
- * A framed connection over a net.Socket or tls.TLSSocket: adapts socket
- * events to the {@link Connection} interface. Authentication is driven from
- * outside through {@link TcpConnection.challengeIO}; this file only moves frames.
+ * A framed connection over a net.Socket or tls.TLSSocket: the socket side of
+ * {@link ConnectionBase}, which does the delivery, pausing and closing.
+ * Authentication is driven from outside through {@link TcpConnection.challengeIO}.
  *
- * The socket is opened with `allowHalfOpen`: when the peer ends its side,
- * every frame it sent is still delivered (a one-way call followed by a close
- * is not lost) before this side closes too.
+ * Bytes wait in the frame decoder until the core wants frames, and are
+ * decoded only then (no frame is held twice). The socket is opened with
+ * `allowHalfOpen`: when the peer ends its side, every frame it sent is still
+ * delivered (a one-way call followed by a close is not lost) before this
+ * side closes too.
  */
 import type { Socket } from "node:net";
-import { RpcError, isChallenge, type ChallengeIO, type Connection, type ConnectionSink } from "../../src/index.js";
+import { ConnectionBase } from "../../src/connection-base.js";
+import { RpcError, isChallenge, type ChallengeIO } from "../../src/index.js";
 import { FrameDecoder } from "./frame-decoder.js";
 import { FrameWriter, type CoalesceMode } from "./frame-writer.js";
 
@@ -36,7 +39,7 @@ function closedError(message: string, cause?: unknown): RpcError {
   return new RpcError("CONNECTION_CLOSED", message, cause === undefined ? {} : { cause });
 }
 
-export class TcpConnection implements Connection {
+export class TcpConnection extends ConnectionBase {
   readonly transport: string;
   readonly remoteAddress: string | undefined;
   readonly #socket: Socket;
@@ -45,21 +48,15 @@ export class TcpConnection implements Connection {
   readonly #maxFrameSize: number;
   readonly #highWaterMark: number;
   #refuseChallenge: boolean;
-  #sink: ConnectionSink | undefined;
   #waiter: Waiter | undefined;
-  #paused = false;
   #pumping = false;
-  #blocked = false;
   #peerEnded = false;
-  /** close() was called (by the core, or on a framing error): no more sends or deliveries. */
-  #closing = false;
-  #closeError: Error | undefined;
   #socketError: Error | undefined;
   #socketClosed = false;
-  #sinkClosed = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: Socket, opts: TcpConnectionOptions) {
+    super();
     this.transport = opts.transport;
     const host = socket.remoteAddress;
     this.remoteAddress = host === undefined ? undefined : `${host.includes(":") ? `[${host}]` : host}:${socket.remotePort}`;
@@ -80,7 +77,7 @@ export class TcpConnection implements Connection {
   /** Handshake messages, one frame each, read before the connection is opened. */
   readonly challengeIO: ChallengeIO = {
     send: (msg) => {
-      if (this.#closing || this.#socketClosed) throw closedError("the connection is closed");
+      if (!this.live || this.#socketClosed) throw closedError("the connection is closed");
       this.#writer.write(msg);
     },
     recv: (max) =>
@@ -91,90 +88,63 @@ export class TcpConnection implements Connection {
       }),
   };
 
-  open(sink: ConnectionSink): void {
-    if (this.#sink) throw new RpcError("INTERNAL_ERROR", "open() called twice");
-    this.#sink = sink;
-    // Deliver on a microtask: the caller finishes its own setup first.
-    queueMicrotask(() => {
-      if (this.#socketClosed || this.#closing) return this.#closeSink();
-      this.#pump();
-      if (!this.#paused && !this.#closing) this.#socket.resume();
-    });
+  /** Drop the connection without flushing (a peer that failed its handshake and is not worth waiting for). */
+  destroy(err?: Error): void {
+    this.close(err ?? closedError("the connection was destroyed"));
+    this.#socket.destroy();
   }
 
-  send(frame: Uint8Array): boolean {
-    if (this.#closing || this.#socketClosed) return false;
+  // ---- ConnectionBase ----------------------------------------------------
+
+  protected write(frame: Uint8Array): boolean {
     this.#writer.write(frame);
-    if (this.#socket.writableLength + this.#writer.pending < this.#highWaterMark) return true;
-    this.#blocked = true;
-    return false;
+    return this.#socket.writableLength + this.#writer.pending < this.#highWaterMark;
   }
 
-  pause(): void {
-    if (this.#paused) return;
-    this.#paused = true;
+  protected pauseReading(): void {
     this.#socket.pause();
   }
 
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (!this.#sink || this.#closing) return;
+  protected resumeReading(): void {
     this.#pump();
-    if (!this.#paused && !this.#closing) this.#socket.resume();
+    if (this.flowing) this.#socket.resume();
   }
 
-  close(err?: Error): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    this.#closeError = err;
+  protected closeTransport(err: Error | undefined): void {
     this.#failWaiter(err ?? closedError("the connection was closed"));
-    if (this.#socketClosed) return this.#closeSink();
+    if (this.#socketClosed) return;
     this.#writer.flush();
     this.#socket.end();
     // Keep reading (and discarding) until the peer's FIN, but not forever.
     this.#socket.resume();
     this.#linger = setTimeout(() => this.#socket.destroy(), LINGER);
     this.#linger.unref();
-    // The core need not wait for the peer's FIN: the socket finishes closing on its own.
-    queueMicrotask(() => this.#closeSink());
   }
 
-  /** Drop the connection without flushing (a peer that failed its handshake and is not worth waiting for). */
-  destroy(err?: Error): void {
-    this.#closing = true;
-    this.#closeError ??= err;
-    this.#failWaiter(err ?? closedError("the connection was destroyed"));
-    this.#socket.destroy();
-  }
+  // ---- socket events -----------------------------------------------------
 
   readonly #onData = (chunk: Buffer): void => {
-    if (this.#closing) return;
+    if (!this.live) return;
     this.#decoder.push(chunk);
-    if (this.#sink) this.#pump();
-    else if (this.#waiter) this.#serveWaiter();
-    if (!this.#sink && this.#decoder.buffered > UNOPENED_BUFFER_LIMIT) this.#socket.pause();
+    if (this.flowing) return this.#pump();
+    if (this.#waiter) this.#serveWaiter();
+    if (this.#decoder.buffered > UNOPENED_BUFFER_LIMIT) this.#socket.pause();
   };
 
   readonly #onEnd = (): void => {
     this.#peerEnded = true;
     if (this.#waiter) this.#serveWaiter();
-    else if (this.#sink && !this.#paused) this.#pump();
+    else if (this.flowing) this.#pump();
   };
 
   readonly #onDrain = (): void => {
-    if (!this.#blocked || this.#closing) return;
-    this.#blocked = false;
-    this.#sink?.drain();
+    this.drained();
   };
 
   readonly #afterFlush = (): void => {
     // A frame queued in the same tick may have made send() return false while the socket itself stays
-    // under its own mark: then no 'drain' event comes, so tell the sink here.
-    if (this.#blocked && !this.#closing && !this.#socket.writableNeedDrain && this.#socket.writableLength < this.#highWaterMark) {
-      this.#blocked = false;
-      this.#sink?.drain();
-    }
+    // under its own mark: then no 'drain' event comes, so report it here.
+    if (this.writeBlocked && !this.#socket.writableNeedDrain && this.#socket.writableLength < this.#highWaterMark) this.drained();
   };
 
   readonly #onError = (err: Error): void => {
@@ -189,15 +159,13 @@ export class TcpConnection implements Connection {
   readonly #onClose = (): void => {
     this.#socketClosed = true;
     if (this.#linger) clearTimeout(this.#linger);
-    this.#failWaiter(this.#socketError ?? closedError("the peer closed the connection"));
-    if (this.#sink) this.#closeSink();
+    const err = this.#socketError ?? closedError("the peer closed the connection");
+    this.#failWaiter(err);
+    // An orderly end was already reported by #pump; this is a reset or an error.
+    this.ended(this.#socketError);
   };
 
-  #closeSink(): void {
-    if (this.#sinkClosed || !this.#sink) return;
-    this.#sinkClosed = true;
-    this.#sink.close(this.#closeError ?? this.#socketError);
-  }
+  // ---- internals ---------------------------------------------------------
 
   #failWaiter(err: Error): void {
     const w = this.#waiter;
@@ -229,13 +197,12 @@ export class TcpConnection implements Connection {
     }
   }
 
-  /** Deliver buffered frames until paused, closed or out of frames. */
+  /** Decode and deliver frames while the core takes them. */
   #pump(): void {
-    const sink = this.#sink;
-    if (!sink || this.#pumping) return;
+    if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (!this.#paused && !this.#closing && !this.#sinkClosed) {
+      while (this.flowing) {
         let frame: Uint8Array | undefined;
         try {
           frame = this.#decoder.next();
@@ -251,14 +218,14 @@ export class TcpConnection implements Connection {
             return;
           }
         }
-        sink.frame(frame);
+        this.deliver(frame);
       }
     } finally {
       this.#pumping = false;
     }
-    if (this.#peerEnded && !this.#paused && !this.#closing) {
-      // Everything the peer sent has been delivered.
-      this.close(this.#decoder.partial ? new RpcError("PROTOCOL_ERROR", "the peer closed the connection in the middle of a frame") : undefined);
+    if (this.#peerEnded && this.flowing) {
+      // Everything the peer sent has been delivered. A socket error seen on the way (a TLS alert) is the reason.
+      this.close(this.#decoder.partial ? new RpcError("PROTOCOL_ERROR", "the peer closed the connection in the middle of a frame") : this.#socketError);
     }
   }
 }
