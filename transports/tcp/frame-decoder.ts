@@ -8,8 +8,14 @@
  * within one chunk is handed out as a subarray of it (no copy); a frame that
  * spans chunks is copied once when complete. Memory held is what the peer
  * actually sent, never what a length prefix announced.
+ *
+ * With a {@link ReadAccount} (servers), the bytes of the unfinished frame
+ * are reported to the server's shared budget each time `next` runs out of
+ * complete frames; when the budget refuses them, `next` drops everything
+ * held and throws PAYLOAD_TOO_LARGE.
  */
 import { RpcError } from "../../src/index.js";
+import type { ReadAccount } from "../read-budget.js";
 
 /** Length prefix value announcing an 8-byte length. */
 const LONG_FORM = -1;
@@ -25,9 +31,11 @@ export class FrameDecoder {
   #offset = 0; // read position in that chunk
   #buffered = 0; // unread bytes in all chunks
   #length = -1; // body length of the frame being read; -1 while its header is incomplete
+  readonly #account: ReadAccount | undefined;
 
-  constructor(maxFrameSize: number) {
+  constructor(maxFrameSize: number, account?: ReadAccount) {
     this.maxFrameSize = maxFrameSize;
+    this.#account = account;
   }
 
   /** Unread bytes held. */
@@ -54,11 +62,11 @@ export class FrameDecoder {
    */
   next(): Uint8Array | undefined {
     if (this.#length < 0) {
-      if (this.#buffered < SHORT_HEADER) return undefined;
+      if (this.#buffered < SHORT_HEADER) return this.#incomplete();
       const n = this.#int32(0);
       let length: number;
       if (n === LONG_FORM) {
-        if (this.#buffered < LONG_HEADER) return undefined;
+        if (this.#buffered < LONG_HEADER) return this.#incomplete();
         const high = this.#int32(4) >>> 0;
         // Above 2^53 the value is not exact, but it is far above any limit anyway.
         length = high * 0x1_0000_0000 + (this.#int32(8) >>> 0);
@@ -73,10 +81,36 @@ export class FrameDecoder {
       }
       this.#length = length;
     }
-    if (this.#buffered < this.#length) return undefined;
+    if (this.#buffered < this.#length) return this.#incomplete();
     const frame = this.#take(this.#length);
     this.#length = -1;
+    // The unfinished frame just finished: what follows it is a new one, on a new clock.
+    // (It holds no more than before, so the budget cannot refuse it; #incomplete checks again anyway.)
+    if (this.#account !== undefined && this.#account.held !== 0) this.#account.restart(this.#buffered);
     return frame;
+  }
+
+  /** Out of complete frames: report what the unfinished one holds. */
+  #incomplete(): undefined {
+    const a = this.#account;
+    if (a !== undefined && a.held !== this.#buffered && !a.hold(this.#buffered)) this.#refuse();
+    return undefined;
+  }
+
+  /** The server's budget for unfinished frames is spent: drop this one (the stream is lost anyway). */
+  #refuse(): never {
+    const held = this.#buffered;
+    this.#chunks = [];
+    this.#head = 0;
+    this.#offset = 0;
+    this.#buffered = 0;
+    this.#length = -1;
+    const a = this.#account as ReadAccount;
+    a.release();
+    throw new RpcError(
+      "PAYLOAD_TOO_LARGE",
+      `the server holds too many unfinished frames to take ${held} more bytes of this one (maxBufferedBytes ${a.limits.maxBufferedBytes}); send smaller frames or retry later`,
+    );
   }
 
   #check(length: number): void {

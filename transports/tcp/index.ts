@@ -20,6 +20,7 @@ import {
 import { pythonRecipeProtocol } from "../../src/python/recipe-protocol.js";
 import { isLoopback } from "../net-address.js";
 import { nodeHmac } from "../node-hmac.js";
+import { ReadBudget } from "../read-budget.js";
 import { hostPort, settings, tlsOptions, urlHost, type Settings, type TcpOptions } from "./options.js";
 import { TcpConnection } from "./tcp-connection.js";
 
@@ -66,15 +67,20 @@ function dial(scheme: Scheme, host: string, port: number, o: TcpOptions, timeout
   });
 }
 
-function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChallenge = false): TcpConnection {
+function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChallenge = false, budget?: ReadBudget): TcpConnection {
   if (s.keepAlive > 0) socket.setKeepAlive(true, s.keepAlive);
-  return new TcpConnection(socket, {
+  // Servers: unfinished frames draw on the listener's budget; a too slow one closes its connection.
+  const account = budget?.open(() => socket.isPaused(), (err) => conn.close(err));
+  if (account) socket.once("close", () => account.release());
+  const conn = new TcpConnection(socket, {
     transport: scheme,
     maxFrameSize: s.maxFrameSize,
+    ...(account ? { account } : {}),
     highWaterMark: s.highWaterMark,
     coalesce: s.coalesce,
     refuseChallenge,
   });
+  return conn;
 }
 
 export const tcpTransport: Transport = {
@@ -116,6 +122,7 @@ export const tcpTransport: Transport = {
     const open = authkey !== undefined || o.allowRemote === true || mutualTls;
     const report = (err: RpcError, remote: string | undefined) => o.onHandshakeError?.(err, remote);
     const handshaking = new Set<TcpConnection>();
+    const budget = new ReadBudget(s.read);
     let closed = false;
 
     const onSocket = (socket: net.Socket): void => {
@@ -125,7 +132,7 @@ export const tcpTransport: Transport = {
         report(new RpcError("AUTH_FAILED", "refused a remote peer: without an authkey only loopback peers are accepted (allowRemote: true to change that)"), socket.remoteAddress);
         return;
       }
-      const conn = connection(socket, scheme, s);
+      const conn = connection(socket, scheme, s, false, budget);
       if (!authkey) return accept(conn);
       handshaking.add(conn);
       serverHandshake(conn.challengeIO, authkey, { hmac: nodeHmac, refuseLegacyMd5: o.refuseLegacyMd5 === true, timeout: s.handshakeTimeout }).then(

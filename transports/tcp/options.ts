@@ -3,14 +3,21 @@
  */
 import type { ConnectionOptions as TlsConnectOptions, TlsOptions } from "node:tls";
 import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/index.js";
+import type { ReadLimits } from "../read-budget.js";
 import type { CoalesceMode } from "./frame-writer.js";
 
 /** Options of `tcp://` and `tls://` (on top of the core's serve/connect options). */
 export interface TcpOptions extends TransportOptions {
   /** Shared secret for the mutual HMAC challenge (default: the WIRECALL_AUTHKEY environment variable). */
   authkey?: string | Uint8Array;
-  /** Largest frame accepted, bytes (default 64 MiB); a larger length prefix closes the connection with PAYLOAD_TOO_LARGE. */
+  /** Largest frame accepted, bytes (default 16 MiB); a larger length prefix closes the connection with PAYLOAD_TOO_LARGE. */
   maxFrameSize?: number;
+  /** Server: bytes of unfinished frames held across all connections (default 128 MiB); see `Limits.maxBufferedBytes`. */
+  maxBufferedBytes?: number;
+  /** Server: ms an unfinished frame may take before `minReadRate` applies (default 30000; 0 = no limit); see `Limits.frameTimeout`. */
+  frameTimeout?: number;
+  /** Server: bytes/s an unfinished frame must then keep arriving at (default 32 KiB/s); see `Limits.minReadRate`. */
+  minReadRate?: number;
   /** Time limit for connect + TLS + the challenge, ms (default 10000). */
   handshakeTimeout?: number;
   /** Server without an authkey: accept peers that are not on loopback (default false). */
@@ -52,7 +59,9 @@ export function tlsOptions(o: TcpOptions): TlsOptions & TlsConnectOptions {
   return out as TlsOptions & TlsConnectOptions;
 }
 
-function positive(o: TcpOptions, name: "maxFrameSize" | "handshakeTimeout" | "highWaterMark" | "keepAlive", fallback: number): number {
+type NumericOption = "maxFrameSize" | "maxBufferedBytes" | "frameTimeout" | "minReadRate" | "handshakeTimeout" | "highWaterMark" | "keepAlive";
+
+function positive(o: TcpOptions, name: NumericOption, fallback: number): number {
   const raw = o[name];
   if (raw === undefined) return fallback;
   // Options the core does not know arrive from a URL's query string as text.
@@ -63,6 +72,8 @@ function positive(o: TcpOptions, name: "maxFrameSize" | "handshakeTimeout" | "hi
 
 export interface Settings {
   maxFrameSize: number;
+  /** What unfinished frames may cost a server (shared by all its connections). */
+  read: ReadLimits;
   handshakeTimeout: number;
   highWaterMark: number;
   keepAlive: number;
@@ -74,6 +85,11 @@ export function settings(o: TcpOptions): Settings {
   if (coalesce !== "gather" && coalesce !== "cork" && coalesce !== "none") throw new RpcError("INVALID_URL", `option 'coalesce' must be gather, cork or none`);
   return {
     maxFrameSize: positive(o, "maxFrameSize", DEFAULT_LIMITS.maxFrameSize),
+    read: {
+      maxBufferedBytes: positive(o, "maxBufferedBytes", DEFAULT_LIMITS.maxBufferedBytes),
+      frameTimeout: positive(o, "frameTimeout", DEFAULT_LIMITS.frameTimeout),
+      minReadRate: positive(o, "minReadRate", DEFAULT_LIMITS.minReadRate),
+    },
     handshakeTimeout: positive(o, "handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
     highWaterMark: positive(o, "highWaterMark", DEFAULT_HIGH_WATER_MARK),
     keepAlive: positive(o, "keepAlive", 0),

@@ -12,6 +12,7 @@
 import type { Socket } from "node:net";
 import { ConnectionBase } from "../../src/connection-base.js";
 import { RpcError, isChallenge, type ChallengeIO } from "../../src/index.js";
+import type { ReadAccount } from "../read-budget.js";
 import { FrameDecoder } from "./frame-decoder.js";
 import { FrameWriter, type CoalesceMode } from "./frame-writer.js";
 
@@ -26,6 +27,8 @@ export interface TcpConnectionOptions {
   /** "tcp" or "tls", reported as `Connection.transport`. */
   transport: string;
   maxFrameSize: number;
+  /** Server: this connection's share of the server's budget for unfinished frames. */
+  account?: ReadAccount;
   /** Bytes buffered for sending before `send` returns false. */
   highWaterMark: number;
   coalesce: CoalesceMode;
@@ -64,7 +67,7 @@ export class TcpConnection extends ConnectionBase {
     this.#maxFrameSize = opts.maxFrameSize;
     this.#highWaterMark = opts.highWaterMark;
     this.#refuseChallenge = opts.refuseChallenge === true;
-    this.#decoder = new FrameDecoder(opts.maxFrameSize);
+    this.#decoder = new FrameDecoder(opts.maxFrameSize, opts.account);
     this.#writer = new FrameWriter(socket, opts.coalesce, this.#afterFlush);
     socket.setNoDelay(true);
     socket.on("data", this.#onData);

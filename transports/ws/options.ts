@@ -4,13 +4,14 @@
  * number or a flag (`?keepAlive=10000&maxPayload=1048576`); secrets cannot.
  */
 import { DEFAULT_LIMITS, type TransportOptions } from "../../src/index.js";
+import type { ReadLimits } from "../read-budget.js";
 
 /** Default ping interval, ms. */
 export const DEFAULT_KEEPALIVE = 30_000;
 
 /** Options shared by both ends. */
 export interface WsCommonOptions extends TransportOptions {
-  /** Largest message accepted, bytes (enforced by `ws`; default `maxFrameSize`, 64 MiB). */
+  /** Largest message accepted, bytes (enforced by `ws`; default `maxFrameSize`, 16 MiB). */
   maxPayload?: number;
   /** Ping interval in ms; a peer silent for a whole interval is dropped. 0 turns it off. Default 30000. */
   keepAlive?: number;
@@ -47,6 +48,12 @@ export interface WsServerOptions extends WsCommonOptions {
    * authenticate (use `authkey` for that). Refused upgrades get HTTP 403.
    */
   allowedOrigins?: readonly string[] | "*";
+  /** Bytes of unfinished messages held across this server's connections (default 128 MiB); see `Limits.maxBufferedBytes`. */
+  maxBufferedBytes?: number;
+  /** ms an unfinished message may take before `minReadRate` applies (default 30000; 0 = no limit); see `Limits.frameTimeout`. */
+  frameTimeout?: number;
+  /** Bytes/s an unfinished message must then keep arriving at (default 32 KiB/s); see `Limits.minReadRate`. */
+  minReadRate?: number;
   /** Path served, e.g. "/rpc" (default: the URL's path). Other paths get HTTP 404. */
   path?: string;
   /**
@@ -81,6 +88,15 @@ export function numberOption(v: unknown, fallback: number): number {
 
 export function maxPayloadOf(o: WsCommonOptions): number {
   return numberOption(o.maxPayload, numberOption(o.maxFrameSize, DEFAULT_LIMITS.maxFrameSize));
+}
+
+/** The server's budget for unfinished messages. */
+export function readLimitsOf(o: WsServerOptions): ReadLimits {
+  return {
+    maxBufferedBytes: numberOption(o.maxBufferedBytes, DEFAULT_LIMITS.maxBufferedBytes),
+    frameTimeout: numberOption(o.frameTimeout, DEFAULT_LIMITS.frameTimeout),
+    minReadRate: numberOption(o.minReadRate, DEFAULT_LIMITS.minReadRate),
+  };
 }
 
 export function handshakeTimeoutOf(o: TransportOptions): number {

@@ -4,7 +4,9 @@
  * request (404 / 403 before any WebSocket exists), and so, without an
  * authkey, is the peer's address: only loopback unless `allowRemote`, as on
  * TCP. The HMAC challenge, when an authkey is set, runs before the core sees
- * the connection.
+ * the connection; until it is passed, a message longer than the challenge's
+ * is refused at its header. Unfinished messages draw on the server's
+ * {@link ReadBudget} (memory across connections, time per message).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -12,11 +14,13 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Server as TlsServer } from "node:tls";
 import { WebSocketServer, type WebSocket } from "ws";
-import { RpcError, resolveAuthkey, type Connection, type Listener } from "../../src/index.js";
+import { MAX_HANDSHAKE_MESSAGE, RpcError, resolveAuthkey, type Connection, type Listener } from "../../src/index.js";
 import { isLoopback } from "../net-address.js";
 import { nodeHmac } from "../node-hmac.js";
+import { ReadBudget } from "../read-budget.js";
 import { authenticate } from "./auth.js";
-import { DEFAULT_KEEPALIVE, handshakeTimeoutOf, maxPayloadOf, numberOption, type WsServerOptions } from "./options.js";
+import { MessageMeter } from "./message-meter.js";
+import { DEFAULT_KEEPALIVE, handshakeTimeoutOf, maxPayloadOf, numberOption, readLimitsOf, type WsServerOptions } from "./options.js";
 import { NodeWsSocket } from "./node-socket.js";
 import { refuseUpgrade, routerFor } from "./upgrade-router.js";
 import { WsConnection } from "./ws-connection.js";
@@ -58,6 +62,8 @@ class Endpoint implements Listener {
   readonly #onHandshakeError: ((err: Error, remoteAddress: string | undefined) => void) | undefined;
   /** Connections still in the HMAC challenge: closed with the listener. */
   readonly #authenticating = new Set<WsConnection>();
+  /** What unfinished messages may cost, across this endpoint's connections. */
+  readonly #budget: ReadBudget;
   #closed = false;
 
   constructor(
@@ -82,6 +88,7 @@ class Endpoint implements Listener {
     this.#highWaterMark = options.highWaterMark === undefined ? undefined : numberOption(options.highWaterMark, 0) || undefined;
     this.#allowedOrigins = options.allowedOrigins;
     this.#onHandshakeError = typeof options.onHandshakeError === "function" ? options.onHandshakeError : undefined;
+    this.#budget = new ReadBudget(readLimitsOf(options));
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -115,23 +122,26 @@ class Endpoint implements Listener {
       this.#onHandshakeError?.(new RpcError("CONNECT_FAILED", `refused Origin ${JSON.stringify(req.headers.origin)} (not in allowedOrigins)`), addressOf(req));
       return refuseUpgrade(socket, 403, "Forbidden");
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#opened(ws, req));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#opened(ws, req, socket));
   };
 
-  #opened(ws: WebSocket, req: IncomingMessage): void {
+  #opened(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
     const remoteAddress = addressOf(req);
     const info = { transport: this.#secure ? "wss" : "ws", remoteAddress };
     const conn = new WsConnection(
       new NodeWsSocket(ws, this.#keepAlive),
       this.#highWaterMark === undefined ? info : { ...info, highWaterMark: this.#highWaterMark },
     );
-    if (this.#closed) return conn.close(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
     const authkey = this.#authkey;
+    const meter = this.#meter(socket, conn, authkey ? MAX_HANDSHAKE_MESSAGE : Infinity);
+    if (this.#closed) return conn.close(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
     if (!authkey) return this.#accept(conn);
     this.#authenticating.add(conn);
     authenticate(conn, "server", authkey, nodeHmac, this.#handshakeTimeout).then(
       () => {
         this.#authenticating.delete(conn);
+        // Authenticated: messages up to maxPayload now (ws enforces that one).
+        meter.limit = Infinity;
         if (this.#closed) conn.close(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
         else this.#accept(conn);
       },
@@ -142,6 +152,30 @@ class Endpoint implements Listener {
         this.#onHandshakeError?.(e, remoteAddress);
       },
     );
+  }
+
+  /**
+   * Follow the socket's bytes ahead of `ws` (ws registered its own listener
+   * during the upgrade, and nothing has been read yet). A refused peer gets
+   * the close frame with the reason; whatever it sends after that ends the
+   * socket at once rather than being buffered while the close handshake waits.
+   */
+  #meter(socket: Duplex, conn: WsConnection, limit: number): MessageMeter {
+    let refused = false;
+    const refuse = (err: RpcError): void => {
+      refused = true;
+      account.release();
+      conn.close(err);
+    };
+    const account = this.#budget.open(() => socket.isPaused(), refuse);
+    const meter = new MessageMeter(account, limit);
+    socket.prependListener("data", (chunk: Buffer) => {
+      if (refused) return void socket.destroy();
+      const err = meter.feed(chunk);
+      if (err) refuse(err);
+    });
+    socket.once("close", () => account.release());
+    return meter;
   }
 
   async close(): Promise<void> {
