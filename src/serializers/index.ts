@@ -1,10 +1,11 @@
-import { json } from "./json.js";
-import { msgpack } from "./msgpack.js";
+import { createJson, json } from "./json.js";
+import { createMsgpack, msgpack } from "./msgpack.js";
 import type { Serializer } from "./serializer.js";
-import { superjson } from "./superjson.js";
+import { createSuperjson, superjson } from "./superjson.js";
 
 export type { Serializer } from "./serializer.js";
-export { json, msgpack, superjson };
+export { DEFAULT_DECODE_LIMITS, type DecodeLimits } from "./decode-limits.js";
+export { json, msgpack, superjson, createJson, createMsgpack, createSuperjson };
 
 const serializers = new Map<string, Serializer>([
   [json.name, json],

@@ -1,4 +1,7 @@
 import { toBase64 } from "./base64.js";
+import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
+import { checkExpansion } from "./expansion.js";
+import { scanJson } from "./json-scan.js";
 import type { Serializer } from "./serializer.js";
 import { utf8Decode, utf8Encode } from "./utf8.js";
 
@@ -14,15 +17,21 @@ function replacer(this: Record<string, unknown>, key: string, value: unknown): u
 }
 
 const MAX_SCAN_DEPTH = 32;
+// Values the fast-path scan looks at before giving up (then checkExpansion
+// decides), so a shared-reference DAG cannot make the scan itself explode.
+const MAX_SCAN_VISITS = 100_000;
+let visits = 0;
 
 /**
  * True when `replacer` could change the output: a bigint, or any object
  * other than arrays, plain objects and Dates (a Uint8Array, a class whose
  * toJSON might return one...). Otherwise JSON.stringify runs without the
  * replacer, which halves its cost (benchmarks) and writes the same text.
- * Too deep (or cyclic) also answers true, so JSON.stringify throws as before.
+ * Too deep, too large (or cyclic) also answers true, and the caller then
+ * checks the value's written-out size before JSON.stringify expands it.
  */
 function needsReplacer(v: unknown, depth: number): boolean {
+  if (++visits > MAX_SCAN_VISITS) return true;
   switch (typeof v) {
     case "bigint":
     case "function":
@@ -45,14 +54,32 @@ function needsReplacer(v: unknown, depth: number): boolean {
   }
 }
 
+/**
+ * A `json` serializer with its own decode limits (defaults:
+ * DEFAULT_DECODE_LIMITS). Register it under the same name on both peers to
+ * replace the default one: `registerSerializer(createJson({ maxElements: 1e7 }))`.
+ */
+export function createJson(overrides: Partial<DecodeLimits> = {}): Serializer {
+  const limits = resolveDecodeLimits(overrides);
+  return {
+    name: "json",
+    binary: false,
+    encode(value) {
+      visits = 0;
+      if (!needsReplacer(value, 0)) return utf8Encode(JSON.stringify(value));
+      checkExpansion(value, limits, "json");
+      return utf8Encode(JSON.stringify(value, replacer));
+    },
+    decode(frame) {
+      scanJson(frame, limits, "json");
+      try {
+        return JSON.parse(utf8Decode(frame));
+      } catch (err) {
+        throw undecodable("json", err);
+      }
+    },
+  };
+}
+
 /** `json`: interop default. Dates become ISO strings, Uint8Array a base64 string, undefined in arrays null. */
-export const json: Serializer = {
-  name: "json",
-  binary: false,
-  encode(value) {
-    return utf8Encode(needsReplacer(value, 0) ? JSON.stringify(value, replacer) : JSON.stringify(value));
-  },
-  decode(frame) {
-    return JSON.parse(utf8Decode(frame));
-  },
-};
+export const json: Serializer = createJson(DEFAULT_DECODE_LIMITS);

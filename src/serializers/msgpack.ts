@@ -1,25 +1,52 @@
 import { Packr } from "msgpackr";
+import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
+import { checkExpansion } from "./expansion.js";
+import { scanMsgpack } from "./msgpack-scan.js";
 import type { Serializer } from "./serializer.js";
 
 // Plain MessagePack any language decodes: no records/structures extension,
 // Date as the standard timestamp extension (-1), Uint8Array as bin, BigInt
 // as int64/uint64 (and every int64/uint64 on the wire decodes to BigInt, so
-// BigInt round-trips; JS numbers never use those formats).
+// BigInt round-trips; JS numbers never use those formats), undefined as nil
+// (msgpackr's own default is its extension 0). msgpackr's extension table is
+// global and its decoder builds Sets, Errors, RegExps, typed arrays and
+// shared structures from extensions: scanMsgpack refuses every extension but
+// the timestamp before msgpackr sees a frame.
 const packr = new Packr({
   useRecords: false,
   moreTypes: false,
   mapsAsObjects: true,
   variableMapSize: true,
+  encodeUndefinedAsNil: true,
 });
 
-/** `msgpack`: binary MessagePack via msgpackr. */
-export const msgpack: Serializer = {
-  name: "msgpack",
-  binary: true,
-  encode(value) {
-    return packr.pack(value);
-  },
-  decode(frame) {
-    return packr.unpack(frame);
-  },
-};
+/**
+ * A `msgpack` serializer with its own decode limits (defaults:
+ * DEFAULT_DECODE_LIMITS). Register it under the same name on both peers to
+ * replace the default one: `registerSerializer(createMsgpack({ maxElements: 1e7 }))`.
+ */
+export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer {
+  const limits = resolveDecodeLimits(overrides);
+  return {
+    name: "msgpack",
+    binary: true,
+    encode(value) {
+      // Refuses typed arrays other than bytes (msgpackr would fill most of
+      // their bin from uninitialised memory) and shared-reference DAGs that
+      // would be written out exponentially.
+      checkExpansion(value, limits, "msgpack");
+      return packr.pack(value);
+    },
+    decode(frame) {
+      scanMsgpack(frame, limits);
+      try {
+        return packr.unpack(frame);
+      } catch (err) {
+        throw undecodable("msgpack", err);
+      }
+    },
+  };
+}
+
+/** `msgpack`: binary, plain MessagePack via msgpackr (only the timestamp extension). */
+export const msgpack: Serializer = createMsgpack(DEFAULT_DECODE_LIMITS);

@@ -1,6 +1,10 @@
 import { SuperJSON } from "superjson";
 import type { Serializer } from "./serializer.js";
 import { fromBase64, toBase64 } from "./base64.js";
+import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
+import { checkExpansion } from "./expansion.js";
+import { scanJson } from "./json-scan.js";
+import { deserializeSuperjson } from "./superjson-decode.js";
 import { utf8Decode, utf8Encode } from "./utf8.js";
 
 // A private instance, so registering Uint8Array does not change the global
@@ -8,7 +12,8 @@ import { utf8Decode, utf8Encode } from "./utf8.js";
 const sj = new SuperJSON();
 // Bytes travel as a base64 string: an array of byte values made a 64 KiB
 // payload ~3.5x bigger on the wire and ~40x slower to encode and decode
-// (benchmarks). Decoding still accepts the array form older peers send.
+// (benchmarks). Decoding (superjson-decode.ts) still accepts the array form
+// older peers send.
 sj.registerCustom<Uint8Array, string | number[]>(
   {
     isApplicable: (v): v is Uint8Array => v instanceof Uint8Array,
@@ -19,6 +24,10 @@ sj.registerCustom<Uint8Array, string | number[]>(
 );
 
 const MAX_PLAIN_DEPTH = 32;
+// Values the fast-path check looks at before giving up, so a shared-reference
+// DAG cannot make the check itself explode (checkExpansion then decides).
+const MAX_PLAIN_VISITS = 100_000;
+let visits = 0;
 const toTag = Object.prototype.toString;
 
 /**
@@ -29,6 +38,7 @@ const toTag = Object.prototype.toString;
  * own path.
  */
 function isPlain(v: unknown, depth: number): boolean {
+  if (++visits > MAX_PLAIN_VISITS) return false;
   switch (typeof v) {
     case "string":
     case "boolean":
@@ -56,17 +66,40 @@ function isPlain(v: unknown, depth: number): boolean {
   }
 }
 
+/**
+ * A `superjson` serializer with its own decode limits (defaults:
+ * DEFAULT_DECODE_LIMITS). Register it under the same name on both peers to
+ * replace the default one: `registerSerializer(createSuperjson({ maxBigIntDigits: 10000 }))`.
+ */
+export function createSuperjson(overrides: Partial<DecodeLimits> = {}): Serializer {
+  const limits = resolveDecodeLimits(overrides);
+  // The {"json": ...} wrapper and the meta tree nest one level deeper than the value.
+  const scanLimits = { ...limits, maxDepth: limits.maxDepth + 2 };
+  return {
+    name: "superjson",
+    binary: false,
+    encode(value) {
+      // Plain data skips superjson's walker (5x its JSON.stringify cost on a
+      // 1 KiB object, benchmarks); the bytes are the ones superjson would write.
+      visits = 0;
+      if (isPlain(value, 0)) return utf8Encode(`{"json":${JSON.stringify(value)}}`);
+      // superjson writes every use of a shared object out in full (and marks
+      // it as a reference): a small DAG would be written out exponentially.
+      checkExpansion(value, limits, "superjson");
+      return utf8Encode(sj.stringify(value));
+    },
+    decode(frame) {
+      scanJson(frame, scanLimits, "superjson");
+      let payload: unknown;
+      try {
+        payload = JSON.parse(utf8Decode(frame));
+      } catch (err) {
+        throw undecodable("superjson", err);
+      }
+      return deserializeSuperjson(payload, limits);
+    },
+  };
+}
+
 /** `superjson`: JSON text that keeps Date, BigInt, Map, Set, RegExp, undefined, URL, Error and Uint8Array. */
-export const superjson: Serializer = {
-  name: "superjson",
-  binary: false,
-  encode(value) {
-    // Plain data skips superjson's walker (5x its JSON.stringify cost on a
-    // 1 KiB object, benchmarks); the bytes are the ones superjson would write.
-    if (isPlain(value, 0)) return utf8Encode(`{"json":${JSON.stringify(value)}}`);
-    return utf8Encode(sj.stringify(value));
-  },
-  decode(frame) {
-    return sj.parse(utf8Decode(frame));
-  },
-};
+export const superjson: Serializer = createSuperjson(DEFAULT_DECODE_LIMITS);
