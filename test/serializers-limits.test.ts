@@ -191,8 +191,10 @@ describe("decode limits: superjson", () => {
     const values: Record<string, unknown> = { s: ["set"] };
     for (let i = 0; i < n; i++) values[`s.${i}`] = ["Date"];
     const frame = text(JSON.stringify({ json: { s: Array.from({ length: n }, () => "1970-01-01T00:00:00.000Z") }, meta: { values, v: 1 } }));
+    // Against JSON.parse of the same bytes, so a loaded machine does not fail it.
+    const base = timed(() => json.decode(frame));
     const ms = timed(() => superjson.decode(frame));
-    assert.ok(ms < 1000, `${ms} ms for ${frame.length} bytes`);
+    assert.ok(ms < 100 + 25 * base, `${ms} ms for ${frame.length} bytes (json: ${base} ms)`);
   });
 });
 

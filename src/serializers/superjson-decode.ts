@@ -52,6 +52,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** superjson's path syntax: `.` separates, `\.` and `\\` escape (legacy paths: only `\.`). */
 function parsePath(s: string, legacy: boolean): string[] {
+  if (!s.includes("\\")) return s.split(".");
   const out: string[] = [];
   let seg = "";
   for (let i = 0; i < s.length; i++) {
