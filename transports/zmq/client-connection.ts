@@ -11,7 +11,8 @@
  * message self-describing for workers behind a load-balancing broker.
  */
 import type { Dealer, MessageLike, Request } from "zeromq";
-import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey, type Connection, type ConnectionSink } from "../../src/index.js";
+import { ConnectionBase } from "../../src/connection-base.js";
+import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey } from "../../src/index.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientOptions } from "./curve.js";
 import { EMPTY, KNOCK, READY } from "./frames.js";
@@ -26,43 +27,45 @@ const QUEUE_HIGH_WATER = 1024;
 
 type ClientSocket = Dealer | Request;
 
-export class ZmqClientConnection implements Connection {
+export class ZmqClientConnection extends ConnectionBase {
   readonly transport = "zmq";
   readonly remoteAddress: string;
   /** REQ sockets need exactly one reply per frame sent: the core then sends no cancel and no one-way call. */
   readonly requestReply: boolean;
   readonly #sock: ClientSocket;
   readonly #queue: SendQueue;
-  #sink: ConnectionSink | undefined;
-  #inbox: Uint8Array[] = [];
-  #paused = false;
+  /** The base asked us to stop reading: the read loop waits for `#wake`. */
+  #readPaused = false;
   #wake: (() => void) | undefined;
-  #flushScheduled = false;
   /** The core's hello, repeated before each payload. */
   #hello: Buffer | undefined;
   #sentFirst = false;
-  /** During the authkey challenge, messages go here instead of to the sink. */
+  /** During the authkey challenge, messages go here instead of to the core. */
   #mailbox: Mailbox | undefined;
   #authenticated = false;
+  /** ZeroMQ lost the connection: what it still holds for us is read, then the connection ends with this. */
+  #lost: Error | undefined;
   // REQ lock-step: one request on the wire, the rest wait.
   #awaitingReply = false;
   #requests: MessageLike[][] = [];
   #requestsBlocked = false;
-  #closed = false;
-  /** Set when closed before `open()`: the sink hears about it when it arrives. */
-  #closeReason: { err: Error | undefined } | undefined;
+  #socketClosing = false;
 
   private constructor(sock: ClientSocket, remoteAddress: string, requestReply: boolean) {
+    super();
     this.#sock = sock;
     this.remoteAddress = remoteAddress;
     this.requestReply = requestReply;
     this.#queue = new SendQueue(
       sock,
       QUEUE_HIGH_WATER,
-      () => this.#sink?.drain(),
+      () => this.drained(),
       (err) => this.close(new RpcError("CONNECTION_CLOSED", `send failed: ${(err as Error)?.message ?? err}`, { cause: err })),
     );
-    sock.events.on("disconnect", () => this.close(new RpcError("CONNECTION_CLOSED", `lost the connection to ${remoteAddress}`)));
+    sock.events.on("disconnect", () => {
+      this.#lost ??= new RpcError("CONNECTION_CLOSED", `lost the connection to ${remoteAddress}`);
+      this.#endIfLost();
+    });
     void this.#readLoop();
   }
 
@@ -100,19 +103,9 @@ export class ZmqClientConnection implements Connection {
     return conn;
   }
 
-  open(sink: ConnectionSink): void {
-    if (this.#sink) throw new Error("open() called twice");
-    this.#sink = sink;
-    if (this.#closeReason) {
-      this.#inbox = [];
-      sink.close(this.#closeReason.err);
-      return;
-    }
-    this.#scheduleFlush();
-  }
+  // ---- ConnectionBase ----------------------------------------------------
 
-  send(frame: Uint8Array): boolean {
-    if (this.#closed) return false;
+  protected write(frame: Uint8Array): boolean {
     if (!this.#sentFirst) {
       this.#sentFirst = true;
       if (decodeHello(frame)) this.#hello = Buffer.from(frame);
@@ -121,27 +114,39 @@ export class ZmqClientConnection implements Connection {
     return this.#sendMessage(frame, this.#hello);
   }
 
-  pause(): void {
-    this.#paused = true;
+  protected pauseReading(): void {
+    this.#readPaused = true;
   }
 
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#scheduleFlush();
+  protected resumeReading(): void {
+    this.#readPaused = false;
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
   }
 
-  close(err?: Error): void {
-    this.#finish(err, true);
+  protected closeTransport(err: Error | undefined): void {
+    this.#shutdown(err, true);
   }
 
-  /** Close; `sayBye` tells a server its session is over (not when the server said it first). */
-  #finish(err: Error | undefined, sayBye: boolean): void {
-    if (this.#closed) return;
-    this.#closed = true;
+  // ---- internals ---------------------------------------------------------
+
+  /** The server ended the session (goodbye, lost connection, failed receive): what was delivered still reaches the core. */
+  #serverEnded(err: Error): void {
+    if (!this.live) return;
+    this.#shutdown(err, false);
+    this.ended(err);
+  }
+
+  #endIfLost(): void {
+    // ZeroMQ keeps what it received before the disconnect readable: a reply sent just before a server closes is not lost.
+    if (this.#lost && this.live && !this.#sock.readable) this.#serverEnded(this.#lost);
+  }
+
+  /** Close the socket once what is queued has gone to ZeroMQ; `sayBye` tells a server its session is over (not when the server said it first). */
+  #shutdown(err: Error | undefined, sayBye: boolean): void {
+    if (this.#socketClosing) return;
+    this.#socketClosing = true;
     // A REQ socket cannot send out of turn, and a REQ peer's session on the server simply expires.
     if (sayBye && !this.requestReply) this.#queue.push([EMPTY, EMPTY]);
     this.#mailbox?.fail(err ?? new RpcError("CONNECTION_CLOSED", "the connection closed"));
@@ -155,14 +160,7 @@ export class ZmqClientConnection implements Connection {
       queue.close();
       sock.close();
     });
-    this.#wake?.();
-    const sink = this.#sink;
-    if (sink) {
-      this.#inbox = [];
-      sink.close(err);
-    } else {
-      this.#closeReason = { err };
-    }
+    this.resumeReading(); // let the read loop see the end
   }
 
   /** Send `[hello?, payload]` as one message: after the empty delimiter on a DEALER, in turn on a REQ. */
@@ -201,8 +199,8 @@ export class ZmqClientConnection implements Connection {
   }
 
   async #readLoop(): Promise<void> {
-    while (!this.#closed) {
-      if (this.#paused) {
+    while (!this.#socketClosing) {
+      if (this.#readPaused) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;
       }
@@ -210,15 +208,16 @@ export class ZmqClientConnection implements Connection {
       try {
         msg = await this.#sock.receive();
       } catch (err) {
-        this.#finish(new RpcError("CONNECTION_CLOSED", `receive failed: ${(err as Error)?.message ?? err}`, { cause: err }), false);
+        this.#serverEnded(new RpcError("CONNECTION_CLOSED", `receive failed: ${(err as Error)?.message ?? err}`, { cause: err }));
         return;
       }
       this.#onMessage(msg);
+      if (this.#lost) this.#endIfLost();
     }
   }
 
   #onMessage(msg: Buffer[]): void {
-    if (this.#closed) return;
+    if (!this.live) return;
     // DEALER: ["", payload]; REQ: [payload] (the socket strips the delimiter). Indexed, not sliced: no copy per message.
     const first = this.requestReply ? 0 : 1;
     if (first === 1 && (msg.length < 2 || (msg[0] as Buffer).length !== 0)) {
@@ -236,7 +235,7 @@ export class ZmqClientConnection implements Connection {
       return;
     }
     if (payload.length === 0) {
-      this.#finish(new RpcError("CONNECTION_CLOSED", "the server closed the session"), false);
+      this.#serverEnded(new RpcError("CONNECTION_CLOSED", "the server closed the session"));
       return;
     }
     if (isChallenge(payload)) {
@@ -247,12 +246,7 @@ export class ZmqClientConnection implements Connection {
       this.close(new RpcError(this.#authenticated ? "CONNECTION_CLOSED" : "AUTH_FAILED", why));
       return;
     }
-    if (!this.#sink || this.#paused || this.#inbox.length > 0) {
-      this.#inbox.push(payload);
-      this.#scheduleFlush();
-      return;
-    }
-    this.#sink.frame(payload);
+    this.deliver(payload);
   }
 
   #nextRequest(): void {
@@ -263,18 +257,8 @@ export class ZmqClientConnection implements Connection {
       this.#queue.push(next);
       if (this.#requestsBlocked && this.#requests.length <= QUEUE_HIGH_WATER / 2) {
         this.#requestsBlocked = false;
-        this.#sink?.drain();
+        this.drained();
       }
     }
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled || !this.#sink || this.#inbox.length === 0) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      const sink = this.#sink;
-      while (sink && !this.#paused && !this.#closed && this.#inbox.length > 0) sink.frame(this.#inbox.shift() as Uint8Array);
-    });
   }
 }

@@ -1,10 +1,16 @@
 /**
- * One peer of a ROUTER server, seen by the core as one Connection. The
- * listener creates it on the peer's first message and ends it on the peer's
- * goodbye, when the ZeroMQ connection it arrived on ends or is replaced, on
- * idle expiry, or when the table of peers is full.
+ * One peer of a ROUTER server, seen by the core as one Connection: the
+ * ROUTER side of {@link ConnectionBase}. The listener creates it on the
+ * peer's first message and ends it on the peer's goodbye, when the ZeroMQ
+ * connection it arrived on ends or is replaced, on idle expiry, or when the
+ * table of peers is full.
+ *
+ * Every peer shares the one ROUTER socket, so a paused peer cannot stop the
+ * socket: its frames are held by the base, and the listener, told how many
+ * are held, stops reading the socket past its bound over all peers.
  */
-import { RpcError, decodeHello, type Connection, type ConnectionSink } from "../../src/index.js";
+import { ConnectionBase } from "../../src/connection-base.js";
+import { RpcError, decodeHello, type ConnectionSink } from "../../src/index.js";
 
 /** What a peer connection needs from its listener. */
 export interface PeerHost {
@@ -16,23 +22,21 @@ export interface PeerHost {
   held(delta: number): void;
 }
 
-export class PeerConnection implements Connection {
+export class PeerConnection extends ConnectionBase {
   readonly transport = "zmq";
   readonly remoteAddress: string;
   /** The hello this session was opened with (repeated by the client before each payload), if any. */
   readonly hello: Buffer | undefined;
   readonly #host: PeerHost;
-  #sink: ConnectionSink | undefined;
-  #inbox: Uint8Array[] = [];
-  #paused = false;
-  #scheduled = false;
   /** The first frame is a hello that the client sent before a payload, not on its own: its answer must not reach the client. */
   #quietHello: boolean;
   #swallowing = false;
-  #closed = false;
-  #closeReason: { err: Error | undefined } | undefined;
+  /** Frames counted in the host's total, not yet known to be delivered. */
+  #held = 0;
 
   constructor(host: PeerHost, remoteAddress: string, hello: Buffer | undefined, quietHello: boolean) {
+    // Held frames before open are bounded by the listener's total, not per peer.
+    super({ holdBeforeOpen: Number.POSITIVE_INFINITY });
     this.#host = host;
     this.remoteAddress = remoteAddress;
     this.hello = hello;
@@ -40,34 +44,46 @@ export class PeerConnection implements Connection {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return !this.live;
   }
 
-  open(sink: ConnectionSink): void {
-    if (this.#sink) throw new Error("open() called twice");
-    this.#sink = sink;
-    if (this.#closeReason) {
-      this.#drop();
-      sink.close(this.#closeReason.err);
-      return;
-    }
-    this.#schedule();
+  override open(sink: ConnectionSink): void {
+    if (!this.#quietHello) return super.open(sink);
+    super.open({
+      frame: (frame) => {
+        if (!this.#quietHello) return sink.frame(frame);
+        this.#quietHello = false;
+        this.#swallowing = true;
+        try {
+          sink.frame(frame);
+        } finally {
+          this.#swallowing = false;
+        }
+      },
+      drain: () => sink.drain(),
+      close: (err) => sink.close(err),
+    });
   }
 
   /** A payload from the peer. */
-  deliver(frame: Uint8Array): void {
-    if (this.#closed) return;
-    if (!this.#sink || this.#paused || this.#inbox.length > 0) {
-      this.#inbox.push(frame);
+  override deliver(frame: Uint8Array): void {
+    if (!this.flowing && this.live) {
+      this.#held++;
       this.#host.held(1);
-      this.#schedule();
-      return;
     }
-    this.#frame(this.#sink, frame);
+    super.deliver(frame);
   }
 
-  send(frame: Uint8Array): boolean {
-    if (this.#closed) return false;
+  /** The listener ended this peer (goodbye, expiry, eviction, replacement): no goodbye is sent back. */
+  override ended(err: Error | undefined): void {
+    // The peer is gone from the listener's table: its frames no longer count against the socket.
+    this.#release();
+    super.ended(err);
+  }
+
+  // ---- ConnectionBase ----------------------------------------------------
+
+  protected write(frame: Uint8Array): boolean {
     if (this.#swallowing) {
       const h = decodeHello(frame);
       if (h && !h.error) return true; // the client had its answer from whichever worker saw its hello first
@@ -75,67 +91,24 @@ export class PeerConnection implements Connection {
     return this.#host.sendTo(this, frame);
   }
 
-  pause(): void {
-    this.#paused = true;
+  protected pauseReading(): void {
+    // The ROUTER serves every peer: the listener pauses it by the total held.
   }
 
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#schedule();
+  protected resumeReading(): void {
+    // Called once nothing is held any more.
+    this.#release();
   }
 
-  close(err?: Error): void {
-    if (this.#closed) return;
+  protected closeTransport(): void {
+    this.#release();
     this.#host.detach(this);
-    this.ended(err);
   }
 
-  /** The listener ended this peer (goodbye, expiry, eviction, replacement): no goodbye is sent back. */
-  ended(err: Error | undefined): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const sink = this.#sink;
-    if (!sink) {
-      this.#closeReason = { err };
-      return;
-    }
-    this.#drop();
-    sink.close(err);
-  }
-
-  #frame(sink: ConnectionSink, frame: Uint8Array): void {
-    if (!this.#quietHello) {
-      sink.frame(frame);
-      return;
-    }
-    this.#quietHello = false;
-    this.#swallowing = true;
-    try {
-      sink.frame(frame);
-    } finally {
-      this.#swallowing = false;
-    }
-  }
-
-  #drop(): void {
-    if (this.#inbox.length > 0) this.#host.held(-this.#inbox.length);
-    this.#inbox = [];
-  }
-
-  #schedule(): void {
-    if (this.#scheduled || !this.#sink || this.#inbox.length === 0) return;
-    this.#scheduled = true;
-    // Never re-enter the session from inside its own resume() call.
-    queueMicrotask(() => {
-      this.#scheduled = false;
-      const sink = this.#sink;
-      while (sink && !this.#paused && !this.#closed && this.#inbox.length > 0) {
-        const frame = this.#inbox.shift() as Uint8Array;
-        this.#host.held(-1);
-        this.#frame(sink, frame);
-      }
-    });
+  #release(): void {
+    if (this.#held === 0) return;
+    this.#host.held(-this.#held);
+    this.#held = 0;
   }
 }
 
