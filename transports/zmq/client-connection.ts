@@ -15,7 +15,7 @@ import { ConnectionBase } from "../../src/connection-base.js";
 import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey } from "../../src/index.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientOptions } from "./curve.js";
-import { EMPTY, KNOCK, READY } from "./frames.js";
+import { EMPTY, KNOCK, READY, REFUSED } from "./frames.js";
 import { waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -238,8 +238,8 @@ export class ZmqClientConnection extends ConnectionBase {
       this.#serverEnded(new RpcError("CONNECTION_CLOSED", "the server closed the session"));
       return;
     }
-    if (isChallenge(payload)) {
-      // A challenge where a reply belongs: the server wants an authkey, or forgot our authenticated session.
+    if (isChallenge(payload) || REFUSED.equals(payload)) {
+      // A challenge (or, for a message too long to be a knock, a failure) where a reply belongs: the server wants an authkey, or forgot our authenticated session.
       const why = this.#authenticated
         ? "the server no longer knows this session (idle timeout or restart); reconnect to authenticate again"
         : "the server requires an authkey";

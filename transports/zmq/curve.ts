@@ -1,10 +1,13 @@
 /**
  * ZeroMQ's CURVE security (CurveZMQ: encryption plus server authentication,
  * and client authentication through a ZAP handler when the server lists the
- * client keys it accepts).
+ * client keys it accepts), and the ZAP handler's other duty: refusing peers
+ * that are not on loopback for a server that could not otherwise tell who
+ * they are (no authkey, no client keys).
  */
 import type { Router } from "zeromq";
 import { RpcError } from "../../src/index.js";
+import { isLoopback } from "../net-address.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { stringOption, type SocketSettings, type ZmqOptions } from "./zmq-options.js";
 
@@ -51,20 +54,32 @@ export function curveClientKeys(options: ZmqOptions): Set<string> | undefined {
 
 // ---- ZAP: one handler per process (ZeroMQ looks for it at a fixed inproc
 // address in the socket's context), serving every server that has an
-// allow-list, each under its own ZAP domain.
+// allow-list or admits loopback peers only, each under its own ZAP domain.
+// ZeroMQ asks it about every new connection to such a socket, whatever the
+// mechanism (NULL included), before any message of that connection is read.
+
+/** What one server's ZAP domain admits. */
+export interface ZapPolicy {
+  /** CURVE client public keys (Z85) allowed in; undefined: any. */
+  readonly keys?: Set<string> | undefined;
+  /** Admit only tcp peers whose address is on loopback (127.0.0.0/8, ::1). */
+  readonly loopbackOnly: boolean;
+  /** Told about each peer refused, with its address (IP for tcp). */
+  readonly refused?: ((err: RpcError, address: string) => void) | undefined;
+}
 
 const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
-const domains = new Map<string, Set<string>>();
+const domains = new Map<string, ZapPolicy>();
 let zap: Router | undefined;
 let nextDomain = 0;
 
 /**
- * Register an allow-list; returns the ZAP domain to set on the server socket
- * and a release function. The handler socket exists while any list does.
+ * Register a policy; returns the ZAP domain to set on the server socket
+ * and a release function. The handler socket exists while any policy does.
  */
-export async function registerZapDomain(zmq: ZeroMQModule, allowed: Set<string>): Promise<{ domain: string; release: () => void }> {
+export async function registerZapDomain(zmq: ZeroMQModule, policy: ZapPolicy): Promise<{ domain: string; release: () => void }> {
   const domain = `wirecall-${process.pid}-${++nextDomain}`;
-  domains.set(domain, allowed);
+  domains.set(domain, policy);
   if (!zap) {
     const sock = new zmq.Router({ linger: 0 });
     zap = sock;
@@ -87,26 +102,34 @@ async function serveZap(sock: Router): Promise<void> {
   try {
     for await (const msg of sock) {
       // [routing, "", version, requestId, domain, address, identity, mechanism, credentials...] (ZMQ RFC 27)
-      const [routing, , version, requestId, domain, , , mechanism, credential] = msg;
+      const [routing, , version, requestId, domain, addressFrame, , mechanism, credential] = msg;
       if (!routing || !requestId) continue;
       let status = "200";
       let text = "OK";
       let user = "";
-      const allowed = domains.get(domain?.toString() ?? "");
+      const policy = domains.get(domain?.toString() ?? "");
+      const address = addressFrame?.toString() ?? "";
       if (version?.toString() !== "1.0") {
         status = "500";
         text = "unsupported ZAP version";
-      } else if (allowed) {
-        if (mechanism?.toString() !== "CURVE" || !credential || credential.length !== 32) {
+      } else if (policy) {
+        if (policy.loopbackOnly && !isLoopback(address)) {
           status = "400";
-          text = "CURVE required";
-        } else {
-          const clientKey = z85Encode(credential);
-          if (!allowed.has(clientKey)) {
+          text = "remote peer refused";
+          tell(policy, new RpcError("AUTH_FAILED", "refused a remote peer: without an authkey or curveClientKeys only loopback peers are accepted (allowRemote: true to change that)"), address);
+        } else if (policy.keys) {
+          if (mechanism?.toString() !== "CURVE" || !credential || credential.length !== 32) {
             status = "400";
-            text = "client key not allowed";
+            text = "CURVE required";
           } else {
-            user = clientKey;
+            const clientKey = z85Encode(credential);
+            if (!policy.keys.has(clientKey)) {
+              status = "400";
+              text = "client key not allowed";
+              tell(policy, new RpcError("AUTH_FAILED", "refused a peer whose CURVE public key is not in curveClientKeys"), address);
+            } else {
+              user = clientKey;
+            }
           }
         }
       }
@@ -114,6 +137,15 @@ async function serveZap(sock: Router): Promise<void> {
     }
   } catch {
     // the socket closed while sending: nothing left to authorise
+  }
+}
+
+/** Report a refusal; a throwing hook must not stop the one ZAP handler of the process. */
+function tell(policy: ZapPolicy, err: RpcError, address: string): void {
+  try {
+    policy.refused?.(err, address);
+  } catch {
+    // the user's hook failed; the refusal stands
   }
 }
 

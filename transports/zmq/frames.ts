@@ -15,6 +15,8 @@ export const EMPTY: Buffer = Buffer.alloc(0);
 export const KNOCK: Buffer = Buffer.from("#AUTH#");
 /** The server's last handshake message: the challenge is over both ways and calls may flow (a REQ peer needs one reply per request anyway). */
 export const READY: Buffer = Buffer.from("#WELCOME#");
+/** The server's answer to a message too long to be a knock (over 256 bytes) from a peer it does not know: authenticate first. */
+export const REFUSED: Buffer = Buffer.from("#FAILURE#");
 
 /** Routing frames allowed before the delimiter: the peer identity plus a few broker hops. */
 export const MAX_ROUTING_FRAMES = 4;

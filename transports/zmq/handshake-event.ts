@@ -20,7 +20,13 @@ export function waitForHandshake(sock: Socket, endpoint: string, limit: number):
       else resolve();
     };
     const ok = (): void => done();
-    const authFailed = (e: { error: Error }): void => done(new RpcError("AUTH_FAILED", `the peer refused the CURVE handshake: ${e.error?.message ?? "no detail"}`));
+    const authFailed = (e: { error: Error }): void =>
+      done(
+        new RpcError(
+          "AUTH_FAILED",
+          `the peer refused us in the ZeroMQ handshake (a CURVE key it does not accept, or a server without an authkey that serves loopback peers only): ${e.error?.message ?? "no detail"}`,
+        ),
+      );
     const protoFailed = (e: { error: Error }): void =>
       done(new RpcError("AUTH_FAILED", `the ZeroMQ security handshake failed (CURVE on one side only, or a wrong server key?): ${e.error?.message ?? "no detail"}`));
     const timer = setTimeout(
@@ -38,12 +44,14 @@ export function waitForHandshake(sock: Socket, endpoint: string, limit: number):
  * Report each peer that fails the ZeroMQ security handshake (CURVE, ZAP) of
  * the bound socket `sock`. ZeroMQ names only the local endpoint, not the
  * peer. The monitor is set up only when someone listens, and ends with `sock`.
+ * `zapReports`: the socket's ZAP handler reports its own refusals (with the
+ * peer's address), so the monitor leaves authentication failures to it.
  */
-export function reportSecurityFailures(sock: Socket, report: (err: RpcError) => void): void {
+export function reportSecurityFailures(sock: Socket, report: (err: RpcError) => void, zapReports: boolean): void {
   const events = sock.events;
   const failed = (e: { error?: Error }): void =>
-    report(new RpcError("AUTH_FAILED", `a peer failed the ZeroMQ security handshake (CURVE keys or curveClientKeys): ${e.error?.message ?? "no detail"}`));
-  events.on("handshake:error:auth", failed);
+    report(new RpcError("AUTH_FAILED", `a peer failed the ZeroMQ security handshake (CURVE on one side only, or a wrong server key?): ${e.error?.message ?? "no detail"}`));
+  if (!zapReports) events.on("handshake:error:auth", failed);
   events.on("handshake:error:protocol", failed);
   events.on("handshake:error:other", failed);
 }

@@ -2,20 +2,26 @@
  * Adapts one ZeroMQ peer's messages to the authkey challenge's
  * `ChallengeIO` (src/auth): messages pushed in, `recv()` takes them one at a
  * time. Bounded: the challenge is four messages long, so a peer that sends
- * more before being answered is failing it.
+ * more before being answered is failing it, and no handshake message is
+ * longer than MAX_HANDSHAKE_MESSAGE, so a longer one fails it on arrival
+ * instead of waiting here: an unauthenticated peer makes a mailbox hold at
+ * most four short messages.
  */
-import { RpcError, type ChallengeIO } from "../../src/index.js";
+import { MAX_HANDSHAKE_MESSAGE, RpcError, type ChallengeIO } from "../../src/index.js";
 
 const MAX_WAITING = 4;
 
 export class Mailbox implements ChallengeIO {
   readonly #send: (msg: Uint8Array) => void;
+  readonly #maxLength: number;
   #waiting: Uint8Array[] = [];
   #reader: { resolve: (m: Uint8Array) => void; reject: (e: unknown) => void; maxLength: number } | undefined;
   #error: Error | undefined;
 
-  constructor(send: (msg: Uint8Array) => void) {
+  /** `maxLength`: the longest message taken in; a longer one fails the exchange when it arrives. */
+  constructor(send: (msg: Uint8Array) => void, maxLength: number = MAX_HANDSHAKE_MESSAGE) {
     this.#send = send;
+    this.#maxLength = maxLength;
   }
 
   send(msg: Uint8Array): void {
@@ -33,6 +39,10 @@ export class Mailbox implements ChallengeIO {
   /** A message from the peer. */
   push(msg: Uint8Array): void {
     if (this.#error) return;
+    if (msg.length > this.#maxLength) {
+      this.fail(tooLong(msg.length, this.#maxLength));
+      return;
+    }
     const reader = this.#reader;
     if (reader) {
       this.#reader = undefined;

@@ -18,8 +18,8 @@ export interface PeerHost {
   sendTo(conn: PeerConnection, payload: Uint8Array): boolean;
   /** The connection closed itself: forget the peer, and say goodbye to it. */
   detach(conn: PeerConnection): void;
-  /** Frames held for paused connections, summed over all peers (bounds memory). */
-  held(delta: number): void;
+  /** Frames (and their bytes) held for paused connections, summed over all peers (bounds memory). */
+  held(frames: number, bytes: number): void;
 }
 
 export class PeerConnection extends ConnectionBase {
@@ -33,6 +33,7 @@ export class PeerConnection extends ConnectionBase {
   #swallowing = false;
   /** Frames counted in the host's total, not yet known to be delivered. */
   #held = 0;
+  #heldBytes = 0;
 
   constructor(host: PeerHost, remoteAddress: string, hello: Buffer | undefined, quietHello: boolean) {
     // Held frames before open are bounded by the listener's total, not per peer.
@@ -69,7 +70,8 @@ export class PeerConnection extends ConnectionBase {
   override deliver(frame: Uint8Array): void {
     if (!this.flowing && this.live) {
       this.#held++;
-      this.#host.held(1);
+      this.#heldBytes += frame.length;
+      this.#host.held(1, frame.length);
     }
     super.deliver(frame);
   }
@@ -107,8 +109,9 @@ export class PeerConnection extends ConnectionBase {
 
   #release(): void {
     if (this.#held === 0) return;
-    this.#host.held(-this.#held);
+    this.#host.held(-this.#held, -this.#heldBytes);
     this.#held = 0;
+    this.#heldBytes = 0;
   }
 }
 

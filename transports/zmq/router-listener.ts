@@ -13,10 +13,10 @@
  */
 import { rmSync } from "node:fs";
 import type { Router } from "zeromq";
-import { RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/index.js";
+import { MAX_HANDSHAKE_MESSAGE, RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/index.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
-import { EMPTY, READY, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
+import { EMPTY, READY, REFUSED, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
 import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -26,6 +26,16 @@ import { baseSocketOptions, booleanOption, handshakeTimeout, numberOption, publi
 
 /** Frames held for paused sessions, over all peers, before the socket stops being read. */
 const MAX_HELD = 4096;
+/** Bytes of those frames before the socket stops being read: at most this plus one frame is ever held. */
+const MAX_HELD_BYTES = 32 * 1024 * 1024;
+/**
+ * Authkey challenges in progress, over all peers: they live apart from the
+ * sessions, so no number of unauthenticated peers can push an authenticated
+ * session out. Past it the oldest challenge is abandoned.
+ */
+const MAX_PENDING = 1024;
+/** Authkey challenges in progress on one ZeroMQ connection (each extra routing frame is another peer). */
+const MAX_PENDING_PER_CONNECTION = 4;
 
 /** ZMQ_ROUTER_NOTIFY (a libzmq draft option, built into the zeromq package): an empty message per peer connect and disconnect. */
 const ZMQ_ROUTER_NOTIFY = 97;
@@ -48,8 +58,11 @@ export class ZmqListener implements Listener, PeerHost {
   /** Every send on the ROUTER (replies, error replies, the authkey challenge, goodbyes) goes through this one queue. */
   readonly #queue: SendQueue;
   readonly #accept: (conn: Connection) => void;
+  /** Peers with a session, or authenticated and about to open one: least recently active first, at most `maxPeers`. */
   readonly #peers = new Map<string, Peer>();
-  /** Peers by ZeroMQ connection (`Peer.link`): all of them end when that connection does. */
+  /** Peers in the authkey challenge: oldest first, at most MAX_PENDING. */
+  readonly #pending = new Map<string, Peer>();
+  /** Peers (with a session or in the challenge) by ZeroMQ connection (`Peer.link`): all of them end when that connection does. */
   readonly #links = new Map<string, Set<Peer>>();
   /** ZMQ_ROUTER_NOTIFY is on: `[identity, ""]` is a connection event, never a peer's message. */
   readonly #notified: boolean;
@@ -70,6 +83,7 @@ export class ZmqListener implements Listener, PeerHost {
    */
   readonly #sayGoodbye: boolean;
   #held = 0;
+  #heldBytes = 0;
   /** The peer last moved to the end of `#peers` (the most recently active one). */
   #lastTouched: Peer | undefined;
   #wakeReader: (() => void) | undefined;
@@ -126,12 +140,19 @@ export class ZmqListener implements Listener, PeerHost {
     // A ROUTER never blocks (a peer over its high-water mark loses the message); the send queue keeps sendTimeout at 0.
     const settings: SocketSettings = { ...baseSocketOptions(options, ipv6), ...curve, sendTimeout: 0 };
     const allowed = curveClientKeys(options);
-    const zap = allowed ? await registerZapDomain(zmq, allowed) : undefined;
-    if (zap) settings.zapDomain = zap.domain;
-    const sock = new zmq.Router(settings);
     const report = handshakeErrorHook(options);
+    // As on tcp and ws: a server that cannot tell who a peer is (no authkey, no client keys) serves loopback peers only.
+    // An ipc socket is a file: its permissions say who may connect.
+    const loopbackOnly = !connectMode && !authkey && !allowed && !booleanOption(options, "allowRemote") && endpoint.startsWith("tcp://");
+    const zap = allowed || loopbackOnly ? await registerZapDomain(zmq, { keys: allowed, loopbackOnly, refused: report }) : undefined;
+    if (zap) {
+      settings.zapDomain = zap.domain;
+      // Fail closed: should the ZAP handler be missing, ZeroMQ refuses the peer instead of letting it in unchecked.
+      settings.zapEnforceDomain = true;
+    }
+    const sock = new zmq.Router(settings);
     // A worker's own security failures fail serveWorker(); a bound server's are its peers'.
-    if (report && !connectMode) reportSecurityFailures(sock, (err) => report(err, undefined));
+    if (report && !connectMode) reportSecurityFailures(sock, (err) => report(err, undefined), zap !== undefined);
     let publicAddress: string;
     try {
       // A bound server learns of every connect and disconnect, so a session lives exactly as long as the connection it arrived on.
@@ -157,7 +178,7 @@ export class ZmqListener implements Listener, PeerHost {
 
   /** Peers currently holding a session or in the authkey challenge. */
   get peers(): number {
-    return this.#peers.size;
+    return this.#peers.size + this.#pending.size;
   }
 
   /**
@@ -168,7 +189,9 @@ export class ZmqListener implements Listener, PeerHost {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#sweep) clearInterval(this.#sweep);
-    for (const peer of [...this.#peers.values()]) if (!peer.conn) this.#forget(peer, new RpcError("SHUTTING_DOWN", "the server closed"));
+    const closed = new RpcError("SHUTTING_DOWN", "the server closed");
+    for (const peer of [...this.#pending.values()]) this.#forget(peer, closed);
+    for (const peer of [...this.#peers.values()]) if (!peer.conn) this.#forget(peer, closed);
     this.#closeSocketWhenIdle();
   }
 
@@ -191,9 +214,10 @@ export class ZmqListener implements Listener, PeerHost {
     this.#closeSocketWhenIdle();
   }
 
-  held(delta: number): void {
-    this.#held += delta;
-    if (this.#held < MAX_HELD && this.#wakeReader) {
+  held(frames: number, bytes: number): void {
+    this.#held += frames;
+    this.#heldBytes += bytes;
+    if (this.#held < MAX_HELD && this.#heldBytes < MAX_HELD_BYTES && this.#wakeReader) {
       const wake = this.#wakeReader;
       this.#wakeReader = undefined;
       wake();
@@ -205,7 +229,7 @@ export class ZmqListener implements Listener, PeerHost {
   async #readLoop(): Promise<void> {
     for (;;) {
       // Sessions paused at their in-flight limit hold frames; past the bound, leave them in ZeroMQ's queues (and the peers' TCP windows).
-      if (this.#held >= MAX_HELD) await new Promise<void>((resolve) => (this.#wakeReader = resolve));
+      if (this.#held >= MAX_HELD || this.#heldBytes >= MAX_HELD_BYTES) await new Promise<void>((resolve) => (this.#wakeReader = resolve));
       let msg: Buffer[];
       try {
         msg = await this.#sock.receive();
@@ -236,24 +260,24 @@ export class ZmqListener implements Listener, PeerHost {
     let peer = this.#peers.get(key);
     const payload = body[body.length - 1] as Buffer;
     const bye = body.length === 1 && payload.length === 0;
-    if (peer?.handshake) {
-      this.#touch(peer);
-      // Forgotten at once: the peer's next message is a new knock, whatever the challenge's promise does later.
-      if (bye || body.length !== 1) this.#forget(peer, new RpcError("AUTH_FAILED", "the peer left or sent a call during the authkey challenge"));
-      else peer.handshake.push(payload);
-      return;
-    }
     if (!peer) {
+      const challenged = this.#pending.get(key);
+      if (challenged) {
+        // Forgotten at once: the peer's next message is a new knock, whatever the challenge's promise does later.
+        if (bye || body.length !== 1) this.#forget(challenged, new RpcError("AUTH_FAILED", "the peer left or sent a call during the authkey challenge"));
+        else (challenged.handshake as Mailbox).push(payload);
+        return;
+      }
       if (bye) return; // goodbye from a peer we no longer (or never) knew
       if (this.#closing) {
         if (this.#sayGoodbye) this.#send(routing, EMPTY);
         return;
       }
-      peer = this.#addPeer(key, routing);
       if (this.#authkey) {
-        this.#challenge(peer, this.#authkey); // this first message is the knock
+        this.#knock(key, routing, payload.length, this.#authkey); // this first message is the knock
         return;
       }
+      peer = this.#addPeer(key, routing);
     } else {
       this.#touch(peer);
       if (bye) {
@@ -281,19 +305,31 @@ export class ZmqListener implements Listener, PeerHost {
     (peer.conn as PeerConnection).deliver(payload);
   }
 
+  /** A new peer with a session (no authkey), or one that just passed the challenge. */
   #addPeer(key: string, routing: Buffer[]): Peer {
+    const peer = this.#newPeer(key, routing);
+    this.#admit(peer);
+    return peer;
+  }
+
+  #newPeer(key: string, routing: Buffer[]): Peer {
+    const link = (routing[0] as Buffer).toString("latin1");
+    const peer: Peer = { key, link, routing, conn: undefined, handshake: undefined, lastActive: Date.now() };
+    let onLink = this.#links.get(link);
+    if (!onLink) this.#links.set(link, (onLink = new Set()));
+    onLink.add(peer);
+    return peer;
+  }
+
+  /** Into the table of sessions; past `maxPeers` the least recently active session goes. */
+  #admit(peer: Peer): void {
     while (this.#peers.size >= this.#maxPeers) {
       const oldest = this.#peers.values().next().value as Peer;
       this.#forget(oldest, new RpcError("CONNECTION_CLOSED", `dropped: more than ${this.#maxPeers} peers (maxPeers)`));
     }
-    const link = (routing[0] as Buffer).toString("latin1");
-    const peer: Peer = { key, link, routing, conn: undefined, handshake: undefined, lastActive: Date.now() };
-    this.#peers.set(key, peer);
-    let onLink = this.#links.get(link);
-    if (!onLink) this.#links.set(link, (onLink = new Set()));
-    onLink.add(peer);
+    peer.lastActive = Date.now();
+    this.#peers.set(peer.key, peer);
     this.#lastTouched = peer;
-    return peer;
   }
 
   /** Start a session for `peer`; `quiet`: the hello came before a payload and was answered elsewhere. */
@@ -310,19 +346,54 @@ export class ZmqListener implements Listener, PeerHost {
     this.#accept(conn);
   }
 
-  #challenge(peer: Peer, authkey: Uint8Array): void {
-    const mailbox = new Mailbox((msg) => this.#send(peer.routing, msg));
+  /**
+   * A new peer's first message on a server with an authkey: start the
+   * challenge. The knock's content is not kept, but like every message
+   * before authentication it may be at most MAX_HANDSHAKE_MESSAGE bytes; a
+   * longer one is answered `#FAILURE#` and leaves nothing behind. What an
+   * unauthenticated peer can make the server hold is its entry in
+   * `#pending` (bounded overall and per connection) and a mailbox of at most
+   * four such messages.
+   */
+  #knock(key: string, routing: Buffer[], length: number, authkey: Uint8Array): void {
+    if (length > MAX_HANDSHAKE_MESSAGE) {
+      this.#send(routing, REFUSED);
+      this.#onHandshakeError?.(
+        new RpcError("AUTH_FAILED", `a message of ${length} bytes before authentication (at most ${MAX_HANDSHAKE_MESSAGE}); authenticate first`),
+        peerName(routing),
+      );
+      return;
+    }
+    const peer = this.#newPeer(key, routing);
+    // The link's set is in arrival order, so its first peer in the challenge is its oldest one.
+    let onLink = 0;
+    let oldest: Peer | undefined;
+    for (const other of this.#links.get(peer.link) as Set<Peer>) {
+      if (!other.handshake) continue;
+      oldest ??= other;
+      onLink++;
+    }
+    if (oldest && onLink >= MAX_PENDING_PER_CONNECTION) {
+      this.#forget(oldest, new RpcError("AUTH_FAILED", `more than ${MAX_PENDING_PER_CONNECTION} authkey challenges at once on one ZeroMQ connection`));
+    }
+    if (this.#pending.size >= MAX_PENDING) {
+      this.#forget(this.#pending.values().next().value as Peer, new RpcError("AUTH_FAILED", `more than ${MAX_PENDING} authkey challenges at once`));
+    }
+    const mailbox = new Mailbox((msg) => this.#send(peer.routing, msg), MAX_HANDSHAKE_MESSAGE);
     peer.handshake = mailbox;
+    this.#pending.set(key, peer);
     serverHandshake(mailbox, authkey, { hmac: nodeHmac, refuseLegacyMd5: this.#refuseLegacyMd5, timeout: this.#handshakeTimeout }).then(
       () => {
-        if (this.#peers.get(peer.key) !== peer || peer.handshake !== mailbox) return;
+        if (this.#pending.get(peer.key) !== peer || peer.handshake !== mailbox) return;
+        this.#pending.delete(peer.key);
         peer.handshake = undefined;
+        this.#admit(peer);
         this.#send(peer.routing, READY);
       },
       (err: unknown) => {
         const e = err instanceof RpcError ? err : new RpcError("AUTH_FAILED", String(err), { cause: err });
         mailbox.fail(e);
-        if (this.#peers.get(peer.key) === peer && peer.handshake === mailbox) {
+        if (this.#pending.get(peer.key) === peer && peer.handshake === mailbox) {
           this.#remove(peer);
           this.#closeSocketWhenIdle();
         }
@@ -361,7 +432,11 @@ export class ZmqListener implements Listener, PeerHost {
 
   /** Take the peer out of the tables. */
   #remove(peer: Peer): void {
-    this.#peers.delete(peer.key);
+    if (peer.handshake) {
+      if (this.#pending.get(peer.key) === peer) this.#pending.delete(peer.key);
+    } else if (this.#peers.get(peer.key) === peer) {
+      this.#peers.delete(peer.key);
+    }
     const onLink = this.#links.get(peer.link);
     if (onLink?.delete(peer) && onLink.size === 0) this.#links.delete(peer.link);
     if (this.#lastTouched === peer) this.#lastTouched = undefined;
@@ -405,7 +480,7 @@ export class ZmqListener implements Listener, PeerHost {
   }
 
   #closeSocketWhenIdle(): void {
-    if (!this.#closing || this.#socketClosed || this.#peers.size > 0) return;
+    if (!this.#closing || this.#socketClosed || this.#peers.size > 0 || this.#pending.size > 0) return;
     this.#socketClosed = true;
     // Goodbyes still waiting in the send queue go first (a ROUTER never blocks, so normally there are none).
     const sock = this.#sock;

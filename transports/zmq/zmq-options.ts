@@ -26,8 +26,20 @@ export interface ZmqOptions extends TransportOptions {
    * connection drops after one silent interval and a client sees `CONNECTION_CLOSED`.
    */
   heartbeatInterval?: number | string;
-  /** Server: peers (ROUTER identities) holding a session at once; past it the least recently active one is dropped. Default 10000. */
+  /**
+   * Server: peers (ROUTER identities) holding a session at once; past it the
+   * least recently active one is dropped. With an authkey only authenticated
+   * peers count: challenges in progress are bounded apart (1024, 4 per
+   * ZeroMQ connection) and never push a session out. Default 10000.
+   */
   maxPeers?: number | string;
+  /**
+   * Server: without an authkey or `curveClientKeys`, serve tcp peers that are
+   * not on loopback too. Default false: such peers are refused in ZeroMQ's
+   * own handshake (ZAP), as tcp and ws refuse them. ipc is always served:
+   * the socket file's permissions decide who may connect.
+   */
+  allowRemote?: boolean | string;
   /** Server: a peer silent (nothing sent or received) this long, ms, loses its session. 0 disables. Default 600000 (10 min). */
   peerIdleTimeout?: number | string;
   /** CURVE, client: the server's public key (Z85, 40 chars). Setting it turns CURVE on. */
@@ -41,11 +53,14 @@ export interface ZmqOptions extends TransportOptions {
   /**
    * Server: told about every peer dropped during authentication, with code
    * `AUTH_FAILED` (`SHUTTING_DOWN` when the server closed mid-challenge):
-   * an authkey challenge that failed, was abandoned or did not finish within
-   * `handshakeTimeout` (`remoteAddress`: the peer's routing identity, as its
-   * session's `remoteAddress` would read), or a ZeroMQ security handshake
-   * (CURVE, the `curveClientKeys` check) that failed (`remoteAddress`:
-   * undefined, ZeroMQ does not say which peer). Never given the authkey.
+   * an authkey challenge that failed, was abandoned or displaced, did not
+   * finish within `handshakeTimeout`, or was preceded by a message over 256
+   * bytes (`remoteAddress`: the peer's routing identity, as its session's
+   * `remoteAddress` would read); a peer refused by the ZAP handler (a CURVE
+   * key not in `curveClientKeys`, a remote peer of a loopback-only server;
+   * `remoteAddress`: its IP address); or another failed ZeroMQ security
+   * handshake (`remoteAddress`: undefined, ZeroMQ does not say which peer).
+   * Never given the authkey.
    */
   onHandshakeError?: (err: RpcError, remoteAddress: string | undefined) => void;
 }
@@ -93,6 +108,7 @@ export interface SocketSettings {
   curvePublicKey?: string;
   curveSecretKey?: string;
   zapDomain?: string;
+  zapEnforceDomain?: boolean;
   sendTimeout?: number;
   heartbeatInterval?: number;
   handshakeInterval?: number;
