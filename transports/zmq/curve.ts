@@ -70,32 +70,46 @@ export interface ZapPolicy {
 
 const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
 const domains = new Map<string, ZapPolicy>();
-let zap: Router | undefined;
+/** The handler socket and its bind, while any policy is registered. */
+let zap: { sock: Router; bound: Promise<void> } | undefined;
+/**
+ * The last handler socket letting go of the endpoint: closing a socket frees
+ * its inproc address only later, in ZeroMQ's threads, so the next handler
+ * binds after an explicit unbind has finished.
+ */
+let released: Promise<void> = Promise.resolve();
 let nextDomain = 0;
 
 /**
  * Register a policy; returns the ZAP domain to set on the server socket
- * and a release function. The handler socket exists while any policy does.
+ * and a release function. The handler socket exists while any policy does
+ * (a pending receive would keep the process alive).
  */
 export async function registerZapDomain(zmq: ZeroMQModule, policy: ZapPolicy): Promise<{ domain: string; release: () => void }> {
   const domain = `wirecall-${process.pid}-${++nextDomain}`;
   domains.set(domain, policy);
+  const release = (): void => {
+    if (!domains.delete(domain) || domains.size > 0 || !zap) return;
+    const { sock, bound } = zap;
+    zap = undefined;
+    released = bound
+      .then(() => sock.unbind(ZAP_ENDPOINT))
+      .then(undefined, () => {})
+      .then(() => sock.close());
+  };
   if (!zap) {
     const sock = new zmq.Router({ linger: 0 });
-    zap = sock;
-    await sock.bind(ZAP_ENDPOINT);
-    void serveZap(sock);
+    const bound = released.then(() => sock.bind(ZAP_ENDPOINT));
+    zap = { sock, bound };
+    void bound.then(() => serveZap(sock), () => {});
   }
-  return {
-    domain,
-    release: () => {
-      domains.delete(domain);
-      if (domains.size === 0 && zap) {
-        zap.close();
-        zap = undefined;
-      }
-    },
-  };
+  try {
+    await zap.bound;
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return { domain, release };
 }
 
 async function serveZap(sock: Router): Promise<void> {
