@@ -1,9 +1,18 @@
+import { RpcError } from "./errors.js";
+import type { AnyRemote } from "./facade.js";
 import type { CallContext } from "./handler.js";
 
 /** Where a call came from; shared by every call of one connection. */
 export interface PeerInfo {
   readonly transport: string;
   readonly remoteAddress: string | undefined;
+  /**
+   * The facade calling back to the peer over the same connection (`ctx.peer`),
+   * when the connection carries calls both ways. Read lazily: most calls never ask.
+   */
+  readonly remote?: AnyRemote | undefined;
+  /** Which protocol serves the connection, for the error when `remote` is missing ("python-recipe", "xmlrpc"). */
+  readonly protocol?: string;
 }
 
 /**
@@ -20,16 +29,24 @@ export class ServerCall implements CallContext {
     readonly method: string,
     readonly args: readonly unknown[],
     readonly kwargs: Readonly<Record<string, unknown>> | undefined,
-    readonly peer: PeerInfo,
+    readonly origin: PeerInfo,
     readonly oneway: boolean,
   ) {}
 
   get transport(): string {
-    return this.peer.transport;
+    return this.origin.transport;
   }
 
   get remoteAddress(): string | undefined {
-    return this.peer.remoteAddress;
+    return this.origin.remoteAddress;
+  }
+
+  get peer(): AnyRemote {
+    const remote = this.origin.remote;
+    if (remote === undefined) {
+      throw new RpcError("PROTOCOL_ERROR", `ctx.peer: this connection (${this.origin.protocol ?? this.origin.transport}) cannot carry calls back to the caller`);
+    }
+    return remote;
   }
 
   get state(): Record<string, unknown> {

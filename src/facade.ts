@@ -2,15 +2,10 @@
  * The typed call facade: `proxy.greeter.welcome(...)` becomes
  * `caller.call("greeter.welcome", args, kwargs)`.
  */
+import type { Caller, CallOptions } from "./caller.js";
 import { KwargsMarker } from "./params.js";
-import type { CallOptions } from "./proxy.js";
 
-/** What the facade needs from a client: RPCProxy and other front ends (XML-RPC, Python recipe) implement it. */
-export interface Caller {
-  call(name: string, args: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown>;
-  notify(name: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<void>;
-  close(): Promise<void>;
-}
+export type { Caller } from "./caller.js";
 
 type AnyFn = (...args: never[]) => unknown;
 

@@ -1,9 +1,10 @@
 /**
  * RPCHandler: the registry of callable names, Python-style argument binding,
  * middleware and introspection. It knows nothing of connections; sessions
- * (src/server-session.ts) and other front ends call {@link RPCHandler.dispatch}.
+ * (src/session.ts) and other front ends call {@link RPCHandler.dispatch}.
  */
 import { RpcError } from "./errors.js";
+import type { AnyRemote } from "./facade.js";
 import { bindArguments, parseParamSpecs, readParams, type Param, type ParamSpec } from "./params.js";
 
 /** What a handler (and middleware) can know about the call it is serving. */
@@ -20,6 +21,13 @@ export interface CallContext {
   readonly remoteAddress: string | undefined;
   /** True for one-way calls: the result is discarded, errors go to `onError`. */
   readonly oneway: boolean;
+  /**
+   * The caller, as a proxy like the one `connect()` returns: call methods of
+   * the handler it serves (`connect(url, { handler })`) over the same
+   * connection, while the connection lives. Throws `PROTOCOL_ERROR` on
+   * connections that cannot carry calls back (XML-RPC, the Python recipe).
+   */
+  readonly peer: AnyRemote;
   /** Free-form storage for middleware. */
   readonly state: Record<string, unknown>;
 }
@@ -43,6 +51,17 @@ export interface HandlerOptions {
   exposeStack?: boolean;
   /** Called with errors that have no caller to go to (one-way calls, broken connections). */
   onError?: (err: unknown, ctx: CallContext | undefined) => void;
+  /**
+   * Decide what a caller learns of an error a call failed with, before it
+   * leaves the server. By default the thrown error's name, message, code,
+   * `data`, other own enumerable properties and its `cause` chain travel to
+   * the caller (the stack only with `exposeStack`); messages often hold file
+   * paths, addresses or query text. Return the error to send instead (or
+   * `err` itself to send it unchanged); see docs/protocol.md, "What leaves
+   * the server". Not called for one-way calls, whose errors go to `onError`
+   * unchanged. If it throws, the caller gets a bare `INTERNAL_ERROR`.
+   */
+  redactError?: (err: unknown, ctx: CallContext) => unknown;
 }
 
 interface Method {
@@ -150,6 +169,20 @@ export class RPCHandler {
    * `RpcError` for unknown names or bad arguments, or with whatever the method threw.
    */
   dispatch(ctx: CallContext): Promise<unknown> {
+    const redact = this.options.redactError;
+    if (redact === undefined || ctx.oneway) return this.#run(ctx);
+    return this.#run(ctx).catch((err: unknown) => {
+      let out: unknown;
+      try {
+        out = redact(err, ctx);
+      } catch {
+        out = new RpcError("INTERNAL_ERROR", "the call failed (its error could not be redacted)");
+      }
+      throw out;
+    });
+  }
+
+  #run(ctx: CallContext): Promise<unknown> {
     if (this.#middleware.length === 0) return this.#invoke(ctx);
     const chain = this.#middleware;
     const run = (i: number): Promise<unknown> => {

@@ -5,15 +5,20 @@
 export { RPCHandler } from "./handler.js";
 export type { CallContext, HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
 export { RPCProxy } from "./proxy.js";
-export type { CallOptions, Dialer, ProxyOptions, ReconnectOptions } from "./proxy.js";
+export type { Dialer, ProxyOptions, ReconnectOptions } from "./proxy.js";
+export type { CallOptions, CallerDefaults } from "./caller.js";
 export { createFacade } from "./facade.js";
 export type { AnyRemote, Caller, ProxyControls, Remote } from "./facade.js";
 export { kw, KwargsMarker, readParams, bindArguments } from "./params.js";
 export type { Param, ParamSpec } from "./params.js";
-export { connect, serve, registerTransport, getTransport, parseEndpoint } from "./endpoint.js";
+export { connect, serve } from "./endpoint.js";
 export type { ServeOptions } from "./endpoint.js";
-export { ServerSession } from "./server-session.js";
-export type { FrameProtocol, SessionLike, SessionOptions } from "./server-session.js";
+export { registerTransport, getTransport, parseEndpoint } from "./transport-registry.js";
+export { PeerSession } from "./session.js";
+export type { SessionOptions } from "./session.js";
+export { registerFrameProtocol } from "./frame-protocol.js";
+export type { FrameProtocol, SessionLike } from "./frame-protocol.js";
+export type { FrontEnd } from "./front-end.js";
 export { ServerCall } from "./call-context.js";
 export type { PeerInfo } from "./call-context.js";
 export {

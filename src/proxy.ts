@@ -1,21 +1,18 @@
 /**
- * RPCProxy: the caller's side. Pending calls matched by id, timeouts,
- * cancellation, and (optionally) reconnection across links.
+ * RPCProxy: a client for one endpoint. It dials, runs one {@link PeerSession}
+ * per connection, and (optionally) reconnects: calls made while no
+ * connection is ready wait for the next one. Timeouts, signals and caller
+ * stacks are src/caller.ts's, the pending-call table is the session's.
  */
-import { ClientLink, type LinkOwner } from "./client-link.js";
-import { RpcError, fromWireError, type WireError } from "./errors.js";
+import { startCall, type Caller, type CallerDefaults, type CallOptions, type OutgoingCall } from "./caller.js";
+import { RpcError } from "./errors.js";
+import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
-import { Kind, type CallId } from "./protocol.js";
 import { getSerializer, json, type Serializer } from "./serializers/index.js";
+import { PeerSession } from "./session.js";
 import type { Connection } from "./transport.js";
 
-/** Options for a single call; they override the proxy's defaults. */
-export interface CallOptions {
-  /** Reject with `TIMEOUT` after this many ms and tell the server to cancel. No limit when unset or 0. */
-  timeout?: number;
-  /** Aborting rejects the call with `CANCELLED` at once and tells the server to cancel. */
-  signal?: AbortSignal;
-}
+export type { CallOptions } from "./caller.js";
 
 export interface ReconnectOptions {
   /** Attempts after a loss before giving up (default Infinity). */
@@ -26,21 +23,23 @@ export interface ReconnectOptions {
   maxDelay?: number;
 }
 
-export interface ProxyOptions extends CallOptions {
+export interface ProxyOptions extends CallerDefaults {
   /** Serializer name (json, superjson, msgpack, or one you registered) or object. Default json. */
   serializer?: string | Serializer;
   /** Reconnect with backoff when the connection is lost. Calls in flight then fail with `CONNECTION_CLOSED`; later calls wait. */
   reconnect?: boolean | ReconnectOptions;
   /** Time limit for connecting, authenticating and the hello, ms (default 10000). */
   handshakeTimeout?: number;
-  /**
-   * Append the calling line's stack to errors a call rejects with (default
-   * true). Built from V8's async stack trace when the rejection reaches the
-   * caller, so it costs nothing on calls that succeed.
-   */
-  captureStack?: boolean;
   /** Errors with no call to reject (a connection-level error from the server, a failed reconnect). */
   onError?: (err: unknown) => void;
+  /**
+   * Serve this handler to the server over the same connection: a server
+   * handler registered with `{ context: true }` calls it through `ctx.peer`.
+   * Without one, calls from the server are answered `METHOD_NOT_FOUND`.
+   */
+  handler?: RPCHandler;
+  /** Calls from the server running at once on this client (default 256); see `ServeOptions.maxInFlight`. */
+  maxInFlight?: number;
 }
 
 /** Opens one ready transport connection; called again on every reconnect. */
@@ -53,44 +52,6 @@ function unref(t: Timer): Timer {
   return t;
 }
 
-class Pending {
-  timer: Timer | undefined;
-  onAbort: (() => void) | undefined;
-  link: ClientLink | undefined;
-  constructor(
-    readonly id: CallId,
-    readonly name: string,
-    readonly args: unknown[],
-    readonly kwargs: Record<string, unknown> | undefined,
-    readonly resolve: (v: unknown) => void,
-    readonly reject: (e: unknown) => void,
-    readonly signal: AbortSignal | undefined,
-  ) {}
-}
-
-const captureStackTrace = (Error as { captureStackTrace?: (o: object, fn?: Function) => void }).captureStackTrace;
-
-/**
- * Await a call and, if it fails, append the caller's frames to the error.
- * Capturing a stack on every call (as grpc-js does) cost about a quarter of
- * the client's CPU per call in the benchmarks; capturing it here, after the
- * rejection resumed this async function, gets V8's async frames
- * ("at async yourFunction (file:line)") for the failing calls only.
- */
-async function withCallerStack(call: Promise<unknown>): Promise<unknown> {
-  try {
-    return await call;
-  } catch (err) {
-    if (err instanceof Error && captureStackTrace) {
-      const here: { stack?: string } = {};
-      captureStackTrace(here, withCallerStack);
-      const frames = (here.stack ?? "").split("\n").slice(1).join("\n");
-      if (frames) Object.defineProperty(err, "stack", { value: `${err.stack ?? String(err)}\n${frames}`, writable: true, configurable: true });
-    }
-    throw err;
-  }
-}
-
 function resolveSerializer(s: string | Serializer | undefined): Serializer {
   if (s === undefined) return json;
   if (typeof s !== "string") return s;
@@ -100,15 +61,13 @@ function resolveSerializer(s: string | Serializer | undefined): Serializer {
 }
 
 /** A client for one endpoint. Most code uses the typed facade from `connect()` instead. */
-export class RPCProxy implements LinkOwner {
+export class RPCProxy implements Caller {
   readonly #dial: Dialer;
   readonly #options: ProxyOptions;
   readonly #serializer: Serializer;
-  readonly #pending = new Map<CallId, Pending>();
-  /** Calls waiting for a ready link, in call order. */
-  #queue: Pending[] = [];
-  #link: ClientLink | undefined;
-  #nextId = 1;
+  /** Calls waiting for a ready connection, in call order. */
+  #queue: OutgoingCall[] = [];
+  #session: PeerSession | undefined;
   #closed = false;
   #closeReason: Error | undefined;
   #reconnectTimer: Timer | undefined;
@@ -136,51 +95,35 @@ export class RPCProxy implements LinkOwner {
     return this.#closed;
   }
 
-  /** Call `name` remotely; resolves with its result or rejects with its error. */
-  call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
-    const call = this.#call(name, args, kwargs, options);
-    return this.#options.captureStack === false ? call : withCallerStack(call);
+  /** The session of the current connection, if one is open. */
+  get session(): PeerSession | undefined {
+    return this.#session;
   }
 
-  #call(name: string, args: unknown[], kwargs: Record<string, unknown> | undefined, options: CallOptions | undefined): Promise<unknown> {
+  /** Call `name` remotely; resolves with its result or rejects with its error. */
+  call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    const signal = options?.signal ?? this.#options.signal;
-    if (signal?.aborted) return Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
-    return new Promise((resolve, reject) => {
-      const id = this.#nextId++;
-      const p = new Pending(id, name, args, kwargs, resolve, reject, signal);
-      this.#pending.set(id, p);
-      const timeout = options?.timeout ?? this.#options.timeout;
-      if (timeout && timeout > 0) {
-        p.timer = unref(setTimeout(() => this.#abandon(p, new RpcError("TIMEOUT", `call to '${name}' timed out after ${timeout} ms`)), timeout));
-      }
-      if (signal) {
-        p.onAbort = () => this.#abandon(p, new RpcError("CANCELLED", `call to '${name}' was aborted`, { cause: signal.reason }));
-        signal.addEventListener("abort", p.onAbort, { once: true });
-      }
-      const link = this.#link;
-      if (link?.ready) this.#sendCall(link, p);
-      else {
-        this.#queue.push(p);
-        (this.#reconnectTimer as { ref?: () => void } | undefined)?.ref?.();
-      }
-    });
+    const { promise, call } = startCall(name, args, kwargs, options, this.#options);
+    if (!call) return promise;
+    const session = this.#session;
+    if (session?.ready) session.send(call);
+    else {
+      call.onAbandon = this.#dropQueued;
+      this.#queue.push(call);
+      (this.#reconnectTimer as { ref?: () => void } | undefined)?.ref?.();
+    }
+    return promise;
   }
 
   /**
-   * One-way call: sent, never answered. Resolves once handed to the transport
-   * (or queued while reconnecting); remote errors go to the server's `onError`.
+   * One-way call: sent, never answered. Resolves once handed to the transport;
+   * remote errors go to the server's `onError`.
    */
   async notify(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>): Promise<void> {
     if (this.#closed) throw this.#closedError();
-    const frame = this.#encode(kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs], name) as Uint8Array;
-    const link = this.#link;
-    if (link?.ready) {
-      if (link.conn.requestReply) throw new RpcError("PROTOCOL_ERROR", `cannot send one-way call '${name}': this connection is lock-step request/reply (ZeroMQ REQ)`);
-      link.send(frame);
-      return;
-    }
-    throw new RpcError("CONNECTION_CLOSED", `cannot send one-way call '${name}': not connected`);
+    const session = this.#session;
+    if (!session?.ready) throw new RpcError("CONNECTION_CLOSED", `cannot send one-way call '${name}': not connected`);
+    return session.notify(name, args, kwargs);
   }
 
   /** Close the connection; every pending call rejects with `CONNECTION_CLOSED`. Idempotent. */
@@ -189,45 +132,33 @@ export class RPCProxy implements LinkOwner {
       this.#closed = true;
       this.#closeReason = new RpcError("CONNECTION_CLOSED", "the proxy was closed");
       if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
-      this.#failAll(this.#closeReason, true);
-      this.#link?.conn.close();
+      this.#failQueued(this.#closeReason);
+      await this.#session?.end(this.#closeReason);
+      return;
     }
-    await this.#link?.whenClosed();
+    await this.#session?.whenClosed();
   }
 
-  // ---- LinkOwner -------------------------------------------------------
+  readonly #dropQueued = (call: OutgoingCall): void => {
+    const i = this.#queue.indexOf(call);
+    if (i >= 0) this.#queue.splice(i, 1);
+  };
 
-  linkReady(link: ClientLink): void {
-    if (link !== this.#link) return;
+  // ---- session events --------------------------------------------------
+
+  #ready(session: PeerSession): void {
+    if (session !== this.#session) return;
     this.#attempt = 0;
     const queue = this.#queue;
     this.#queue = [];
-    for (const p of queue) if (this.#pending.get(p.id) === p) this.#sendCall(link, p);
+    for (const call of queue) session.send(call);
     this.#firstReady?.resolve();
     this.#firstReady = undefined;
   }
 
-  linkReply(id: CallId, result: unknown): void {
-    const p = this.#pending.get(id);
-    if (!p) return; // timed out or cancelled: the late reply is dropped
-    this.#settle(p);
-    p.resolve(result);
-  }
-
-  linkError(id: CallId | null, err: WireError): void {
-    if (id === null) {
-      this.#options.onError?.(fromWireError(err));
-      return;
-    }
-    const p = this.#pending.get(id);
-    if (!p) return;
-    this.#settle(p);
-    p.reject(fromWireError(err));
-  }
-
-  linkClosed(link: ClientLink, err: Error | undefined): void {
-    if (link !== this.#link) return;
-    this.#link = undefined;
+  #lost(session: PeerSession, err: Error | undefined): void {
+    if (session !== this.#session) return;
+    this.#session = undefined;
     const reason = new RpcError("CONNECTION_CLOSED", err ? `connection lost: ${err.message}` : "the server closed the connection", err ? { cause: err } : {});
     if (this.#firstReady) {
       // The very first connection failed during the hello: connect() rejects.
@@ -235,16 +166,16 @@ export class RPCProxy implements LinkOwner {
       this.#firstReady = undefined;
       this.#closed = true;
       this.#closeReason = reason;
-      this.#failAll(reason, true);
+      this.#failQueued(reason);
       first.reject(err ?? reason);
       return;
     }
-    const retry = !this.#closed && !!this.#options.reconnect;
-    this.#failAll(reason, !retry);
-    if (retry) this.#scheduleReconnect();
-    else if (!this.#closed) {
+    if (!this.#closed && this.#options.reconnect) {
+      this.#scheduleReconnect();
+    } else if (!this.#closed) {
       this.#closed = true;
       this.#closeReason = reason;
+      this.#failQueued(reason);
     }
   }
 
@@ -267,8 +198,8 @@ export class RPCProxy implements LinkOwner {
       this.#firstReady = undefined;
       this.#closed = true;
       this.#closeReason = new RpcError("CONNECTION_CLOSED", "connect failed", { cause: err });
-      this.#link?.conn.close(err as Error);
-      this.#failAll(this.#closeReason, true);
+      this.#session?.fail(err as Error);
+      this.#failQueued(this.#closeReason);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -276,9 +207,22 @@ export class RPCProxy implements LinkOwner {
   }
 
   #attach(conn: Connection): void {
-    const link = new ClientLink(conn, this.#serializer, this);
-    this.#link = link;
-    link.start();
+    const o = this.#options;
+    const session = new PeerSession(conn, {
+      role: "client",
+      serializer: this.#serializer,
+      handler: o.handler,
+      ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
+      ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
+      ...(o.captureStack !== undefined ? { captureStack: o.captureStack } : {}),
+      onError: o.onError,
+      idleTimeout: 0,
+    });
+    session.onReady = (s) => this.#ready(s);
+    session.onClose = (s, err) => this.#lost(s, err);
+    this.#session = session;
+    session.start();
   }
 
   #scheduleReconnect(): void {
@@ -287,7 +231,7 @@ export class RPCProxy implements LinkOwner {
     if (this.#attempt >= retries) {
       this.#closed = true;
       this.#closeReason = new RpcError("CONNECTION_CLOSED", `gave up reconnecting after ${retries} attempts`);
-      this.#failAll(this.#closeReason, true);
+      this.#failQueued(this.#closeReason);
       return;
     }
     const min = opts.minDelay ?? 100;
@@ -312,61 +256,10 @@ export class RPCProxy implements LinkOwner {
     this.#reconnectTimer = this.#queue.length > 0 ? t : unref(t);
   }
 
-  #sendCall(link: ClientLink, p: Pending): void {
-    const frame = this.#encode(
-      p.kwargs === undefined ? [Kind.Call, p.id, p.name, p.args] : [Kind.Call, p.id, p.name, p.args, p.kwargs],
-      p.name,
-      p,
-    );
-    if (!frame) return;
-    p.link = link;
-    link.send(frame);
-  }
-
-  #encode(envelope: unknown[], name: string, p?: Pending): Uint8Array | undefined {
-    try {
-      return this.#serializer.encode(envelope);
-    } catch (err) {
-      const e = new RpcError("SERIALIZE_ERROR", `cannot encode the arguments of '${name}' with ${this.#serializer.name}: ${(err as Error)?.message ?? err}`, {
-        cause: err,
-      });
-      if (!p) throw e;
-      this.#settle(p);
-      p.reject(e);
-      return undefined;
-    }
-  }
-
-  /** Timeout or abort: reject now, tell the server if the call was sent. */
-  #abandon(p: Pending, err: RpcError): void {
-    if (this.#pending.get(p.id) !== p) return;
-    this.#settle(p);
-    const link = p.link;
-    // A lock-step connection cannot carry a cancel: it would wait for an answer that never comes.
-    if (link?.ready && !link.conn.requestReply) {
-      try {
-        link.send(this.#serializer.encode([Kind.Cancel, p.id]));
-      } catch {
-        // a cancel that cannot be sent only costs the server some work
-      }
-    }
-    p.reject(err);
-  }
-
-  #settle(p: Pending): void {
-    this.#pending.delete(p.id);
-    if (p.timer) clearTimeout(p.timer);
-    if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
-  }
-
-  /** Reject sent calls (and queued ones too when `includeQueued`). */
-  #failAll(reason: Error, includeQueued: boolean): void {
-    for (const p of [...this.#pending.values()]) {
-      if (p.link === undefined && !includeQueued) continue;
-      this.#settle(p);
-      p.reject(reason);
-    }
-    if (includeQueued) this.#queue = [];
+  #failQueued(reason: Error): void {
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const call of queue) call.reject(reason);
   }
 
   #closedError(): Error {

@@ -1,13 +1,15 @@
 /**
- * The seam between the core and every transport adapter.
+ * The seam between the core and every framed transport adapter.
  *
  * A transport only moves opaque frames (one serialized envelope each) between
  * two peers, in order, with its own authentication and framing. It knows
- * nothing of envelopes, ids or serializers: that is the core's job.
+ * nothing of envelopes, ids or serializers: that is the core's job (one
+ * peer session per connection end, src/session.ts, on both sides).
+ *
+ * This file imports nothing: transports depend on it, never the reverse.
+ * Request/response front-ends that are not frame streams (XML-RPC over
+ * HTTP) plug in through src/front-end.ts instead.
  */
-import type { Caller } from "./facade.js";
-import type { RPCHandler } from "./handler.js";
-import type { FrameProtocol } from "./server-session.js";
 
 /** What a transport delivers into the core. Set once with {@link Connection.open}. */
 export interface ConnectionSink {
@@ -108,21 +110,17 @@ export interface Server {
 }
 
 /**
- * A transport adapter, found by URL scheme. `connect` resolves once the
- * connection is authenticated and ready to carry frames; it rejects with an
- * `RpcError` (`CONNECT_FAILED`, `AUTH_FAILED`, ...). `listen` calls `accept`
- * for every authenticated connection.
+ * A framed transport adapter, found by URL scheme. `connect` resolves once
+ * the connection is authenticated and ready to carry frames; it rejects with
+ * an `RpcError` (`CONNECT_FAILED`, `AUTH_FAILED`, ...). `listen` calls
+ * `accept` for every authenticated connection. Both ends of a connection get
+ * the same session: either side may call the other once the hello is done.
  */
 export interface Transport {
   /** Short name ("tcp", "ws", ...). */
   readonly name: string;
   /** URL schemes without the colon ("tcp", "tls"). */
   readonly schemes: readonly string[];
-  /**
-   * Other protocols every server on this transport recognises by a
-   * connection's first frame (the TCP transport lists the Python recipe).
-   */
-  readonly protocols?: readonly FrameProtocol[];
   /**
    * True when the transport uses a URL's `user:password@` (HTTP Basic auth
    * for XML-RPC, as Python's ServerProxy does). Elsewhere a password in a
@@ -131,11 +129,4 @@ export interface Transport {
   readonly urlCredentials?: boolean;
   connect(url: URL, options: TransportOptions): Promise<Connection>;
   listen(url: URL, options: TransportOptions, accept: (conn: Connection) => void): Promise<Listener>;
-  /**
-   * Optional, for protocols that are not frame streams (HTTP request/response
-   * such as XML-RPC): serve the handler directly instead of through `listen`.
-   */
-  serve?(handler: RPCHandler, url: URL, options: TransportOptions): Promise<Server>;
-  /** Optional counterpart of `serve` for the client side: a caller the facade can drive. */
-  connectCaller?(url: URL, options: TransportOptions): Promise<Caller>;
 }

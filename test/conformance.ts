@@ -130,6 +130,31 @@ export function makeHandler(probes: Probes): RPCHandler {
   h.register("peer", (ctx: CallContext) => ({ transport: ctx.transport, hasAddress: typeof ctx.remoteAddress === "string" }), {
     context: true,
   });
+  // Calls back into the client that called it, over the same connection, before answering.
+  h.register(
+    "askClient",
+    async (ctx: CallContext, x: number) => {
+      const name = (await ctx.peer.whoAreYou()) as string;
+      const doubled = (await ctx.peer.times(x, kw({ by: 2 }))) as number;
+      const failed = await ctx.peer.fail().then(
+        () => "resolved",
+        (e: RemoteError) => `${e.name}:${e.message}`,
+      );
+      return { name, doubled, failed };
+    },
+    { context: true },
+  );
+  return h;
+}
+
+/** The handler a client serves back to the server (`connect(url, { handler })`). */
+export function makeClientHandler(name: string): RPCHandler {
+  const h = new RPCHandler();
+  h.register("whoAreYou", () => name);
+  h.register("times", (x: number, by = 1) => x * by);
+  h.register("fail", () => {
+    throw new RangeError("client-side failure");
+  });
   return h;
 }
 
@@ -223,6 +248,24 @@ export function conformance(target: ConformanceTarget): void {
 
       it("gives handlers their context", async () => {
         assert.deepEqual(await proxy.peer(), { transport: target.name.split(/[^a-z]/)[0], hasAddress: true });
+      });
+
+      it("lets the server call the client during a call (connect with a handler)", async () => {
+        const p2 = await connect(server.url, { ...clientOpts(), handler: makeClientHandler(`client-${serializer}`) });
+        try {
+          assert.deepEqual(await p2.askClient(21), { name: `client-${serializer}`, doubled: 42, failed: "RangeError:client-side failure" });
+          // Many at once, interleaved with calls the other way.
+          const many = await Promise.all(Array.from({ length: 50 }, (_, i) => p2.askClient(i)));
+          assert.deepEqual(
+            many.map((r) => (r as { doubled: number }).doubled),
+            Array.from({ length: 50 }, (_, i) => 2 * i),
+          );
+          // A client without a handler answers the server's calls with METHOD_NOT_FOUND.
+          const r = (await proxy.askClient(1).catch((e: RpcError) => e)) as RpcError;
+          assert.equal(r.code, "METHOD_NOT_FOUND");
+        } finally {
+          await p2.$close();
+        }
       });
 
       it("runs 1000 concurrent calls matched by id", async () => {

@@ -1556,7 +1556,7 @@ describe("contract: docs/protocol.md is enough for a raw TCP client (node:net + 
     assertNoPollution();
   });
 
-  it("a server written from the doc serves a wirecall client (json default, plain msgpack frames, kind 0 from a server closes)", async () => {
+  it("a server written from the doc serves a wirecall client (json default, plain msgpack frames, a call from the server is answered)", async () => {
     const peers: RawTcp[] = [];
     const accepted: Deferred<RawTcp>[] = [new Deferred<RawTcp>(), new Deferred<RawTcp>()];
     let n = 0;
@@ -1620,11 +1620,15 @@ describe("contract: docs/protocol.md is enough for a raw TCP client (node:net + 
       assert.deepEqual(err.data, { n: 1 });
 
       const pending = client2.add(1, 2);
-      await p2.next();
-      p2.send(mpEncode([0, 99, "add", [1, 2]])); // a server never sends kind 0
-      await assert.rejects(within(pending, BOUND, "the pending call"), code("CONNECTION_CLOSED"));
-      await p2.closed();
+      const call4 = mpDecode(await p2.next()) as [number, number];
+      // A server may call the client (docs/protocol.md, "Calls from the server"); this client serves no handler.
+      p2.send(mpEncode([0, 99, "add", [1, 2]]));
+      const answer = mpDecode(await p2.next()) as [number, number, { code: string }];
+      assert.deepEqual([answer[0], answer[1], answer[2].code], [2, 99, "METHOD_NOT_FOUND"]);
+      p2.send(mpEncode([1, call4[1], 3]));
+      assert.equal(await within(pending, BOUND, "the pending call"), 3);
       await client2.$close();
+      await p2.closed();
     } finally {
       for (const p of peers) p.destroy();
       await new Promise<void>((resolve) => srv.close(() => resolve()));

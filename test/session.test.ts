@@ -161,16 +161,21 @@ describe("server session", () => {
     await p.$close();
   });
 
-  it("refuses a duplicate call id while the first is running", async () => {
+  it("refuses a duplicate call id while the first is running, naming the id, and answers the first once", async () => {
     const gate = new Deferred<number>();
-    const s = await start(new RPCHandler().register("slow", () => gate.promise));
+    const s = await start(new RPCHandler().register("slow", () => gate.promise).register("add", (a: number, b: number) => a + b));
     const c = await raw(s.url);
     c.conn.send(enc.encode('[0,1,"slow",[]]'));
     c.conn.send(enc.encode('[0,1,"slow",[]]'));
-    const dup = JSON.parse(dec.decode(await c.next())) as [number, number, { code: string }];
-    assert.deepEqual([dup[0], dup[1], dup[2].code], [2, 1, "PROTOCOL_ERROR"]);
+    // A connection-level error (id null): an error carrying id 1 would settle the first call.
+    const dup = JSON.parse(dec.decode(await c.next())) as [number, null, { code: string; message: string; data: { id: number } }];
+    assert.deepEqual([dup[0], dup[1], dup[2].code, dup[2].data], [2, null, "PROTOCOL_ERROR", { id: 1 }]);
+    assert.match(dup[2].message, /call id 1\b/);
     gate.resolve(9);
     assert.deepEqual(JSON.parse(dec.decode(await c.next())), [1, 1, 9]);
+    // Nothing else for id 1 follows: the next frame answers the next call.
+    c.conn.send(enc.encode('[0,2,"add",[1,1]]'));
+    assert.deepEqual(JSON.parse(dec.decode(await c.next())), [1, 2, 2]);
     c.conn.close();
   });
 

@@ -15,7 +15,7 @@
 import { ServerCall, type PeerInfo } from "../call-context.js";
 import { RpcError } from "../errors.js";
 import type { RPCHandler } from "../handler.js";
-import type { FrameProtocol, SessionLike } from "../server-session.js";
+import type { FrameProtocol, SessionLike } from "../frame-protocol.js";
 import type { Connection, ConnectionSink } from "../transport.js";
 import { decodeRequest, encodeErrorReply, encodeReply, isRecipeFrame, type RecipeBadRequest, type RecipeRequest } from "./idioms.js";
 import { resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";

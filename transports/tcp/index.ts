@@ -11,6 +11,7 @@ import * as tls from "node:tls";
 import {
   RpcError,
   clientHandshake,
+  registerFrameProtocol,
   resolveAuthkey,
   serverHandshake,
   type Connection,
@@ -86,8 +87,6 @@ function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChall
 export const tcpTransport: Transport = {
   name: "tcp",
   schemes: ["tcp", "tls"],
-  // Python's RPCHandler recipe clients (multiprocessing.connection.Client) are served too.
-  protocols: [pythonRecipeProtocol],
 
   async connect(url, options): Promise<Connection> {
     const o = options as TcpOptions;
@@ -182,6 +181,9 @@ export const tcpTransport: Transport = {
     };
   },
 };
+
+// Python's RPCHandler recipe clients (multiprocessing.connection.Client) are served too.
+registerFrameProtocol(tcpTransport.name, pythonRecipeProtocol);
 
 /** The transport this module provides, found by `connect`/`serve` for `tcp://` and `tls://`. */
 export const transport = tcpTransport;

@@ -1,33 +1,24 @@
 /**
  * `xmlrpc+http://host:port/path` and `xmlrpc+https://...`: XML-RPC over
- * HTTP. Not a frame stream, so this transport implements the `serve` and
- * `connectCaller` hooks; `listen` and `connect` throw `INVALID_URL`.
+ * HTTP. Not a frame stream: a request/response front-end (src/front-end.ts)
+ * that serves the handler and gives the client a Caller of its own.
  *
  * Reached by URL from `serve`/`connect`, or imported from `wirecall/xmlrpc`
  * for `attachXmlRpc`, `multicall` and the codec.
  */
-import { RpcError, type Transport } from "../../src/index.js";
+import type { FrontEnd } from "../../src/index.js";
 import { XmlRpcClient, type XmlRpcClientOptions } from "./http-client.js";
 import { serveXmlRpc, type XmlRpcServeOptions } from "./http-server.js";
 
-function notFrames(): never {
-  throw new RpcError("INVALID_URL", "XML-RPC is request/response over HTTP, not a frame stream: use serve()/connect() (or attachXmlRpc), not the transport's listen()/connect()");
-}
-
-export const xmlrpcTransport: Transport = {
+export const xmlrpcTransport: FrontEnd = {
   name: "xmlrpc",
   schemes: ["xmlrpc+http", "xmlrpc+https"],
+  kind: "request-response",
   urlCredentials: true,
-  async connect() {
-    notFrames();
-  },
-  async listen() {
-    notFrames();
-  },
   serve(handler, url, options) {
     return serveXmlRpc(handler, url, options as XmlRpcServeOptions);
   },
-  async connectCaller(url, options) {
+  async connect(url, options) {
     const client = new XmlRpcClient(url, options as XmlRpcClientOptions);
     if ((options as XmlRpcClientOptions).probe !== false) {
       try {

@@ -1,0 +1,102 @@
+/**
+ * Calls read from a peer that wait for a free slot under the session's
+ * in-flight limit. Reading goes on while they wait (so cancels are read and
+ * honoured even when every slot is taken by a handler that never settles),
+ * but only up to a bound in entries and bytes: past it the session stops
+ * reading and a flood stays in the peer's socket, not in our memory.
+ */
+import { ServerCall, type PeerInfo } from "./call-context.js";
+import type { CallId } from "./protocol.js";
+
+/** A call (or, with `id` null, a one-way call) the session has read. */
+export class InboundCall extends ServerCall {
+  /** Its handler was started (it holds an in-flight slot until the handler settles). */
+  started = false;
+
+  constructor(
+    readonly id: CallId | null,
+    method: string,
+    args: readonly unknown[],
+    kwargs: Readonly<Record<string, unknown>> | undefined,
+    origin: PeerInfo,
+    /** Size of the frame it came in, counted against the queue's byte bound while it waits. */
+    readonly bytes: number,
+  ) {
+    super(method, args, kwargs, origin, id === null);
+  }
+}
+
+export class InboundQueue {
+  #items: (InboundCall | undefined)[] = [];
+  #head = 0;
+  #bytes = 0;
+  #cancelled = 0;
+
+  constructor(
+    readonly maxEntries: number,
+    readonly maxBytes: number,
+  ) {}
+
+  /** Entries waiting, cancelled ones included until they are dropped. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** At or past its bound: the session should stop reading. */
+  get full(): boolean {
+    return this.length >= this.maxEntries || this.#bytes >= this.maxBytes;
+  }
+
+  push(call: InboundCall): void {
+    this.#items.push(call);
+    this.#bytes += call.bytes;
+  }
+
+  /** The next call that was not cancelled while it waited, or undefined. */
+  shift(): InboundCall | undefined {
+    while (this.#head < this.#items.length) {
+      const call = this.#items[this.#head] as InboundCall;
+      this.#items[this.#head++] = undefined;
+      this.#bytes -= call.bytes;
+      if (this.#head === this.#items.length) {
+        this.#items = [];
+        this.#head = 0;
+      }
+      if (call.aborted) {
+        if (this.#cancelled > 0) this.#cancelled--;
+        continue;
+      }
+      return call;
+    }
+    return undefined;
+  }
+
+  /**
+   * A waiting call was cancelled (its signal aborted by the caller). It
+   * never runs; once more than half the queue is cancelled entries they are
+   * dropped, so cancelling frees queue space at an amortised constant cost.
+   */
+  cancelled(): void {
+    if (++this.#cancelled * 2 <= this.length) return;
+    const live: (InboundCall | undefined)[] = [];
+    let bytes = 0;
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const c = this.#items[i] as InboundCall;
+      if (c.aborted) continue;
+      live.push(c);
+      bytes += c.bytes;
+    }
+    this.#items = live;
+    this.#head = 0;
+    this.#bytes = bytes;
+    this.#cancelled = 0;
+  }
+
+  /** Remove and return every waiting call that was not cancelled. */
+  drain(): InboundCall[] {
+    const out: InboundCall[] = [];
+    for (let c = this.shift(); c !== undefined; c = this.shift()) out.push(c);
+    this.#cancelled = 0;
+    return out;
+  }
+}

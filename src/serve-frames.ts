@@ -1,0 +1,58 @@
+/**
+ * A running server over a framed transport: the listener plus one
+ * {@link PeerSession} per accepted connection, and the drain on close.
+ */
+import { RpcError } from "./errors.js";
+import type { PeerSession } from "./session.js";
+import type { Listener, Server } from "./transport.js";
+
+export class FrameServer implements Server {
+  readonly #listener: Listener;
+  readonly #sessions = new Set<PeerSession>();
+  readonly #closeTimeout: number;
+  #closing: Promise<void> | undefined;
+
+  constructor(listener: Listener, closeTimeout: number) {
+    this.#listener = listener;
+    this.#closeTimeout = closeTimeout;
+  }
+
+  get url(): string {
+    return this.#listener.url;
+  }
+
+  /** Connections currently open. */
+  get connections(): number {
+    return this.#sessions.size;
+  }
+
+  track(session: PeerSession): void {
+    if (this.#closing) {
+      session.start();
+      session.abortAll(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
+      return;
+    }
+    this.#sessions.add(session);
+    session.onClose = (s) => this.#sessions.delete(s);
+    session.start();
+  }
+
+  close(): Promise<void> {
+    return (this.#closing ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
+    await this.#listener.close();
+    const sessions = [...this.#sessions];
+    for (const s of sessions) s.beginShutdown();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#closeTimeout);
+    });
+    // Calls and one-way calls alike: a session is idle when no handler of it is running.
+    await Promise.race([Promise.all(sessions.map((s) => s.idle())), deadline]);
+    clearTimeout(timer);
+    const reason = new RpcError("SHUTTING_DOWN", "the server closed");
+    for (const s of sessions) s.abortAll(reason);
+  }
+}

@@ -1,0 +1,645 @@
+/**
+ * One peer session per connection end, the same on client and server (like
+ * birpc's createBirpc and capnweb's RpcSession): it sends calls and serves
+ * calls over one connection. One pending-call table for the calls it made
+ * (ids, timeouts, cancel, `CONNECTION_CLOSED` with its cause), one dispatch
+ * of the calls it receives to an {@link RPCHandler}, the in-flight limit,
+ * cancellation and write backpressure.
+ *
+ * The roles differ only in the opening: the "client" sends the hello and
+ * waits for its answer; the "server" waits for a hello (or a first envelope,
+ * or another protocol's first frame) and answers it. After that either side
+ * may call the other (docs/protocol.md, "Calls from the server").
+ */
+import type { PeerInfo } from "./call-context.js";
+import { startCall, type CallerDefaults, type CallOptions, type OutgoingCall } from "./caller.js";
+import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "./errors.js";
+import { createFacade, type AnyRemote } from "./facade.js";
+import type { FrameProtocol, SessionLike } from "./frame-protocol.js";
+import type { RPCHandler } from "./handler.js";
+import { InboundCall, InboundQueue } from "./inbound-queue.js";
+import { DEFAULT_LIMITS } from "./limits.js";
+import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
+import { getSerializer, json, type Serializer } from "./serializers/index.js";
+import type { Connection, ConnectionSink } from "./transport.js";
+
+/** Close a server connection that sent no complete frame for this long with nothing in flight (10 minutes, like zmq's `peerIdleTimeout`). */
+export const DEFAULT_IDLE_TIMEOUT = 600_000;
+/** Calls read ahead of the in-flight limit, waiting for a slot, before a connection stops being read. */
+export const DEFAULT_MAX_QUEUED = 64;
+/** Bytes of frames read ahead of the in-flight limit before a connection stops being read. */
+export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+export interface SessionOptions extends CallerDefaults {
+  /** "client" sends the hello and waits for the answer; "server" waits for the peer's first frame. */
+  role: "client" | "server";
+  /** The serializer a client asks for in its hello (default json). A server takes the one the hello names. */
+  serializer?: Serializer;
+  /** Serves the peer's calls. Without one, calls from the peer get `METHOD_NOT_FOUND`. */
+  handler?: RPCHandler | undefined;
+  /**
+   * Handlers (calls and one-way calls) running at once for this connection
+   * (default 256). A cancelled call counts until its handler settles. Past
+   * it, calls wait (up to `maxQueued`), then the connection stops being read.
+   */
+  maxInFlight?: number;
+  /** Calls waiting for a slot before the connection stops being read (default 64). */
+  maxQueued?: number;
+  /** Bytes of waiting calls' frames before the connection stops being read (default 4 MiB). */
+  maxQueuedBytes?: number;
+  /** Server: other protocols recognised by the connection's first frame. */
+  protocols?: readonly FrameProtocol[];
+  /** Server: close the connection when its first frame has not arrived within this many ms (0: no limit). */
+  firstFrameTimeout?: number;
+  /**
+   * Server: close the connection when, after the hello, it sent no complete
+   * frame for this many ms while nothing was in flight either way (0: never;
+   * default 600000). It is closed between one and two such periods after its
+   * last frame.
+   */
+  idleTimeout?: number;
+  /** Errors with no call to reject: connection-level errors from the peer. */
+  onError?: ((err: unknown) => void) | undefined;
+}
+
+/**
+ * One end of one connection. A server creates one per accepted connection;
+ * a client one per connection it dials (the proxy makes a new one on reconnect).
+ */
+export class PeerSession implements ConnectionSink, SessionLike {
+  readonly conn: Connection;
+  readonly #opts: SessionOptions;
+  readonly #handler: RPCHandler | undefined;
+  readonly #maxInFlight: number;
+  readonly #origin: PeerInfo;
+  #serializer: Serializer | undefined;
+  #text = false;
+  #ready = false;
+  #delegate: (ConnectionSink & SessionLike) | undefined;
+  // Calls this side made, by id.
+  readonly #pending = new Map<CallId, OutgoingCall>();
+  #nextId = 1;
+  // Calls the peer made: by id while running or waiting (not after a cancel).
+  readonly #calls = new Map<CallId, InboundCall>();
+  /** One-way calls running or waiting, so that a close can abort them. */
+  readonly #oneway = new Set<InboundCall>();
+  /** Handlers started and not yet settled, calls and one-way calls, cancelled ones included. */
+  #running = 0;
+  readonly #queue: InboundQueue;
+  #readPaused = false;
+  #writeBlocked = false;
+  #shuttingDown = false;
+  #closed = false;
+  #closeError: Error | undefined;
+  /** Why this side gave up on the connection; wins over whatever the transport reports next. */
+  #failure: Error | undefined;
+  /** The last connection-level error the peer sent (e.g. why it is about to close). */
+  #peerSaid: Error | undefined;
+  #remote: AnyRemote | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #closedWaiters: (() => void)[] = [];
+  #firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #sawFrame = false;
+  /** Called once when the hello is done and calls can flow both ways. */
+  onReady: ((session: PeerSession) => void) | undefined;
+  /** Called once when the connection is gone, after pending calls were rejected. */
+  onClose: ((session: PeerSession, err: Error | undefined) => void) | undefined;
+
+  constructor(conn: Connection, options: SessionOptions) {
+    this.conn = conn;
+    this.#opts = options;
+    this.#handler = options.handler;
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_LIMITS.maxInFlight);
+    this.#queue = new InboundQueue(Math.max(1, options.maxQueued ?? DEFAULT_MAX_QUEUED), options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
+    const session = this;
+    this.#origin = {
+      transport: conn.transport,
+      remoteAddress: conn.remoteAddress,
+      get remote() {
+        return session.#facade();
+      },
+    };
+    if (options.role === "client") this.#useSerializer(options.serializer ?? json);
+  }
+
+  /** The agreed serializer (a client's is known from the start; a server's once the hello arrived). */
+  get serializer(): Serializer | undefined {
+    return this.#serializer;
+  }
+
+  /** The hello is done and the connection is open: calls can be made. */
+  get ready(): boolean {
+    return this.#ready && !this.#closed;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Why the connection closed (undefined for an orderly close or while open). */
+  get closeError(): Error | undefined {
+    return this.#closeError;
+  }
+
+  /** Handlers of the peer's calls currently running, one-way calls included. */
+  get inFlight(): number {
+    return this.#delegate ? this.#delegate.inFlight : this.#running;
+  }
+
+  /** Calls this side made that are waiting for their answer. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Open the connection; a client sends its hello. The session now owns the connection. */
+  start(): this {
+    if (this.#opts.role === "server") {
+      const limit = this.#opts.firstFrameTimeout;
+      if (limit && limit > 0) {
+        this.#firstFrameTimer = setTimeout(() => {
+          this.conn.close(new RpcError("PROTOCOL_ERROR", `no hello or call within ${limit} ms`));
+        }, limit);
+        (this.#firstFrameTimer as { unref?: () => void }).unref?.();
+      }
+      this.conn.open(this);
+    } else {
+      this.conn.open(this);
+      this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: (this.#serializer as Serializer).name }), true);
+    }
+    return this;
+  }
+
+  // ---- calling the peer ------------------------------------------------
+
+  /** Call `name` on the peer; resolves with its result or rejects with its error. */
+  call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
+    if (!this.ready) return Promise.reject(this.#notReady(name));
+    const { promise, call } = startCall(name, args, kwargs, options, this.#opts);
+    if (call) this.send(call);
+    return promise;
+  }
+
+  /**
+   * Send a call started elsewhere (the proxy starts calls before a
+   * connection is ready, and hands them over). Requires {@link ready}.
+   */
+  send(call: OutgoingCall): void {
+    if (call.settled) return;
+    if (!this.ready) {
+      call.reject(this.#notReady(call.name));
+      return;
+    }
+    const id = this.#nextId++;
+    call.id = id;
+    let frame: Uint8Array;
+    try {
+      frame = (this.#serializer as Serializer).encode(
+        call.kwargs === undefined ? [Kind.Call, id, call.name, call.args] : [Kind.Call, id, call.name, call.args, call.kwargs],
+      );
+    } catch (err) {
+      call.reject(this.#encodeError(call.name, err));
+      return;
+    }
+    this.#pending.set(id, call);
+    call.onAbandon = this.#abandon;
+    this.conn.send(frame, this.#text);
+  }
+
+  /** One-way call: sent, never answered. Resolves once handed to the transport. */
+  async notify(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>): Promise<void> {
+    if (!this.ready) throw this.#notReady(name, "one-way call");
+    if (this.conn.requestReply) throw new RpcError("PROTOCOL_ERROR", `cannot send one-way call '${name}': this connection is lock-step request/reply (ZeroMQ REQ)`);
+    let frame: Uint8Array;
+    try {
+      frame = (this.#serializer as Serializer).encode(kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs]);
+    } catch (err) {
+      throw this.#encodeError(name, err);
+    }
+    this.conn.send(frame, this.#text);
+  }
+
+  /**
+   * Close the connection; calls in flight either way end with
+   * `CONNECTION_CLOSED` (this side's own calls with `reason` when given, at
+   * once). Resolves once closed. Idempotent.
+   */
+  end(reason?: Error): Promise<void> {
+    if (reason && this.#pending.size > 0) {
+      const pending = [...this.#pending.values()];
+      this.#pending.clear();
+      for (const call of pending) call.reject(reason);
+    }
+    this.conn.close();
+    return this.whenClosed();
+  }
+
+  /** Resolves once the transport reported the connection closed. */
+  whenClosed(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+  }
+
+  /** Close because this side found the connection unusable; `err` becomes the close's cause. */
+  fail(err: Error): void {
+    this.#failure ??= err;
+    this.conn.close(err);
+  }
+
+  /** Timeout or abort of a call sent on this connection: forget it, tell the peer if it can be told. */
+  readonly #abandon = (call: OutgoingCall): void => {
+    if (this.#pending.get(call.id) !== call) return;
+    this.#pending.delete(call.id);
+    // A lock-step connection cannot carry a cancel: it would wait for an answer that never comes.
+    if (this.#closed || this.conn.requestReply) return;
+    try {
+      this.conn.send((this.#serializer as Serializer).encode([Kind.Cancel, call.id]), this.#text);
+    } catch {
+      // a cancel that cannot be sent only costs the peer some work
+    }
+  };
+
+  // ---- ConnectionSink --------------------------------------------------
+
+  frame(frame: Uint8Array): void {
+    if (this.#delegate) return this.#delegate.frame(frame);
+    this.#sawFrame = true;
+    if (!this.#ready) {
+      if (this.#opts.role === "client") return this.#answer(frame);
+      clearTimeout(this.#firstFrameTimer);
+      if (this.#negotiate(frame)) return;
+    }
+    const serializer = this.#serializer as Serializer;
+    let decoded: unknown;
+    let msg: Envelope;
+    try {
+      decoded = serializer.decode(frame);
+      msg = validateEnvelope(decoded);
+    } catch (err) {
+      this.#undecodable(decoded, err);
+      return;
+    }
+    switch (msg[0]) {
+      case Kind.Call:
+        return this.#incoming(msg[1], msg[2], msg[3], msg[4] ?? undefined, frame.byteLength);
+      case Kind.Notify:
+        return this.#incoming(null, msg[1], msg[2], msg[3] ?? undefined, frame.byteLength);
+      case Kind.Cancel:
+        return this.#cancel(msg[1]);
+      case Kind.Reply: {
+        const call = this.#pending.get(msg[1]);
+        if (!call) return; // timed out or cancelled: the late reply is dropped
+        this.#pending.delete(msg[1]);
+        call.resolve(msg[2]);
+        return;
+      }
+      case Kind.Error:
+        return this.#errorReply(msg[1], msg[2]);
+    }
+  }
+
+  drain(): void {
+    if (this.#delegate) return this.#delegate.drain();
+    this.#writeBlocked = false;
+    this.#pump();
+    this.#updateReading();
+  }
+
+  close(err?: Error): void {
+    if (!this.#closed) this.#onClosed(err);
+  }
+
+  #onClosed(err: Error | undefined): void {
+    this.#closed = true;
+    this.#ready = false;
+    clearTimeout(this.#firstFrameTimer);
+    clearTimeout(this.#idleTimer);
+    if (this.#delegate) this.#delegate.close(err);
+    this.#closeError = this.#failure ?? err;
+    const cause = this.#closeError ?? this.#peerSaid;
+    const client = this.#opts.role === "client";
+    const abort = new RpcError("CONNECTION_CLOSED", client ? "the server disconnected" : "the caller disconnected", cause ? { cause } : {});
+    for (const call of this.#calls.values()) call.abort(abort);
+    for (const call of this.#oneway) call.abort(abort);
+    this.#calls.clear();
+    this.#oneway.clear();
+    this.#queue.drain();
+    if (this.#pending.size > 0) {
+      const reason = new RpcError(
+        "CONNECTION_CLOSED",
+        cause ? `connection lost: ${cause.message}` : client ? "the server closed the connection" : "the caller closed the connection",
+        cause ? { cause } : {},
+      );
+      const pending = [...this.#pending.values()];
+      this.#pending.clear();
+      for (const call of pending) call.reject(reason);
+    }
+    this.#wakeIdle();
+    this.onClose?.(this, this.#closeError);
+    const waiters = this.#closedWaiters;
+    this.#closedWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // ---- serving (SessionLike) -------------------------------------------
+
+  beginShutdown(): void {
+    this.#shuttingDown = true;
+    this.#delegate?.beginShutdown();
+    // Calls still waiting for a slot are refused like new ones; one-way calls waiting are dropped.
+    for (const call of this.#queue.drain()) this.#refuseQueued(call);
+    if (this.#running === 0) this.#wakeIdle();
+  }
+
+  idle(): Promise<void> {
+    if (this.#delegate) return this.#delegate.idle();
+    // A closed connection's handlers were aborted; nobody waits for their answers.
+    if (this.#closed || (this.#running === 0 && this.#queue.length === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Abort every running call (server shutting down past its deadline) and close. */
+  abortAll(reason: Error): void {
+    for (const call of this.#calls.values()) call.abort(reason);
+    for (const call of this.#oneway) call.abort(reason);
+    this.conn.close(reason);
+  }
+
+  // ---- internals: opening ----------------------------------------------
+
+  #useSerializer(s: Serializer): void {
+    this.#serializer = s;
+    this.#text = s.binary === false;
+  }
+
+  #becomeReady(): void {
+    this.#ready = true;
+    const idle = this.#opts.role === "server" ? (this.#opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) : 0;
+    if (idle > 0) this.#armIdle(idle);
+    this.onReady?.(this);
+  }
+
+  /** Client: the server's answer to our hello. */
+  #answer(frame: Uint8Array): void {
+    const hello = decodeHello(frame);
+    const ours = (this.#serializer as Serializer).name;
+    if (!hello) {
+      this.fail(new RpcError("PROTOCOL_ERROR", "the server did not answer the hello (is it a wirecall server?)"));
+    } else if (hello.error) {
+      const cause = isWireError(hello.error) ? fromWireError(hello.error) : undefined;
+      this.fail(new RpcError(hello.error.code, `the server refused the connection: ${hello.error.message}`, { cause }));
+    } else if (hello.wirecall !== PROTOCOL_VERSION || hello.serializer !== ours) {
+      this.fail(new RpcError("PROTOCOL_ERROR", `the server answered version ${hello.wirecall} with serializer '${hello.serializer}'`));
+    } else {
+      this.#becomeReady();
+    }
+  }
+
+  /** Server: the peer's first frame. Returns true when it was consumed (hello or another protocol). */
+  #negotiate(frame: Uint8Array): boolean {
+    const hello = decodeHello(frame);
+    if (hello) {
+      const name = hello.serializer ?? json.name;
+      const s = getSerializer(name);
+      if (hello.wirecall < 1 || !Number.isInteger(hello.wirecall)) {
+        this.#refuse(new RpcError("PROTOCOL_ERROR", `unsupported protocol version ${hello.wirecall}`));
+      } else if (!s) {
+        this.#refuse(new RpcError("PROTOCOL_ERROR", `unknown serializer '${name}'`));
+      } else {
+        this.#useSerializer(s);
+        this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name }), true);
+        this.#becomeReady();
+      }
+      return true;
+    }
+    const handler = this.#handler;
+    for (const p of handler ? (this.#opts.protocols ?? []) : []) {
+      if (p.detect(frame)) {
+        this.#delegate = p.start(handler as RPCHandler, this.conn, { transport: this.conn.transport, remoteAddress: this.conn.remoteAddress, protocol: p.name });
+        this.#delegate.frame(frame);
+        return true;
+      }
+    }
+    // No hello: version 1 with JSON, so the simplest clients need no handshake.
+    this.#useSerializer(json);
+    this.#becomeReady();
+    return false;
+  }
+
+  #refuse(err: RpcError): void {
+    this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, error: toWireError(err) }), true);
+    this.conn.close(err);
+  }
+
+  #armIdle(limit: number): void {
+    this.#sawFrame = false;
+    this.#idleTimer = setTimeout(() => {
+      if (this.#closed) return;
+      const busy = this.#running > 0 || this.#queue.length > 0 || this.#pending.size > 0;
+      if (this.#sawFrame || busy) return this.#armIdle(limit);
+      const err = new RpcError("CONNECTION_CLOSED", `closed after ${limit} ms without a frame (the server's idleTimeout)`);
+      this.#sendError(null, err);
+      this.conn.close(err);
+    }, limit);
+    (this.#idleTimer as { unref?: () => void }).unref?.();
+  }
+
+  // ---- internals: frames -----------------------------------------------
+
+  #undecodable(decoded: unknown, err: unknown): void {
+    const e = err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", `undecodable frame: ${(err as Error)?.message ?? err}`);
+    // A broken answer to one of our calls fails that call rather than leaving it to its timeout.
+    if (Array.isArray(decoded) && (decoded[0] === Kind.Reply || decoded[0] === Kind.Error) && typeof decoded[1] === "number") {
+      const call = this.#pending.get(decoded[1]);
+      if (call) {
+        this.#pending.delete(decoded[1]);
+        call.reject(new RpcError("PROTOCOL_ERROR", `malformed answer to '${call.name}': ${e.message}`));
+        return;
+      }
+    }
+    if (this.#opts.role === "client") {
+      // The side that sent the hello gives up on a peer that sends garbage (docs/protocol.md, section 2).
+      this.fail(new RpcError(e.code, `undecodable frame from the server: ${e.message}`));
+      return;
+    }
+    const id = Array.isArray(decoded) && decoded[0] === Kind.Call && isCallId(decoded[1]) ? decoded[1] : null;
+    this.#sendError(id, e);
+  }
+
+  #errorReply(id: CallId | null, wire: WireError): void {
+    if (id === null) {
+      const err = fromWireError(wire);
+      this.#peerSaid = err;
+      this.#opts.onError?.(err);
+      return;
+    }
+    const call = this.#pending.get(id);
+    if (!call) return;
+    this.#pending.delete(id);
+    call.reject(fromWireError(wire));
+  }
+
+  /** A call (`id` set) or one-way call (`id` null) from the peer. */
+  #incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number): void {
+    if (id !== null) {
+      if (this.#calls.has(id)) {
+        // Answered as a connection-level error: an error with this id would settle the first call.
+        this.#sendError(null, new RpcError("PROTOCOL_ERROR", `call id ${id} is already in flight on this connection; this call was refused and call ${id} goes on`, { data: { id } }));
+        return;
+      }
+      if (this.#shuttingDown) {
+        this.#sendError(id, new RpcError("SHUTTING_DOWN", "the server is shutting down"));
+        return;
+      }
+    } else if (this.#shuttingDown) {
+      return;
+    }
+    const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
+    if (id === null) this.#oneway.add(call);
+    else this.#calls.set(id, call);
+    if (this.#running < this.#maxInFlight && !this.#writeBlocked && this.#queue.length === 0) {
+      this.#run(call);
+      if (this.#running >= this.#maxInFlight) this.#updateReading();
+    } else {
+      this.#queue.push(call);
+      this.#updateReading();
+    }
+  }
+
+  #run(call: InboundCall): void {
+    this.#running++;
+    call.started = true;
+    const handler = this.#handler;
+    const done = handler
+      ? handler.dispatch(call)
+      : Promise.reject(new RpcError("METHOD_NOT_FOUND", `method '${call.method}' is not served here: this side serves no handler (connect(url, { handler }))`));
+    done.then(
+      (result) => this.#finish(call, result, undefined),
+      (err: unknown) => this.#finish(call, undefined, err ?? new Error(String(err))),
+    );
+  }
+
+  #finish(call: InboundCall, result: unknown, err: unknown): void {
+    this.#running--;
+    const id = call.id;
+    if (id === null) {
+      this.#oneway.delete(call);
+      if (err !== undefined && !this.#closed) this.#handler?.options.onError?.(err, call);
+    } else if (this.#calls.get(id) === call) {
+      // Not cancelled, connection still open: the caller waits for this answer.
+      this.#calls.delete(id);
+      if (err === undefined) {
+        let frame: Uint8Array | undefined;
+        try {
+          frame = (this.#serializer as Serializer).encode([Kind.Reply, id, result]);
+        } catch (e) {
+          err = new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
+        }
+        if (frame) this.#send(frame);
+      }
+      if (err !== undefined) this.#sendError(id, err);
+    }
+    if (this.#closed) return;
+    this.#pump();
+    if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
+    this.#updateReading();
+  }
+
+  /** Start waiting calls while slots are free and the peer reads its answers. */
+  #pump(): void {
+    while (this.#running < this.#maxInFlight && !this.#writeBlocked && !this.#closed && this.#queue.length > 0) {
+      const call = this.#queue.shift();
+      if (!call) break;
+      if (this.#shuttingDown) this.#refuseQueued(call);
+      else this.#run(call);
+    }
+  }
+
+  #refuseQueued(call: InboundCall): void {
+    if (call.id === null) {
+      this.#oneway.delete(call);
+      return;
+    }
+    if (this.#calls.get(call.id) !== call) return;
+    this.#calls.delete(call.id);
+    this.#sendError(call.id, new RpcError("SHUTTING_DOWN", "the server is shutting down"));
+  }
+
+  #cancel(id: CallId): void {
+    const call = this.#calls.get(id);
+    if (!call) return; // finished already (its answer is on its way and will be ignored), or never existed
+    this.#calls.delete(id);
+    const waiting = !call.started;
+    call.abort(new RpcError("CANCELLED", "the caller cancelled the call"));
+    if (waiting) {
+      this.#queue.cancelled();
+      if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
+      this.#updateReading();
+    }
+    // A running call keeps its slot until its handler settles: cancelling frees no capacity by itself.
+  }
+
+  #sendError(id: CallId | null, err: unknown): void {
+    const s = this.#serializer ?? json;
+    const wire = toWireError(err, this.#handler?.options.exposeStack ?? false);
+    let frame: Uint8Array;
+    try {
+      frame = s.encode([Kind.Error, id, wire]);
+    } catch {
+      // data/props the serializer cannot carry: keep what always encodes.
+      const bare: WireError = { name: wire.name, message: wire.message, code: wire.code };
+      frame = s.encode([Kind.Error, id, bare]);
+    }
+    this.#send(frame);
+  }
+
+  #send(frame: Uint8Array): void {
+    if (!this.conn.send(frame, this.#text) && !this.#closed) {
+      this.#writeBlocked = true;
+      this.#updateReading();
+    }
+  }
+
+  #updateReading(): void {
+    if (this.#closed) return;
+    const pause = this.#writeBlocked || this.#queue.full;
+    if (pause === this.#readPaused) return;
+    this.#readPaused = pause;
+    if (pause) this.conn.pause();
+    else this.conn.resume();
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    if (waiters.length === 0) return;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #facade(): AnyRemote {
+    // The facade's Caller is a face of its own: ConnectionSink.close(err) and Caller.close() differ.
+    return (this.#remote ??= createFacade({
+      call: (name, args, kwargs, options) => this.call(name, args, kwargs, options),
+      notify: (name, args, kwargs) => this.notify(name, args, kwargs),
+      close: () => this.end(),
+    }));
+  }
+
+  #notReady(name: string, what = "call"): RpcError {
+    if (this.#closed) {
+      const cause = this.#closeError;
+      return new RpcError("CONNECTION_CLOSED", `cannot send ${what} '${name}': the connection is closed`, cause ? { cause } : {});
+    }
+    return new RpcError("CONNECTION_CLOSED", `cannot send ${what} '${name}': the connection is not ready (hello not done)`);
+  }
+
+  #encodeError(name: string, err: unknown): RpcError {
+    const s = this.#serializer as Serializer;
+    return new RpcError("SERIALIZE_ERROR", `cannot encode the arguments of '${name}' with ${s.name}: ${(err as Error)?.message ?? err}`, { cause: err });
+  }
+}
+
+function isCallId(v: unknown): v is CallId {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0;
+}
+

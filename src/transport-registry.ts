@@ -1,0 +1,101 @@
+/**
+ * URL scheme -> transport (framed) or front-end (request/response), and the
+ * query-string options of an endpoint URL. Built-in transports load on
+ * first use through the package's own subpath exports.
+ */
+import { RpcError } from "./errors.js";
+import { isFrontEnd, type FrontEnd } from "./front-end.js";
+import type { Transport } from "./transport.js";
+
+/** What a URL scheme can lead to: a framed transport or a request/response front-end. */
+export type AnyTransport = Transport | FrontEnd;
+
+const transports = new Map<string, AnyTransport>();
+
+// Built-in transports load on first use through the package's own subpath
+// exports, so a browser bundle or an install without zeromq never loads what
+// it does not use. The specifier is computed to keep bundlers from inlining it.
+const BUILTIN: Record<string, string> = {
+  mem: "memory",
+  tcp: "tcp",
+  tls: "tcp",
+  ws: "ws",
+  wss: "ws",
+  "zmq+tcp": "zmq",
+  "zmq+ipc": "zmq",
+  "xmlrpc+http": "xmlrpc",
+  "xmlrpc+https": "xmlrpc",
+};
+
+/** Refuse `user:password@` in a URL unless the transport uses it (URLs get logged). */
+export function refuseCredentials(url: URL, transport: AnyTransport): void {
+  if ((url.password || url.username) && !transport.urlCredentials) {
+    throw new RpcError("INVALID_URL", `${transport.name} URLs take no user or password (URLs get logged); pass secrets as options or environment variables`);
+  }
+}
+
+/** Make a transport or front-end reachable by its URL schemes (replacing any earlier one). */
+export function registerTransport(t: AnyTransport): void {
+  for (const s of t.schemes) transports.set(s, t);
+}
+
+/**
+ * The framed transport for a URL scheme (without the colon), loading a
+ * built-in one if needed. A scheme served by a request/response front-end
+ * (XML-RPC) is refused with `INVALID_URL`: it has no connections to hand out.
+ */
+export async function getTransport(scheme: string): Promise<Transport> {
+  const t = await lookupScheme(scheme);
+  if (isFrontEnd(t)) {
+    throw new RpcError("INVALID_URL", `${scheme}: is served by the ${t.name} request/response front-end, not a framed transport: use serve()/connect()`);
+  }
+  return t;
+}
+
+/** The transport or front-end for a URL scheme, loading a built-in one if needed. */
+export async function lookupScheme(scheme: string): Promise<AnyTransport> {
+  const known = transports.get(scheme);
+  if (known) return known;
+  const sub = Object.prototype.hasOwnProperty.call(BUILTIN, scheme) ? BUILTIN[scheme] : undefined;
+  if (!sub) throw new RpcError("INVALID_URL", `no transport for scheme '${scheme}:' (known: ${[...new Set([...Object.keys(BUILTIN), ...transports.keys()])].join(", ")})`);
+  const specifier = `wirecall/${sub}`;
+  let mod: { transport?: AnyTransport };
+  try {
+    mod = (await import(specifier)) as { transport?: AnyTransport };
+  } catch (err) {
+    if (err instanceof RpcError) throw err;
+    throw new RpcError("INVALID_URL", `cannot load the transport for '${scheme}:' from ${specifier}`, { cause: err });
+  }
+  if (!mod.transport) throw new RpcError("INTERNAL_ERROR", `${specifier} exports no transport`);
+  registerTransport(mod.transport);
+  return transports.get(scheme) ?? mod.transport;
+}
+
+const NUMERIC = new Set(["timeout", "maxFrameSize", "handshakeTimeout", "maxInFlight", "closeTimeout", "maxPayload", "keepAlive", "idleTimeout"]);
+const BOOLEAN = new Set(["reconnect", "introspection", "allowRemote", "refuseLegacyMd5"]);
+const SECRET = new Set(["authkey", "password", "key", "passphrase"]);
+
+/** Parse a URL and its query-string options (explicit options win over the query). */
+export function parseEndpoint(url: string | URL): { url: URL; scheme: string; query: Record<string, unknown> } {
+  let u: URL;
+  try {
+    u = typeof url === "string" ? new URL(url) : url;
+  } catch (err) {
+    throw new RpcError("INVALID_URL", `not a URL: ${JSON.stringify(String(url))}`, { cause: err });
+  }
+  const scheme = u.protocol.replace(/:$/, "");
+  const query: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of u.searchParams) {
+    if (SECRET.has(k)) throw new RpcError("INVALID_URL", `'${k}' must not be in a URL (URLs get logged); pass it as an option or environment variable`);
+    if (NUMERIC.has(k)) {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new RpcError("INVALID_URL", `query option '${k}' must be a non-negative number, got '${v}'`);
+      query[k] = n;
+    } else if (BOOLEAN.has(k)) {
+      query[k] = v === "" || v === "1" || v === "true" || v === "yes";
+    } else {
+      query[k] = v;
+    }
+  }
+  return { url: u, scheme, query };
+}
