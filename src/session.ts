@@ -521,6 +521,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #finish(call: InboundCall, result: unknown, err: unknown): void {
     this.#running--;
+    // Idleness counts from the last answer too, not only from the last frame read.
+    this.#sawFrame = true;
     const id = call.id;
     if (id === null) {
       this.#oneway.delete(call);

@@ -302,19 +302,24 @@ describe("error redaction", () => {
 describe("idle connections", () => {
   it("a server closes a connection idle for idleTimeout, telling the client why, but not one with a call in flight", async () => {
     const gate = new Deferred<string>();
-    const h = new RPCHandler().register("slow", () => gate.promise).register("add", (a: number, b: number) => a + b);
-    const s = await start(h, "tcp://127.0.0.1:0", { idleTimeout: 40 });
+    const running = new Deferred<void>();
+    const h = new RPCHandler()
+      .register("slow", () => (running.resolve(), gate.promise))
+      .register("add", (a: number, b: number) => a + b);
+    const idleTimeout = 250;
+    const s = await start(h, "tcp://127.0.0.1:0", { idleTimeout });
     const errors: unknown[] = [];
     const idle = await connect(s.url, { onError: (e) => errors.push(e) });
     assert.equal(await idle.add(1, 2), 3);
     const busy = await connect(s.url);
     const slow = busy.slow();
+    await within(running.promise, BOUND, "the slow call");
     // The idle client is closed by the server within two idle periods and told why.
     await until(() => errors.length > 0, "the idle close");
     assert.match(String((errors[0] as Error).message), /idleTimeout/);
     await assert.rejects(within(idle.add(1, 1), BOUND, "a call after the idle close"), { code: "CONNECTION_CLOSED" });
     // The busy one has a call in flight: it must outlive several idle periods (time itself is what is tested here).
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 3 * idleTimeout));
     gate.resolve("done");
     assert.equal(await slow, "done");
     assert.equal(await busy.add(2, 2), 4);
