@@ -166,20 +166,26 @@ describe("MessageMeter", () => {
     }
   });
 
-  it("refuses a message over its limit at the header, before any of the body", () => {
+  it("refuses one of the first messages over its limit at the header, before any of the body", () => {
     const header = wsFrameHeader(257);
     for (let at = 1; at < header.length; at++) {
-      const meter = new MessageMeter(new ReadBudget().open(never, () => {}), 256);
+      const meter = new MessageMeter(new ReadBudget().open(never, () => {}), 256, 3);
       assert.equal(meter.feed(header.subarray(0, at)), undefined);
       assert.equal(meter.feed(header.subarray(at))?.code, "PAYLOAD_TOO_LARGE", `split at ${at}`);
     }
-    // Fragments add up.
-    const meter = new MessageMeter(new ReadBudget().open(never, () => {}), 256);
-    assert.equal(meter.feed(frame(new Uint8Array(200), 2, false)), undefined);
+    // Fragments add up; pings in between are not messages.
+    const meter = new MessageMeter(new ReadBudget().open(never, () => {}), 256, 3);
+    assert.equal(meter.feed(Buffer.concat([frame(new Uint8Array(200)), frame(new Uint8Array(3), 9), frame(new Uint8Array(200), 2, false)])), undefined);
     assert.equal(meter.feed(wsFrameHeader(100, { opcode: 0 }))?.code, "PAYLOAD_TOO_LARGE");
     // 8-byte lengths beyond 2^32 are read whole.
-    const huge = new MessageMeter(new ReadBudget().open(never, () => {}), 16 * MiB);
+    const huge = new MessageMeter(new ReadBudget().open(never, () => {}), 16 * MiB, 1);
     assert.equal(huge.feed(wsFrameHeader(2 ** 32 + 5))?.code, "PAYLOAD_TOO_LARGE");
+  });
+
+  it("lets messages after the capped ones through whatever their size, even in the same chunk (a client's hello and first call right behind its handshake)", () => {
+    const meter = new MessageMeter(new ReadBudget().open(never, () => {}), 256, 3);
+    const handshake = [frame(new Uint8Array(40)), frame(new Uint8Array(59)), frame(new Uint8Array(9))];
+    assert.equal(meter.feed(Buffer.concat([...handshake, frame(new Uint8Array(34)), wsFrameHeader(100_000), Buffer.alloc(1000)])), undefined);
   });
 
   it("reports the budget refusing an unfinished message", () => {

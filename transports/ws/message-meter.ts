@@ -4,9 +4,12 @@
  * are skipped by arithmetic, never copied). It knows how many bytes of an
  * unfinished message the server holds, so that
  *
- * - before authentication, a message announced longer than the handshake
- *   needs is refused at its header, as TCP refuses a long length prefix
- *   (`ws` alone only knows one `maxPayload` per server);
+ * - the messages the HMAC challenge reads (the first few of a connection)
+ *   are refused at their header when announced longer than the challenge
+ *   needs, as TCP refuses a long length prefix (`ws` alone only knows one
+ *   `maxPayload` per server). Counting messages rather than waiting for
+ *   the challenge's verdict lets a client send its hello and first call
+ *   right behind its last handshake message, as on TCP;
  * - the server's budget for unfinished frames ({@link ReadAccount}) covers
  *   WebSocket messages as it covers TCP frames.
  *
@@ -19,8 +22,12 @@ import type { ReadAccount } from "../read-budget.js";
 const MAX_HEADER = 14;
 
 export class MessageMeter {
-  /** Largest message accepted now, bytes (the handshake's limit before authentication). */
-  limit: number;
+  /** Largest size of the first `capped` messages, bytes. */
+  readonly #limit: number;
+  /** Messages of the connection, from its first, that `#limit` applies to. */
+  readonly #capped: number;
+  /** Data messages begun so far. */
+  #messages = 0;
   readonly #account: ReadAccount;
   readonly #header = new Uint8Array(MAX_HEADER);
   #headerHave = 0;
@@ -41,9 +48,11 @@ export class MessageMeter {
   /** Headers stopped making sense: `ws` closes such a connection; stop counting. */
   #lost = false;
 
-  constructor(account: ReadAccount, limit: number) {
+  /** The first `capped` messages may hold at most `limit` bytes each (0 messages: no cap but `ws`'s own). */
+  constructor(account: ReadAccount, limit = Infinity, capped = 0) {
     this.#account = account;
-    this.limit = limit;
+    this.#limit = limit;
+    this.#capped = capped;
   }
 
   /** Follow one chunk. Returns the error to close the connection with, or undefined. */
@@ -108,11 +117,15 @@ export class MessageMeter {
         // A new message (a continuation frame without one is ws's to reject).
         this.#inMessage = true;
         this.#messageBytes = 0;
+        this.#messages++;
       }
       this.#messageBytes += length;
-      if (this.#messageBytes > this.limit) {
+      if (this.#messageBytes > this.#limit && this.#messages <= this.#capped) {
         this.#lost = true;
-        return new RpcError("PAYLOAD_TOO_LARGE", `a message of ${this.#messageBytes} bytes before authentication; the handshake's messages are at most ${this.limit} bytes`);
+        return new RpcError(
+          "PAYLOAD_TOO_LARGE",
+          `message ${this.#messages} of ${this.#messageBytes} bytes or more, where the authentication's messages are at most ${this.#limit} bytes`,
+        );
       }
     } else if (length > 125) {
       // Control frames are at most 125 bytes: ws refuses this one.

@@ -4,7 +4,7 @@
  * request (404 / 403 before any WebSocket exists), and so, without an
  * authkey, is the peer's address: only loopback unless `allowRemote`, as on
  * TCP. The HMAC challenge, when an authkey is set, runs before the core sees
- * the connection; until it is passed, a message longer than the challenge's
+ * the connection; a message it reads that is longer than the challenge's
  * is refused at its header. Unfinished messages draw on the server's
  * {@link ReadBudget} (memory across connections, time per message).
  */
@@ -24,6 +24,9 @@ import { DEFAULT_KEEPALIVE, handshakeTimeoutOf, maxPayloadOf, numberOption, read
 import { NodeWsSocket } from "./node-socket.js";
 import { refuseUpgrade, routerFor } from "./upgrade-router.js";
 import { WsConnection } from "./ws-connection.js";
+
+/** Messages the server's side of the challenge reads: the answer to its challenge, the client's challenge, the client's verdict. */
+const SERVER_HANDSHAKE_MESSAGES = 3;
 
 /** Start serving WebSocket connections for `url`; `accept` gets each authenticated one. */
 export async function listenWs(url: URL, options: WsServerOptions, accept: (conn: Connection) => void): Promise<Listener> {
@@ -133,22 +136,21 @@ class Endpoint implements Listener {
       this.#highWaterMark === undefined ? info : { ...info, highWaterMark: this.#highWaterMark },
     );
     const authkey = this.#authkey;
-    const meter = this.#meter(socket, conn, authkey ? MAX_HANDSHAKE_MESSAGE : Infinity);
+    const meter = this.#meter(socket, conn, authkey ? SERVER_HANDSHAKE_MESSAGES : 0);
     if (this.#closed) return conn.close(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
     if (!authkey) return this.#accept(conn);
     this.#authenticating.add(conn);
     authenticate(conn, "server", authkey, nodeHmac, this.#handshakeTimeout).then(
       () => {
         this.#authenticating.delete(conn);
-        // Authenticated: messages up to maxPayload now (ws enforces that one).
-        meter.limit = Infinity;
         if (this.#closed) conn.close(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
         else this.#accept(conn);
       },
       (err: unknown) => {
         this.#authenticating.delete(conn);
         const e = err instanceof Error ? err : new RpcError("AUTH_FAILED", String(err));
-        conn.close(e);
+        // Whatever it sends from now on ends the socket instead of being buffered.
+        meter.refuse(e);
         this.#onHandshakeError?.(e, remoteAddress);
       },
     );
@@ -156,26 +158,27 @@ class Endpoint implements Listener {
 
   /**
    * Follow the socket's bytes ahead of `ws` (ws registered its own listener
-   * during the upgrade, and nothing has been read yet). A refused peer gets
-   * the close frame with the reason; whatever it sends after that ends the
-   * socket at once rather than being buffered while the close handshake waits.
+   * during the upgrade, and nothing has been read yet), the first `capped`
+   * messages limited to the challenge's size. A refused peer gets the close
+   * frame with the reason; whatever it sends after that ends the socket at
+   * once rather than being buffered while the close handshake waits.
    */
-  #meter(socket: Duplex, conn: WsConnection, limit: number): MessageMeter {
+  #meter(socket: Duplex, conn: WsConnection, capped: number): { refuse(err: Error): void } {
     let refused = false;
-    const refuse = (err: RpcError): void => {
+    const refuse = (err: Error): void => {
       refused = true;
       account.release();
       conn.close(err);
     };
     const account = this.#budget.open(() => socket.isPaused(), refuse);
-    const meter = new MessageMeter(account, limit);
+    const meter = new MessageMeter(account, MAX_HANDSHAKE_MESSAGE, capped);
     socket.prependListener("data", (chunk: Buffer) => {
       if (refused) return void socket.destroy();
       const err = meter.feed(chunk);
       if (err) refuse(err);
     });
     socket.once("close", () => account.release());
-    return meter;
+    return { refuse };
   }
 
   async close(): Promise<void> {
