@@ -795,3 +795,39 @@ describe("connection contract: every transport was checked", () => {
     await assert.doesNotReject(getTransport("zmq+tcp"), "the zeromq package is missing: the zmq connection contract could not run");
   });
 });
+
+describe("connection contract: zmq specifics", () => {
+  it("frames ZeroMQ received before the server went away are delivered before the close", async () => {
+    const { Dealer, Router } = await import("zeromq");
+    const router = new Router({ linger: 2000 });
+    await router.bind("tcp://127.0.0.1:*");
+    const ep = parseEndpoint(`zmq+${router.lastEndpoint}`);
+    const transport = await getTransport(ep.scheme);
+    const client = await transport.connect(ep.url, {});
+    // A second socket on the same server: its disconnect event says when ZeroMQ has seen the server go.
+    const witness = new Dealer({ linger: 0 });
+    const witnessLost = new Promise<void>((resolve) => witness.events.on("disconnect", () => resolve()));
+    witness.connect(router.lastEndpoint as string);
+    try {
+      const sink = opened(client);
+      client.send(numbered(0));
+      const [identity] = await within(router.receive(), 10_000, "the client's first message");
+      client.pause();
+      // Replies, then the server is gone: the replies sit in ZeroMQ's queue while the client is paused.
+      // (The read already waiting takes the first; the rest stay in ZeroMQ.)
+      for (const i of [1, 2, 3]) await router.send([identity as Buffer, Buffer.alloc(0), Buffer.from(numbered(i))]);
+      router.close();
+      await within(witnessLost, 10_000, "ZeroMQ to see the server go");
+      await settle();
+      assert.equal(sink.frames.length, 0);
+      client.resume();
+      await sink.until(() => sink.closes.length > 0, "the close");
+      assert.deepEqual(sink.seqs(), [1, 2, 3]);
+      assert.equal((sink.closes[0] as RpcError).code, "CONNECTION_CLOSED");
+    } finally {
+      client.close();
+      witness.close();
+      if (!router.closed) router.close();
+    }
+  });
+});
