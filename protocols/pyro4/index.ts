@@ -1,0 +1,35 @@
+/**
+ * Pyro4's wire protocol (Pyro4 4.x, protocol version 48): the message
+ * codec, and the serpent, marshal and json serializers, data only, with
+ * limits. See docs/pyro4.md. Node only (HMAC-SHA1 and zlib from node:*).
+ */
+export { DEFAULT_PYRO4_LIMITS, pyro4Limits } from "./limits.js";
+export type { Pyro4Limits } from "./limits.js";
+export {
+  Flags,
+  HEADER_SIZE,
+  MsgType,
+  PROTOCOL_VERSION,
+  SerializerId,
+  decodeHeader,
+  digestsEqual,
+  encodeMessage,
+  messageHmac,
+  verifyHmac,
+} from "./message.js";
+export type { EncodeOptions, HmacKey, MessageInit, PyroHeader, PyroMessage } from "./message.js";
+export { MessageDecoder, Pyro4MessageError } from "./message-decoder.js";
+export type { MessageDecoderOptions } from "./message-decoder.js";
+export { COMPRESS_MIN_SIZE, decompress, maybeCompress } from "./compression.js";
+export { PyComplex, PyTuple, Pyro4RemoteError } from "./python-values.js";
+export { defaultClassHook, exceptionDict, serpentBytes } from "./class-dicts.js";
+export type { ClassHook } from "./class-dicts.js";
+export { decodeSerpent, parseSerpent } from "./serpent-decode.js";
+export type { SerpentDecodeOptions } from "./serpent-decode.js";
+export { SERPENT_HEADER, encodeSerpent, serpentText } from "./serpent-encode.js";
+export type { SerpentEncodeOptions } from "./serpent-encode.js";
+export { decodeMarshal } from "./marshal-decode.js";
+export type { MarshalDecodeOptions } from "./marshal-decode.js";
+export { encodeMarshal } from "./marshal-encode.js";
+export { PYRO4_SERIALIZERS, jsonSerializer, marshalSerializer, serializerById, serpentSerializer } from "./serializers.js";
+export type { Pyro4DecodeOptions, Pyro4Serializer, PyroCall } from "./serializers.js";

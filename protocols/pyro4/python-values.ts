@@ -1,0 +1,42 @@
+/**
+ * JavaScript stand-ins for Python values that have no JavaScript twin, and
+ * the Python exception that Pyro4 serializers carry as a class dict.
+ */
+import { PythonError } from "../../src/python/python-exceptions.js";
+
+export { PyTuple } from "../../src/python/pickle-encoder.js";
+
+/** A Python complex number. */
+export class PyComplex {
+  constructor(
+    readonly real: number,
+    readonly imag: number,
+  ) {}
+}
+
+/**
+ * A Python exception received from Pyro4 (serpent, json and marshal carry
+ * it as `{"__class__": "builtins.ValueError", "__exception__": True,
+ * "args": (...), "attributes": {...}}`). `name` is the class name without
+ * its module (`ValueError`, `NamingError`), `pythonClass` the full one;
+ * `remoteTraceback` is the server's formatted traceback when Pyro4 sent it
+ * (the `_pyroTraceback` attribute).
+ */
+export class Pyro4RemoteError extends PythonError {
+  /** The dotted class name as sent (`builtins.ZeroDivisionError`, `Pyro4.errors.NamingError`). */
+  readonly pythonClass: string;
+  /** Pyro4's remote traceback text, when the daemon included it. */
+  readonly remoteTraceback: string | undefined;
+
+  constructor(pythonClass: string, args: readonly unknown[], attributes?: Record<string, unknown>) {
+    super(shortName(pythonClass), args, attributes);
+    this.pythonClass = pythonClass;
+    const tb = attributes?._pyroTraceback;
+    this.remoteTraceback = Array.isArray(tb) && tb.every((l) => typeof l === "string") ? tb.join("") : typeof tb === "string" ? tb : undefined;
+  }
+}
+
+function shortName(cls: string): string {
+  const dot = cls.lastIndexOf(".");
+  return dot >= 0 ? cls.slice(dot + 1) : cls;
+}
