@@ -14,7 +14,11 @@ import { PyTuple } from "./python-values.js";
 import { decodeSerpent } from "./serpent-decode.js";
 import { encodeSerpent, type SerpentEncodeOptions } from "./serpent-encode.js";
 
-/** An INVOKE body: which object, which method, positional and keyword arguments. */
+/**
+ * An INVOKE body: which object, which method, positional and keyword
+ * arguments. For a batch (Flags.BATCH) the method is "<batch>" and `args`
+ * is the list of `[method, args, kwargs]` calls.
+ */
 export interface PyroCall {
   objectId: string;
   method: string;
@@ -49,7 +53,9 @@ function toCall(serializer: string, objectId: unknown, method: unknown, args: un
   if (typeof objectId !== "string") badCall(serializer, "the object id is not a str");
   if (typeof method !== "string") badCall(serializer, "the method name is not a str");
   if (!Array.isArray(args)) badCall(serializer, "the arguments are not a tuple or list");
-  if (kwargs === null || typeof kwargs !== "object" || Array.isArray(kwargs) || kwargs instanceof Map || kwargs instanceof Set) {
+  // A batch call (Flags.BATCH) carries None: its calls' own kwargs are inside `args`.
+  if (kwargs === null) return { objectId, method, args, kwargs: {} };
+  if (typeof kwargs !== "object" || Array.isArray(kwargs) || kwargs instanceof Map || kwargs instanceof Set) {
     badCall(serializer, "the keyword arguments are not a dict with str keys");
   }
   return { objectId, method, args, kwargs: kwargs as Record<string, unknown> };
