@@ -53,8 +53,6 @@ function fail(message: string, at: number): never {
 const FLAG_REF = 0x80;
 /** A reference slot whose value is still being read. */
 const PENDING: unique symbol = Symbol("pending");
-/** Marks a value that cannot be a dict key or set element in Python. */
-const UNHASHABLE = new WeakSet<object>();
 
 class Reader {
   readonly #d: Uint8Array;
@@ -66,6 +64,14 @@ class Reader {
   readonly #refs: unknown[] = [];
   /** Values counted for each reference's subtree, charged again on every use. */
   readonly #refCost: number[] = [];
+  /** Whether each reference's value is unhashable (a list, dict, set, or a tuple holding one). */
+  readonly #refUnhashable: boolean[] = [];
+  /**
+   * Whether the value just read cannot be a dict key or set element in
+   * Python. A flag beside the return value: marking objects in a WeakSet
+   * would cost more than the parse itself.
+   */
+  #unhashable = false;
   /** Decimal-ish bound on an int's 15-bit digits, from maxIntDigits (15 bits ~ 4.5 decimal digits). */
   readonly #maxLongDigits: number;
 
@@ -132,6 +138,7 @@ class Reader {
       const v = this.#refs[i];
       if (v === PENDING) fail("recursive structure (a reference to a container being read)", at);
       this.#count(this.#refCost[i] as number);
+      this.#unhashable = this.#refUnhashable[i] as boolean;
       return v;
     }
     let slot = -1;
@@ -139,12 +146,15 @@ class Reader {
       slot = this.#refs.length;
       this.#refs.push(PENDING);
       this.#refCost.push(0);
+      this.#refUnhashable.push(false);
     }
     const before = this.#items;
+    this.#unhashable = false;
     const v = this.#read(type, depth, at);
     if (slot >= 0) {
       this.#refs[slot] = v;
       this.#refCost[slot] = this.#items - before;
+      this.#refUnhashable[slot] = this.#unhashable;
     }
     return v;
   }
@@ -203,8 +213,9 @@ class Reader {
       case 0x5b /* [ */:
         return this.#sequence(this.#size(1), depth, at, true);
       case 0x3c /* < set */:
+        return this.#set(this.#size(1), depth, at, false);
       case 0x3e /* > frozenset */:
-        return this.#set(this.#size(1), depth, at);
+        return this.#set(this.#size(1), depth, at, true);
       case 0x7b /* { */:
         return this.#dict(depth, at);
       default:
@@ -250,26 +261,25 @@ class Reader {
     const out: unknown[] = [];
     let hashable = !list;
     for (let i = 0; i < n; i++) {
-      const x = this.value(d);
-      if (hashable && x !== null && typeof x === "object" && UNHASHABLE.has(x)) hashable = false;
-      out.push(x);
+      out.push(this.value(d));
+      if (this.#unhashable) hashable = false;
     }
-    if (!hashable) UNHASHABLE.add(out);
+    this.#unhashable = !hashable;
     return out;
   }
 
   #key(d: number, what: string): unknown {
     const at = this.pos;
     const k = this.value(d);
-    if (k !== null && typeof k === "object" && UNHASHABLE.has(k)) fail(`unhashable ${what}`, at);
+    if (this.#unhashable) fail(`unhashable ${what}`, at);
     return k;
   }
 
-  #set(n: number, depth: number, at: number): Set<unknown> {
+  #set(n: number, depth: number, at: number, frozen: boolean): Set<unknown> {
     const d = this.#enter(depth, at);
     const s = new Set<unknown>();
     for (let i = 0; i < n; i++) s.add(this.#key(d, "set element"));
-    UNHASHABLE.add(s);
+    this.#unhashable = !frozen;
     return s;
   }
 
@@ -291,7 +301,7 @@ class Reader {
     if (!allStrings) {
       const m = new Map<unknown, unknown>();
       for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i]);
-      UNHASHABLE.add(m);
+      this.#unhashable = true;
       return m;
     }
     const o: Record<string, unknown> = {};
@@ -303,10 +313,10 @@ class Reader {
     if (Object.prototype.hasOwnProperty.call(o, "__class__")) {
       const cls = o.__class__;
       const v = this.#hook(typeof cls === "string" ? cls : "", o);
-      if (v === o) UNHASHABLE.add(o);
+      this.#unhashable = v === o;
       return v;
     }
-    UNHASHABLE.add(o);
+    this.#unhashable = true;
     return o;
   }
 }

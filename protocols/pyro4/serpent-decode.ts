@@ -448,15 +448,24 @@ class Parser {
     const quote = triple ? q + q + q : q;
     i += quote.length;
     const bodyStart = i;
-    // Fast path: no backslash before the closing quote, nothing to unescape.
+    // Fast path: no backslash before the closing quote, nothing to unescape. The scan
+    // stops at the quote: searching the rest of the document per string would be quadratic.
     const close = s.indexOf(quote, i);
     if (close < 0) fail("unterminated string", start);
-    const slash = s.indexOf("\\", i);
-    if (slash < 0 || slash > close || raw) {
-      let end = close;
-      if (raw && slash >= 0 && slash < close) end = this.#rawEnd(bodyStart, quote, start);
+    let slash = -1;
+    let newline = false;
+    for (let k = i; k < close; k++) {
+      const c = s.charCodeAt(k);
+      if (c === 0x5c) {
+        slash = k;
+        break;
+      }
+      if (c === 0x0a || c === 0x0d) newline = true;
+    }
+    if (slash < 0 || raw) {
+      const end = slash < 0 ? close : this.#rawEnd(bodyStart, quote, start);
       const body = s.slice(bodyStart, end);
-      if (!triple && /[\n\r]/.test(body)) fail("newline inside a single-quoted string", start);
+      if (!triple && (newline || (slash >= 0 && /[\n\r]/.test(body)))) fail("newline inside a single-quoted string", start);
       this.#pos = end + quote.length;
       return bytes ? this.#asciiBytes(body, bodyStart) : body;
     }
@@ -485,21 +494,43 @@ class Parser {
     return out;
   }
 
+  /**
+   * A str body with escapes. Unescaped runs are sliced whole; escaped code
+   * units gather in an array flushed in blocks, so the result is built
+   * from few pieces (one string per escape would cost GC time growing
+   * faster than the input).
+   */
   #escapedStr(i: number, quote: string, triple: boolean, start: number): string {
     const s = this.#s;
-    let out = "";
+    const parts: string[] = [];
+    const units: number[] = [];
+    const flush = (): void => {
+      for (let k = 0; k < units.length; k += 4096) parts.push(String.fromCharCode(...units.slice(k, k + 4096)));
+      units.length = 0;
+    };
+    const text = (t: string): void => {
+      if (t.length === 1) units.push(t.charCodeAt(0));
+      else {
+        flush();
+        parts.push(t);
+      }
+    };
     let run = i;
     for (;;) {
       if (i >= s.length) fail("unterminated string", start);
       const c = s.charCodeAt(i);
       if (c === 0x5c) {
-        out += s.slice(run, i);
-        i = this.#escape(i, false, (cp) => (out += String.fromCharCode(cp)), (text) => (out += text));
+        if (run < i) {
+          flush();
+          parts.push(s.slice(run, i));
+        }
+        i = this.#escape(i, false, (cp) => units.push(cp), text);
         run = i;
       } else if (s.startsWith(quote, i)) {
-        out += s.slice(run, i);
+        flush();
+        if (run < i) parts.push(s.slice(run, i));
         this.#pos = i + quote.length;
-        return out;
+        return parts.length === 1 ? (parts[0] as string) : parts.join("");
       } else if (!triple && (c === 0x0a || c === 0x0d)) fail("newline inside a single-quoted string", i);
       else i++;
     }
