@@ -16,7 +16,7 @@ export function emptyDicts(count: number): Uint8Array {
 
 /**
  * ValueError(ValueError(...ValueError("'\\")...)), `levels` deep, in
- * 34 + 4 * levels bytes: str() of each level quotes the one inside it,
+ * 33 + 4 * levels bytes: str() of each level quotes the one inside it,
  * escaping its quotes and backslashes, so the text grows about 4x per level.
  */
 export function nestedExceptions(levels: number): Uint8Array {

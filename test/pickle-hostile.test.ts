@@ -1,0 +1,291 @@
+/**
+ * The recipe killers against a real server process (issue 11, item 2): a
+ * wirecall tcp:// server runs in a child process (test/fixtures/pickle-hostile),
+ * honest recipe clients (a real Python one and wirecall's own recipe caller)
+ * keep calling, and hostile peers that pass the authkey send the frames that
+ * used to kill or hang it: 24 MiB of EMPTY_DICT, 241-byte nested exceptions,
+ * a 154-byte shared-reference request for an echoing handler, and 12 MiB of
+ * `{}` in the JSON idiom. The honest clients must be served throughout, the
+ * server must survive, and its peak RSS (VmHWM, sampled too) stay bounded.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import * as net from "node:net";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { clientHandshake, connect, type AnyRemote } from "../src/index.js";
+import { decodePickle } from "../src/python/pickle-decoder.js";
+import { PythonError } from "../src/python/python-exceptions.js";
+import { FrameDecoder } from "../transports/tcp/frame-decoder.js";
+import { nodeHmac } from "../transports/node-hmac.js";
+import { emptyDicts, nestedExceptions, sharedPairs } from "./pickle-killers.js";
+import { findPython, findPythons } from "./python-procs.js";
+
+const FIXTURES = fileURLToPath(new URL("../../test/fixtures/pickle-hostile/", import.meta.url));
+const AUTHKEY = "hostile-pickles";
+/** The server's heap is capped, as in production: past it V8 aborts, which is what the old decoder did at 5 GB. */
+const SERVER_HEAP_MB = 1024;
+/** Peak resident memory allowed for the server (baseline is about 60 MB; 24 MiB frames are buffered whole). */
+const MAX_RSS_MB = 600;
+
+function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : 0;
+}
+
+/** Lines of a child's stdout, one promise at a time. */
+function lineReader(child: ChildProcess): () => Promise<string> {
+  let buf = "";
+  const lines: string[] = [];
+  const waiters: ((l: string) => void)[] = [];
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      const w = waiters.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
+  const exited = new Promise<string>((_, reject) => child.on("close", (code) => reject(new Error(`exited (${code}) before printing a line`))));
+  exited.catch(() => {});
+  return () => {
+    const l = lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    return Promise.race([new Promise<string>((resolve) => waiters.push(resolve)), exited]);
+  };
+}
+
+function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setUint32(0, payload.length, false);
+  out.set(payload, 4);
+  return out;
+}
+
+/** An authenticated raw connection that sends whatever it is given. */
+class HostilePeer {
+  readonly #socket: net.Socket;
+  readonly #decoder = new FrameDecoder(1 << 26);
+  readonly #frames: Uint8Array[] = [];
+  #waiter: ((f: Uint8Array | undefined) => void) | undefined;
+  #closed = false;
+
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    socket.on("data", (c: Buffer) => {
+      this.#decoder.push(c);
+      for (let f = this.#decoder.next(); f; f = this.#decoder.next()) this.#frames.push(new Uint8Array(f));
+      this.#wake();
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      this.#closed = true;
+      this.#wake();
+    });
+  }
+
+  static async open(port: number): Promise<HostilePeer> {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: "127.0.0.1", port }, () => resolve(s));
+      s.once("error", reject);
+    });
+    const peer = new HostilePeer(socket);
+    await clientHandshake(
+      { send: (m) => void socket.write(frame(m)), recv: async () => (await peer.next()) ?? Promise.reject(new Error("closed during the handshake")) },
+      new TextEncoder().encode(AUTHKEY),
+      { hmac: nodeHmac, timeout: 10_000 },
+    );
+    return peer;
+  }
+
+  /** The next frame, or undefined once the server closed the connection. */
+  next(): Promise<Uint8Array | undefined> {
+    const f = this.#frames.shift();
+    if (f || this.#closed) return Promise.resolve(f);
+    return new Promise((resolve) => (this.#waiter = resolve));
+  }
+
+  /** Sends one frame and returns the server's answer (a pickled exception) or undefined when it closed. */
+  async send(payload: Uint8Array): Promise<Uint8Array | undefined> {
+    this.#socket.write(frame(payload));
+    return this.next();
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    if (!w) return;
+    const f = this.#frames.shift();
+    if (f || this.#closed) {
+      this.#waiter = undefined;
+      w(f);
+    }
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** The error a refused frame is answered with: a pickled builtin exception carrying wirecall's code. */
+function answeredWith(reply: Uint8Array | undefined): { name: string; code: string } {
+  assert.ok(reply, "the server closed without answering");
+  const e = decodePickle(reply);
+  assert.ok(e instanceof PythonError, `expected a pickled exception, got ${String(e)}`);
+  return { name: e.name, code: e.code };
+}
+
+const linux = existsSync("/proc/self/status");
+
+describe("pickle: hostile peers against a recipe server in its own process", { skip: !linux && "needs /proc for RSS", timeout: 180_000 }, () => {
+  let server: ChildProcess;
+  let serverExit: Promise<number | null>;
+  let url: string;
+  let port: number;
+  const peers: HostilePeer[] = [];
+  const children: ChildProcess[] = [];
+  let sampler: ReturnType<typeof setInterval> | undefined;
+  let honest: AnyRemote | undefined;
+
+  before(async () => {
+    server = spawn(process.execPath, [`--max-old-space-size=${SERVER_HEAP_MB}`, `${FIXTURES}server.mjs`], {
+      env: { ...process.env, AUTHKEY },
+      stdio: ["pipe", "pipe", "inherit"],
+      timeout: 170_000,
+      killSignal: "SIGKILL",
+    });
+    serverExit = new Promise((resolve) => server.on("close", (code) => resolve(code)));
+    url = (JSON.parse(await lineReader(server)()) as { url: string }).url;
+    port = Number(new URL(url).port);
+  });
+
+  after(async () => {
+    clearInterval(sampler);
+    for (const p of peers) p.destroy();
+    await honest?.$close();
+    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+    if (server.exitCode === null && server.signalCode === null) {
+      server.stdin?.end();
+      const t = setTimeout(() => server.kill("SIGKILL"), 10_000);
+      await serverExit;
+      clearTimeout(t);
+    }
+  });
+
+  it("serves honest clients throughout, survives, and keeps its RSS bounded", async (t) => {
+    const pid = server.pid as number;
+    let maxRss = statusKb(pid, "VmRSS");
+    sampler = setInterval(() => {
+      try {
+        maxRss = Math.max(maxRss, statusKb(pid, "VmRSS"));
+      } catch {
+        // the process is gone: the assertions below say so
+      }
+    }, 50);
+
+    // Honest client 1: a real Python recipe client (idiom 3), if there is a Python.
+    const python = findPython("3.12") ?? findPythons().at(-1)?.bin ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : undefined);
+    let pyClient: ChildProcess | undefined;
+    let pyLine: (() => Promise<string>) | undefined;
+    if (python) {
+      pyClient = spawn(python, [`${FIXTURES}honest_client.py`, "127.0.0.1", String(port), AUTHKEY], {
+        stdio: ["pipe", "pipe", "inherit"],
+        timeout: 170_000,
+        killSignal: "SIGKILL",
+      });
+      children.push(pyClient);
+      pyLine = lineReader(pyClient);
+      assert.equal(await pyLine(), "ready");
+    }
+
+    // Honest client 2: wirecall's recipe caller, timing each call.
+    const client: AnyRemote = await connect(`${url}?profile=python&idiom=2`, { authkey: AUTHKEY, timeout: 30_000 });
+    honest = client;
+    let attacking = true;
+    let tsCalls = 0;
+    let tsWorst = 0;
+    const tsLoop = (async () => {
+      while (attacking) {
+        const t = performance.now();
+        assert.equal(await client.add(tsCalls, 1), tsCalls + 1);
+        tsWorst = Math.max(tsWorst, performance.now() - t);
+        tsCalls++;
+      }
+    })();
+
+    const started = performance.now();
+    const attacks = [
+      // 24 MiB of EMPTY_DICT: refused at maxObjects, answered with ValueError(PROTOCOL_ERROR), connection closed.
+      (async () => {
+        const dicts = emptyDicts(24 << 20);
+        for (let i = 0; i < 3; i++) {
+          const p = await HostilePeer.open(port);
+          peers.push(p);
+          const answer = answeredWith(await p.send(dicts));
+          assert.deepEqual(answer, { name: "ValueError", code: "PROTOCOL_ERROR" });
+          assert.equal(await p.next(), undefined, "the connection closes after a refused pickle");
+        }
+      })(),
+      // 241-byte nested exceptions: decoded in microseconds; not a (name, args, kwargs) request, so an error reply.
+      (async () => {
+        const p = await HostilePeer.open(port);
+        peers.push(p);
+        const nested = nestedExceptions(52);
+        assert.equal(nested.length, 241);
+        for (let i = 0; i < 20; i++) assert.equal(answeredWith(await p.send(nested)).code, "PROTOCOL_ERROR");
+      })(),
+      // A 154-byte request whose argument echoed back would be 2^30 values: refused at maxEncodedValues.
+      (async () => {
+        const p = await HostilePeer.open(port);
+        peers.push(p);
+        const shared = sharedPairs(30, "echo");
+        for (let i = 0; i < 4; i++) assert.deepEqual(answeredWith(await p.send(shared)), { name: "ValueError", code: "PAYLOAD_TOO_LARGE" });
+      })(),
+      // 12 MiB of {} in the JSON idiom: refused at maxObjects, answered in JSON, connection kept.
+      (async () => {
+        const p = await HostilePeer.open(port);
+        peers.push(p);
+        const json = new TextEncoder().encode(`["echo", [[${"{},".repeat(4 << 20)}{}]], {}]`);
+        for (let i = 0; i < 2; i++) {
+          const reply = await p.send(json);
+          assert.ok(reply);
+          const err = (JSON.parse(new TextDecoder().decode(reply)) as { __error__: { code: string } }).__error__;
+          assert.equal(err.code, "PROTOCOL_ERROR");
+        }
+      })(),
+    ];
+    // A server that stops answering fails the honest client's timeout: stop there rather than wait for the attackers.
+    const results = await Promise.race([Promise.allSettled(attacks), tsLoop.then(() => new Promise<never>(() => {}))]);
+    const attackMs = performance.now() - started;
+    attacking = false;
+    await tsLoop;
+    clearInterval(sampler);
+    for (const r of results) if (r.status === "rejected") throw r.reason;
+
+    // The honest clients were served during the attack, promptly.
+    assert.ok(tsCalls >= 10, `the wirecall recipe client made only ${tsCalls} calls in ${attackMs.toFixed(0)} ms`);
+    assert.ok(tsWorst < 10_000, `a wirecall recipe call waited ${tsWorst.toFixed(0)} ms`);
+    if (pyClient && pyLine) {
+      pyClient.stdin?.end("stop\n");
+      const stats = JSON.parse(await pyLine()) as { calls: number; wrong: number; worst: number };
+      assert.equal(stats.wrong, 0);
+      assert.ok(stats.calls >= 10, `the Python client made only ${stats.calls} calls`);
+      assert.ok(stats.worst < 10, `a Python call waited ${stats.worst} s`);
+      t.diagnostic(`Python client ${stats.calls} calls, worst ${(stats.worst * 1000).toFixed(0)} ms`);
+    }
+
+    // The server survived, still answers, and its memory stayed bounded.
+    assert.equal(server.exitCode, null, "the server process exited");
+    assert.equal(await client.add(20, 22), 42);
+    const peak = Math.max(maxRss, statusKb(pid, "VmHWM")) / 1024;
+    t.diagnostic(`attack ${attackMs.toFixed(0)} ms; wirecall client ${tsCalls} calls, worst ${tsWorst.toFixed(0)} ms; server peak RSS ${peak.toFixed(0)} MB`);
+    assert.ok(peak < MAX_RSS_MB, `server peak RSS ${peak.toFixed(0)} MB`);
+    await client.$close();
+    honest = undefined;
+    server.stdin?.end();
+    assert.equal(await serverExit, 0);
+  });
+});
