@@ -6,6 +6,7 @@
  * beside them. Each refusal names its limit in `data.limit`.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { RpcError } from "../src/index.js";
 import { decodeRequest, encodeErrorReply, encodeReply } from "../src/python/idioms.js";
@@ -16,6 +17,7 @@ import { Op } from "../src/python/pickle-opcodes.js";
 import { PythonError } from "../src/python/python-exceptions.js";
 import { parsePythonJson, stringifyPythonJson } from "../src/python/python-json.js";
 import { emptyDicts, nestedExceptions, sharedPairs } from "./pickle-killers.js";
+import { findPythons, pool } from "./python-procs.js";
 
 function bytes(...parts: (number | string | Uint8Array)[]): Uint8Array {
   const out: number[] = [];
@@ -134,17 +136,40 @@ describe("pickle budgets: shared references echoed back", () => {
     assert.equal(top[0], top[1]);
   });
 
-  it("encoding the echo is refused at maxEncodedValues instead of hanging", () => {
+  it("the pickle idioms write the echo with the memo: small, and shared again on arrival", () => {
+    const req = decodeRequest(sharedPairs(30, "echo"));
+    assert.ok("args" in req);
+    for (const idiom of [2, 3] as const) {
+      for (const python of [2, 3] as const) {
+        const [reply, ms] = timed(() => encodeReply(idiom, python, req.args[0]));
+        assert.ok(reply.length < 1024, `${reply.length} bytes`);
+        assert.ok(ms < 1000, `${ms} ms`);
+        let back = decodePickle(reply);
+        if (idiom === 2) back = decodePickle(back as Uint8Array);
+        let v = back as unknown[];
+        for (let i = 0; i < 30; i++) {
+          assert.equal(v[0], v[1]);
+          v = v[0] as unknown[];
+        }
+        assert.equal(v, null);
+      }
+    }
+  });
+
+  it("the JSON idioms (JSON cannot share) refuse the echo at maxEncodedValues instead of hanging", () => {
     const req = decodeRequest(sharedPairs(20, "echo"));
     assert.ok("args" in req);
     const limits = { maxEncodedValues: 100_000 };
-    for (const idiom of [1, 2, 3, 4] as const) {
+    for (const idiom of [1, 4] as const) {
       limitError(() => encodeReply(idiom, 3, req.args[0], limits), "PAYLOAD_TOO_LARGE", "maxEncodedValues");
     }
     // Within the limit the same value is written out in full.
     const small = decodeRequest(sharedPairs(8, "echo"));
     assert.ok("args" in small);
-    assert.ok(encodeReply(3, 3, small.args[0], limits).length > 256);
+    assert.ok(encodeReply(4, 3, small.args[0], limits).length > 256);
+    // So is a value the handler built with sharing, in a pickle too when it exceeds the limit as a tree of distinct values.
+    const distinct = Array.from({ length: 200_000 }, (_, i) => i);
+    limitError(() => encodeReply(3, 3, distinct, limits), "PAYLOAD_TOO_LARGE", "maxEncodedValues");
   });
 
   it("encoding is refused at maxEncodedSize, the buffer never growing past it", () => {
@@ -156,11 +181,25 @@ describe("pickle budgets: shared references echoed back", () => {
     limitError(() => stringifyPythonJson([s, s, s, s], 200, { maxEncodedSize: 300_000 }), "PAYLOAD_TOO_LARGE", "maxEncodedSize");
   });
 
-  it("at the default limits the echo of 24 levels is refused, not built", () => {
+  it("at the default limits the JSON echo of 24 levels is refused, not built", () => {
     const req = decodeRequest(sharedPairs(24, "echo"));
     assert.ok("args" in req);
-    const [, ms] = timed(() => limitError(() => encodeReply(3, 3, req.args[0]), "PAYLOAD_TOO_LARGE", "maxEncodedValues"));
+    const [, ms] = timed(() => limitError(() => encodeReply(4, 3, req.args[0]), "PAYLOAD_TOO_LARGE", "maxEncodedValues"));
     assert.ok(ms < 10_000, `${ms} ms`);
+  });
+
+  it("real Pythons read the memoized pickle and see one shared object", async (t) => {
+    const pythons = findPythons();
+    if (pythons.length === 0) return t.skip("no pyenv Pythons");
+    const a = [1, "x"];
+    const value = new PyTuple([a, a, new Map([["k", a]])]);
+    const check = "import binascii, pickle, sys\nv = pickle.loads(binascii.unhexlify(sys.argv[1]))\nassert v[0] is v[1] is v[2]['k'] and v[0] == [1, u'x'], v\nprint('ok')";
+    const runs = pythons.map((py) => async () => {
+      const hex = Buffer.from(encodePickle(value, { python: py.major === 2 ? 2 : 3 })).toString("hex");
+      const out = await runPythonCode(py.bin, check, [hex]);
+      assert.equal(out.trim(), "ok", `${py.version}: ${out}`);
+    });
+    await pool(3, runs);
   });
 
   it("a shared value reached again deeper down still counts against maxDepth", () => {
@@ -237,3 +276,13 @@ describe("pickle budgets: smaller amplifiers", () => {
     assert.ok(encodePickle(new PyTuple([1, 2])).length > 0);
   });
 });
+
+/** Runs `python -c code args...` with a time limit; resolves with stdout (stderr appended on failure). */
+function runPythonCode(bin: string, code: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, ["-c", code, ...args], { timeout: 20_000, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${String(err)}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}

@@ -18,11 +18,12 @@
  * dict. Functions, symbols and recursive structures are refused with
  * `SERIALIZE_ERROR`.
  *
- * A value reachable twice is written twice (as JSON would): a value whose
- * pickle would outgrow `maxEncodedSize` bytes, or that visits more than
- * `maxEncodedValues` values, is refused with `PAYLOAD_TOO_LARGE` before
- * it grows further, so a small value full of shared references cannot hang
- * the encoder.
+ * Containers are memoized as Python's own pickler does (`BINPUT` after
+ * each, `BINGET` when it is met again), so a value reachable twice is written
+ * once and arrives shared, and a small value full of shared references (a
+ * decoded request echoed back) stays small. A pickle that would outgrow
+ * `maxEncodedSize` bytes, or that visits more than `maxEncodedValues`
+ * values, is refused with `PAYLOAD_TOO_LARGE` before it grows further.
  */
 import { RpcError } from "../errors.js";
 import { encodeLimitError, resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
@@ -66,7 +67,9 @@ class PickleWriter {
   #len = 0;
   readonly #python: 2 | 3;
   readonly #maxDepth: number;
-  readonly #active = new Set<object>();
+  /** Containers written so far: their memo index, or -1 while still being written (a cycle). */
+  readonly #memo = new Map<object, number>();
+  #nextMemo = 0;
   readonly #maxSize: number;
   readonly #maxValues: number;
   /** Values that may still be visited (counted down). */
@@ -244,9 +247,13 @@ class PickleWriter {
     if (v instanceof ArrayBuffer) return this.#bytes(new Uint8Array(v));
     if (ArrayBuffer.isView(v)) return this.#bytes(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
     if (v instanceof Date) return this.#str(Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString());
-    if (this.#active.has(v)) refuse("recursive structures cannot be pickled");
+    const seen = this.#memo.get(v);
+    if (seen !== undefined) {
+      if (seen < 0) refuse("recursive structures cannot be pickled");
+      return this.#memoGet(seen);
+    }
     if (depth >= this.#maxDepth) refuse(`nesting deeper than ${this.#maxDepth}`);
-    this.#active.add(v);
+    this.#memo.set(v, -1);
     const d = depth + 1;
     if (Array.isArray(v)) this.#list(v, d);
     else if (v instanceof PyTuple) this.#tuple(v.items, d);
@@ -254,7 +261,7 @@ class PickleWriter {
     else if (v instanceof Set) this.#set(v, d);
     else if (v instanceof Error) this.#exception(v);
     else if (typeof (v as { toJSON?: unknown }).toJSON === "function") {
-      this.#active.delete(v);
+      this.#memo.delete(v);
       return this.#value((v as { toJSON(): unknown }).toJSON(), d);
     } else {
       const keys = Object.keys(v);
@@ -264,7 +271,30 @@ class PickleWriter {
         d,
       );
     }
-    this.#active.delete(v);
+    this.#memoPut(v);
+  }
+
+  /** The container on top of the stack gets the next memo index. */
+  #memoPut(v: object): void {
+    const i = this.#nextMemo++;
+    this.#memo.set(v, i);
+    if (i < 0x100) {
+      this.#op(Op.BINPUT);
+      this.#byte(i);
+    } else {
+      this.#op(Op.LONG_BINPUT);
+      this.#u32(i);
+    }
+  }
+
+  #memoGet(i: number): void {
+    if (i < 0x100) {
+      this.#op(Op.BINGET);
+      this.#byte(i);
+    } else {
+      this.#op(Op.LONG_BINGET);
+      this.#u32(i);
+    }
   }
 
   #list(items: readonly unknown[], depth: number): void {
