@@ -31,7 +31,7 @@ const gc = runInNewContext("gc") as () => void;
  * running), yet each is orders of magnitude below what the old decoder
  * spent on the same bytes (exponential time, ~200 bytes of heap per byte).
  */
-const MAX_MS = (bytes: number): number => 250 + bytes * 0.05;
+const MAX_MS = (bytes: number): number => 1000 + bytes * 0.05;
 const MAX_RETAINED = (bytes: number): number => 1024 * 1024 + bytes * 256;
 
 /** Encode budgets that scale with the input, so the echo check is per byte too. */

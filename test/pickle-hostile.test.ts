@@ -3,7 +3,8 @@
  * wirecall tcp:// server runs in a child process (test/fixtures/pickle-hostile),
  * honest recipe clients (a real Python one and wirecall's own recipe caller)
  * keep calling, and hostile peers that pass the authkey send the frames that
- * used to kill or hang it: 24 MiB of EMPTY_DICT, 241-byte nested exceptions,
+ * used to kill or hang it: EMPTY_DICTs filling a frame (15 MiB; 24 MiB once took a
+ * server to 5 GB, the transports now stop frames at 16 MiB), 241-byte nested exceptions,
  * a 154-byte shared-reference request for an echoing handler (2^30 values
  * as a tree; it once hung a server at 7.8 GB), and 12 MiB of
  * `{}` in the JSON idiom. The honest clients must be served throughout, the
@@ -27,7 +28,7 @@ const FIXTURES = fileURLToPath(new URL("../../test/fixtures/pickle-hostile/", im
 const AUTHKEY = "hostile-pickles";
 /** The server's heap is capped, as in production: past it V8 aborts, which is what the old decoder did at 5 GB. */
 const SERVER_HEAP_MB = 1024;
-/** Peak resident memory allowed for the server (baseline is about 60 MB; 24 MiB frames are buffered whole). */
+/** Peak resident memory allowed for the server (baseline is about 60 MB; frames are buffered whole). */
 const MAX_RSS_MB = 600;
 
 function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
@@ -219,9 +220,9 @@ describe("pickle: hostile peers against a recipe server in its own process", { s
 
     const started = performance.now();
     const attacks = [
-      // 24 MiB of EMPTY_DICT: refused at maxObjects, answered with ValueError(PROTOCOL_ERROR), connection closed.
+      // A frame of EMPTY_DICTs just under the default maxFrameSize: refused at maxObjects, answered with ValueError(PROTOCOL_ERROR), connection closed.
       (async () => {
-        const dicts = emptyDicts(24 << 20);
+        const dicts = emptyDicts(15 << 20);
         for (let i = 0; i < 3; i++) {
           const p = await HostilePeer.open(port);
           peers.push(p);

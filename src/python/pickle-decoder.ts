@@ -109,8 +109,10 @@ class Machine {
   readonly #sparseMemo = new Map<number, unknown>();
   /** Objects reachable twice (through GET or DUP): only these can be shared or recursive. */
   readonly #shared = new Set<unknown>();
-  /** Units of copying left: twice the input, plus a floor so that one big int in a small pickle still decodes. */
+  /** Units of copying left: twice the input (plus a little), so a shared list cannot be copied over and over. */
   #budget: number;
+  /** Decimal digits to BigInt is quadratic: charged apart, with room for a few of Python's largest (4300 digits) in a small pickle. */
+  #decimalWork: number;
   /** What is left of maxObjects, maxElements, maxExceptions: counted down, checked against zero. */
   #objects: number;
   #elements: number;
@@ -118,7 +120,8 @@ class Machine {
 
   constructor(data: Uint8Array, lim: PickleLimits) {
     this.#d = data;
-    this.#budget = 2 * data.length + (1 << 20);
+    this.#budget = 2 * data.length + 4096;
+    this.#decimalWork = 2 * data.length + (1 << 20);
     this.#objects = lim.maxObjects;
     this.#elements = lim.maxElements;
     this.#exceptions = lim.maxExceptions;
@@ -582,8 +585,8 @@ class Machine {
     if (s.length > this.#lim.maxIntBytes * 2.41 + 2) throw decodeLimitError("pickle: int bytes", "maxIntBytes", this.#lim.maxIntBytes);
     const n = Number(s);
     if (Number.isSafeInteger(n)) return n;
-    // Decimal to BigInt is quadratic in the digits: charged as such.
-    this.#charge(Math.ceil((digits * digits) / 128));
+    this.#decimalWork -= Math.ceil((digits * digits) / 128);
+    if (this.#decimalWork < 0) fail("too many long decimal ints for the input size (parsing them is quadratic)");
     return BigInt(s);
   }
 

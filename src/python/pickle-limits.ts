@@ -47,7 +47,7 @@ export interface PickleLimits {
 
 /** The limits used when none are given. */
 export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimits> = Object.freeze({
-  // As the transports' default maxFrameSize: the frame limit applies first.
+  // The transports' maxFrameSize (default 16 MiB) applies first; this bounds decodePickle used alone.
   maxSize: 64 * 1024 * 1024,
   // Python's own recursion limit is about 1000 frames; 200 levels of data is plenty.
   maxDepth: 200,
