@@ -185,7 +185,7 @@ describe("pickle budgets: shared references echoed back", () => {
     const req = decodeRequest(sharedPairs(24, "echo"));
     assert.ok("args" in req);
     const [, ms] = timed(() => limitError(() => encodeReply(4, 3, req.args[0]), "PAYLOAD_TOO_LARGE", "maxEncodedValues"));
-    assert.ok(ms < 10_000, `${ms} ms`);
+    assert.ok(ms < 60_000, `${ms} ms`);
   });
 
   it("real Pythons read the memoized pickle and see one shared object", async (t) => {
