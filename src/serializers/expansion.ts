@@ -89,7 +89,9 @@ function quick(v: unknown, depth: number, st: WalkState): number {
     }
     return 0;
   }
-  if (Object.getPrototypeOf(v) === Object.prototype && typeof (v as { toJSON?: unknown }).toJSON !== "function") {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto === Object.prototype || proto === null) {
+    // An own toJSON is walked as a value (a function: nothing to count).
     for (const k in v) {
       const r = quick((v as Record<string, unknown>)[k], depth + 1, st);
       if (r !== 0) return r;
