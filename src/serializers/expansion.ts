@@ -112,7 +112,12 @@ function quick(v: unknown, depth: number, st: WalkState): number {
   if (Array.isArray(v)) {
     if (++st.containers > st.maxContainers) return OVER_CONTAINERS;
     for (let i = 0; i < v.length; i++) {
-      const r = quick(v[i], depth + 1, st);
+      const x: unknown = v[i];
+      if (typeof x !== "object" || x === null) {
+        if (++st.visits > st.max) return OVER_SIZE; // scalars without a call
+        continue;
+      }
+      const r = quick(x, depth + 1, st);
       if (r !== 0) return r;
     }
     return 0;
@@ -122,8 +127,14 @@ function quick(v: unknown, depth: number, st: WalkState): number {
     if (++st.containers > st.maxContainers) return OVER_CONTAINERS;
     // An own toJSON is walked as a value (a function: nothing to count).
     for (const k in v) {
+      const x = (v as Record<string, unknown>)[k];
+      if (typeof x !== "object" || x === null) {
+        st.visits += 2; // the key and a scalar
+        if (st.visits > st.max) return OVER_SIZE;
+        continue;
+      }
       if (++st.visits > st.max) return OVER_SIZE; // the key
-      const r = quick((v as Record<string, unknown>)[k], depth + 1, st);
+      const r = quick(x, depth + 1, st);
       if (r !== 0) return r;
     }
     return 0;
