@@ -10,7 +10,10 @@ import { describe, it } from "node:test";
 import { SuperJSON } from "superjson";
 import {
   DEFAULT_DECODE_LIMITS,
+  RPCHandler,
   RpcError,
+  connect,
+  serve,
   createJson,
   createMsgpack,
   createSuperjson,
@@ -207,7 +210,13 @@ describe("encode limits: shared references and binary data", () => {
 
   for (const s of [json, superjson, msgpack] as Serializer[]) {
     it(`${s.name}: refuses a value whose written form explodes, quickly; writes a small DAG in full`, () => {
-      const ms = timed(() => assert.throws(() => s.encode([1, 1, dag(64)]), refusal("SERIALIZE_ERROR", /maxExpandedElements/)));
+      const ms = timed(() => assert.throws(() => s.encode([1, 1, dag(64)]), refusal("SERIALIZE_ERROR", /maxContainers|maxElements/)));
+      const objects = (depth: number): unknown => {
+        let v: unknown = 1;
+        for (let i = 0; i < depth; i++) v = { l: v, r: v };
+        return v;
+      };
+      assert.throws(() => s.encode([1, 1, objects(64)]), refusal("SERIALIZE_ERROR", /maxContainers|maxElements/));
       assert.ok(ms < 2000, `${ms} ms`);
       const small = dag(8);
       assert.deepEqual(s.decode(s.encode(small)), JSON.parse(JSON.stringify(small)));
@@ -226,5 +235,32 @@ describe("encode limits: shared references and binary data", () => {
   it("createSuperjson and createMsgpack take the same overrides", () => {
     assert.equal(createSuperjson({ maxBigIntDigits: 5000 }).decode(text(`{"json":"${"1".repeat(3000)}","meta":{"values":["bigint"],"v":1}}`)), BigInt("1".repeat(3000)));
     assert.throws(() => createMsgpack({ maxExpandedElements: 10 }).encode(Array.from({ length: 11 }, () => 0)), refusal("SERIALIZE_ERROR", /maxExpandedElements \(10\)/));
+  });
+
+  it("a reply the client would refuse is a SERIALIZE_ERROR for that call; the connection keeps working", async () => {
+    const { maxElements, maxContainers } = DEFAULT_DECODE_LIMITS;
+    const h = new RPCHandler();
+    h.register(function numbers(n: number) {
+      return new Array<number>(n).fill(1);
+    });
+    h.register(function objects(n: number) {
+      return Array.from({ length: n }, () => ({}));
+    });
+    const server = await serve(h, "tcp://127.0.0.1:0");
+    try {
+      for (const serializer of ["json", "superjson", "msgpack"]) {
+        const proxy = await connect<{ numbers(n: number): number[]; objects(n: number): object[] }>(server.url, { serializer, timeout: 60_000 });
+        try {
+          await assert.rejects(proxy.numbers(maxElements + 1), refusal("SERIALIZE_ERROR", /maxElements/));
+          await assert.rejects(proxy.objects(maxContainers + 1), refusal("SERIALIZE_ERROR", /maxContainers/));
+          assert.equal((await proxy.numbers(1000)).length, 1000);
+          assert.equal((await proxy.objects(1000)).length, 1000);
+        } finally {
+          await proxy.$close();
+        }
+      }
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -69,12 +69,12 @@ export function undecodable(serializer: string, err: unknown): RpcError {
   return new RpcError("PROTOCOL_ERROR", `undecodable ${serializer} frame: ${(err as Error)?.message ?? String(err)}`);
 }
 
-/** The refusal of a value that breaks a limit while encoding. */
+/** The refusal of a value that breaks a limit while encoding (the peer's decoder would refuse the frame). */
 export function encodeLimitError(serializer: string, limit: keyof DecodeLimits, value: number, what: string): RpcError {
   return new RpcError(
     "SERIALIZE_ERROR",
-    `${serializer} cannot encode this value: ${what} exceeds the limit ${limit} (${value}); ` +
-      `shared references are written out once per use, so send the shared part once, or raise ${limit} with create${cap(serializer)}({ ${limit} })`,
+    `${serializer} cannot encode this value: ${what} exceeds the limit ${limit} (${value}) past which a peer refuses the frame; ` +
+      `a shared object is written out once per use. Send less per call, or raise ${limit} with create${cap(serializer)}({ ${limit} }) and registerSerializer() on both peers`,
     { data: { limit, value } },
   );
 }

@@ -6,49 +6,76 @@ export type WalkKind = "json" | "superjson" | "msgpack";
 
 interface WalkState {
   readonly kind: WalkKind;
+  /** Values (map keys included) the walk may count; past it, `overLimit` names the limit. */
   readonly max: number;
+  readonly overLimit: "maxElements" | "maxExpandedElements";
+  readonly maxContainers: number;
   readonly maxDepth: number;
   readonly decoding: boolean;
   visits: number;
+  containers: number;
 }
 
 const OVER_SIZE = 1;
 const OVER_DEPTH = 2;
+const OVER_CONTAINERS = 3;
 
 /**
- * Refuse a value whose written form would be too large or too deep: every
- * use of a shared subtree counts again (an encoder writes it out once per
- * use, so 60 nested pairs of one shared array expand to 2^60 values). A
- * plain walk counts values as they would be written and stops at the limit,
- * so it costs at most `maxExpandedElements` steps and nothing per object for
- * a tree. Cycles are refused for json and msgpack; superjson writes them as
- * references, so a value too deep for the plain walk is measured again
- * with each shared object counted once and back edges as one value (as
- * superjson decodes are). For msgpack it also refuses binary data other
- * than Uint8Array (and Buffer): msgpackr would write a Float64Array's
- * header with its byte length but copy one byte per element, leaving the
- * rest of the bin uninitialised memory.
- *
- * Throws `SERIALIZE_ERROR` (or `PROTOCOL_ERROR` with `decoding`, for a value
- * a decoder built from shared references).
+ * Refuse, before an encoder runs, a value the peer's decoder would refuse or
+ * whose written form would explode (`SERIALIZE_ERROR` naming the limit, for
+ * this call only, instead of a frame that fails the peer's whole
+ * connection): more values (map keys included) than `maxElements` or
+ * `maxExpandedElements`, more containers than `maxContainers`, deeper than
+ * `maxDepth`. Every use of a shared subtree counts again, as an encoder
+ * writes it out once per use (60 nested pairs of one shared array are 2^60
+ * values). The walk stops at the first limit, so it costs at most that
+ * many steps, and nothing per object for a tree. Cycles are refused for
+ * json and msgpack; superjson writes them as references, so a value too
+ * deep for the plain walk is measured again with back edges as one value.
+ * For msgpack it also refuses binary data other than Uint8Array (and
+ * Buffer): msgpackr would write a Float64Array's header with its byte
+ * length but copy one byte per element, leaving the rest of the bin
+ * uninitialised memory.
  */
-export function checkExpansion(value: unknown, limits: Readonly<DecodeLimits>, kind: WalkKind, decoding = false): void {
-  const st: WalkState = { kind, max: limits.maxExpandedElements, maxDepth: limits.maxDepth, decoding, visits: 0 };
-  if (!decoding) {
-    const r = quick(value, 1, st);
-    if (r === 0) return;
-    if (r === OVER_SIZE) throw limitError(st, "maxExpandedElements", TOO_BIG);
-    if (kind !== "superjson") throw limitError(st, "maxDepth", "nesting (or a cycle: an object that contains itself)");
-  }
-  new Measure(st).size(value, 1);
+export function checkEncodable(value: unknown, limits: Readonly<DecodeLimits>, kind: WalkKind): void {
+  const st = state(limits, kind, false);
+  const r = quick(value, 1, st);
+  if (r === 0) return;
+  if (r === OVER_SIZE) throw limitError(st, st.overLimit, TOO_BIG);
+  if (r === OVER_CONTAINERS) throw limitError(st, "maxContainers", "arrays, objects, maps and sets");
+  if (kind !== "superjson") throw limitError(st, "maxDepth", "nesting (or a cycle: an object that contains itself)");
+  new Measure(state(limits, kind, false)).size(value, 1);
 }
 
-function limitError(st: WalkState, limit: "maxDepth" | "maxExpandedElements", what: string): RpcError {
-  const value = limit === "maxDepth" ? st.maxDepth : st.max;
+/**
+ * Refuse (`PROTOCOL_ERROR`) a decoded value whose shared references expand
+ * past `maxExpandedElements` or `maxDepth` once written out; time linear in
+ * its distinct objects. For decoders that build shared references (superjson).
+ */
+export function checkDecodedExpansion(value: unknown, limits: Readonly<DecodeLimits>, kind: WalkKind): void {
+  new Measure(state(limits, kind, true)).size(value, 1);
+}
+
+function state(limits: Readonly<DecodeLimits>, kind: WalkKind, decoding: boolean): WalkState {
+  const elements = !decoding && limits.maxElements <= limits.maxExpandedElements;
+  return {
+    kind,
+    max: elements ? limits.maxElements : limits.maxExpandedElements,
+    overLimit: elements ? "maxElements" : "maxExpandedElements",
+    maxContainers: limits.maxContainers,
+    maxDepth: limits.maxDepth,
+    decoding,
+    visits: 0,
+    containers: 0,
+  };
+}
+
+function limitError(st: WalkState, limit: "maxDepth" | "maxElements" | "maxExpandedElements" | "maxContainers", what: string): RpcError {
+  const value = limit === "maxDepth" ? st.maxDepth : limit === "maxContainers" ? st.maxContainers : st.max;
   return st.decoding ? decodeLimitError(st.kind, limit, value, what) : encodeLimitError(st.kind, limit, value, what);
 }
 
-const TOO_BIG = "the value written out (shared references counted once per use)";
+const TOO_BIG = "the value written out (map keys included, shared references counted once per use)";
 
 /** The children an encoder of `kind` writes for `v` (a non-binary object), passed to `each`; false stops. */
 function children(v: object, kind: WalkKind, each: (c: unknown) => boolean): void {
@@ -83,20 +110,37 @@ function quick(v: unknown, depth: number, st: WalkState): number {
   if (depth > st.maxDepth) return isLeaf(v, st.kind) ? 0 : OVER_DEPTH;
   // Arrays and plain objects inline (no callback): they are most of any value.
   if (Array.isArray(v)) {
+    if (++st.containers > st.maxContainers) return OVER_CONTAINERS;
     for (let i = 0; i < v.length; i++) {
-      const r = quick(v[i], depth + 1, st);
+      const x: unknown = v[i];
+      if (typeof x !== "object" || x === null) {
+        if (++st.visits > st.max) return OVER_SIZE; // scalars without a call
+        continue;
+      }
+      const r = quick(x, depth + 1, st);
       if (r !== 0) return r;
     }
     return 0;
   }
-  if (Object.getPrototypeOf(v) === Object.prototype && typeof (v as { toJSON?: unknown }).toJSON !== "function") {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto === Object.prototype || proto === null) {
+    if (++st.containers > st.maxContainers) return OVER_CONTAINERS;
+    // An own toJSON is walked as a value (a function: nothing to count).
     for (const k in v) {
-      const r = quick((v as Record<string, unknown>)[k], depth + 1, st);
+      const x = (v as Record<string, unknown>)[k];
+      if (typeof x !== "object" || x === null) {
+        st.visits += 2; // the key and a scalar
+        if (st.visits > st.max) return OVER_SIZE;
+        continue;
+      }
+      if (++st.visits > st.max) return OVER_SIZE; // the key
+      const r = quick(x, depth + 1, st);
       if (r !== 0) return r;
     }
     return 0;
   }
   if (isLeaf(v, st.kind)) return 0;
+  if (++st.containers > st.maxContainers) return OVER_CONTAINERS;
   let r = 0;
   children(v, st.kind, (c) => (r = quick(c, depth + 1, st)) === 0);
   return r;

@@ -1,6 +1,6 @@
 import { toBase64 } from "./base64.js";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
-import { checkExpansion } from "./expansion.js";
+import { checkEncodable } from "./expansion.js";
 import { scanJson } from "./json-scan.js";
 import type { Serializer } from "./serializer.js";
 import { utf8Decode, utf8Encode } from "./utf8.js";
@@ -17,10 +17,14 @@ function replacer(this: Record<string, unknown>, key: string, value: unknown): u
 }
 
 const MAX_SCAN_DEPTH = 32;
-// Values the fast-path scan looks at before giving up (then checkExpansion
-// decides), so a shared-reference DAG cannot make the scan itself explode.
+// The fast-path walk gives up past this many values or levels (or the
+// encoder's own limits, if lower) and checkEncodable then decides, so a
+// shared-reference DAG cannot make the walk itself explode, and a value the
+// peer would refuse is never written.
 const MAX_SCAN_VISITS = 100_000;
 let visits = 0;
+let maxVisits = MAX_SCAN_VISITS;
+let maxLevels = MAX_SCAN_DEPTH;
 
 /**
  * True when `replacer` could change the output: a bigint, or any object
@@ -31,14 +35,14 @@ let visits = 0;
  * checks the value's written-out size before JSON.stringify expands it.
  */
 function needsReplacer(v: unknown, depth: number): boolean {
-  if (++visits > MAX_SCAN_VISITS) return true;
+  if (++visits > maxVisits) return true;
   switch (typeof v) {
     case "bigint":
     case "function":
       return true;
     case "object": {
       if (v === null) return false;
-      if (depth >= MAX_SCAN_DEPTH) return true;
+      if (depth >= maxLevels) return true;
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) if (needsReplacer(v[i], depth + 1)) return true;
         return false;
@@ -61,13 +65,18 @@ function needsReplacer(v: unknown, depth: number): boolean {
  */
 export function createJson(overrides: Partial<DecodeLimits> = {}): Serializer {
   const limits = resolveDecodeLimits(overrides);
+  // Keys are not counted by the fast path: half the element budget covers them.
+  const fastVisits = Math.min(MAX_SCAN_VISITS, Math.floor(limits.maxElements / 2), limits.maxContainers);
+  const fastLevels = Math.min(MAX_SCAN_DEPTH, limits.maxDepth);
   return {
     name: "json",
     binary: false,
     encode(value) {
       visits = 0;
+      maxVisits = fastVisits;
+      maxLevels = fastLevels;
       if (!needsReplacer(value, 0)) return utf8Encode(JSON.stringify(value));
-      checkExpansion(value, limits, "json");
+      checkEncodable(value, limits, "json");
       return utf8Encode(JSON.stringify(value, replacer));
     },
     decode(frame) {

@@ -36,11 +36,16 @@ export function scanMsgpack(frame: Uint8Array, limits: Readonly<DecodeLimits>): 
     const t = b[pos++] as number;
     elements++;
     if (t < 0x80 || t >= 0xe0) continue; // fixint
+    if (t >= 0xa0 && t < 0xc0) {
+      // fixstr, the commonest after fixint
+      pos += t & 0x1f;
+      if (pos > n) throw truncated(n);
+      continue;
+    }
     let count = -1; // entries of a container opened here (map entries count twice)
     let skip = 0; // payload bytes after the header
     if (t < 0x90) count = (t & 0x0f) * 2;
     else if (t < 0xa0) count = t & 0x0f;
-    else if (t < 0xc0) skip = t & 0x1f;
     else {
       switch (t) {
         case 0xc0:

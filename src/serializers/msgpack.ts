@@ -1,6 +1,6 @@
 import { Packr } from "msgpackr";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
-import { checkExpansion } from "./expansion.js";
+import { checkEncodable } from "./expansion.js";
 import { scanMsgpack } from "./msgpack-scan.js";
 import type { Serializer } from "./serializer.js";
 
@@ -34,7 +34,7 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
       // Refuses typed arrays other than bytes (msgpackr would fill most of
       // their bin from uninitialised memory) and shared-reference DAGs that
       // would be written out exponentially.
-      checkExpansion(value, limits, "msgpack");
+      checkEncodable(value, limits, "msgpack");
       return packr.pack(value);
     },
     decode(frame) {

@@ -2,7 +2,7 @@ import { SuperJSON } from "superjson";
 import type { Serializer } from "./serializer.js";
 import { fromBase64, toBase64 } from "./base64.js";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
-import { checkExpansion } from "./expansion.js";
+import { checkEncodable } from "./expansion.js";
 import { scanJson } from "./json-scan.js";
 import { deserializeSuperjson } from "./superjson-decode.js";
 import { utf8Decode, utf8Encode } from "./utf8.js";
@@ -24,10 +24,14 @@ sj.registerCustom<Uint8Array, string | number[]>(
 );
 
 const MAX_PLAIN_DEPTH = 32;
-// Values the fast-path check looks at before giving up, so a shared-reference
-// DAG cannot make the check itself explode (checkExpansion then decides).
+// The fast-path walk gives up past this many values or levels (or the
+// encoder's own limits, if lower) and checkEncodable then decides, so a
+// shared-reference DAG cannot make the walk itself explode, and a value the
+// peer would refuse is never written.
 const MAX_PLAIN_VISITS = 100_000;
 let visits = 0;
+let maxVisits = MAX_PLAIN_VISITS;
+let maxLevels = MAX_PLAIN_DEPTH;
 const toTag = Object.prototype.toString;
 
 /**
@@ -38,7 +42,7 @@ const toTag = Object.prototype.toString;
  * own path.
  */
 function isPlain(v: unknown, depth: number): boolean {
-  if (++visits > MAX_PLAIN_VISITS) return false;
+  if (++visits > maxVisits) return false;
   switch (typeof v) {
     case "string":
     case "boolean":
@@ -47,7 +51,7 @@ function isPlain(v: unknown, depth: number): boolean {
       return Number.isFinite(v) && !Object.is(v, -0);
     case "object": {
       if (v === null) return true;
-      if (depth >= MAX_PLAIN_DEPTH) return false;
+      if (depth >= maxLevels) return false;
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) if (!isPlain(v[i], depth + 1)) return false;
         return true;
@@ -73,6 +77,9 @@ function isPlain(v: unknown, depth: number): boolean {
  */
 export function createSuperjson(overrides: Partial<DecodeLimits> = {}): Serializer {
   const limits = resolveDecodeLimits(overrides);
+  // Keys are not counted by the fast path: half the element budget covers them.
+  const fastVisits = Math.min(MAX_PLAIN_VISITS, Math.floor(limits.maxElements / 2), limits.maxContainers);
+  const fastLevels = Math.min(MAX_PLAIN_DEPTH, limits.maxDepth);
   // The {"json": ...} wrapper and the meta tree nest one level deeper than the value.
   const scanLimits = { ...limits, maxDepth: limits.maxDepth + 2 };
   return {
@@ -82,10 +89,12 @@ export function createSuperjson(overrides: Partial<DecodeLimits> = {}): Serializ
       // Plain data skips superjson's walker (5x its JSON.stringify cost on a
       // 1 KiB object, benchmarks); the bytes are the ones superjson would write.
       visits = 0;
+      maxVisits = fastVisits;
+      maxLevels = fastLevels;
       if (isPlain(value, 0)) return utf8Encode(`{"json":${JSON.stringify(value)}}`);
       // superjson writes every use of a shared object out in full (and marks
       // it as a reference): a small DAG would be written out exponentially.
-      checkExpansion(value, limits, "superjson");
+      checkEncodable(value, limits, "superjson");
       return utf8Encode(sj.stringify(value));
     },
     decode(frame) {
