@@ -8,17 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SuperJSON } from "superjson";
-import {
-  DEFAULT_DECODE_LIMITS,
-  RpcError,
-  createJson,
-  createMsgpack,
-  createSuperjson,
-  json,
-  msgpack,
-  superjson,
-  type Serializer,
-} from "../src/index.js";
+import { DEFAULT_DECODE_LIMITS, RpcError, createJson, createMsgpack, createSuperjson, json, msgpack, superjson, type Serializer } from "../src/index.js";
 
 function refusal(code: string, pattern?: RegExp) {
   return (err: unknown) => {
