@@ -16,7 +16,7 @@ import { WORKLOADS } from "./lib/workloads.mjs";
 
 if (!depsInstalled()) installDeps();
 const { Bench } = await import("tinybench");
-const wirecall = await import("../dist/src/index.js");
+const wirecall = { ...(await import("../dist/src/index.js")), ...(await import("../dist/src/transport-sdk.js")) };
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {

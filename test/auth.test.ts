@@ -6,24 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import {
-  CHALLENGE,
-  FAILURE,
-  RpcError,
-  WELCOME,
-  answerChallenge,
-  clientHandshake,
-  constantTimeEqual,
-  createResponse,
-  deliverChallenge,
-  isChallenge,
-  resolveAuthkey,
-  serverHandshake,
-  verifyResponse,
-  webCryptoHmac,
-  type ChallengeIO,
-  type ChallengeOptions,
-} from "../src/index.js";
+import { RpcError } from "../src/index.js";
+import { CHALLENGE, FAILURE, WELCOME, answerChallenge, clientHandshake, constantTimeEqual, createResponse, deliverChallenge, isChallenge, resolveAuthkey, serverHandshake, verifyResponse, webCryptoHmac, type ChallengeIO, type ChallengeOptions } from "../src/transport-sdk.js";
 import { nodeHmac } from "../transports/node-hmac.js";
 
 const opts: ChallengeOptions = { hmac: nodeHmac };

@@ -5,24 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  RPCHandler,
-  RemoteError,
-  RpcError,
-  connect,
-  getTransport,
-  kw,
-  parseEndpoint,
-  registerError,
-  serve,
-  type AnyRemote,
-  type CallContext,
-  type ConnectionSink,
-  type ProxyOptions,
-  type ServeOptions,
-  type Server,
-  type TransportOptions,
-} from "../src/index.js";
+import { RPCHandler, RemoteError, RpcError, connect, kw, registerError, serve, type AnyRemote, type CallContext, type ProxyOptions, type ServeOptions, type Server, type TransportOptions } from "../src/index.js";
+import { getTransport, parseEndpoint, type ConnectionSink } from "../src/transport-sdk.js";
 
 export interface ConformanceTarget {
   /** Shown in test names. */

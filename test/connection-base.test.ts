@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ConnectionBase } from "../src/connection-base.js";
-import { RpcError, getTransport, parseEndpoint, type Connection, type ConnectionSink, type Listener, type TransportOptions } from "../src/index.js";
+import { RpcError, type TransportOptions } from "../src/index.js";
+import { getTransport, parseEndpoint, type Connection, type ConnectionSink, type Listener } from "../src/transport-sdk.js";
 import { Deferred } from "./conformance.js";
 import { makeTestCerts } from "./tcp-certs.js";
 

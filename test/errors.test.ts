@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { ErrorCodes, RemoteError, RpcError, fromWireError, registerError, toWireError, unregisterError } from "../src/index.js";
+import { ErrorCodes, RemoteError, RpcError, registerError, unregisterError } from "../src/index.js";
+import { fromWireError, toWireError } from "../src/transport-sdk.js";
 
 class QuotaError extends Error {
   constructor(readonly limit: number) {

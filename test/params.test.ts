@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { RpcError, bindArguments, readParams, type Param } from "../src/index.js";
+import { RpcError } from "../src/index.js";
+import { bindArguments, readParams, type Param } from "../src/transport-sdk.js";
 
 const names = (fn: Function) => readParams(fn)?.map((p) => (p.rest ? `...${p.name}` : p.optional ? `${p.name}?` : p.name));
 

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { RPCHandler, RemoteError, RpcError, connect, serve, type Connection, type ConnectionSink, type Server } from "../src/index.js";
+import { RPCHandler, RemoteError, RpcError, connect, serve, type Server } from "../src/index.js";
+import { type Connection, type ConnectionSink } from "../src/transport-sdk.js";
 import { decodeReply, encodeRequest, isRecipeFrame, type Idiom } from "../src/python/idioms.js";
 import { decodePickle } from "../src/python/pickle-decoder.js";
 import { encodePickle, PyTuple } from "../src/python/pickle-encoder.js";

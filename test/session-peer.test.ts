@@ -6,19 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import {
-  RPCHandler,
-  RemoteError,
-  RpcError,
-  connect,
-  getTransport,
-  parseEndpoint,
-  serve,
-  type CallContext,
-  type Connection,
-  type ServeOptions,
-  type Server,
-} from "../src/index.js";
+import { RPCHandler, RemoteError, RpcError, connect, serve, type CallContext, type ServeOptions, type Server } from "../src/index.js";
+import { getTransport, parseEndpoint, type Connection } from "../src/transport-sdk.js";
 import { Deferred } from "./conformance.js";
 import "../transports/memory/index.js";
 import "../transports/tcp/index.js";

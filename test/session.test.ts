@@ -5,21 +5,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import {
-  Kind,
-  RPCHandler,
-  RpcError,
-  connect,
-  getSerializer,
-  json,
-  kw,
-  msgpack,
-  serve,
-  validateEnvelope,
-  type CallContext,
-  type Connection,
-  type Server,
-} from "../src/index.js";
+import { RPCHandler, RpcError, connect, getSerializer, json, kw, msgpack, serve, type CallContext, type Server } from "../src/index.js";
+import { Kind, validateEnvelope, type Connection } from "../src/transport-sdk.js";
 import { memoryTransport } from "../transports/memory/index.js";
 import { Deferred } from "./conformance.js";
 

@@ -7,18 +7,8 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { networkInterfaces } from "node:os";
 import { after, before, describe, it } from "node:test";
-import {
-  RPCHandler,
-  RpcError,
-  clientHandshake,
-  connect,
-  serve,
-  type AnyRemote,
-  type ChallengeIO,
-  type Connection,
-  type Listener,
-  type Server,
-} from "../src/index.js";
+import { RPCHandler, RpcError, connect, serve, type AnyRemote, type Server } from "../src/index.js";
+import { clientHandshake, type ChallengeIO, type Connection, type Listener } from "../src/transport-sdk.js";
 import { FrameDecoder } from "../transports/tcp/frame-decoder.js";
 import { encodeHeader } from "../transports/tcp/frame-writer.js";
 import { tcpTransport } from "../transports/tcp/index.js";

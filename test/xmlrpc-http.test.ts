@@ -8,7 +8,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import { RPCHandler, RemoteError, RpcError, connect, getTransport, kw, registerError, serve, type AnyRemote, type CallContext, type Server } from "../src/index.js";
+import { RPCHandler, RemoteError, RpcError, connect, kw, registerError, serve, type AnyRemote, type CallContext, type Server } from "../src/index.js";
+import { getTransport } from "../src/transport-sdk.js";
 import { attachXmlRpc, multicall, type XmlRpcServer } from "../transports/xmlrpc/index.js";
 import { fixtures, interopHandler, pattern } from "./fixtures/xmlrpc/support.js";
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Router } from "zeromq";
-import { getTransport, parseEndpoint, type ConnectionSink } from "../src/index.js";
+import { getTransport, parseEndpoint, type ConnectionSink } from "../src/transport-sdk.js";
 import { Deferred } from "./conformance.js";
 
 describe("zmq: client backpressure", () => {

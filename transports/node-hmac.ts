@@ -4,6 +4,6 @@
  * WebSocket and ZeroMQ transports on Node (browsers use src/auth's WebCrypto one).
  */
 import { createHmac } from "node:crypto";
-import type { HmacFn } from "../src/index.js";
+import type { HmacFn } from "../src/transport-sdk.js";
 
 export const nodeHmac: HmacFn = (algorithm, key, message) => createHmac(algorithm, key).update(message).digest();

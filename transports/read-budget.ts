@@ -10,7 +10,7 @@
  * checked by one sweep timer per server that runs only while some frame is
  * unfinished, instead of a timer per frame on the hot path.
  */
-import { DEFAULT_LIMITS, RpcError, type Limits } from "../src/index.js";
+import { DEFAULT_LIMITS, RpcError, type Limits } from "../src/transport-sdk.js";
 
 /** Bytes of an unfinished frame each connection holds without drawing on the shared budget. */
 export const FREE_BYTES_PER_CONNECTION = 64 * 1024;

@@ -9,14 +9,13 @@
  * sent still occupies the connection until its (discarded) reply arrives,
  * since the server cannot be told to cancel. No hello is sent.
  */
+import { startCall, type Caller, type CallerDefaults, type CallOptions, type OutgoingCall } from "../caller.js";
 import { RpcError } from "../errors.js";
-import type { Caller } from "../facade.js";
-import type { CallOptions } from "../proxy.js";
 import type { Connection, ConnectionSink } from "../transport.js";
 import { decodeReply, encodeRequest, parseIdiom, type Idiom } from "./idioms.js";
 import { resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 
-export interface RecipeCallerOptions extends CallOptions {
+export interface RecipeCallerOptions extends CallerDefaults {
   /**
    * How requests are put on the wire; it must be the idiom the Python server
    * reads: 1 / "json-str" (`json.loads(conn.recv())`), 2 / "pickle-bytes"
@@ -26,25 +25,13 @@ export interface RecipeCallerOptions extends CallOptions {
   idiom?: Idiom | string;
   /** Limits for encoding requests and decoding replies (see `DEFAULT_PICKLE_LIMITS`). */
   limits?: Partial<PickleLimits>;
-  /** Append the calling line's stack to remote errors (default true). */
-  captureStack?: boolean;
 }
 
-type Timer = ReturnType<typeof setTimeout>;
-
+/** A request: the call (timeout, signal, stack: src/caller.ts) and its encoded frame. */
 interface Pending {
+  readonly call: OutgoingCall;
   readonly frame: Uint8Array;
-  readonly name: string;
-  readonly resolve: (v: unknown) => void;
-  readonly reject: (e: unknown) => void;
-  readonly stack: string | undefined;
-  /** Settled already (timeout, abort): a reply that still comes is dropped. */
-  settled: boolean;
-  timer: Timer | undefined;
-  cleanup: (() => void) | undefined;
 }
-
-const captureStackTrace = (Error as { captureStackTrace?: (o: object, fn?: Function) => void }).captureStackTrace;
 
 /**
  * A client for a Python recipe server, one connection, one request on the
@@ -91,35 +78,24 @@ export class RecipeCaller implements Caller {
 
   call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    const signal = options?.signal ?? this.#opts.signal;
-    if (signal?.aborted) return Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
+    const { promise, call } = startCall(name, args, kwargs, options, this.#opts);
+    if (!call) return promise;
     let frame: Uint8Array;
     try {
       frame = encodeRequest(this.#idiom, name, args, kwargs, this.#limits);
     } catch (err) {
-      return Promise.reject(err);
+      call.reject(err);
+      return promise;
     }
-    let stack: string | undefined;
-    if (this.#opts.captureStack !== false && captureStackTrace) {
-      const holder: { stack?: string } = {};
-      captureStackTrace(holder, this.call);
-      stack = holder.stack;
-    }
-    return new Promise((resolve, reject) => {
-      const p: Pending = { frame, name, resolve, reject, stack, settled: false, timer: undefined, cleanup: undefined };
-      const timeout = options?.timeout ?? this.#opts.timeout;
-      if (timeout !== undefined && timeout > 0) {
-        p.timer = setTimeout(() => this.#giveUp(p, new RpcError("TIMEOUT", `call to '${name}' timed out after ${timeout} ms`)), timeout);
-        (p.timer as { unref?: () => void }).unref?.();
-      }
-      if (signal) {
-        const onAbort = (): void => this.#giveUp(p, new RpcError("CANCELLED", `call to '${name}' was aborted`, { cause: signal.reason }));
-        signal.addEventListener("abort", onAbort, { once: true });
-        p.cleanup = () => signal.removeEventListener("abort", onAbort);
-      }
-      this.#queue.push(p);
-      this.#next();
-    });
+    const p: Pending = { call, frame };
+    // Not yet sent: it simply leaves the queue. Sent: its reply will be dropped.
+    call.onAbandon = () => {
+      const i = this.#queue.indexOf(p);
+      if (i >= 0) this.#queue.splice(i, 1);
+    };
+    this.#queue.push(p);
+    this.#next();
+    return promise;
   }
 
   /** The recipe has no one-way calls: the call is made and its reply discarded. */
@@ -146,12 +122,12 @@ export class RecipeCaller implements Caller {
     try {
       reply = decodeReply(this.#idiom, frame, this.#limits);
     } catch (err) {
-      this.#settle(p, err, false);
+      p.call.reject(err);
       this.#conn.close(err as Error);
       return;
     }
-    if (reply.ok) this.#settle(p, reply.value, true);
-    else this.#settle(p, this.#withStack(reply.error, p.stack), false);
+    if (reply.ok) p.call.resolve(reply.value);
+    else p.call.reject(reply.error);
     this.#next();
   }
 
@@ -160,9 +136,9 @@ export class RecipeCaller implements Caller {
     this.#closed = true;
     this.#closeReason = err;
     const reason = this.#closedError();
-    if (this.#sent) this.#settle(this.#sent, reason, false);
+    this.#sent?.call.reject(reason);
     this.#sent = undefined;
-    for (const p of this.#queue.splice(0)) this.#settle(p, reason, false);
+    for (const p of this.#queue.splice(0)) p.call.reject(reason);
     const waiters = this.#closedWaiters;
     this.#closedWaiters = [];
     for (const w of waiters) w();
@@ -172,36 +148,10 @@ export class RecipeCaller implements Caller {
 
   #next(): void {
     if (this.#sent || this.#closed) return;
-    let p: Pending | undefined;
-    while ((p = this.#queue.shift()) !== undefined && p.settled);
+    const p = this.#queue.shift();
     if (!p) return;
     this.#sent = p;
     this.#conn.send(p.frame, false);
-  }
-
-  #giveUp(p: Pending, err: RpcError): void {
-    if (p.settled) return;
-    this.#settle(p, err, false);
-    // Not yet sent: it simply leaves the queue. Sent: its reply will be dropped.
-    const i = this.#queue.indexOf(p);
-    if (i >= 0) this.#queue.splice(i, 1);
-  }
-
-  #settle(p: Pending, v: unknown, ok: boolean): void {
-    if (p.settled) return;
-    p.settled = true;
-    if (p.timer !== undefined) clearTimeout(p.timer);
-    p.cleanup?.();
-    if (ok) p.resolve(v);
-    else p.reject(v);
-  }
-
-  #withStack(err: Error, local: string | undefined): Error {
-    if (local) {
-      const head = `${err.name}: ${err.message}`;
-      Object.defineProperty(err, "stack", { value: `${head}\n${local.split("\n").slice(1).join("\n")}`, writable: true, configurable: true });
-    }
-    return err;
   }
 
   #closedError(): RpcError {

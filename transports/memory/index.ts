@@ -3,7 +3,7 @@
  * service and its caller in one process. No serialization shortcut: frames
  * are the same bytes a socket would carry.
  */
-import { DEFAULT_LIMITS, RpcError, type Connection, type Listener, type Transport, type TransportOptions } from "../../src/index.js";
+import { DEFAULT_LIMITS, RpcError, type Connection, type Listener, type Transport, type TransportOptions } from "../../src/transport-sdk.js";
 import { MemoryConnection } from "./memory-connection.js";
 
 type Accept = (conn: Connection) => void;

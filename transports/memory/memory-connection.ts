@@ -5,8 +5,8 @@
  * while it is paused, with a high-water mark like a socket's, so the core's
  * backpressure is exercised.
  */
-import { ConnectionBase } from "../../src/connection-base.js";
-import { RpcError } from "../../src/index.js";
+import { ConnectionBase } from "../../src/transport-sdk.js";
+import { RpcError } from "../../src/transport-sdk.js";
 
 /** Bytes queued towards a peer before `send` returns false; drain comes at half. */
 const HIGH_WATER_MARK = 1024 * 1024;

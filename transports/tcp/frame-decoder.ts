@@ -14,7 +14,7 @@
  * complete frames; when the budget refuses them, `next` drops everything
  * held and throws PAYLOAD_TOO_LARGE.
  */
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 import type { ReadAccount } from "../read-budget.js";
 
 /** Length prefix value announcing an 8-byte length. */

@@ -8,16 +8,7 @@
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
-import {
-  RpcError,
-  clientHandshake,
-  registerFrameProtocol,
-  resolveAuthkey,
-  serverHandshake,
-  type Connection,
-  type Listener,
-  type Transport,
-} from "../../src/index.js";
+import { RpcError, clientHandshake, registerFrameProtocol, resolveAuthkey, serverHandshake, type Connection, type Listener, type Transport } from "../../src/transport-sdk.js";
 import { pythonRecipeProtocol } from "../../src/python/recipe-protocol.js";
 import { isLoopback } from "../net-address.js";
 import { nodeHmac } from "../node-hmac.js";

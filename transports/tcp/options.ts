@@ -2,7 +2,7 @@
  * The TCP/TLS transport's options, and how they map to node:net / node:tls.
  */
 import type { ConnectionOptions as TlsConnectOptions, TlsOptions } from "node:tls";
-import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/index.js";
+import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/transport-sdk.js";
 import type { ReadLimits } from "../read-budget.js";
 import type { CoalesceMode } from "./frame-writer.js";
 

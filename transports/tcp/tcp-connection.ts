@@ -10,8 +10,8 @@
  * side closes too.
  */
 import type { Socket } from "node:net";
-import { ConnectionBase } from "../../src/connection-base.js";
-import { RpcError, isChallenge, type ChallengeIO } from "../../src/index.js";
+import { ConnectionBase } from "../../src/transport-sdk.js";
+import { RpcError, isChallenge, type ChallengeIO } from "../../src/transport-sdk.js";
 import type { ReadAccount } from "../read-budget.js";
 import { FrameDecoder } from "./frame-decoder.js";
 import { FrameWriter, type CoalesceMode } from "./frame-writer.js";

@@ -4,7 +4,7 @@
  * the same on every transport. Legacy HMAC-MD5 is always refused here: it
  * only exists for old Python peers, which speak TCP, not WebSocket.
  */
-import { clientHandshake, serverHandshake, type ChallengeIO, type HmacFn } from "../../src/index.js";
+import { clientHandshake, serverHandshake, type ChallengeIO, type HmacFn } from "../../src/transport-sdk.js";
 import type { WsConnection } from "./ws-connection.js";
 
 /** Run the challenge on a connection not yet opened. Rejects with AUTH_FAILED; the caller closes the connection. */

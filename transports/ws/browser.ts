@@ -11,7 +11,8 @@
  * `"sideEffects": false` may skip this module's top level when only
  * re-exported names are used.
  */
-import { connect as coreConnect, registerTransport } from "../../src/index.js";
+import { registerTransport } from "../../src/transport-sdk.js";
+import { connect as coreConnect } from "../../src/index.js";
 import { browserWsTransport } from "./client-browser.js";
 
 registerTransport(browserWsTransport);

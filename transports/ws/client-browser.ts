@@ -3,7 +3,7 @@
  * (which needs a secure context: https pages, or http on localhost/127.0.0.1).
  * No import here may reach `ws`, `node:*` or zeromq: browser.ts bundles this.
  */
-import { RpcError, isChallenge, resolveAuthkey, webCryptoHmac, type Connection, type Transport } from "../../src/index.js";
+import { RpcError, isChallenge, resolveAuthkey, webCryptoHmac, type Connection, type Transport } from "../../src/transport-sdk.js";
 import { authenticate } from "./auth.js";
 import { BrowserWsSocket, type BrowserWebSocket } from "./browser-socket.js";
 import { handshakeTimeoutOf, maxPayloadOf, numberOption, type WsClientOptions } from "./options.js";

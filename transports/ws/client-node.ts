@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { WebSocket, type ClientOptions } from "ws";
-import { RpcError, isChallenge, resolveAuthkey, type Connection } from "../../src/index.js";
+import { RpcError, isChallenge, resolveAuthkey, type Connection } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { authenticate } from "./auth.js";
 import { DEFAULT_KEEPALIVE, handshakeTimeoutOf, maxPayloadOf, numberOption, type WsClientOptions } from "./options.js";

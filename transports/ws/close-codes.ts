@@ -6,7 +6,7 @@
  * stable code without a frame of its own. Browsers may only send 1000 and
  * 3000-4999, which is why no other code is ever sent by wirecall itself.
  */
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 
 /** Orderly close. */
 export const NORMAL = 1000;

@@ -9,7 +9,8 @@
 import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import { Server as TlsServer } from "node:tls";
-import { registerTransport, serve, type RPCHandler, type Server, type Transport } from "../../src/index.js";
+import { registerTransport, type RPCHandler, type Server, type Transport } from "../../src/transport-sdk.js";
+import { serve } from "../../src/index.js";
 import { connectNode } from "./client-node.js";
 import type { WsCommonOptions } from "./options.js";
 import { listenWs } from "./server.js";

@@ -16,7 +16,7 @@
  * `ws` still parses and validates every frame: a malformed one here is left
  * for it to reject, the meter only stops counting.
  */
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 import type { ReadAccount } from "../read-budget.js";
 
 const MAX_HEADER = 14;

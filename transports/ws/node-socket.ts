@@ -5,7 +5,7 @@
  * CONNECTION_CLOSED instead of hanging until TCP gives up.
  */
 import type { WebSocket } from "ws";
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 import type { WsSocket, WsSocketEvents } from "./ws-socket.js";
 
 // ws copies its send options, so two shared objects spare an allocation per message.

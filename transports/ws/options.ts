@@ -3,7 +3,7 @@
  * Every option can also come from the URL's query string where it is a
  * number or a flag (`?keepAlive=10000&maxPayload=1048576`); secrets cannot.
  */
-import { DEFAULT_LIMITS, type TransportOptions } from "../../src/index.js";
+import { DEFAULT_LIMITS, type TransportOptions } from "../../src/transport-sdk.js";
 import type { ReadLimits } from "../read-budget.js";
 
 /** Default ping interval, ms. */

@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Server as TlsServer } from "node:tls";
 import { WebSocketServer, type WebSocket } from "ws";
-import { MAX_HANDSHAKE_MESSAGE, RpcError, resolveAuthkey, type Connection, type Listener } from "../../src/index.js";
+import { MAX_HANDSHAKE_MESSAGE, RpcError, resolveAuthkey, type Connection, type Listener } from "../../src/transport-sdk.js";
 import { isLoopback } from "../net-address.js";
 import { nodeHmac } from "../node-hmac.js";
 import { ReadBudget } from "../read-budget.js";

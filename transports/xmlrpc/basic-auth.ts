@@ -5,7 +5,7 @@
  * request, so outside loopback use it over `xmlrpc+https`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 
 /** One user and password, or a function that checks the pair (may be async, e.g. a lookup). */
 export type BasicAuthVerifier = { readonly username: string; readonly password: string } | ((username: string, password: string) => boolean | Promise<boolean>);

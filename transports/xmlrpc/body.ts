@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);

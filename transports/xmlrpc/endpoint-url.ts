@@ -2,7 +2,7 @@
  * `xmlrpc+http://host:port/path` and `xmlrpc+https://...` URLs: where to
  * listen or post, and the URL a server reports.
  */
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 
 /** Path served when the URL names none, as Python's `ServerProxy` posts to it by default. */
 export const DEFAULT_PATH = "/RPC2";

@@ -8,7 +8,7 @@ import http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
-import { RpcError, type Caller, type CallOptions, type TransportOptions } from "../../src/index.js";
+import { RpcError, startCall, type OutgoingCall, type Caller, type CallerDefaults, type CallOptions, type TransportOptions } from "../../src/transport-sdk.js";
 import { XMLRPC_LIMITS, decodeMethodResponse, encodeMethodCall, faultToError, type DecodeOptions, type EncodeOptions } from "../../src/xmlrpc/index.js";
 import { basicAuthHeader, checkBasicAuthOption } from "./basic-auth.js";
 import { decodeContent, readBody } from "./body.js";
@@ -21,6 +21,8 @@ import { refuseAuthkey, refuseSerializer } from "./option-checks.js";
  * (`INVALID_URL`): XML-RPC has no HMAC challenge and its own wire format.
  */
 export interface XmlRpcClientOptions extends TransportOptions, EncodeOptions, DecodeOptions {
+  /** Append the calling line's stack to errors a call rejects with (default true); see `ProxyOptions.captureStack`. */
+  captureStack?: boolean;
   /** Largest response body accepted (after gzip decoding), bytes. Default 16 MiB (`XMLRPC_LIMITS.client`). */
   maxFrameSize?: number;
   /**
@@ -48,7 +50,8 @@ export interface XmlRpcClientOptions extends TransportOptions, EncodeOptions, De
 }
 
 const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EADDRNOTAVAIL"]);
-const captureStackTrace = (Error as { captureStackTrace?: (o: object, fn?: Function) => void }).captureStackTrace;
+/** One-way calls have no caller waiting on them: no stack to append. */
+const NO_STACK: CallerDefaults = { captureStack: false };
 
 function isTlsFailure(err: NodeJS.ErrnoException): boolean {
   const c = err.code ?? "";
@@ -62,12 +65,14 @@ export class XmlRpcClient implements Caller {
   readonly #agent: http.Agent;
   readonly #limit: number;
   readonly #headers: Record<string, string>;
-  readonly #pending = new Set<(err: Error) => void>();
+  readonly #pending = new Set<OutgoingCall>();
+  readonly #callDefaults: CallerDefaults;
   #closed = false;
 
   constructor(url: URL, options: XmlRpcClientOptions = {}) {
     this.#ep = httpEndpoint(url);
     this.#options = options;
+    this.#callDefaults = options.captureStack === false ? NO_STACK : {};
     refuseSerializer(options);
     const basic = checkBasicAuthOption(options.basicAuth);
     if (typeof basic === "function") throw new RpcError("INVALID_URL", "a client's basicAuth is { username, password } (or false), not a function");
@@ -121,13 +126,11 @@ export class XmlRpcClient implements Caller {
   }
 
   call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
-    let stack: string | undefined;
-    if (captureStackTrace) {
-      const holder: { stack?: string } = {};
-      captureStackTrace(holder, this.call);
-      stack = holder.stack;
-    }
-    return this.#request(name, args, kwargs, options, stack, undefined);
+    if (this.#closed) return Promise.reject(new RpcError("CONNECTION_CLOSED", `cannot call '${name}': the proxy is closed`));
+    // Timeout, signal and the caller's stack: the one implementation every client shares.
+    const { promise, call } = startCall(name, args, kwargs, options, this.#callDefaults);
+    if (call) this.#request(call, undefined);
+    return promise;
   }
 
   /**
@@ -136,15 +139,20 @@ export class XmlRpcClient implements Caller {
    * and dropped; a fault or failure goes to the `onError` option.
    */
   notify(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>): Promise<void> {
+    if (this.#closed) return Promise.reject(new RpcError("CONNECTION_CLOSED", `cannot call '${name}': the proxy is closed`));
     return new Promise<void>((resolve, reject) => {
       let sent = false;
-      this.#request(name, args, kwargs, undefined, undefined, () => {
-        sent = true;
-        resolve();
-      }).catch((err: unknown) => {
+      const { promise, call } = startCall(name, args, kwargs, undefined, NO_STACK);
+      promise.catch((err: unknown) => {
         if (!sent) reject(err);
         else this.#options.onError?.(err);
       });
+      if (call) {
+        this.#request(call, () => {
+          sent = true;
+          resolve();
+        });
+      }
     });
   }
 
@@ -153,87 +161,70 @@ export class XmlRpcClient implements Caller {
     if (this.#closed) return;
     this.#closed = true;
     const reason = new RpcError("CONNECTION_CLOSED", "the proxy was closed");
-    for (const fail of [...this.#pending]) fail(reason);
+    for (const call of [...this.#pending]) {
+      call.reject(reason);
+      call.onAbandon?.(call);
+    }
     this.#agent.destroy();
   }
 
-  #request(
-    name: string,
-    args: unknown[],
-    kwargs: Record<string, unknown> | undefined,
-    options: CallOptions | undefined,
-    stack: string | undefined,
-    onSent: (() => void) | undefined,
-  ): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new RpcError("CONNECTION_CLOSED", `cannot call '${name}': the proxy is closed`));
-    if (kwargs !== undefined && Object.keys(kwargs).length > 0) {
-      return Promise.reject(new RpcError("INVALID_PARAMS", `${name}() got keyword arguments, which XML-RPC cannot carry (pass them positionally or as one struct)`));
+  /** Send one call as one HTTP request; settles `call` with the answer. */
+  #request(call: OutgoingCall, onSent: (() => void) | undefined): void {
+    const name = call.name;
+    if (call.kwargs !== undefined && Object.keys(call.kwargs).length > 0) {
+      call.reject(new RpcError("INVALID_PARAMS", `${name}() got keyword arguments, which XML-RPC cannot carry (pass them positionally or as one struct)`));
+      return;
     }
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
     let body: Buffer;
     try {
-      body = Buffer.from(encodeMethodCall(name, args, this.#options), "utf8");
+      body = Buffer.from(encodeMethodCall(name, call.args, this.#options), "utf8");
     } catch (err) {
-      return Promise.reject(err);
+      call.reject(err);
+      return;
     }
-    return new Promise<unknown>((resolve, reject) => {
-      let settled = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const settle = (err: Error | undefined, value?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        this.#pending.delete(fail);
-        if (err) reject(err);
-        else resolve(value);
-      };
-      const fail = (err: Error): void => {
-        settle(err);
-        req.destroy();
-      };
-      const onAbort = (): void => fail(new RpcError("CANCELLED", `call to '${name}' was aborted`, { cause: signal?.reason }));
-      const mod = this.#ep.secure ? https : http;
-      const req = mod.request({
-        agent: this.#agent,
-        host: this.#ep.host,
-        port: this.#ep.port,
-        path: this.#ep.path,
-        method: "POST",
-        headers: { ...this.#headers, "Content-Type": "text/xml", "Content-Length": body.length },
-      });
-      this.#pending.add(fail);
-      const timeout = options?.timeout;
-      if (timeout && timeout > 0) {
-        timer = setTimeout(() => fail(new RpcError("TIMEOUT", `call to '${name}' timed out after ${timeout} ms`)), timeout);
-        (timer as { unref?: () => void }).unref?.();
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      req.on("error", (err: NodeJS.ErrnoException) => {
-        if (settled) return;
-        const connectFailed = CONNECT_ERRORS.has(err.code ?? "") || isTlsFailure(err);
-        settle(
-          connectFailed
-            ? new RpcError("CONNECT_FAILED", `cannot reach the XML-RPC server at ${this.target}: ${err.message}`, { cause: err })
-            : new RpcError("CONNECTION_CLOSED", `the connection to ${this.target} failed during '${name}': ${err.message}`, { cause: err }),
-        );
-      });
-      if (onSent) req.once("finish", onSent);
-      req.on("response", (res) => {
-        this.#response(name, res, stack).then(
-          (v) => settle(undefined, v),
-          (err: Error) => {
-            if (!settled) res.destroy();
-            settle(err);
-          },
-        );
-      });
-      req.end(body);
+    const mod = this.#ep.secure ? https : http;
+    const req = mod.request({
+      agent: this.#agent,
+      host: this.#ep.host,
+      port: this.#ep.port,
+      path: this.#ep.path,
+      method: "POST",
+      headers: { ...this.#headers, "Content-Type": "text/xml", "Content-Length": body.length },
     });
+    this.#pending.add(call);
+    const settle = (err: Error | undefined, value?: unknown): void => {
+      this.#pending.delete(call);
+      if (err) call.reject(err);
+      else call.resolve(value);
+    };
+    // Timed out, aborted or closed: the request goes, its connection with it.
+    call.onAbandon = () => {
+      this.#pending.delete(call);
+      req.destroy();
+    };
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (call.settled) return;
+      const connectFailed = CONNECT_ERRORS.has(err.code ?? "") || isTlsFailure(err);
+      settle(
+        connectFailed
+          ? new RpcError("CONNECT_FAILED", `cannot reach the XML-RPC server at ${this.target}: ${err.message}`, { cause: err })
+          : new RpcError("CONNECTION_CLOSED", `the connection to ${this.target} failed during '${name}': ${err.message}`, { cause: err }),
+      );
+    });
+    if (onSent) req.once("finish", onSent);
+    req.on("response", (res) => {
+      this.#response(name, res).then(
+        (v) => settle(undefined, v),
+        (err: Error) => {
+          if (!call.settled) res.destroy();
+          settle(err);
+        },
+      );
+    });
+    req.end(body);
   }
 
-  async #response(name: string, res: http.IncomingMessage, stack: string | undefined): Promise<unknown> {
+  async #response(name: string, res: http.IncomingMessage): Promise<unknown> {
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       res.resume();
@@ -249,7 +240,7 @@ export class XmlRpcClient implements Caller {
     const raw = await readBody(res, this.#limit, `answer to '${name}'`);
     const bytes = await decodeContent(raw, res.headers["content-encoding"], this.#limit, `answer to '${name}'`);
     const answer = decodeMethodResponse(bytes, this.#options);
-    if (answer.kind === "fault") throw faultToError(answer.fault, stack);
+    if (answer.kind === "fault") throw faultToError(answer.fault);
     return answer.value;
   }
 }

@@ -5,7 +5,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { DEFAULT_LIMITS, RpcError, type RPCHandler, type Server, type TransportOptions } from "../../src/index.js";
+import { DEFAULT_LIMITS, RpcError, type RPCHandler, type Server, type TransportOptions } from "../../src/transport-sdk.js";
 import { checkBasicAuthOption } from "./basic-auth.js";
 import { DEFAULT_PATH, formatUrl, httpEndpoint } from "./endpoint-url.js";
 import { refuseAuthkey, refuseSerializer } from "./option-checks.js";

@@ -6,7 +6,7 @@
  * Reached by URL from `serve`/`connect`, or imported from `wirecall/xmlrpc`
  * for `attachXmlRpc`, `multicall` and the codec.
  */
-import type { FrontEnd } from "../../src/index.js";
+import type { FrontEnd } from "../../src/transport-sdk.js";
 import { XmlRpcClient, type XmlRpcClientOptions } from "./http-client.js";
 import { serveXmlRpc, type XmlRpcServeOptions } from "./http-server.js";
 

@@ -4,7 +4,7 @@
  * (a config switched from `tcp://` to `xmlrpc+http://` must not lose its
  * authentication or its serializer without a word).
  */
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 
 const USE_BASIC_AUTH =
   "use HTTP Basic auth instead (the basicAuth option on both sides, or user:password@ in the client's URL, as Python's ServerProxy does), over xmlrpc+https:// outside loopback";

@@ -5,7 +5,7 @@
  * and directly by frameworks (`app.post("/RPC2", listener)`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { DEFAULT_LIMITS, RpcError, type RPCHandler } from "../../src/index.js";
+import { DEFAULT_LIMITS, RpcError, type RPCHandler } from "../../src/transport-sdk.js";
 import { XMLRPC_LIMITS, handleXmlRpcRequest, type XmlRpcDispatchOptions } from "../../src/xmlrpc/index.js";
 import { isLoopback } from "../net-address.js";
 import { checkBasicAuth, checkBasicAuthOption, type BasicAuthOption, type BasicAuthVerifier } from "./basic-auth.js";

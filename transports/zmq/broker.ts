@@ -10,7 +10,7 @@
  * per-proxy `timeout` when calling through a broker).
  */
 import type { Observer } from "zeromq";
-import { RpcError, parseEndpoint } from "../../src/index.js";
+import { RpcError, parseEndpoint } from "../../src/transport-sdk.js";
 import { curveServerOptions } from "./curve.js";
 import { loadZeromq } from "./load-zeromq.js";
 import { baseSocketOptions, publicUrl, zmqEndpoint, type ZmqOptions } from "./zmq-options.js";

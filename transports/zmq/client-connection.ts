@@ -11,8 +11,8 @@
  * message self-describing for workers behind a load-balancing broker.
  */
 import type { Dealer, MessageLike, Request } from "zeromq";
-import { ConnectionBase } from "../../src/connection-base.js";
-import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey } from "../../src/index.js";
+import { ConnectionBase } from "../../src/transport-sdk.js";
+import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientOptions } from "./curve.js";
 import { EMPTY, KNOCK, READY, REFUSED } from "./frames.js";

@@ -6,7 +6,7 @@
  * they are (no authkey, no client keys).
  */
 import type { Router } from "zeromq";
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 import { isLoopback } from "../net-address.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { stringOption, type SocketSettings, type ZmqOptions } from "./zmq-options.js";

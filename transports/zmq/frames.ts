@@ -8,7 +8,7 @@
  * behind a load-balancing broker can decode the payload without having seen
  * the first message. An empty payload is a goodbye: the session is over.
  */
-import { RpcError, json, toWireError } from "../../src/index.js";
+import { RpcError, json, toWireError } from "../../src/transport-sdk.js";
 
 export const EMPTY: Buffer = Buffer.alloc(0);
 /** A client's first message when the server wants the authkey challenge: the server cannot deliver a challenge to a peer it has not heard from. */

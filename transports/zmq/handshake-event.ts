@@ -4,7 +4,7 @@
  * The socket monitor's handshake events say when ZMTP (and CURVE) finished.
  */
 import type { Socket } from "zeromq";
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 
 /** Resolves when ZeroMQ completed its handshake with a peer; rejects on a security failure or after `limit` ms. */
 export function waitForHandshake(sock: Socket, endpoint: string, limit: number): Promise<void> {

@@ -8,7 +8,8 @@
  * over worker processes. The `zeromq` package is loaded on first use only.
  * Frame layout: docs/protocol.md, section 5.4; options: docs/zmq.md.
  */
-import { serve, type Listener, type RPCHandler, type Server, type ServeOptions, type Transport } from "../../src/index.js";
+import { type Listener, type RPCHandler, type Server, type Transport } from "../../src/transport-sdk.js";
+import { serve, type ServeOptions } from "../../src/index.js";
 import { ZmqClientConnection } from "./client-connection.js";
 import { loadZeromq } from "./load-zeromq.js";
 import { ZmqListener } from "./router-listener.js";

@@ -4,7 +4,7 @@
  * user without it installed (or a browser bundle) never pays for it.
  */
 import type * as ZeroMQ from "zeromq";
-import { RpcError } from "../../src/index.js";
+import { RpcError } from "../../src/transport-sdk.js";
 
 /** The `zeromq` module's namespace. */
 export type ZeroMQModule = typeof ZeroMQ;

@@ -7,7 +7,7 @@
  * instead of waiting here: an unauthenticated peer makes a mailbox hold at
  * most four short messages.
  */
-import { MAX_HANDSHAKE_MESSAGE, RpcError, type ChallengeIO } from "../../src/index.js";
+import { MAX_HANDSHAKE_MESSAGE, RpcError, type ChallengeIO } from "../../src/transport-sdk.js";
 
 const MAX_WAITING = 4;
 

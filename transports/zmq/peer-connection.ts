@@ -9,8 +9,8 @@
  * socket: its frames are held by the base, and the listener, told how many
  * are held, stops reading the socket past its bound over all peers.
  */
-import { ConnectionBase } from "../../src/connection-base.js";
-import { RpcError, decodeHello, type ConnectionSink } from "../../src/index.js";
+import { ConnectionBase } from "../../src/transport-sdk.js";
+import { RpcError, decodeHello, type ConnectionSink } from "../../src/transport-sdk.js";
 
 /** What a peer connection needs from its listener. */
 export interface PeerHost {

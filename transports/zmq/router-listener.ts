@@ -13,7 +13,7 @@
  */
 import { rmSync } from "node:fs";
 import type { Router } from "zeromq";
-import { MAX_HANDSHAKE_MESSAGE, RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/index.js";
+import { MAX_HANDSHAKE_MESSAGE, RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
 import { EMPTY, READY, REFUSED, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";

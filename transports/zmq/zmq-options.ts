@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/index.js";
+import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/transport-sdk.js";
 
 /** Options of the `zmq+tcp://` and `zmq+ipc://` transports, on top of the common ones. */
 export interface ZmqOptions extends TransportOptions {
