@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { networkInterfaces } from "node:os";
 import { describe, it } from "node:test";
-import { RPCHandler, RpcError, connect, serve, type AnyRemote } from "../src/index.js";
+import { RPCHandler, RpcError, connect, serve, type AnyRemote, type CallContext } from "../src/index.js";
 import { HandshakeReports, ask, rawDealer, within } from "./zmq-fixtures.js";
 
 function handler(): RPCHandler {
@@ -85,6 +85,47 @@ describe("zmq: unauthenticated peers", { timeout: 120_000 }, () => {
     assert.equal(await second.add(1, 1), 2);
     // Its next message, over 256 bytes, reaches a server that no longer knows it: refused before authentication.
     await assert.rejects(first.add("x".repeat(400), "y"), (e: RpcError) => e.code === "CONNECTION_CLOSED" && /no longer knows this session/.test(e.message));
+  });
+});
+
+describe("zmq: one peer cannot stop the socket for everyone", { timeout: 120_000 }, () => {
+  it("ends the session of a peer that keeps sending while it is paused; other peers are served throughout", async (t) => {
+    const h = handler();
+    let aborted = 0;
+    let allAborted: () => void = () => {};
+    const everyAbort = new Promise<void>((resolve) => (allAborted = resolve));
+    h.register(
+      "hang",
+      (ctx: CallContext, _n: number) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener("abort", () => {
+            if (++aborted === 256) allAborted();
+            reject(ctx.signal.reason);
+          }),
+        ),
+      { context: true },
+    );
+    const server = await serve(h, "zmq+tcp://127.0.0.1:0");
+    t.after(() => server.close());
+    const honest = await connect(server.url, { serializer: "msgpack", timeout: 5000 });
+    t.after(() => honest.$close());
+    assert.equal(await honest.add(1, 1), 2);
+
+    const flooder = rawDealer(server.url, "flooder", 30_000);
+    t.after(() => flooder.close());
+    // Every slot taken by a call that never settles, then far more calls than the server holds for all peers together (4096).
+    for (let i = 0; i < 300; i++) await flooder.send(["", `[0,${i},"hang",[${i}]]`]);
+    for (let i = 300; i < 6000; i++) await flooder.send(["", `[0,${i},"add",[${i},1]]`]);
+    // Everyone else is served while the flood sits in the server...
+    assert.equal(await honest.add(5, 5), 10);
+    // ...because the flooder's session ended with a goodbye (an empty payload); its running calls are aborted.
+    for (;;) {
+      const msg = await flooder.receive();
+      if ((msg[1] as Buffer).length === 0) break;
+    }
+    // And after.
+    for (let i = 0; i < 20; i++) assert.equal(await honest.add(i, 1), i + 1);
+    await within(everyAbort, 5000, `only ${aborted} of the flooder's 256 running calls were aborted`);
   });
 });
 

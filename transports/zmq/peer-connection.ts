@@ -7,10 +7,18 @@
  *
  * Every peer shares the one ROUTER socket, so a paused peer cannot stop the
  * socket: its frames are held by the base, and the listener, told how many
- * are held, stops reading the socket past its bound over all peers.
+ * are held, stops reading the socket past its bound over all peers. ZeroMQ
+ * cannot hold back one peer of a ROUTER, so a peer that keeps sending while
+ * its session is paused would stop the socket for everyone: past its own
+ * share of that bound its session ends instead.
  */
 import { ConnectionBase } from "../../src/transport-sdk.js";
 import { RpcError, decodeHello, type ConnectionSink } from "../../src/transport-sdk.js";
+
+/** Frames one paused peer may have held before its session is ended (a quarter of the listener's bound over all peers). */
+export const MAX_HELD_PER_PEER = 1024;
+/** Bytes of them; a single frame is always taken, whatever its size up to `maxFrameSize`. */
+export const MAX_HELD_BYTES_PER_PEER = 8 * 1024 * 1024;
 
 /** What a peer connection needs from its listener. */
 export interface PeerHost {
@@ -69,6 +77,15 @@ export class PeerConnection extends ConnectionBase {
   /** A payload from the peer. */
   override deliver(frame: Uint8Array): void {
     if (!this.flowing && this.live) {
+      if (this.#held >= MAX_HELD_PER_PEER || (this.#held > 0 && this.#heldBytes + frame.length > MAX_HELD_BYTES_PER_PEER)) {
+        this.close(
+          new RpcError(
+            "CONNECTION_CLOSED",
+            `the peer sent more than ${MAX_HELD_PER_PEER} frames (or ${MAX_HELD_BYTES_PER_PEER} bytes) past what its session could take; ZeroMQ cannot hold one peer back, so its session ends`,
+          ),
+        );
+        return;
+      }
       this.#held++;
       this.#heldBytes += frame.length;
       this.#host.held(1, frame.length);
