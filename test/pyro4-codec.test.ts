@@ -17,6 +17,7 @@ import {
   MsgType,
   PyComplex,
   PyTuple,
+  PyroURI,
   Pyro4RemoteError,
   SerializerId,
   decodeMarshal,
@@ -97,6 +98,10 @@ const EXPECTED: Record<string, unknown> = {
   date: "2021-12-31",
   decimal: "3.14159265358979323846264338327950288419",
   uuid: "12345678-1234-5678-1234-567812345678",
+  "uri:pyro": new PyroURI("PYRO", "example.greeting", "localhost", 9999),
+  "uri:pyroname": new PyroURI("PYRONAME", "my.server"),
+  "uri:ipv6": new PyroURI("PYRONAME", "my.server", "::1", 1234),
+  "uri:meta": new PyroURI("PYROMETA", new Set(["tag1", "tag2"]), "nshost", 9090),
 };
 
 /** The exceptions among the samples: Python class name, args. */
@@ -199,7 +204,7 @@ function jsValue(name: string): unknown {
 
 const JSON_UNENCODABLE = new Set(["int:2^53", "int:2^64", "int:-2^100", "int:10^4000", "float:inf", "float:-inf"]);
 /** Values JSON carries, but not as what Python compares equal: JSON has no -0.0, complex becomes a dict, tuple and int keys are not JSON keys. */
-const JSON_CHANGED = new Set(["float:-0.0", "complex", "dict:tuplekey", "dict:int"]);
+const JSON_CHANGED = new Set(["float:-0.0", "complex", "dict:tuplekey", "dict:int", "uri:meta"]);
 
 describe("Pyro4 serializers: bytes made here load in Python", { skip }, () => {
   after(killAll);
@@ -400,10 +405,9 @@ describe("serpent decoder: corner cases and refusals", () => {
     assert.deepEqual(d("{'data': 'YWI=', 'encoding': 'base64'}"), new Uint8Array([0x61, 0x62]));
     assert.deepEqual(d("{'data': 'not base64!', 'encoding': 'base64'}"), { data: "not base64!", encoding: "base64" });
     assert.deepEqual(parseSerpent("{'data': 'YWI=', 'encoding': 'base64'}", { bytes: false }), { data: "YWI=", encoding: "base64" });
-    assert.deepEqual(d("{'__class__': 'Pyro4.core.URI', 'state': ('PYRO', 'obj', None, 'localhost', 9999)}"), {
-      __class__: "Pyro4.core.URI",
-      state: ["PYRO", "obj", null, "localhost", 9999],
-    });
+    assert.deepEqual(d("{'__class__': 'Pyro4.core.URI', 'state': ('PYRO', 'obj', None, 'localhost', 9999)}"), new PyroURI("PYRO", "obj", "localhost", 9999));
+    assert.deepEqual(d("{'__class__': 'Pyro4.core.URI', 'state': ('PYRO', 1)}"), { __class__: "Pyro4.core.URI", state: ["PYRO", 1] });
+    assert.deepEqual(d("{'__class__': 'Pyro4.core.Proxy', 'state': ()}"), { __class__: "Pyro4.core.Proxy", state: [] });
     const hooked = parseSerpent("{'__class__': 'x.Y', 'v': 1}", { classHook: (cls, dict) => `${cls}:${String(dict.v)}` });
     assert.equal(hooked, "x.Y:1");
     const proto = d("{'__proto__': {'polluted': 1}}") as Record<string, unknown>;
@@ -459,6 +463,22 @@ describe("serpent decoder: corner cases and refusals", () => {
     assert.throws(() => parseSerpent("1".repeat(4301)), { code: "PROTOCOL_ERROR", message: /maxIntDigits/ });
     assert.equal(parseSerpent("1".repeat(4300)), BigInt("1".repeat(4300)));
     assert.throws(() => decodeSerpent(new Uint8Array(11), { limits: { maxMessageSize: 10 } }), { code: "PAYLOAD_TOO_LARGE" });
+  });
+
+  it("Pyro4 URIs parse and print as Python's Pyro4.core.URI does", () => {
+    for (const [text, printed] of [
+      ["PYRO:obj@localhost:9999", "PYRO:obj@localhost:9999"],
+      ["pyro:obj@[::1]:5", "PYRO:obj@[::1]:5"],
+      ["PYRONAME:ns.name", "PYRONAME:ns.name"],
+      ["PYRONAME:ns.name@host", "PYRONAME:ns.name@host:9090"],
+      ["PYROMETA:a,b@host:1", "PYROMETA:a,b@host:1"],
+      ["PYRO:obj@./u:/tmp/sock", "PYRO:obj@./u:/tmp/sock"],
+    ]) {
+      assert.equal(PyroURI.parse(text as string).toString(), printed);
+    }
+    for (const bad of ["PYRO:obj", "PYRO:obj@host", "PYRO:obj@host:port", "PYROX:obj@h:1", "tcp://x", "PYRO:o b@h:1", "PYRO:obj@[[::1]]:1", "PYRO:obj@h:99999"]) {
+      assert.throws(() => PyroURI.parse(bad), { code: "INVALID_URL" }, bad);
+    }
   });
 
   it("the encoder writes floats Python reads as floats and ints as ints", () => {

@@ -15,6 +15,7 @@ import {
   MessageDecoder,
   MsgType,
   PyTuple,
+  Pyro4ExceptionWrapper,
   Pyro4RemoteError,
   decompress,
   encodeMessage,
@@ -191,6 +192,26 @@ describe("Pyro4 on the wire against Python's Pyro4 daemon", { skip }, () => {
           Flags.BATCH,
         );
         assert.deepEqual(batch, [[7, 2, 3], "x"]);
+        // A failing call ends the batch with Pyro4's exception wrapper in its place.
+        const failing = () =>
+          c.invoke(
+            objectId,
+            "<batch>",
+            [new PyTuple(["echo", new PyTuple([1]), {}]), new PyTuple(["divide", new PyTuple([1, 0]), {}]), new PyTuple(["echo", new PyTuple([2]), {}])],
+            {},
+            Flags.BATCH,
+          );
+        if (name === "marshal") {
+          // Python's own marshal serializer cannot carry the wrapper inside the result list: Pyro4 answers with this.
+          await assert.rejects(failing(), { name: "ValueError", message: "unmarshallable object" });
+        } else {
+          const failed = (await failing()) as unknown[];
+          assert.equal(failed.length, 2);
+          assert.equal(failed[0], 1);
+          assert.ok(failed[1] instanceof Pyro4ExceptionWrapper);
+          assert.ok(failed[1].exception instanceof Pyro4RemoteError);
+          assert.equal(failed[1].exception.name, "ZeroDivisionError");
+        }
 
         // An iterator result is an item stream, pulled from the daemon object by stream id.
         const stream = (await c.invoke(objectId, "count", [4])) as PyroMessage;

@@ -6,7 +6,8 @@
  * dict.
  */
 import { pythonExceptionName } from "../../src/python/python-exceptions.js";
-import { PyTuple, Pyro4RemoteError } from "./python-values.js";
+import { PyTuple, Pyro4ExceptionWrapper, Pyro4RemoteError } from "./python-values.js";
+import { PyroURI, uriFromState, uriState } from "./uri.js";
 
 /**
  * Called for each decoded dict whose keys are all strings and which has a
@@ -18,9 +19,13 @@ export type ClassHook = (className: string, dict: Record<string, unknown>) => un
 /**
  * Pyro4's data-only class recreation: `{"__class__": "float", "value":
  * "nan"}` (serpent's NaN) becomes NaN; an exception dict (`"__exception__":
- * True`) becomes a {@link Pyro4RemoteError}; anything else is kept as is.
+ * True`) becomes a {@link Pyro4RemoteError}; `Pyro4.core.URI` a
+ * {@link PyroURI}; `Pyro4.futures._ExceptionWrapper` (a failed call in a
+ * batch) a {@link Pyro4ExceptionWrapper}; anything else is kept as is.
  */
 export const defaultClassHook: ClassHook = (className, dict) => {
+  if (className === "Pyro4.core.URI") return uriFromState(dict.state) ?? dict;
+  if (className === "Pyro4.futures._ExceptionWrapper" && "exception" in dict) return new Pyro4ExceptionWrapper(dict.exception);
   if (className === "float") {
     const v = dict.value;
     if (v === "nan") return NaN;
@@ -96,4 +101,18 @@ export function exceptionDict(e: Error): Record<string, unknown> {
     }
   }
   return { __class__: cls, __exception__: true, args: new PyTuple(args), attributes };
+}
+
+/**
+ * The class dict an encoder writes for a value Pyro4 sends as one (an
+ * Error, a {@link PyroURI}, a {@link Pyro4ExceptionWrapper}), or undefined
+ * for any other value.
+ */
+export function classDictFor(v: object): Record<string, unknown> | undefined {
+  if (v instanceof Error) return exceptionDict(v);
+  if (v instanceof PyroURI) return { __class__: "Pyro4.core.URI", state: new PyTuple(uriState(v)) };
+  if (v instanceof Pyro4ExceptionWrapper) {
+    return { __class__: "Pyro4.futures._ExceptionWrapper", exception: v.exception instanceof Error ? exceptionDict(v.exception) : v.exception };
+  }
+  return undefined;
 }

@@ -21,8 +21,10 @@ export type { EncodeOptions, HmacKey, MessageInit, PyroHeader, PyroMessage } fro
 export { MessageDecoder, Pyro4MessageError } from "./message-decoder.js";
 export type { MessageDecoderOptions } from "./message-decoder.js";
 export { COMPRESS_MIN_SIZE, decompress, maybeCompress } from "./compression.js";
-export { PyComplex, PyTuple, Pyro4RemoteError } from "./python-values.js";
-export { defaultClassHook, exceptionDict, serpentBytes } from "./class-dicts.js";
+export { PyComplex, PyTuple, Pyro4ExceptionWrapper, Pyro4RemoteError } from "./python-values.js";
+export { DEFAULT_NS_PORT, PyroURI, uriFromState, uriState } from "./uri.js";
+export type { PyroProtocol } from "./uri.js";
+export { classDictFor, defaultClassHook, exceptionDict, serpentBytes } from "./class-dicts.js";
 export type { ClassHook } from "./class-dicts.js";
 export { decodeSerpent, parseSerpent } from "./serpent-decode.js";
 export type { SerpentDecodeOptions } from "./serpent-decode.js";

@@ -13,7 +13,7 @@ import { ErrorCodes, RpcError } from "../../src/errors.js";
 import { PyTuple } from "../../src/python/pickle-encoder.js";
 import { encodeUtf8SurrogatePass } from "../../src/python/text.js";
 import { DEFAULT_PYRO4_LIMITS } from "./limits.js";
-import { exceptionDict } from "./class-dicts.js";
+import { classDictFor } from "./class-dicts.js";
 import { PyComplex } from "./python-values.js";
 
 function refuse(message: string): never {
@@ -155,6 +155,7 @@ class Writer {
     if (this.#active.has(v)) refuse("recursive structure");
     this.#active.add(v);
     const d = depth + 1;
+    let cd: Record<string, unknown> | undefined;
     if (Array.isArray(v)) this.#items(0x5b, v, d);
     else if (v instanceof PyTuple) this.#items(0x28, v.items, d);
     else if (ArrayBuffer.isView(v)) this.#items(0x5b, Array.from(v as unknown as ArrayLike<number | bigint>), d);
@@ -166,7 +167,7 @@ class Writer {
         this.value(x, d);
       }
       this.#byte(0x30);
-    } else if (v instanceof Error) this.value(exceptionDict(v), depth);
+    } else if ((cd = classDictFor(v)) !== undefined) this.value(cd, depth);
     else if (typeof (v as { toJSON?: unknown }).toJSON === "function") {
       this.#active.delete(v);
       this.value((v as { toJSON(): unknown }).toJSON(), depth);

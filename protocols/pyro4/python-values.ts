@@ -40,3 +40,11 @@ function shortName(cls: string): string {
   const dot = cls.lastIndexOf(".");
   return dot >= 0 ? cls.slice(dot + 1) : cls;
 }
+
+/**
+ * One failed call in a batch result (Python's `Pyro4.futures._ExceptionWrapper`):
+ * a batch's result list ends with it at the first call that raised.
+ */
+export class Pyro4ExceptionWrapper {
+  constructor(readonly exception: unknown) {}
+}

@@ -5,7 +5,7 @@
  * dict; marshal is Python's marshal format.
  */
 import { ErrorCodes, RpcError } from "../../src/errors.js";
-import { defaultClassHook, exceptionDict, type ClassHook } from "./class-dicts.js";
+import { classDictFor, defaultClassHook, type ClassHook } from "./class-dicts.js";
 import { pyro4Limits, type Pyro4Limits } from "./limits.js";
 import { decodeMarshal } from "./marshal-decode.js";
 import { encodeMarshal } from "./marshal-encode.js";
@@ -112,7 +112,10 @@ function jsonReplacer(this: unknown, _key: string, v: unknown): unknown {
     return o;
   }
   if (v instanceof Uint8Array) return { data: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64"), encoding: "base64" };
-  if (v instanceof Error) return exceptionDict(v);
+  if (v !== null && typeof v === "object") {
+    const cd = classDictFor(v);
+    if (cd) return cd;
+  }
   if (typeof v === "number" && !Number.isFinite(v)) throw new RpcError(ErrorCodes.SERIALIZE_ERROR, "Pyro4 json: NaN and Infinity are not JSON; use the serpent serializer");
   return v;
 }

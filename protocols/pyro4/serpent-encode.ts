@@ -22,7 +22,7 @@
 import { ErrorCodes, RpcError } from "../../src/errors.js";
 import { PyTuple } from "../../src/python/pickle-encoder.js";
 import { DEFAULT_PYRO4_LIMITS } from "./limits.js";
-import { exceptionDict } from "./class-dicts.js";
+import { classDictFor } from "./class-dicts.js";
 import { PyComplex } from "./python-values.js";
 
 /** The first line of every serpent document Python 3's serpent writes. */
@@ -178,6 +178,7 @@ class Writer {
     if (this.#active.has(v)) refuse("recursive structure");
     this.#active.add(v);
     const d = depth + 1;
+    let cd: Record<string, unknown> | undefined;
     if (Array.isArray(v)) this.#sequence("[", v, "]", d);
     else if (v instanceof PyTuple) this.#tuple(v.items, d);
     else if (ArrayBuffer.isView(v)) this.#sequence("[", Array.from(v as unknown as ArrayLike<number | bigint>), "]", d);
@@ -185,7 +186,7 @@ class Writer {
       if (v.size === 0) this.out += "()";
       else this.#keys("{", v, "}", d, "a set element");
     } else if (v instanceof Map) this.#map(v, d);
-    else if (v instanceof Error) this.#dict(exceptionDict(v), d);
+    else if ((cd = classDictFor(v)) !== undefined) this.#dict(cd, d);
     else if (typeof (v as { toJSON?: unknown }).toJSON === "function") {
       this.#active.delete(v);
       this.value((v as { toJSON(): unknown }).toJSON(), depth);
