@@ -52,6 +52,30 @@ export type AnyRemote = { readonly [name: string]: any } & ProxyControls<unknown
 
 const asyncDispose: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 
+const inspectCustom: symbol = Symbol.for("nodejs.util.inspect.custom");
+
+/** Names a facade answers itself: "label" gives a function returning its label, "none" is undefined. */
+const INERT: Readonly<Record<string, "label" | "none" | undefined>> = Object.assign(Object.create(null) as object, {
+  then: "none",
+  toJSON: "none",
+  toString: "label",
+  valueOf: "label",
+  inspect: "label",
+} as const);
+
+/**
+ * Read by the reference encoder (src/refs/) to recognise a facade passed as
+ * a value; a symbol, so no remote name can collide with it.
+ */
+export const PROXY_INFO: unique symbol = Symbol("wirecall.proxyInfo");
+
+/** The caller and dotted path behind a facade, or undefined for any other value. */
+export function proxyInfo(v: unknown): { caller: Caller; path: string } | undefined {
+  if (typeof v !== "function") return undefined;
+  const info = (v as { [PROXY_INFO]?: { caller: Caller; path: string } })[PROXY_INFO];
+  return info && typeof info === "object" ? info : undefined;
+}
+
 function splitKwargs(args: unknown[]): [unknown[], Record<string, unknown> | undefined] {
   const last = args[args.length - 1];
   if (last instanceof KwargsMarker) return [args.slice(0, -1), last.kwargs];
@@ -65,13 +89,22 @@ function node(caller: Caller, path: string, options: CallOptions | undefined): u
     const [a, k] = splitKwargs(args);
     return caller.call(path, a, k, options);
   };
-  return new Proxy(target, {
+  const label = `[wirecall proxy${path === "" ? "" : ` ${path}`}]`;
+  const proxy: object = new Proxy(target, {
     get(_t, prop) {
       if (typeof prop === "symbol") {
-        return prop === asyncDispose && path === "" ? () => caller.close() : undefined;
+        if (prop === asyncDispose && path === "") return () => caller.close();
+        if (prop === Symbol.toPrimitive) return () => label;
+        if (prop === inspectCustom) return () => label;
+        if (prop === PROXY_INFO) return { caller, path };
+        return undefined;
       }
-      // Never forward `then`: `await proxy` must not turn into a remote call.
-      if (prop === "then") return undefined;
+      // Never forward `then` (`await proxy` must not turn into a remote call),
+      // nor what JSON.stringify, String() and template strings look up: an
+      // inspected proxy makes no call and throws nothing. `$call` reaches
+      // remote methods with these names.
+      const local = INERT[prop];
+      if (local !== undefined) return local === "label" ? () => label : undefined;
       if (path === "" && prop.startsWith("$")) return control(caller, prop, options);
       let child = children.get(prop);
       if (child === undefined) {
@@ -84,9 +117,10 @@ function node(caller: Caller, path: string, options: CallOptions | undefined): u
       return false;
     },
     has(_t, prop) {
-      return typeof prop === "string" && prop !== "then";
+      return typeof prop === "string" && INERT[prop] === undefined;
     },
   });
+  return proxy;
 }
 
 function control(caller: Caller, prop: string, options: CallOptions | undefined): unknown {
