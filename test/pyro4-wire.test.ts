@@ -7,7 +7,7 @@
  * (serpent, json, marshal); and a wrong or missing HMAC key refused.
  */
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { RpcError } from "../src/index.js";
 import {
@@ -19,13 +19,14 @@ import {
   Pyro4RemoteError,
   decompress,
   encodeMessage,
+  exceptionDict,
   serializerById,
   SerializerId,
   type PyroMessage,
   type Pyro4Serializer,
 } from "../protocols/pyro4/index.js";
 import { PYRO4_FIXTURES, PYTHON, pyro4Skip } from "./fixtures/pyro4/pyro4-python.js";
-import { killAll, startPython, type Started } from "./python-procs.js";
+import { killAll, runPython, startPython, type Started } from "./python-procs.js";
 
 const skip = pyro4Skip();
 const KEY = "wire s\u00e9cret";
@@ -320,5 +321,105 @@ describe("Pyro4 on the wire against Python's Pyro4 daemon", { skip }, () => {
     } finally {
       c.close();
     }
+  });
+});
+
+/**
+ * A daemon written on the codecs alone, in a few lines, answering Python's
+ * own Pyro4.Proxy: the shape a wirecall Pyro4 front-end will have.
+ */
+function miniDaemon(key: string): Promise<{ server: Server; port: number; notes: string[] }> {
+  const notes: string[] = [];
+  const methods: Record<string, (args: unknown[], kwargs: Record<string, unknown>) => unknown> = {
+    get_fortune: ([name]) => `Hello, ${String(name)}. Here is your fortune message:\nTomorrow's lucky number is 12345678.`,
+    describe: ([a, b = 2, c = 3], kw) => [a, kw.b ?? b, kw.c ?? c],
+    divide: ([a, b]) => {
+      if (b === 0) throw Object.assign(new Error("division by zero"), { name: "ZeroDivisionError" });
+      return (a as number) / (b as number);
+    },
+    echo: ([v]) => v,
+    note: ([text]) => void notes.push(String(text)),
+    notes_so_far: () => [...notes],
+  };
+  const server = createServer((sock) => {
+    const decoder = new MessageDecoder({ hmacKey: key });
+    const reply = (type: number, flags: number, seq: number, serializerId: number, data: Uint8Array) =>
+      sock.write(encodeMessage({ type, flags, seq, serializerId, data }, { hmacKey: key }));
+    sock.on("error", () => {});
+    sock.on("data", (chunk: Buffer) => {
+      let messages: PyroMessage[];
+      try {
+        messages = decoder.push(chunk);
+      } catch {
+        sock.destroy(); // a framing or HMAC error: the stream cannot be trusted any more
+        return;
+      }
+      for (const m of messages) {
+        const ser = serializerById(m.serializerId);
+        const body = m.flags & Flags.COMPRESSED ? decompress(m.data) : m.data;
+        if (m.type === MsgType.PING) reply(MsgType.PING, 0, m.seq, m.serializerId, Buffer.from("pong"));
+        else if (m.type === MsgType.CONNECT) {
+          ser.loads(body);
+          const meta = { methods: Object.keys(methods), oneway: ["note"], attrs: [] };
+          const answer = m.flags & Flags.META_ON_CONNECT ? { handshake: "hello", meta } : "hello";
+          reply(MsgType.CONNECTOK, m.flags & Flags.META_ON_CONNECT, m.seq, ser.id, ser.dumps(answer));
+        } else if (m.type === MsgType.INVOKE) {
+          const call = ser.loadsCall(body);
+          try {
+            const fn = Object.hasOwn(methods, call.method) ? methods[call.method] : undefined;
+            if (!fn) throw Object.assign(new Error(`remote object has no exposed attribute or method '${call.method}'`), { name: "AttributeError" });
+            const result = fn(call.args, call.kwargs);
+            if (!(m.flags & Flags.ONEWAY)) reply(MsgType.RESULT, 0, m.seq, ser.id, ser.dumps(result));
+          } catch (err) {
+            const e = err as Error;
+            const tb = ["Traceback (most recent call last):\n", `  wirecall mini daemon, in ${call.method}\n`, `${e.name}: ${e.message}\n`];
+            if (!(m.flags & Flags.ONEWAY)) reply(MsgType.RESULT, Flags.EXCEPTION, m.seq, ser.id, ser.dumps(exceptionDict(e, tb)));
+          }
+        }
+      }
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as AddressInfo).port, notes })));
+}
+
+describe("Python's Pyro4.Proxy against a daemon built on these codecs", { skip }, () => {
+  let daemon: { server: Server; port: number; notes: string[] };
+  before(async () => {
+    daemon = await miniDaemon(KEY);
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => daemon?.server.close(() => resolve()));
+    killAll();
+  });
+
+  for (const serializer of ["serpent", "json", "marshal"]) {
+    it(`the seed client, unchanged but for the URI, with ${serializer}`, async () => {
+      const uri = `PYRO:example.greeting@127.0.0.1:${daemon.port}`;
+      const r = await runPython(PYTHON, `${PYRO4_FIXTURES}greeting_client.py`, [uri, KEY, serializer]);
+      assert.equal(r.code, 0, r.stderr);
+      const steps = Object.fromEntries(r.stdout.trim().split("\n").map((l) => {
+        const { step, value } = JSON.parse(l) as { step: string; value: unknown };
+        return [step, value];
+      }));
+      assert.equal(steps.fortune, "Hello, Ada. Here is your fortune message:\nTomorrow's lucky number is 12345678.");
+      assert.deepEqual(steps.kwargs, [1, 2, 5]);
+      const [cls, message, traceback] = steps.exception as string[];
+      assert.equal(cls, "ZeroDivisionError");
+      assert.equal(message, "division by zero");
+      assert.match(traceback ?? "", /Remote traceback:[\s\S]*wirecall mini daemon, in divide/);
+      assert.ok((steps.oneway as string[]).includes("sent one-way"));
+      // serpent and marshal carry Python's big ints exactly; JSON in JavaScript cannot (documented).
+      assert.equal(steps.wide, serializer !== "json");
+      assert.equal(steps.done, true);
+    });
+  }
+
+  it("a Pyro4.Proxy with the wrong HMAC key is cut off, and nothing it sent runs", async () => {
+    const before = daemon.notes.length;
+    const uri = `PYRO:example.greeting@127.0.0.1:${daemon.port}`;
+    const r = await runPython(PYTHON, `${PYRO4_FIXTURES}greeting_client.py`, [uri, "wrong key", "serpent"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /CommunicationError|ConnectionClosedError/);
+    assert.equal(daemon.notes.length, before);
   });
 });

@@ -84,9 +84,11 @@ const ERROR_OWN = new Set(["name", "message", "stack", "cause", "args", "attribu
  * (`pythonExceptionName`), or the error's own when it came from Python as a
  * builtin or a `Pyro4.errors` class (Pyro4 rebuilds no other). A
  * JavaScript error's own properties (an RpcError's `code` among them)
- * travel as attributes.
+ * travel as attributes. A daemon passes `traceback` (lines, as Python's
+ * `traceback.format_exception` gives them) to fill Pyro4's `_pyroTraceback`
+ * attribute, which `Pyro4.util.getPyroTraceback()` prints on the caller.
  */
-export function exceptionDict(e: Error): Record<string, unknown> {
+export function exceptionDict(e: Error, traceback?: readonly string[]): Record<string, unknown> {
   let cls = `builtins.${pythonExceptionName(e, 3)}`;
   let args: readonly unknown[] = [e.message];
   const attributes: Record<string, unknown> = {};
@@ -100,6 +102,7 @@ export function exceptionDict(e: Error): Record<string, unknown> {
       if (!ERROR_OWN.has(k) && typeof x !== "function" && typeof x !== "symbol") attributes[k] = x;
     }
   }
+  if (traceback) attributes._pyroTraceback = [...traceback];
   return { __class__: cls, __exception__: true, args: new PyTuple(args), attributes };
 }
 
