@@ -316,3 +316,21 @@ describe("idle connections", () => {
     await idle.$close();
   });
 });
+
+describe("ctx.peer where the connection cannot carry calls back", () => {
+  for (const [name, url, extra] of [
+    ["XML-RPC", "xmlrpc+http://127.0.0.1:0/RPC2", {}],
+    ["the Python recipe", "tcp://127.0.0.1:0", { profile: "python", idiom: 4 }],
+  ] as const) {
+    it(`${name}: reading ctx.peer fails the call with PROTOCOL_ERROR naming why`, async () => {
+      await import("../transports/xmlrpc/index.js");
+      const h = new RPCHandler().register("back", (ctx: CallContext) => ctx.peer.anything(), { context: true });
+      const s = await start(h, url);
+      const p = await connect(s.url, extra);
+      const err = (await p.back().catch((e: unknown) => e)) as RpcError;
+      assert.equal(err.code, "PROTOCOL_ERROR");
+      assert.match(err.message, /cannot carry calls back/);
+      await p.$close();
+    });
+  }
+});
