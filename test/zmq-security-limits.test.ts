@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { networkInterfaces } from "node:os";
 import { describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type AnyRemote, type CallContext } from "../src/index.js";
+import { serveWorker, startBroker } from "../transports/zmq/index.js";
 import { HandshakeReports, ask, rawDealer, within } from "./zmq-fixtures.js";
 
 function handler(): RPCHandler {
@@ -160,6 +161,24 @@ describe("zmq: peers without an authkey", { timeout: 60_000 }, () => {
       assert.equal(await authenticated.add(3, 3), 6);
       await authenticated.$close();
     });
+  });
+
+  it("a broker admits clients and workers not on loopback only with allowRemote", async (t) => {
+    if (!external) return t.skip("no non-loopback IPv4 address on this machine");
+    const remoteUrl = (url: string): string => `zmq+tcp://${external}:${new URL(url).port}`;
+    const closed = await startBroker("zmq+tcp://0.0.0.0:0", "zmq+tcp://0.0.0.0:0");
+    t.after(() => closed.close());
+    await assert.rejects(serveWorker(handler(), remoteUrl(closed.backendUrl), { handshakeTimeout: 3000 }), (e: RpcError) => e.code === "AUTH_FAILED");
+    await assert.rejects(connect(remoteUrl(closed.frontendUrl), { handshakeTimeout: 3000 }), (e: RpcError) => e.code === "AUTH_FAILED");
+
+    const open = await startBroker("zmq+tcp://0.0.0.0:0", "zmq+tcp://0.0.0.0:0", { frontend: { allowRemote: true }, backend: { allowRemote: true } });
+    t.after(() => open.close());
+    const worker = await serveWorker(handler(), remoteUrl(open.backendUrl));
+    t.after(() => worker.close());
+    await open.waitForWorkers(1);
+    const proxy = await connect(remoteUrl(open.frontendUrl), { timeout: 5000 });
+    assert.equal(await proxy.add(20, 22), 42);
+    await proxy.$close();
   });
 
   it("serves an ipc socket without an authkey: its file permissions decide who connects", async () => {

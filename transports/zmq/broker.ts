@@ -8,17 +8,23 @@
  * also why a worker that dies takes its in-flight calls with it: nobody
  * knows they were there, so their callers see `TIMEOUT` (set a per-call or
  * per-proxy `timeout` when calling through a broker).
+ *
+ * Neither side of a broker can tell who a peer is (no authkey crosses it,
+ * and CURVE without a client list only encrypts), so like a server without
+ * an authkey each side serves loopback peers only unless `allowRemote`:
+ * a stranger at the frontend could call every worker, and a stranger at
+ * the backend would receive the clients' calls.
  */
 import type { Observer } from "zeromq";
 import { RpcError, parseEndpoint } from "../../src/transport-sdk.js";
-import { curveServerOptions } from "./curve.js";
-import { loadZeromq } from "./load-zeromq.js";
-import { baseSocketOptions, publicUrl, zmqEndpoint, type ZmqOptions } from "./zmq-options.js";
+import { curveServerOptions, registerZapDomain } from "./curve.js";
+import { loadZeromq, type ZeroMQModule } from "./load-zeromq.js";
+import { baseSocketOptions, booleanOption, publicUrl, zmqEndpoint, type SocketSettings, type ZmqOptions } from "./zmq-options.js";
 
 export interface BrokerOptions {
-  /** Options for the client-facing ROUTER: high-water marks, `maxFrameSize`, CURVE (`curveSecretKey`...), `linger`. */
+  /** Options for the client-facing ROUTER: high-water marks, `maxFrameSize`, CURVE (`curveSecretKey`...), `linger`, `allowRemote` (clients not on loopback). */
   frontend?: ZmqOptions;
-  /** Options for the worker-facing DEALER. */
+  /** Options for the worker-facing DEALER, the same ones (`allowRemote`: workers not on loopback). */
   backend?: ZmqOptions;
 }
 
@@ -46,14 +52,23 @@ export async function startBroker(frontend: string | URL, backend: string | URL,
   const be = zmqEndpoint(parseEndpoint(backend).url, true);
   const feOpts = options.frontend ?? {};
   const beOpts = options.backend ?? {};
-  const front = new zmq.Router({ ...baseSocketOptions(feOpts, fe.ipv6), ...curveServerOptions(feOpts) });
-  const back = new zmq.Dealer({ ...baseSocketOptions(beOpts, be.ipv6), ...curveServerOptions(beOpts) });
+  const feSettings: SocketSettings = { ...baseSocketOptions(feOpts, fe.ipv6), ...curveServerOptions(feOpts) };
+  const beSettings: SocketSettings = { ...baseSocketOptions(beOpts, be.ipv6), ...curveServerOptions(beOpts) };
+  const releases: (() => void)[] = [];
+  const releaseZap = (): void => {
+    for (const release of releases.splice(0)) release();
+  };
+  await loopbackOnly(zmq, fe.endpoint, feOpts, feSettings, releases);
+  await loopbackOnly(zmq, be.endpoint, beOpts, beSettings, releases);
+  const front = new zmq.Router(feSettings);
+  const back = new zmq.Dealer(beSettings);
   try {
     await front.bind(fe.endpoint);
     await back.bind(be.endpoint);
   } catch (err) {
     front.close();
     back.close();
+    releaseZap();
     throw new RpcError("CONNECT_FAILED", `the broker cannot bind: ${(err as Error)?.message ?? err}`, { cause: err });
   }
   const broker = new RunningBroker(
@@ -63,8 +78,17 @@ export async function startBroker(frontend: string | URL, backend: string | URL,
     back.events,
   );
   const proxy = new zmq.Proxy(front, back);
-  broker.run(proxy.run(), () => proxy.terminate());
+  broker.run(proxy.run().finally(releaseZap), () => proxy.terminate());
   return broker;
+}
+
+/** A tcp socket of the broker without `allowRemote` admits loopback peers only (ZAP); ipc is left to the file's permissions. */
+async function loopbackOnly(zmq: ZeroMQModule, endpoint: string, options: ZmqOptions, settings: SocketSettings, releases: (() => void)[]): Promise<void> {
+  if (!endpoint.startsWith("tcp://") || booleanOption(options, "allowRemote")) return;
+  const zap = await registerZapDomain(zmq, { loopbackOnly: true });
+  releases.push(zap.release);
+  settings.zapDomain = zap.domain;
+  settings.zapEnforceDomain = true;
 }
 
 class RunningBroker implements Broker {
