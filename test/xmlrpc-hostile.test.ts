@@ -123,8 +123,9 @@ describe("xmlrpc: hostile peers against a server in its own process", { timeout:
     assert.deepEqual(wrong, [], "attacks answered otherwise than documented");
     assert.deepEqual(service.failures, [], "honest calls failed");
     assert.ok(service.calls >= 20, `only ${service.calls} honest calls in ${elapsed.toFixed(0)} ms`);
-    // The longest an honest call waited: behind a few refusals at most, never behind a whole decode of a huge document.
-    assert.ok(service.slowest < 2500, `an honest call took ${service.slowest.toFixed(0)} ms (attacks ran ${elapsed.toFixed(0)} ms)`);
+    // The longest an honest call waited: behind a few refusals at most, never behind a whole decode of a
+    // huge document (a few hundred ms when measured; the bound leaves room for a loaded machine).
+    assert.ok(service.slowest < 5000, `an honest call took ${service.slowest.toFixed(0)} ms (attacks ran ${elapsed.toFixed(0)} ms)`);
     const grown = peak - baseline;
     assert.ok(grown < 250 * MiB, `RSS grew ${(grown / MiB).toFixed(0)} MiB (baseline ${(baseline / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB)`);
     assert.equal(await honest.add(40, 2), 42, "still serving after the attack");

@@ -151,12 +151,14 @@ describe("xmlrpc: element, string and multicall budgets", () => {
     const budget = 20_000;
     const within = xmlCall("echo", param(`<value><array><data>${"<value><int>1</int></value>".repeat(budget / 2 - 10)}</data></array></value>`));
     const huge = xmlCall("echo", param(`<value><array><data>${"<value><int>1</int></value>".repeat(budget * 5)}</data></array></value>`));
+    // Best of five, in CPU time: the machine's other load is not the decoder's.
     const time = (f: () => void): number => {
       let best = Infinity;
       for (let i = 0; i < 5; i++) {
-        const t = performance.now();
+        const t = process.cpuUsage();
         f();
-        best = Math.min(best, performance.now() - t);
+        const used = process.cpuUsage(t);
+        best = Math.min(best, (used.user + used.system) / 1000);
       }
       return best;
     };
