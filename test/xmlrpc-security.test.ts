@@ -9,10 +9,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import { after, afterEach, before, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type Server } from "../src/index.js";
 import { XMLRPC_LIMITS, decodeMethodCall, decodeMethodResponse } from "../src/xmlrpc/index.js";
+import { attachXmlRpc } from "../transports/xmlrpc/index.js";
 import { findPython } from "./python-procs.js";
 
 interface Raw {
@@ -22,9 +24,9 @@ interface Raw {
 }
 
 /** One POST on a fresh connection to `host:port`. */
-function post(host: string, port: number, body: string, headers: Record<string, string> = {}): Promise<Raw> {
+function post(host: string, port: number, body: string, headers: Record<string, string> = {}, path = "/RPC2"): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, method: "POST", path: "/RPC2", headers: { "Content-Type": "text/xml", ...headers }, agent: false }, (res) => {
+    const req = http.request({ host, port, method: "POST", path, headers: { "Content-Type": "text/xml", ...headers }, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
@@ -262,6 +264,23 @@ describe("xmlrpc: remote peers and Basic auth", () => {
       await assert.rejects(p.add(1, 2), (e: RpcError) => e.code === "AUTH_FAILED" && (e.data as { status: number }).status === 403);
     } finally {
       await p.$close();
+    }
+  });
+
+  it("attachXmlRpc and the bare request listener apply the same rule", async (t) => {
+    if (!external) return t.skip("no non-loopback IPv4 address on this machine");
+    const app = http.createServer((_req, res) => res.end("app"));
+    const closed = attachXmlRpc(app, handler(), { path: "/RPC2" });
+    const open = attachXmlRpc(app, handler(), { path: "/open", allowRemote: true });
+    const port = await new Promise<number>((resolve) => app.listen(0, "0.0.0.0", () => resolve((app.address() as AddressInfo).port)));
+    try {
+      assert.match((await post("127.0.0.1", port, call)).body, /<int>5<\/int>/);
+      assert.equal((await post(external, port, call)).status, 403);
+      assert.match((await post(external, port, call, {}, "/open")).body, /<int>5<\/int>/);
+    } finally {
+      await closed.close();
+      await open.close();
+      await new Promise<void>((resolve) => app.close(() => resolve()));
     }
   });
 
