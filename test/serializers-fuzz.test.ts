@@ -3,7 +3,7 @@
  * bytes, mutated real frames, and structures repeated many times (the shape
  * of every decoder killer found so far). Each input must decode or fail
  * with an RpcError, and cost time and memory in proportion to its bytes:
- * decode time under a fixed allowance plus a per-byte one, and the heap and
+ * decode CPU time under a fixed allowance plus a per-byte one, and the heap and
  * external memory the decode leaves behind (result included) under a
  * fixed allowance plus a per-byte one.
  */
@@ -29,27 +29,39 @@ function memory(): number {
   return m.heapUsed + m.external;
 }
 
+/** CPU time (ms) of this process spent in `f`: far steadier than wall time on a loaded machine. */
+function cpuMs(f: () => void): number {
+  const t0 = process.cpuUsage();
+  f();
+  const d = process.cpuUsage(t0);
+  return (d.user + d.system) / 1000;
+}
+
 /** Decode `frame`; only RpcError may be thrown; time and memory per byte stay bounded. */
 function check(s: Serializer, frame: Uint8Array, measureMemory: boolean): void {
   if (measureMemory) gc();
   const m0 = measureMemory ? memory() : 0;
-  const t0 = performance.now();
   let result: unknown;
-  try {
-    result = s.decode(frame);
-  } catch (err) {
-    if (!(err instanceof RpcError)) throw new Error(`${s.name} threw a ${(err as Error)?.name}: ${(err as Error)?.message}`);
-    assert.ok(typeof err.code === "string" && err.code.length > 0);
-  }
-  const ms = performance.now() - t0;
-  const timeBound = TIME_FIXED_MS + frame.length * TIME_PER_BYTE_MS;
-  assert.ok(ms <= timeBound, `${s.name}: ${ms.toFixed(1)} ms for ${frame.length} bytes (bound ${timeBound.toFixed(0)} ms)`);
+  const decode = () => {
+    try {
+      result = s.decode(frame);
+    } catch (err) {
+      if (!(err instanceof RpcError)) throw new Error(`${s.name} threw a ${(err as Error)?.name}: ${(err as Error)?.message}`);
+      assert.ok(typeof err.code === "string" && err.code.length > 0);
+    }
+  };
+  let ms = cpuMs(decode);
   if (measureMemory) {
     const grown = memory() - m0;
     const memBound = MEM_FIXED + frame.length * MEM_PER_BYTE;
     assert.ok(grown <= memBound, `${s.name}: ${(grown / 1048576).toFixed(1)} MiB for ${frame.length} bytes`);
   }
-  void result;
+  result = undefined;
+  const timeBound = TIME_FIXED_MS + frame.length * TIME_PER_BYTE_MS;
+  // A slow run may be another process's doing (GC threads, a busy core): only
+  // a second slow run fails.
+  if (ms > timeBound) ms = Math.min(ms, cpuMs(decode));
+  assert.ok(ms <= timeBound, `${s.name}: ${ms.toFixed(1)} ms of CPU for ${frame.length} bytes (bound ${timeBound.toFixed(0)} ms)`);
 }
 
 function concat(parts: (Uint8Array | string)[]): Uint8Array {
