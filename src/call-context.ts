@@ -11,6 +11,8 @@ export interface PeerInfo {
    * when the connection carries calls both ways. Read lazily: most calls never ask.
    */
   readonly remote?: AnyRemote | undefined;
+  /** Streams and references alive on the connection (src/refs/), when it carries them. */
+  readonly references?: { exports: number; imports: number; streams: number } | undefined;
   /** Which protocol serves the connection, for the error when `remote` is missing ("python-recipe", "xmlrpc"). */
   readonly protocol?: string;
 }

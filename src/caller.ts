@@ -63,6 +63,11 @@ export class OutgoingCall {
     this.#reject = reject;
   }
 
+  /** The call's AbortSignal, if it has one (a stream it returned stops when it aborts). */
+  get signal(): AbortSignal | undefined {
+    return this.#signal;
+  }
+
   get settled(): boolean {
     return this.#settled;
   }

@@ -37,6 +37,8 @@ export const ErrorCodes = {
   SHUTTING_DOWN: "SHUTTING_DOWN",
   /** An invariant inside wirecall was broken; a bug report is welcome. */
   INTERNAL_ERROR: "INTERNAL_ERROR",
+  /** A callback or reference was used after it was released (callbacks live while their call runs unless kept). */
+  REFERENCE_RELEASED: "REFERENCE_RELEASED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

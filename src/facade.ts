@@ -21,10 +21,13 @@ type ArgPrefixes<A extends readonly unknown[]> = A extends readonly []
     ? [] | [H, ...ArgPrefixes<Rest>]
     : A;
 
+/** What a remote method resolves to: a stream arrives as an AsyncIterable of its items. */
+export type RemoteResult<R> = Awaited<R> extends AsyncIterable<infer X> ? AsyncIterable<X> : Awaited<R>;
+
 /** The remote form of `T`: every method returns a Promise of its awaited result; objects become namespaces. */
 export type Remote<T> = {
   readonly [K in keyof T as K extends `$${string}` ? never : K]: T[K] extends (...args: infer A) => infer R
-    ? ((...args: A) => Promise<Awaited<R>>) & ((...args: [...ArgPrefixes<Required<A>>, KwargsMarker]) => Promise<Awaited<R>>)
+    ? ((...args: A) => Promise<RemoteResult<R>>) & ((...args: [...ArgPrefixes<Required<A>>, KwargsMarker]) => Promise<RemoteResult<R>>)
     : T[K] extends object
       ? Remote<T[K]>
       : never;

@@ -84,6 +84,8 @@ export interface Hello {
   wirecall: number;
   serializer?: string;
   error?: WireError;
+  /** 1: this side carries streams and references (docs/protocol.md, "Streams and references"). */
+  refs?: number;
 }
 
 export function encodeHello(h: Hello): Uint8Array {

@@ -40,6 +40,8 @@ export interface ProxyOptions extends CallerDefaults {
   handler?: RPCHandler;
   /** Calls from the server running at once on this client (default 256); see `ServeOptions.maxInFlight`. */
   maxInFlight?: number;
+  /** Items of a stream from the server that may be in flight or buffered before its producer waits (default 64). */
+  streamWindow?: number;
 }
 
 /** Opens one ready transport connection; called again on every reconnect. */
@@ -213,6 +215,7 @@ export class RPCProxy implements Caller {
       serializer: this.#serializer,
       handler: o.handler,
       ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
+      ...(o.streamWindow !== undefined ? { streamWindow: o.streamWindow } : {}),
       ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
       ...(o.signal !== undefined ? { signal: o.signal } : {}),
       ...(o.captureStack !== undefined ? { captureStack: o.captureStack } : {}),

@@ -20,6 +20,8 @@ import type { RPCHandler } from "./handler.js";
 import { InboundCall, InboundQueue } from "./inbound-queue.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
+import { RefSession } from "./refs/ref-session.js";
+import { replaceRefs } from "./refs/walk.js";
 import { getSerializer, json, type Serializer } from "./serializers/index.js";
 import type { Connection, ConnectionSink } from "./transport.js";
 
@@ -60,6 +62,8 @@ export interface SessionOptions extends CallerDefaults {
   idleTimeout?: number;
   /** Errors with no call to reject: connection-level errors from the peer. */
   onError?: ((err: unknown) => void) | undefined;
+  /** Items of a stream this side reads that the producer may run ahead (default 64). */
+  streamWindow?: number;
 }
 
 /**
@@ -74,6 +78,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
   readonly #origin: PeerInfo;
   #serializer: Serializer | undefined;
   #text = false;
+  /** Under json, Map, Set and non-finite numbers are refused rather than sent changed. */
+  #json = false;
   #ready = false;
   #delegate: (ConnectionSink & SessionLike) | undefined;
   // Calls this side made, by id.
@@ -101,6 +107,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #sawFrame = false;
+  /** Streams and references, once the hello negotiated them (src/refs/). */
+  #refs: RefSession | undefined;
   /** Called once when the hello is done and calls can flow both ways. */
   onReady: ((session: PeerSession) => void) | undefined;
   /** Called once when the connection is gone, after pending calls were rejected. */
@@ -118,6 +126,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
       remoteAddress: conn.remoteAddress,
       get remote() {
         return session.#facade();
+      },
+      get references() {
+        return session.references;
       },
     };
     if (options.role === "client") this.#useSerializer(options.serializer ?? json);
@@ -165,7 +176,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
       this.conn.open(this);
     } else {
       this.conn.open(this);
-      this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: (this.#serializer as Serializer).name }), true);
+      const refs = this.conn.requestReply ? {} : { refs: 1 };
+      this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: (this.#serializer as Serializer).name, ...refs }), true);
     }
     return this;
   }
@@ -184,7 +196,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
    * Send a call started elsewhere (the proxy starts calls before a
    * connection is ready, and hands them over). Requires {@link ready}.
    */
-  send(call: OutgoingCall): void {
+  send(call: OutgoingCall, target?: number): void {
     if (call.settled) return;
     if (!this.ready) {
       call.reject(this.#notReady(call.name));
@@ -194,10 +206,13 @@ export class PeerSession implements ConnectionSink, SessionLike {
     call.id = id;
     let frame: Uint8Array;
     try {
-      frame = (this.#serializer as Serializer).encode(
-        call.kwargs === undefined ? [Kind.Call, id, call.name, call.args] : [Kind.Call, id, call.name, call.args, call.kwargs],
-      );
+      let env: unknown[] = call.kwargs === undefined ? [Kind.Call, id, call.name, call.args] : [Kind.Call, id, call.name, call.args, call.kwargs];
+      if (target !== undefined) env = [5, id, target, call.name, call.args, null];
+      const from = target === undefined ? 3 : 4;
+      env = this.#refs ? this.#refs.encode(env, from, ARG_NAMES[from] as string[], this.#json, call) : replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, this.#json)[0];
+      frame = (this.#serializer as Serializer).encode(env);
     } catch (err) {
+      this.#refs?.endOutgoing(call);
       call.reject(this.#encodeError(call.name, err));
       return;
     }
@@ -212,7 +227,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (this.conn.requestReply) throw new RpcError("PROTOCOL_ERROR", `cannot send one-way call '${name}': this connection is lock-step request/reply (ZeroMQ REQ)`);
     let frame: Uint8Array;
     try {
-      frame = (this.#serializer as Serializer).encode(kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs]);
+      const env = kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs];
+      // A one-way call has no end to scope references by: none travel with it.
+      frame = (this.#serializer as Serializer).encode(replaceRefs(env, 2, ARG_NAMES[2] as string[], undefined, this.#json)[0]);
     } catch (err) {
       throw this.#encodeError(name, err);
     }
@@ -250,6 +267,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
   readonly #abandon = (call: OutgoingCall): void => {
     if (this.#pending.get(call.id) !== call) return;
     this.#pending.delete(call.id);
+    this.#refs?.endOutgoing(call);
     // A lock-step connection cannot carry a cancel: it would wait for an answer that never comes.
     if (this.#closed || this.conn.requestReply) return;
     try {
@@ -272,8 +290,14 @@ export class PeerSession implements ConnectionSink, SessionLike {
     const serializer = this.#serializer as Serializer;
     let decoded: unknown;
     let msg: Envelope;
+    let refList: unknown;
     try {
       decoded = serializer.decode(frame);
+      if (this.#refs && Array.isArray(decoded)) {
+        const kind = decoded[0] as unknown;
+        if (typeof kind === "number" && kind >= 5 && kind <= 12) return this.#refs.frame(decoded);
+        if ((kind === Kind.Call && decoded.length === 6) || (kind === Kind.Reply && decoded.length === 4)) refList = decoded.pop();
+      }
       msg = validateEnvelope(decoded);
     } catch (err) {
       this.#undecodable(decoded, err);
@@ -281,7 +305,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     switch (msg[0]) {
       case Kind.Call:
-        return this.#incoming(msg[1], msg[2], msg[3], msg[4] ?? undefined, frame.byteLength);
+        return this.#incoming(msg[1], msg[2], msg[3], msg[4] ?? undefined, frame.byteLength, refList);
       case Kind.Notify:
         return this.#incoming(null, msg[1], msg[2], msg[3] ?? undefined, frame.byteLength);
       case Kind.Cancel:
@@ -290,6 +314,19 @@ export class PeerSession implements ConnectionSink, SessionLike {
         const call = this.#pending.get(msg[1]);
         if (!call) return; // timed out or cancelled: the late reply is dropped
         this.#pending.delete(msg[1]);
+        if (refList !== undefined) {
+          const refs = this.#refs as RefSession;
+          try {
+            // Streams the call sent live while the streams its answer brings are read (bidirectional streams).
+            refs.decode(msg as unknown as unknown[], refList, undefined, call.signal, () => refs.endOutgoing(call));
+          } catch (err) {
+            refs.endOutgoing(call);
+            call.reject(err);
+            return;
+          }
+        } else {
+          this.#refs?.endOutgoing(call);
+        }
         call.resolve(msg[2]);
         return;
       }
@@ -301,6 +338,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
   drain(): void {
     if (this.#delegate) return this.#delegate.drain();
     this.#writeBlocked = false;
+    this.#refs?.drain();
     this.#pump();
     this.#updateReading();
   }
@@ -321,6 +359,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     const abort = new RpcError("CONNECTION_CLOSED", client ? "the server disconnected" : "the caller disconnected", cause ? { cause } : {});
     for (const call of this.#calls.values()) call.abort(abort);
     for (const call of this.#oneway) call.abort(abort);
+    this.#refs?.close(abort);
     this.#calls.clear();
     this.#oneway.clear();
     this.#queue.drain();
@@ -369,6 +408,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #useSerializer(s: Serializer): void {
     this.#serializer = s;
+    this.#json = s.name === "json";
     this.#text = s.binary === false;
   }
 
@@ -391,6 +431,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     } else if (hello.wirecall !== PROTOCOL_VERSION || hello.serializer !== ours) {
       this.fail(new RpcError("PROTOCOL_ERROR", `the server answered version ${hello.wirecall} with serializer '${hello.serializer}'`));
     } else {
+      if (hello.refs === 1 && !this.conn.requestReply) this.#enableRefs();
       this.#becomeReady();
     }
   }
@@ -407,7 +448,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
         this.#refuse(new RpcError("PROTOCOL_ERROR", `unknown serializer '${name}'`));
       } else {
         this.#useSerializer(s);
-        this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name }), true);
+        const refs = hello.refs === 1 && !this.conn.requestReply;
+        if (refs) this.#enableRefs();
+        this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name, ...(refs ? { refs: 1 } : {}) }), true);
         this.#becomeReady();
       }
       return true;
@@ -424,6 +467,34 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#useSerializer(json);
     this.#becomeReady();
     return false;
+  }
+
+  #enableRefs(): void {
+    const session = this;
+    this.#refs = new RefSession(
+      {
+        sendEnvelope: (env) => {
+          const ok = this.conn.send((this.#serializer as Serializer).encode(env), this.#text);
+          if (!ok && !this.#closed) {
+            this.#writeBlocked = true;
+            this.#updateReading();
+          }
+          return ok;
+        },
+        sendRefCall: (call, target) => this.send(call, target),
+        get ready() {
+          return session.ready;
+        },
+        exposeStack: this.#handler?.options.exposeStack ?? false,
+        defaults: this.#opts,
+      },
+      this.#opts.streamWindow,
+    );
+  }
+
+  /** Streams and references alive on this connection (undefined when the hello did not negotiate them). */
+  get references(): { exports: number; imports: number; streams: number } | undefined {
+    return this.#refs?.size;
   }
 
   #refuse(err: RpcError): void {
@@ -476,11 +547,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
     const call = this.#pending.get(id);
     if (!call) return;
     this.#pending.delete(id);
+    this.#refs?.endOutgoing(call);
     call.reject(fromWireError(wire));
   }
 
   /** A call (`id` set) or one-way call (`id` null) from the peer. */
-  #incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number): void {
+  #incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number, refList?: unknown): void {
     if (id !== null) {
       if (this.#calls.has(id)) {
         // Answered as a connection-level error: an error with this id would settle the first call.
@@ -495,6 +567,16 @@ export class PeerSession implements ConnectionSink, SessionLike {
       return;
     }
     const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
+    if (refList !== undefined && id !== null) {
+      try {
+        // In place: the call holds the same args and kwargs objects.
+        (this.#refs as RefSession).decode([Kind.Call, id, method, args, kwargs ?? null], refList, call);
+      } catch (err) {
+        this.#refs?.endInbound(call);
+        this.#sendError(id, err);
+        return;
+      }
+    }
     if (id === null) this.#oneway.add(call);
     else this.#calls.set(id, call);
     if (this.#running < this.#maxInFlight && !this.#writeBlocked && this.#queue.length === 0) {
@@ -521,6 +603,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #finish(call: InboundCall, result: unknown, err: unknown): void {
     this.#running--;
+    const refs = this.#refs;
+    const endRefs = refs ? () => refs.endInbound(call) : undefined;
+    let lingering = false;
     // Idleness counts from the last answer too, not only from the last frame read.
     this.#sawFrame = true;
     const id = call.id;
@@ -533,7 +618,14 @@ export class PeerSession implements ConnectionSink, SessionLike {
       if (err === undefined) {
         let frame: Uint8Array | undefined;
         try {
-          frame = (this.#serializer as Serializer).encode([Kind.Reply, id, result]);
+          let env: unknown[] = [Kind.Reply, id, result];
+          if (refs) {
+            lingering = true;
+            env = refs.encodeResult(env, this.#json, (r) => call.abort(r), endRefs as () => void);
+          } else {
+            env = replaceRefs(env, 2, RESULT_NAMES, undefined, this.#json)[0];
+          }
+          frame = (this.#serializer as Serializer).encode(env);
         } catch (e) {
           err = new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
         }
@@ -541,6 +633,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       }
       if (err !== undefined) this.#sendError(id, err);
     }
+    if (!lingering) endRefs?.();
     if (this.#closed) return;
     this.#pump();
     if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
@@ -640,6 +733,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
     return new RpcError("SERIALIZE_ERROR", `cannot encode the arguments of '${name}' with ${s.name}: ${(err as Error)?.message ?? err}`, { cause: err });
   }
 }
+
+/** How the encoding walk names where a value sits, by the envelope index it starts from. */
+const ARG_NAMES: Record<number, string[]> = { 2: ["", "", "args", "kwargs"], 3: ["", "", "", "args", "kwargs"], 4: ["", "", "", "", "args", "kwargs"] };
+const RESULT_NAMES = ["", "", "result"];
 
 function isCallId(v: unknown): v is CallId {
   return typeof v === "number" && Number.isInteger(v) && v >= 0;

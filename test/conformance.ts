@@ -8,6 +8,8 @@ import { after, before, describe, it } from "node:test";
 import { RPCHandler, RemoteError, RpcError, connect, kw, registerError, serve, type AnyRemote, type CallContext, type ProxyOptions, type ServeOptions, type Server, type TransportOptions } from "../src/index.js";
 import { getTransport, parseEndpoint, type ConnectionSink } from "../src/transport-sdk.js";
 
+import { streamsConformance } from "./streams-conformance.js";
+
 export interface ConformanceTarget {
   /** Shown in test names. */
   name: string;
@@ -144,6 +146,11 @@ export function makeClientHandler(name: string): RPCHandler {
 
 export function conformance(target: ConformanceTarget): void {
   const serializers = target.serializers ?? ["json", "superjson", "msgpack"];
+  // ---- streams, callbacks and references (test/streams-conformance.ts) ----
+  for (const serializer of serializers) {
+    streamsConformance({ name: target.name, listenUrl: target.listenUrl, serverOptions: target.serverOptions, clientOptions: target.clientOptions, serializer });
+  }
+  // ---- end streams ----
   for (const serializer of serializers) {
     describe(`${target.name} conformance (${serializer})`, () => {
       const probes = newProbes();

@@ -1,0 +1,515 @@
+/**
+ * A session's reference and stream tables (docs/protocol.md, "Streams and
+ * references"): one id space per direction for everything this side
+ * exports (callbacks, `ref()` objects, streams it produces), the stubs and
+ * stream consumers for what the peer exported, one release rule, and
+ * everything freed when the connection closes. The session calls in here
+ * only when the hello negotiated references.
+ */
+import { startCall, type CallOptions, type Caller, type OutgoingCall } from "../caller.js";
+import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "../errors.js";
+import { createFacade, proxyInfo } from "../facade.js";
+import { Consumer } from "../streams/consumer.js";
+import { Producer } from "../streams/producer.js";
+import { registerStub, type RefOwner } from "./marks.js";
+import { placeRef, replaceRefs, type PathKey, type RefEntry } from "./walk.js";
+
+/** Envelope kinds added by references and streams. */
+export const RefKind = { RefCall: 5, Release: 6, Keep: 7, Item: 8, Credit: 9, End: 10, Fail: 11, Stop: 12 } as const;
+
+/** Items a consumer lets a producer run ahead by default. */
+export const DEFAULT_STREAM_WINDOW = 64;
+/** References one frame may carry. */
+const MAX_REFS_PER_FRAME = 1024;
+/** Calls on this side's references running at once; past it they are refused. */
+const MAX_REF_CALLS = 256;
+
+/** What the session lends to the tables. */
+export interface RefHost {
+  /** Encode and send; false when the transport asks to wait for drain. Throws when it cannot encode. */
+  sendEnvelope(env: unknown[]): boolean;
+  /** Send a call on a reference through the session's pending table. */
+  sendRefCall(call: OutgoingCall, target: number): void;
+  readonly ready: boolean;
+  readonly exposeStack: boolean;
+  readonly defaults: { timeout?: number; signal?: AbortSignal; captureStack?: boolean };
+}
+
+interface Export {
+  kind: "f" | "o" | "s";
+  value: unknown;
+  /** The call whose arguments carried it: it is freed when that call settles, unless kept. */
+  scope: object | undefined;
+  kept: boolean;
+  producer: Producer | undefined;
+  /** Aborted when a stream returned by a handler is stopped by the consumer or the connection. */
+  abort: ((reason: unknown) => void) | undefined;
+  /** Run once when a stream ends, however it ends. */
+  done: (() => void) | undefined;
+}
+
+/** Resolved when a reference to this side's own object comes back. */
+const OWN = "r";
+
+const finalizer: FinalizationRegistry<{ table: WeakRef<RefSession>; id: number }> | undefined =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry(({ table, id }) => table.deref()?.collected(id))
+    : undefined;
+
+class RefCaller implements Caller {
+  constructor(
+    readonly table: RefSession,
+    readonly id: number,
+  ) {}
+  call(name: string, args: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
+    return this.table.callRef(this.id, name, args, kwargs, options);
+  }
+  async notify(name: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<void> {
+    await this.table.callRef(this.id, name, args, kwargs, undefined);
+  }
+  async close(): Promise<void> {
+    this.table.release(this.id);
+  }
+}
+
+export class RefSession implements RefOwner {
+  readonly #host: RefHost;
+  readonly #window: number;
+  readonly #self = new WeakRef(this);
+  readonly #exports = new Map<number, Export>();
+  #nextExport = 1;
+  /** Reference ids of the peer this side holds, with the scope (inbound call) that frees them. */
+  readonly #imports = new Map<number, object | undefined>();
+  readonly #consumers = new Map<number, Consumer>();
+  /** Export ids (outgoing call scopes) or import ids (inbound call scopes) by scope. */
+  readonly #scopes = new Map<object, number[]>();
+  #refCalls = 0;
+  /** Streams the last {@link encode} exported outside any call's scope. */
+  #streamsDone: Export[] | undefined;
+  #closed = false;
+  #writeWaiters: (() => void)[] = [];
+
+  constructor(host: RefHost, window = DEFAULT_STREAM_WINDOW) {
+    this.#host = host;
+    this.#window = Math.max(1, Math.floor(window));
+  }
+
+  /** Exports and imports alive (tests assert that un-kept callbacks leave nothing). */
+  get size(): { exports: number; imports: number; streams: number } {
+    return { exports: this.#exports.size, imports: this.#imports.size, streams: this.#consumers.size };
+  }
+
+  // ---- encoding --------------------------------------------------------
+
+  /**
+   * Replace what travels by reference in `env[from..]`; append the reference
+   * list when there is one. `scope`: the outgoing call that owns exported
+   * callbacks (undefined for results: they live until released).
+   */
+  encode(env: unknown[], from: number, names: readonly string[], json: boolean, scope: object | undefined, onStop?: (reason: unknown) => void): unknown[] {
+    this.#streamsDone = undefined;
+    const created: number[] = [];
+    const exporter = (v: unknown, kind: "f" | "o" | "s", path: readonly PathKey[]): [string, number] => {
+      const own = this.#ownId(v);
+      if (own !== undefined) return [OWN, own];
+      const info = kind === "f" ? proxyInfo(v) : undefined;
+      if (info) {
+        if (info.caller instanceof RefCaller) {
+          // A method of a reference proxy, or a proxy of another connection's reference: forward calls to it.
+          if (info.path !== "") throw new RpcError("SERIALIZE_ERROR", `the method '${info.path}' of a reference proxy cannot travel; pass the proxy itself`);
+          kind = "o";
+        } else {
+          throw new RpcError("SERIALIZE_ERROR", `a connection proxy at ${path.join(".")} cannot travel; pass ref(obj) or a callback instead`);
+        }
+      }
+      const id = this.#nextExport++;
+      const e: Export = { kind, value: v, scope, kept: false, producer: undefined, abort: scope === undefined ? onStop : undefined, done: undefined };
+      if (kind === "s" && scope === undefined) (this.#streamsDone ??= []).push(e);
+      this.#exports.set(id, e);
+      created.push(id);
+      return [kind, id];
+    };
+    let out: unknown[];
+    let refs: RefEntry[] | undefined;
+    try {
+      [out, refs] = replaceRefs(env, from, names, exporter, json);
+    } catch (err) {
+      for (const id of created) this.#exports.delete(id);
+      throw err;
+    }
+    if (!refs) return env;
+    if (scope !== undefined) this.#scopes.set(scope, created);
+    return trailing(out, refs);
+  }
+
+  /**
+   * Encode a handler's result. `end` runs when the inbound call's references
+   * are done: at once, or when the streams the result carries have ended
+   * (a stream the handler returned may read a stream it received).
+   */
+  encodeResult(env: unknown[], json: boolean, abort: (reason: unknown) => void, end: () => void): unknown[] {
+    let out: unknown[];
+    try {
+      out = this.encode(env, 2, RESULT_NAMES, json, undefined, abort);
+    } catch (err) {
+      end();
+      throw err;
+    }
+    const streams = this.#streamsDone;
+    this.#streamsDone = undefined;
+    if (!streams) {
+      end();
+      return out;
+    }
+    let left = streams.length;
+    const one = (): void => {
+      if (--left === 0) end();
+    };
+    for (const e of streams) e.done = one;
+    return out;
+  }
+
+  #finishExport(id: number, e: Export): void {
+    if (this.#exports.get(id) === e) this.#exports.delete(id);
+    const done = e.done;
+    e.done = undefined;
+    done?.();
+  }
+
+  #ownId(v: unknown): number | undefined {
+    const info = proxyInfo(v);
+    if (info && info.caller instanceof RefCaller && info.caller.table === this && info.path === "") return info.caller.id;
+    if (typeof v === "function" && !info) {
+      const id = (v as { [STUB_ID]?: unknown })[STUB_ID];
+      if (typeof id === "number" && (v as { [STUB_TABLE]?: unknown })[STUB_TABLE] === this) return id;
+    }
+    return undefined;
+  }
+
+  /** The outgoing call that carried exports settled: free the ones not kept. Streams it carried stop. */
+  endOutgoing(call: object): void {
+    const ids = this.#scopes.get(call);
+    if (!ids) return;
+    this.#scopes.delete(call);
+    for (const id of ids) {
+      const e = this.#exports.get(id);
+      if (!e || e.kept) continue;
+      this.#exports.delete(id);
+      e.producer?.stop();
+    }
+  }
+
+  // ---- decoding --------------------------------------------------------
+
+  /**
+   * Put stubs and stream consumers where the peer's reference list says.
+   * `scope`: the inbound call that frees them when it ends (undefined: they
+   * live until released, or until collected).
+   */
+  decode(env: unknown[], list: unknown, scope: object | undefined, signal?: AbortSignal, streamsDone?: () => void): void {
+    if (!Array.isArray(list) || list.length > MAX_REFS_PER_FRAME) throw new RpcError("PROTOCOL_ERROR", "malformed reference list");
+    const ids: number[] = [];
+    const counter = { left: 0, done: streamsDone };
+    for (const entry of list) {
+      if (!Array.isArray(entry) || entry.length !== 3 || typeof entry[1] !== "string" || !isId(entry[2])) throw new RpcError("PROTOCOL_ERROR", "malformed reference entry");
+      const [path, kind, id] = entry as [unknown, string, number];
+      let value: unknown;
+      if (kind === OWN) {
+        const e = this.#exports.get(id);
+        if (!e || e.kind === "s") throw new RpcError("REFERENCE_RELEASED", `the peer passed back reference ${id}, which is released`);
+        value = e.value;
+      } else if (kind === "f" || kind === "o" || kind === "s") {
+        if (this.#imports.has(id) || this.#consumers.has(id)) throw new RpcError("PROTOCOL_ERROR", `reference id ${id} is already in use`);
+        value = kind === "s" ? this.#consumer(id, signal, streamsDone ? () => this.#oneDone(counter) : undefined) : this.#stub(kind, id);
+        if (kind === "s") counter.left++;
+        if (kind !== "s") this.#imports.set(id, scope);
+        ids.push(id);
+      } else {
+        throw new RpcError("PROTOCOL_ERROR", `unknown reference kind '${kind}'`);
+      }
+      placeRef(env, path, value);
+    }
+    if (scope !== undefined && ids.length > 0) this.#scopes.set(scope, ids);
+    if (counter.left === 0) streamsDone?.();
+  }
+
+  #oneDone(counter: { left: number; done: (() => void) | undefined }): void {
+    if (--counter.left === 0) counter.done?.();
+  }
+
+  /** An inbound call ended: references it received and did not keep are gone (the peer frees them at its end). */
+  endInbound(call: object): void {
+    const ids = this.#scopes.get(call);
+    if (!ids) return;
+    this.#scopes.delete(call);
+    for (const id of ids) {
+      if (this.#imports.get(id) === call) this.#imports.delete(id);
+      // A stream that came with the call's arguments ends with it.
+      this.#consumers.get(id)?.stop(new RpcError("REFERENCE_RELEASED", "the call that carried this stream has ended"));
+    }
+  }
+
+  #stub(kind: "f" | "o", id: number): unknown {
+    const caller = new RefCaller(this, id);
+    let stub: object;
+    if (kind === "o") {
+      stub = createFacade(caller);
+    } else {
+      const fn = (...args: unknown[]): Promise<unknown> => caller.call("", args);
+      Object.defineProperty(fn, STUB_ID, { value: id });
+      Object.defineProperty(fn, STUB_TABLE, { value: this });
+      stub = fn;
+    }
+    registerStub(stub, this, id);
+    finalizer?.register(stub, { table: this.#self, id });
+    return stub;
+  }
+
+  #consumer(id: number, signal: AbortSignal | undefined, done: (() => void) | undefined): Consumer {
+    const c = new Consumer(id, this.#window, {
+      send: (env) => this.#trySend(env),
+      finished: (sid) => {
+        this.#consumers.delete(sid);
+        done?.();
+      },
+    });
+    this.#consumers.set(id, c);
+    if (signal) {
+      if (signal.aborted) c.stop(new RpcError("CANCELLED", "the stream's call was aborted", { cause: signal.reason }));
+      else signal.addEventListener("abort", () => c.stop(new RpcError("CANCELLED", "the stream's call was aborted", { cause: signal.reason })), { once: true });
+    }
+    return c;
+  }
+
+  // ---- RefOwner ----------------------------------------------------------
+
+  keep(id: number): void {
+    if (!this.#imports.has(id)) throw new RpcError("REFERENCE_RELEASED", "keep(): the reference is already released (keep it while the call that carried it runs)");
+    if (this.#imports.get(id) === undefined) return;
+    this.#imports.set(id, undefined);
+    this.#trySend([RefKind.Keep, id]);
+  }
+
+  release(id: number): void {
+    if (!this.#imports.delete(id)) return;
+    this.#trySend([RefKind.Release, id]);
+  }
+
+  /** A stub was garbage-collected: release what it stood for if it is still held. */
+  collected(id: number): void {
+    if (this.#closed) return;
+    if (this.#imports.has(id)) this.release(id);
+  }
+
+  // ---- calls on references -------------------------------------------------
+
+  callRef(id: number, name: string, args: unknown[], kwargs: Record<string, unknown> | undefined, options: CallOptions | undefined): Promise<unknown> {
+    if (this.#closed || !this.#host.ready) return Promise.reject(new RpcError("CONNECTION_CLOSED", "the connection that carried this reference is closed"));
+    if (!this.#imports.has(id)) return Promise.reject(new RpcError("REFERENCE_RELEASED", `the reference${name ? ` (method '${name}')` : ""} was released: keep() a callback to use it after its call ends`));
+    const { promise, call } = startCall(name, args, kwargs, options, this.#host.defaults);
+    if (call) this.#host.sendRefCall(call, id);
+    return promise;
+  }
+
+  /**
+   * A frame of one of the kinds above. Returns the inbound ref call's
+   * envelope to answer, or undefined when handled here.
+   */
+  frame(env: unknown[]): void {
+    const kind = env[0];
+    const id = env[1];
+    switch (kind) {
+      case RefKind.RefCall:
+        return this.#refCall(env);
+      case RefKind.Release: {
+        if (!isId(id)) break;
+        const e = this.#exports.get(id);
+        if (e && e.kind !== "s") this.#exports.delete(id);
+        return;
+      }
+      case RefKind.Keep: {
+        if (!isId(id)) break;
+        const e = this.#exports.get(id);
+        if (e) e.kept = true;
+        return;
+      }
+      case RefKind.Credit: {
+        const n = env[2];
+        if (!isId(id) || typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 1 << 30) break;
+        const e = this.#exports.get(id);
+        if (!e || e.kind !== "s") return; // stopped already
+        if (!e.producer) e.producer = this.#producer(id, e.value as AsyncIterable<unknown>);
+        e.producer.grant(n);
+        return;
+      }
+      case RefKind.Stop: {
+        if (!isId(id)) break;
+        const e = this.#exports.get(id);
+        if (!e || e.kind !== "s") return;
+        e.abort?.(new RpcError("CANCELLED", "the consumer stopped the stream"));
+        if (e.producer) e.producer.stop();
+        else this.#finishExport(id, e);
+        return;
+      }
+      case RefKind.Item: {
+        if (!isId(id) || (env.length !== 3 && env.length !== 4)) break;
+        const c = this.#consumers.get(id);
+        if (!c) return; // stopped here; items in flight are dropped
+        if (env.length === 4) this.decode(env, env[3], undefined);
+        if (!c.push(env[2])) throw new RpcError("PROTOCOL_ERROR", `stream ${id}: the peer sent more items than its credit`);
+        return;
+      }
+      case RefKind.End: {
+        if (!isId(id)) break;
+        this.#consumers.get(id)?.end();
+        return;
+      }
+      case RefKind.Fail: {
+        if (!isId(id) || !isWireError(env[2])) break;
+        this.#consumers.get(id)?.fail(fromWireError(env[2] as WireError));
+        return;
+      }
+    }
+    throw new RpcError("PROTOCOL_ERROR", `malformed envelope of kind ${String(kind)}`);
+  }
+
+  #producer(id: number, source: AsyncIterable<unknown>): Producer {
+    return new Producer(id, source, {
+      send: (env) => {
+        if (this.#closed) return true;
+        try {
+          const out = env[0] === RefKind.Item ? this.encode(env, 2, ["item"], false, undefined) : env;
+          return this.#host.sendEnvelope(out);
+        } catch (err) {
+          return this.#host.sendEnvelope([RefKind.Fail, id, toWireError(err, this.#host.exposeStack)]);
+        }
+      },
+      writable: () => (this.#closed ? Promise.resolve() : new Promise<void>((r) => this.#writeWaiters.push(r))),
+      finished: (sid) => {
+        const e = this.#exports.get(sid);
+        if (e) this.#finishExport(sid, e);
+      },
+      wireError: (err) => toWireError(err, this.#host.exposeStack),
+    });
+  }
+
+  #refCall(env: unknown[]): void {
+    const [, id, target, name, args, kwargs] = env as [number, unknown, unknown, unknown, unknown, unknown];
+    if (!isId(id) || !isId(target) || typeof name !== "string" || !Array.isArray(args) || (kwargs !== null && kwargs !== undefined) || env.length < 5 || env.length > 7) {
+      throw new RpcError("PROTOCOL_ERROR", "malformed reference call");
+    }
+    const scope = {};
+    let result: Promise<unknown>;
+    try {
+      if (env.length === 7) this.decode(env, env[6], scope);
+      result = this.#invoke(target, name, args);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (value) => this.#answer(id, value, undefined, scope),
+      (err: unknown) => this.#answer(id, undefined, err ?? new Error(String(err)), scope),
+    );
+  }
+
+  #invoke(target: number, name: string, args: unknown[]): Promise<unknown> {
+    const e = this.#exports.get(target);
+    if (!e || e.kind === "s") throw new RpcError("REFERENCE_RELEASED", `reference ${target} is released (callbacks live while their call runs unless kept)`);
+    if (this.#refCalls >= MAX_REF_CALLS) throw new RpcError("SHUTTING_DOWN", `more than ${MAX_REF_CALLS} calls on references at once`);
+    let fn: unknown;
+    let self: unknown;
+    if (e.kind === "f") {
+      if (name !== "") throw new RpcError("METHOD_NOT_FOUND", `a callback has no method '${name}'`);
+      fn = e.value;
+    } else {
+      if (name === "" || name.startsWith("_") || name === "constructor" || name in Object.prototype || name.includes(".")) {
+        throw new RpcError("METHOD_NOT_FOUND", `method '${name}' is not callable on a reference`);
+      }
+      self = e.value;
+      fn = (self as Record<string, unknown>)[name];
+      if (typeof fn !== "function") throw new RpcError("METHOD_NOT_FOUND", `the referenced object has no method '${name}'`);
+    }
+    this.#refCalls++;
+    return (async () => {
+      try {
+        return await (fn as (...a: unknown[]) => unknown).apply(self, args);
+      } finally {
+        this.#refCalls--;
+      }
+    })();
+  }
+
+  #answer(id: number, value: unknown, err: unknown, scope: object): void {
+    this.endInbound(scope);
+    if (this.#closed) return;
+    if (err === undefined) {
+      try {
+        this.#host.sendEnvelope(this.encode([1, id, value], 2, ["", "", "result"], false, undefined));
+        return;
+      } catch (e) {
+        err = e;
+      }
+    }
+    const wire = toWireError(err, this.#host.exposeStack);
+    try {
+      this.#host.sendEnvelope([2, id, wire]);
+    } catch {
+      this.#host.sendEnvelope([2, id, { name: wire.name, message: wire.message, code: wire.code }]);
+    }
+  }
+
+  #trySend(env: unknown[]): void {
+    if (this.#closed) return;
+    try {
+      this.#host.sendEnvelope(env);
+    } catch {
+      // control frames always encode
+    }
+  }
+
+  /** The transport can take more: producers waiting on it go on. */
+  drain(): void {
+    const w = this.#writeWaiters;
+    this.#writeWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** The connection closed: stop every producer, fail every consumer, forget everything. */
+  close(reason: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const exports = [...this.#exports.values()];
+    this.#exports.clear();
+    for (const e of exports) {
+      if (e.kind === "s") e.abort?.(reason);
+      e.producer?.stop();
+      e.done = undefined;
+    }
+    for (const c of [...this.#consumers.values()]) c.fail(reason);
+    this.#consumers.clear();
+    this.#imports.clear();
+    this.#scopes.clear();
+    this.drain();
+  }
+}
+
+const STUB_ID = Symbol("wirecall.stubId");
+const STUB_TABLE = Symbol("wirecall.stubTable");
+
+const RESULT_NAMES = ["", "", "result"];
+
+function isId(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0;
+}
+
+function trailing(env: unknown[], refs: RefEntry[]): unknown[] {
+  const kind = env[0];
+  // The reference list is the last element: kwargs (or null) first in calls and one-way calls.
+  const fixed = kind === 0 ? 5 : kind === 3 ? 4 : kind === 5 ? 6 : kind === 1 ? 3 : kind === 8 ? 3 : env.length;
+  const out = env.slice(0, fixed);
+  while (out.length < fixed) out.push(null);
+  out.push(refs);
+  return out;
+}
+
+export { isWireError };

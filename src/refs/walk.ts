@@ -1,0 +1,157 @@
+/**
+ * The encoding walk: finds values that travel by reference (functions,
+ * `ref()` objects, proxies, async iterables) in an envelope's arguments or
+ * result, replaces each with `null` in a copy, and lists them with their
+ * path (docs/protocol.md, "Streams and references"). It also refuses values
+ * that would arrive changed: symbols, and under json Map, Set and
+ * non-finite numbers, naming where they sit.
+ */
+import { RpcError } from "../errors.js";
+import { isRef } from "./marks.js";
+
+export type PathKey = string | number;
+/** `[path, kind, id]`: kind "f" function, "o" object by reference, "s" stream, "r" the receiver's own reference. */
+export type RefEntry = [PathKey[], string, number];
+
+/** Exports a value found by the walk; returns its [kind, id]. Undefined: the connection carries no references. */
+export type Exporter = ((v: unknown, kind: "f" | "o" | "s", path: readonly PathKey[]) => [string, number]) | undefined;
+
+const MAX_DEPTH = 64;
+
+export function formatPath(path: readonly PathKey[], names: readonly string[]): string {
+  let out = "";
+  for (let i = 0; i < path.length; i++) {
+    const k = path[i] as PathKey;
+    if (i === 0 && typeof k === "number") out = names[k] ?? `[${k}]`;
+    else if (typeof k === "number") out += `[${k}]`;
+    else out += /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`;
+  }
+  return out;
+}
+
+function isAsyncIterable(v: object): boolean {
+  return typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
+}
+
+class Walk {
+  readonly path: PathKey[] = [];
+  refs: RefEntry[] | undefined;
+  constructor(
+    readonly exporter: Exporter,
+    readonly json: boolean,
+    readonly names: readonly string[],
+  ) {}
+
+  fail(what: string, why: string): never {
+    throw new RpcError("SERIALIZE_ERROR", `${what} at ${formatPath(this.path, this.names)} cannot travel: ${why}`);
+  }
+
+  special(v: unknown, kind: "f" | "o" | "s"): null {
+    if (!this.exporter) {
+      const what = kind === "f" ? "a function" : kind === "s" ? "a stream (async iterable)" : "a reference";
+      this.fail(what, "this connection carries no references or streams (the peer did not negotiate them: XML-RPC, the Python recipe and ZeroMQ REQ cannot)");
+    }
+    const [k, id] = this.exporter(v, kind, this.path);
+    (this.refs ??= []).push([this.path.slice(), k, id]);
+    return null;
+  }
+
+  value(v: unknown, depth: number): unknown {
+    switch (typeof v) {
+      case "object": {
+        if (v === null) return v;
+        if (Array.isArray(v)) {
+          if (depth >= MAX_DEPTH) return v;
+          let copy: unknown[] | undefined;
+          for (let i = 0; i < v.length; i++) {
+            const x = v[i] as unknown;
+            if (x === null || (typeof x !== "object" && typeof x !== "function" && typeof x !== "symbol" && typeof x !== "number")) continue;
+            this.path.push(i);
+            const r = this.value(x, depth + 1);
+            this.path.pop();
+            if (r !== x) (copy ??= v.slice())[i] = r;
+          }
+          return copy ?? v;
+        }
+        if (ArrayBuffer.isView(v) || v instanceof Date) return v;
+        if (isRef(v)) return this.special(v, "o");
+        if (isAsyncIterable(v)) return this.special(v, "s");
+        const proto = Object.getPrototypeOf(v) as unknown;
+        if (proto === Object.prototype || proto === null) {
+          if (depth >= MAX_DEPTH) return v;
+          let copy: Record<string, unknown> | undefined;
+          for (const key of Object.keys(v)) {
+            const x = (v as Record<string, unknown>)[key];
+            if (x === null || (typeof x !== "object" && typeof x !== "function" && typeof x !== "symbol" && typeof x !== "number")) continue;
+            this.path.push(key);
+            const r = this.value(x, depth + 1);
+            this.path.pop();
+            if (r !== x) (copy ??= { ...(v as Record<string, unknown>) })[key] = r;
+          }
+          return copy ?? v;
+        }
+        if (this.json && (v instanceof Map || v instanceof Set)) this.fail(`a ${v instanceof Map ? "Map" : "Set"}`, "json has no Map or Set (use superjson or msgpack-friendly arrays)");
+        return v;
+      }
+      case "function":
+        return this.special(v, "f");
+      case "symbol":
+        return this.fail("a Symbol", "no serializer carries symbols");
+      case "number":
+        if (this.json && !Number.isFinite(v)) this.fail(`the number ${v}`, "json has no NaN or Infinity (use superjson)");
+        return v;
+      default:
+        return v;
+    }
+  }
+}
+
+/**
+ * Walk `env[from..]` (arguments and kwargs, or a result). Returns the
+ * envelope to encode (a copy where something was replaced) and the list of
+ * references, undefined when there are none. Throws `SERIALIZE_ERROR`.
+ */
+export function replaceRefs(env: unknown[], from: number, names: readonly string[], exporter: Exporter, json: boolean): [unknown[], RefEntry[] | undefined] {
+  const w = new Walk(exporter, json, names);
+  let out = env;
+  for (let i = from; i < env.length; i++) {
+    const x = env[i];
+    if (x === null || x === undefined || (typeof x !== "object" && typeof x !== "function" && typeof x !== "symbol" && typeof x !== "number")) continue;
+    w.path.push(i);
+    const r = w.value(x, 0);
+    w.path.pop();
+    if (r !== x) {
+      if (out === env) out = env.slice();
+      out[i] = r;
+    }
+  }
+  return [out, w.refs];
+}
+
+/** Where a received reference sits: follow `path` from the envelope and check the slot holds the placeholder null. */
+export function placeRef(env: unknown[], path: unknown, value: unknown): void {
+  if (!Array.isArray(path) || path.length < 1 || path.length > MAX_DEPTH + 2) throw new RpcError("PROTOCOL_ERROR", "malformed reference path");
+  let node: unknown = env;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i] as unknown;
+    let holder: Record<string | number, unknown>;
+    if (Array.isArray(node)) {
+      if (typeof key !== "number" || !Number.isInteger(key) || key < 0 || key >= node.length) throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
+      holder = node as unknown as Record<number, unknown>;
+    } else if (typeof node === "object" && node !== null && !ArrayBuffer.isView(node)) {
+      const proto = Object.getPrototypeOf(node) as unknown;
+      if ((proto !== Object.prototype && proto !== null) || typeof key !== "string" || key === "__proto__" || !Object.hasOwn(node, key)) {
+        throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
+      }
+      holder = node as Record<string, unknown>;
+    } else {
+      throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
+    }
+    if (i === path.length - 1) {
+      if (holder[key as string] !== null) throw new RpcError("PROTOCOL_ERROR", "a reference path must end at a null placeholder");
+      holder[key as string] = value;
+      return;
+    }
+    node = holder[key as string];
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The consuming end of a stream: an AsyncIterable that grants the producer
+ * credit as items are read, so at most `window` items are ever in flight or
+ * buffered (docs/protocol.md, "Streams").
+ */
+import { RpcError } from "../errors.js";
+
+export interface ConsumerHost {
+  send(env: unknown[]): void;
+  /** The stream is over on this side: forget it. */
+  finished(id: number): void;
+}
+
+type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
+
+export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> {
+  #items: unknown[] = [];
+  #head = 0;
+  #done = false;
+  #error: unknown;
+  #waiter: Waiter | undefined;
+  #started = false;
+  /** Items read since the last grant. */
+  #read = 0;
+  /** Items granted and not yet received. */
+  #outstanding = 0;
+
+  constructor(
+    readonly id: number,
+    readonly window: number,
+    readonly host: ConsumerHost,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    if (this.#started) throw new RpcError("PROTOCOL_ERROR", "a remote stream can be iterated only once");
+    this.#started = true;
+    if (!this.#done) {
+      this.#outstanding = this.window;
+      this.host.send([9, this.id, this.window]);
+    }
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (!this.#started) this[Symbol.asyncIterator]();
+    if (this.#head < this.#items.length) {
+      const value = this.#items[this.#head];
+      this.#items[this.#head++] = undefined;
+      if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+        this.#items = this.#items.slice(this.#head);
+        this.#head = 0;
+      }
+      this.#consumed();
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+
+  /** `break` or `return` in the loop: tell the producer to stop. */
+  return(): Promise<IteratorResult<unknown>> {
+    this.stop();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** Stop without reading further (also used when the call's signal aborts). */
+  stop(reason?: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#items = [];
+    this.#head = 0;
+    this.host.send([12, this.id]);
+    this.host.finished(this.id);
+    if (reason !== undefined) this.fail(reason);
+    else this.#settle();
+  }
+
+  #consumed(): void {
+    if (this.#done) return;
+    this.#read++;
+    // Grant in batches of half a window: fewer credit frames, and the producer never idles.
+    if (this.#read * 2 >= this.window) {
+      this.#outstanding += this.#read;
+      this.host.send([9, this.id, this.#read]);
+      this.#read = 0;
+    }
+  }
+
+  /** An item arrived. False when the producer sent more than its credit. */
+  push(value: unknown): boolean {
+    if (this.#done) return true;
+    if (this.#outstanding <= 0) return false;
+    this.#outstanding--;
+    const w = this.#waiter;
+    if (w) {
+      this.#waiter = undefined;
+      this.#consumed();
+      w.resolve({ value, done: false });
+    } else {
+      this.#items.push(value);
+    }
+    return true;
+  }
+
+  end(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.host.finished(this.id);
+    this.#settle();
+  }
+
+  fail(err: unknown): void {
+    if (this.#error === undefined) this.#error = err;
+    if (!this.#done) {
+      this.#done = true;
+      this.host.finished(this.id);
+    }
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.reject(err);
+  }
+
+  #settle(): void {
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.resolve({ value: undefined, done: true });
+  }
+}
