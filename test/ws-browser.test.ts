@@ -169,4 +169,43 @@ describe("ws: in headless Chromium", { skip: missing && `${CHROMIUM} not found (
     assert.equal(r.otherOrigin, "CONNECT_FAILED");
     assert.equal(r.listen, "INVALID_URL");
   });
+
+  it("streams from a Node server with flow control, calls a page callback, stops on break", async () => {
+    const origin = new URL(pageUrl).origin;
+    const h = new RPCHandler();
+    let stopped!: () => void;
+    const finallyRan = new Promise<void>((r) => (stopped = r));
+    h.register("count", async function* (n: number) {
+      for (let i = 0; i < n; i++) yield i;
+    });
+    h.register("forever", async function* () {
+      try {
+        for (let i = 0; ; i++) yield i;
+      } finally {
+        stopped();
+      }
+    });
+    h.register("thrice", async (cb: (n: number) => Promise<number>) => [await cb(1), await cb(2), await cb(3)]);
+    const s = await serve(h, "ws://127.0.0.1:0/rpc", { allowedOrigins: [origin] });
+    servers.push(s);
+    const r = await page.evaluate(
+      async ({ url }) => {
+        const spec = "/wirecall-ws.js";
+        const wc = await import(spec);
+        const p = await wc.connect(url, { serializer: "msgpack", streamWindow: 16 });
+        let next = 0;
+        let inOrder = true;
+        for await (const x of await p.count(5000)) if (x !== next++) inOrder = false;
+        const calls: number[] = [];
+        const got = await p.thrice(async (n: number) => (calls.push(n), n * 2));
+        let seen = 0;
+        for await (const _ of await p.forever()) if (++seen === 3) break;
+        await p.$close();
+        return { next, inOrder, calls, got, seen };
+      },
+      { url: s.url },
+    );
+    assert.deepEqual(r, { next: 5000, inOrder: true, calls: [1, 2, 3], got: [2, 4, 6], seen: 3 });
+    await finallyRan;
+  });
 });

@@ -11,6 +11,7 @@
  */
 import { startCall, type Caller, type CallerDefaults, type CallOptions, type OutgoingCall } from "../caller.js";
 import { RpcError } from "../errors.js";
+import { refuseReferences } from "../refs/walk.js";
 import type { Connection, ConnectionSink } from "../transport.js";
 import { decodeReply, encodeRequest, parseIdiom, type Idiom } from "./idioms.js";
 import { resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
@@ -82,6 +83,7 @@ export class RecipeCaller implements Caller {
     if (!call) return promise;
     let frame: Uint8Array;
     try {
+      refuseReferences(args, kwargs, "the Python recipe");
       frame = encodeRequest(this.#idiom, name, args, kwargs, this.#limits);
     } catch (err) {
       call.reject(err);

@@ -56,6 +56,11 @@ const finalizer: FinalizationRegistry<{ table: WeakRef<RefSession>; id: number }
     ? new FinalizationRegistry(({ table, id }) => table.deref()?.collected(id))
     : undefined;
 
+const streamFinalizer: FinalizationRegistry<{ table: WeakRef<RefSession>; id: number }> | undefined =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry(({ table, id }) => table.deref()?.unreadCollected(id))
+    : undefined;
+
 class RefCaller implements Caller {
   constructor(
     readonly table: RefSession,
@@ -80,7 +85,13 @@ export class RefSession implements RefOwner {
   #nextExport = 1;
   /** Reference ids of the peer this side holds, with the scope (inbound call) that frees them. */
   readonly #imports = new Map<number, object | undefined>();
+  /**
+   * Streams this side reads, by id: held strongly once reading started, and
+   * weakly before, so that a stream result nobody reads is stopped when it
+   * is garbage-collected instead of holding the producer until disconnect.
+   */
   readonly #consumers = new Map<number, Consumer>();
+  readonly #unread = new Map<number, WeakRef<Consumer>>();
   /** Export ids (outgoing call scopes) or import ids (inbound call scopes) by scope. */
   readonly #scopes = new Map<object, number[]>();
   #refCalls = 0;
@@ -96,7 +107,7 @@ export class RefSession implements RefOwner {
 
   /** Exports and imports alive (tests assert that un-kept callbacks leave nothing). */
   get size(): { exports: number; imports: number; streams: number } {
-    return { exports: this.#exports.size, imports: this.#imports.size, streams: this.#consumers.size };
+    return { exports: this.#exports.size, imports: this.#imports.size, streams: this.#consumers.size + this.#unread.size };
   }
 
   // ---- encoding --------------------------------------------------------
@@ -219,7 +230,7 @@ export class RefSession implements RefOwner {
         if (!e || e.kind === "s") throw new RpcError("REFERENCE_RELEASED", `the peer passed back reference ${id}, which is released`);
         value = e.value;
       } else if (kind === "f" || kind === "o" || kind === "s") {
-        if (this.#imports.has(id) || this.#consumers.has(id)) throw new RpcError("PROTOCOL_ERROR", `reference id ${id} is already in use`);
+        if (this.#imports.has(id) || this.#consumer$(id)) throw new RpcError("PROTOCOL_ERROR", `reference id ${id} is already in use`);
         value = kind === "s" ? this.#consumer(id, signal, streamsDone ? () => this.#oneDone(counter) : undefined) : this.#stub(kind, id);
         if (kind === "s") counter.left++;
         if (kind !== "s") this.#imports.set(id, scope);
@@ -245,7 +256,7 @@ export class RefSession implements RefOwner {
     for (const id of ids) {
       if (this.#imports.get(id) === call) this.#imports.delete(id);
       // A stream that came with the call's arguments ends with it.
-      this.#consumers.get(id)?.stop(new RpcError("REFERENCE_RELEASED", "the call that carried this stream has ended"));
+      this.#consumer$(id)?.stop(new RpcError("REFERENCE_RELEASED", "the call that carried this stream has ended"));
     }
   }
 
@@ -270,10 +281,18 @@ export class RefSession implements RefOwner {
       send: (env) => this.#trySend(env),
       finished: (sid) => {
         this.#consumers.delete(sid);
+        this.#unread.delete(sid);
         done?.();
       },
+      started: (sid) => {
+        const self = this.#unread.get(sid)?.deref();
+        if (!self) return;
+        this.#unread.delete(sid);
+        this.#consumers.set(sid, self);
+      },
     });
-    this.#consumers.set(id, c);
+    this.#unread.set(id, new WeakRef(c));
+    streamFinalizer?.register(c, { table: this.#self, id }, c);
     if (signal) {
       if (signal.aborted) c.stop(new RpcError("CANCELLED", "the stream's call was aborted", { cause: signal.reason }));
       else signal.addEventListener("abort", () => c.stop(new RpcError("CANCELLED", "the stream's call was aborted", { cause: signal.reason })), { once: true });
@@ -293,6 +312,17 @@ export class RefSession implements RefOwner {
   release(id: number): void {
     if (!this.#imports.delete(id)) return;
     this.#trySend([RefKind.Release, id]);
+  }
+
+  #consumer$(id: number): Consumer | undefined {
+    return this.#consumers.get(id) ?? this.#unread.get(id)?.deref();
+  }
+
+  /** A stream result was garbage-collected before anyone read it: stop its producer. */
+  unreadCollected(id: number): void {
+    if (this.#closed || !this.#unread.has(id)) return;
+    this.#unread.delete(id);
+    this.#trySend([RefKind.Stop, id]);
   }
 
   /** A stub was garbage-collected: release what it stood for if it is still held. */
@@ -353,20 +383,24 @@ export class RefSession implements RefOwner {
       }
       case RefKind.Item: {
         if (!isId(id) || (env.length !== 3 && env.length !== 4)) break;
-        const c = this.#consumers.get(id);
+        const c = this.#consumer$(id);
         if (!c) return; // stopped here; items in flight are dropped
         if (env.length === 4) this.decode(env, env[3], undefined);
-        if (!c.push(env[2])) throw new RpcError("PROTOCOL_ERROR", `stream ${id}: the peer sent more items than its credit`);
+        if (!c.push(env[2])) {
+          const err = new RpcError("PROTOCOL_ERROR", `stream ${id}: the peer sent more items than its credit`);
+          c.stop(err);
+          throw err;
+        }
         return;
       }
       case RefKind.End: {
         if (!isId(id)) break;
-        this.#consumers.get(id)?.end();
+        this.#consumer$(id)?.end();
         return;
       }
       case RefKind.Fail: {
         if (!isId(id) || !isWireError(env[2])) break;
-        this.#consumers.get(id)?.fail(fromWireError(env[2] as WireError));
+        this.#consumer$(id)?.fail(fromWireError(env[2] as WireError));
         return;
       }
     }
@@ -485,8 +519,10 @@ export class RefSession implements RefOwner {
       e.producer?.stop();
       e.done = undefined;
     }
-    for (const c of [...this.#consumers.values()]) c.fail(reason);
+    const unread = [...this.#unread.values()].map((w) => w.deref());
+    for (const c of [...this.#consumers.values(), ...unread]) c?.fail(reason);
     this.#consumers.clear();
+    this.#unread.clear();
     this.#imports.clear();
     this.#scopes.clear();
     this.drain();

@@ -46,10 +46,12 @@ class Walk {
     throw new RpcError("SERIALIZE_ERROR", `${what} at ${formatPath(this.path, this.names)} cannot travel: ${why}`);
   }
 
+  why = "this connection carries no references or streams (the peer did not negotiate them: XML-RPC, the Python recipe and ZeroMQ REQ cannot)";
+
   special(v: unknown, kind: "f" | "o" | "s"): null {
     if (!this.exporter) {
       const what = kind === "f" ? "a function" : kind === "s" ? "a stream (async iterable)" : "a reference";
-      this.fail(what, "this connection carries no references or streams (the peer did not negotiate them: XML-RPC, the Python recipe and ZeroMQ REQ cannot)");
+      this.fail(what, this.why);
     }
     const [k, id] = this.exporter(v, kind, this.path);
     (this.refs ??= []).push([this.path.slice(), k, id]);
@@ -153,5 +155,21 @@ export function placeRef(env: unknown[], path: unknown, value: unknown): void {
       return;
     }
     node = holder[key as string];
+  }
+}
+
+/**
+ * For protocols that carry no references (XML-RPC, the Python recipe):
+ * throw `SERIALIZE_ERROR` naming where a function, reference, stream or
+ * symbol sits in the arguments, rather than letting it arrive changed.
+ */
+export function refuseReferences(args: readonly unknown[], kwargs: Record<string, unknown> | undefined, protocol: string): void {
+  const w = new Walk(undefined, false, ["args", "kwargs"]);
+  w.why = `${protocol} carries no functions, references or streams`;
+  w.path.push(0);
+  w.value(args, 0);
+  if (kwargs) {
+    w.path[0] = 1;
+    w.value(kwargs, 0);
   }
 }

@@ -9,6 +9,8 @@ export interface ConsumerHost {
   send(env: unknown[]): void;
   /** The stream is over on this side: forget it. */
   finished(id: number): void;
+  /** Reading started: hold the stream until it is over. */
+  started(id: number): void;
 }
 
 type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
@@ -35,6 +37,7 @@ export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> 
     if (this.#started) throw new RpcError("PROTOCOL_ERROR", "a remote stream can be iterated only once");
     this.#started = true;
     if (!this.#done) {
+      this.host.started(this.id);
       this.#outstanding = this.window;
       this.host.send([9, this.id, this.window]);
     }

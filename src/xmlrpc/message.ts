@@ -9,6 +9,7 @@ import { decodeValue } from "./value-decode.js";
 import { encodeValue, type EncodeOptions } from "./value-encode.js";
 import { elementsOf, parseXml, textOf, type XmlElement } from "./xml-parse.js";
 import { escapeText } from "./xml-text.js";
+import { refuseReferences } from "../refs/walk.js";
 
 /**
  * Limits applied while decoding (see limits.ts for what each guards).
@@ -50,6 +51,7 @@ function checkMethodName(name: string): void {
 /** Encode a call. Throws `SERIALIZE_ERROR` for values XML-RPC cannot carry. */
 export function encodeMethodCall(methodName: string, params: readonly unknown[], options: EncodeOptions = {}): string {
   checkMethodName(methodName);
+  refuseReferences(params, undefined, "XML-RPC");
   const parts = [XML_DECL, "<methodCall>\n<methodName>", escapeText(methodName, "method name"), "</methodName>\n<params>\n"];
   for (const p of params) parts.push("<param>", encodeValue(p, options), "</param>\n");
   parts.push("</params>\n</methodCall>\n");
