@@ -11,6 +11,7 @@ import { isFrontEnd } from "./front-end.js";
 import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
+import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./objects.js";
 import { PeerSession, type SessionOptions } from "./session.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
 import type { Server, TransportOptions } from "./transport.js";
@@ -41,12 +42,12 @@ export interface ServeOptions extends TransportOptions {
  * Serve `handler` at `url`. Port 0 picks a free port; `server.url` has the real one.
  * Options from the URL's query string apply unless given explicitly.
  */
-export async function serve(handler: RPCHandler, url: string | URL, options: ServeOptions = {}): Promise<Server> {
+export async function serve(handler: RPCHandler, url: string | URL, options: ServeOptions = {}): Promise<ObjectServer> {
   const ep = parseEndpoint(url);
   const opts = { ...ep.query, ...options } as ServeOptions;
   const transport = await lookupScheme(ep.scheme);
   refuseCredentials(ep.url, transport);
-  if (isFrontEnd(transport)) return transport.serve(handler, ep.url, opts);
+  if (isFrontEnd(transport)) return withUrlOf(await transport.serve(handler, ep.url, opts));
   const protocols = [...(opts.protocols ?? []), ...frameProtocolsOf(transport.name)];
   const sessionOpts: SessionOptions = {
     role: "server",
@@ -80,21 +81,28 @@ export async function connect<T = never>(
 ): Promise<[T] extends [never] ? AnyRemote : Remote<T>> {
   type Facade = [T] extends [never] ? AnyRemote : Remote<T>;
   const ep = parseEndpoint(url);
+  const object = splitObjectUrl(ep.url);
+  ep.url = object.url;
   const opts = { ...ep.query, ...options } as ProxyOptions & TransportOptions;
   const transport = await lookupScheme(ep.scheme);
   refuseCredentials(ep.url, transport);
   if (isFrontEnd(transport)) {
     const caller: Caller = await transport.connect(ep.url, opts);
-    return createFacade(caller, defaults(opts)) as Facade;
+    return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
   }
   if (opts.profile === "python") {
     // Python's RPCHandler recipe server (docs/python.md); loaded only when asked for.
     const { RecipeCaller } = await import("./python/recipe-caller.js");
     const caller = await RecipeCaller.open(() => transport.connect(ep.url, opts), opts as RecipeCallerOptions);
-    return createFacade(caller, defaults(opts)) as Facade;
+    return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
   }
   const proxy = await RPCProxy.open(() => transport.connect(ep.url, opts), opts);
-  return createFacade(proxy) as Facade;
+  return createFacade(forObject(proxy, object.id)) as Facade;
+}
+
+/** `url#id` calls go to the object's methods (src/objects.ts). */
+function forObject(caller: Caller, id: string | undefined): Caller {
+  return id === undefined ? caller : new ObjectCaller(caller, id);
 }
 
 function defaults(opts: ProxyOptions): ProxyOptions | undefined {

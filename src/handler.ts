@@ -95,6 +95,8 @@ function signatureOf(name: string, m: Method): string {
 export class RPCHandler {
   readonly #methods = new Map<string, Method>();
   readonly #middleware: Middleware[] = [];
+  /** Ids given to registerInstance, so a call to a removed object can say which. */
+  readonly #objects = new Set<string>();
   readonly options: Readonly<HandlerOptions>;
 
   constructor(options: HandlerOptions = {}) {
@@ -135,11 +137,22 @@ export class RPCHandler {
         this.#add(prefix ? `${prefix}.${key}` : key, desc.value as Function, obj, { context: ctx });
       }
     }
+    if (prefix !== undefined) this.#objects.add(prefix);
     return this;
+  }
+
+  /**
+   * Stop serving the object registered as `id` (its URL is `server.urlOf(id)`);
+   * later calls to it fail with `METHOD_NOT_FOUND` naming it. Safe while
+   * serving: calls already running finish. Returns how many methods went.
+   */
+  unregisterInstance(id: string): number {
+    return this.unregister(id);
   }
 
   /** Remove a name, or every name under a prefix (`unregister("greeter")`). Returns how many went. */
   unregister(name: string): number {
+    this.#objects.delete(name);
     let n = this.#methods.delete(name) ? 1 : 0;
     const pre = `${name}.`;
     for (const key of [...this.#methods.keys()]) {
@@ -200,7 +213,7 @@ export class RPCHandler {
   #invoke(ctx: CallContext): Promise<unknown> {
     try {
       const m = isPrivate(ctx.method) ? undefined : this.#methods.get(ctx.method);
-      if (!m) throw new RpcError("METHOD_NOT_FOUND", `method '${ctx.method}' is not registered`);
+      if (!m) throw this.#notFound(ctx.method);
       const bound = bindArguments(ctx.method, m.params, ctx.args, ctx.kwargs);
       const result: unknown = m.context ? m.fn.call(m.thisArg, ctx, ...bound) : m.fn.apply(m.thisArg, bound);
       // Plain values skip a microtask hop; thenables are adopted.
@@ -208,6 +221,20 @@ export class RPCHandler {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  #notFound(method: string): RpcError {
+    const dot = method.lastIndexOf(".");
+    const id = dot > 0 ? method.slice(0, dot) : "";
+    if (id !== "" && !this.#objects.has(id) && !this.#hasPrefix(`${id}.`)) {
+      return new RpcError("METHOD_NOT_FOUND", `no object '${id}' is served here (never registered, or removed), so '${method}' cannot be called`);
+    }
+    return new RpcError("METHOD_NOT_FOUND", `method '${method}' is not registered`);
+  }
+
+  #hasPrefix(pre: string): boolean {
+    for (const key of this.#methods.keys()) if (key.startsWith(pre)) return true;
+    return false;
   }
 
   #add(name: string, fn: Function, thisArg: unknown, opts: RegisterOptions): void {

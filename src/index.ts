@@ -8,6 +8,7 @@ export { RPCHandler } from "./handler.js";
 export type { CallContext, HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
 export { connect, serve } from "./endpoint.js";
 export type { ServeOptions } from "./endpoint.js";
+export type { ObjectServer } from "./objects.js";
 export { RPCProxy } from "./proxy.js";
 export type { ProxyOptions, ReconnectOptions } from "./proxy.js";
 export type { CallOptions, CallerDefaults } from "./caller.js";

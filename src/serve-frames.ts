@@ -3,6 +3,7 @@
  * {@link PeerSession} per accepted connection, and the drain on close.
  */
 import { RpcError } from "./errors.js";
+import { objectUrl } from "./objects.js";
 import type { PeerSession } from "./session.js";
 import type { Listener, Server } from "./transport.js";
 
@@ -19,6 +20,11 @@ export class FrameServer implements Server {
 
   get url(): string {
     return this.#listener.url;
+  }
+
+  /** The URL of the object registered as `id`: `url#id`. */
+  urlOf(id: string): string {
+    return objectUrl(this.#listener.url, id);
   }
 
   /** Connections currently open. */

@@ -46,6 +46,7 @@ export type { ChallengeIO, ChallengeOptions, HmacFn } from "./auth/index.js";
 export { startCall, withCallerStack, OutgoingCall } from "./caller.js";
 export type { Caller, CallerDefaults, CallOptions } from "./caller.js";
 export { createFacade } from "./facade.js";
+export { objectUrl } from "./objects.js";
 export { ServerCall } from "./call-context.js";
 export type { PeerInfo } from "./call-context.js";
 export { PeerSession } from "./session.js";

@@ -105,6 +105,8 @@ export interface TransportOptions {
 export interface Server {
   /** The connectable URL, real port filled in. */
   readonly url: string;
+  /** The URL of the object registered as `id` (`serve()` adds it; see src/objects.ts). */
+  urlOf?(id: string): string;
   /** Stop accepting, let in-flight calls finish (up to `closeTimeout`), then close every connection. Idempotent. */
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { DEFAULT_LIMITS, RpcError, type RPCHandler, type Server, type TransportOptions } from "../../src/transport-sdk.js";
+import { DEFAULT_LIMITS, objectUrl, RpcError, type RPCHandler, type Server, type TransportOptions } from "../../src/transport-sdk.js";
 import { checkBasicAuthOption } from "./basic-auth.js";
 import { DEFAULT_PATH, formatUrl, httpEndpoint } from "./endpoint-url.js";
 import { refuseAuthkey, refuseSerializer } from "./option-checks.js";
@@ -50,6 +50,11 @@ export class XmlRpcServer implements Server {
   /** e.g. `xmlrpc+http://127.0.0.1:40123/RPC2`, the real port filled in. */
   get url(): string {
     return this.#url;
+  }
+
+  /** The URL of the object registered as `id`: `url#id`. */
+  urlOf(id: string): string {
+    return objectUrl(this.#url, id);
   }
 
   /** The node:http(s) server, for its events and settings. */
