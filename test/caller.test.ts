@@ -4,13 +4,21 @@
  * recipe caller, XML-RPC over HTTP) honouring `captureStack` alike.
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { RPCHandler, connect, serve, type RpcError } from "../src/index.js";
 import { startCall, type OutgoingCall } from "../src/transport-sdk.js";
 import "../transports/tcp/index.js";
 import "../transports/xmlrpc/index.js";
 
 describe("startCall", () => {
+  // The caller's timers are unref'd (they must not keep a process alive), so
+  // without a handle of its own this file's event loop could end mid-test.
+  let hold: ReturnType<typeof setInterval>;
+  before(() => {
+    hold = setInterval(() => {}, 60_000);
+  });
+  after(() => clearInterval(hold));
+
   it("times out once, abandons once, and ignores later settlements", async () => {
     const abandoned: OutgoingCall[] = [];
     const { promise, call } = startCall("slow", [], undefined, { timeout: 10 }, undefined);
