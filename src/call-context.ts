@@ -13,6 +13,8 @@ export interface PeerInfo {
   readonly remote?: AnyRemote | undefined;
   /** Streams and references alive on the connection (src/refs/), when it carries them. */
   readonly references?: { exports: number; imports: number; streams: number } | undefined;
+  /** Aborted when the connection closes (per-connection instances, src/instance-modes.ts). */
+  readonly closed?: AbortSignal;
   /** Which protocol serves the connection, for the error when `remote` is missing ("python-recipe", "xmlrpc"). */
   readonly protocol?: string;
 }

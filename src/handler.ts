@@ -5,6 +5,7 @@
  */
 import { RpcError } from "./errors.js";
 import type { AnyRemote } from "./facade.js";
+import { InstanceFactories, type FactoryOptions } from "./instance-modes.js";
 import { bindArguments, parseParamSpecs, readParams, type Param, type ParamSpec } from "./params.js";
 
 /** What a handler (and middleware) can know about the call it is serving. */
@@ -91,12 +92,23 @@ function signatureOf(name: string, m: Method): string {
   return `${name}(${ps.join(", ")})`;
 }
 
+const paramCache = new WeakMap<Function, Param[] | undefined>();
+
+/** A factory instance's method parameters, read once per function. */
+function paramsOf(fn: Function): Param[] | undefined {
+  if (paramCache.has(fn)) return paramCache.get(fn);
+  const p = readParams(fn);
+  paramCache.set(fn, p);
+  return p;
+}
+
 /** Dispatches `(name, args, kwargs)` to registered functions and instance methods. */
 export class RPCHandler {
   readonly #methods = new Map<string, Method>();
   readonly #middleware: Middleware[] = [];
   /** Ids given to registerInstance, so a call to a removed object can say which. */
   readonly #objects = new Set<string>();
+  readonly #factories = new InstanceFactories();
   readonly options: Readonly<HandlerOptions>;
 
   constructor(options: HandlerOptions = {}) {
@@ -142,6 +154,21 @@ export class RPCHandler {
   }
 
   /**
+   * Serve the object `id` from instances `create` makes: one per connection
+   * (`{ per: "connection" }`, dropped and passed to `dispose` when the
+   * connection closes) or a new one per call (`{ per: "call" }`), like Pyro's
+   * instance modes; `registerInstance` is the shared mode. Public methods
+   * are found on each instance as registerInstance finds them. Remove with
+   * `unregisterInstance(id)`.
+   */
+  registerFactory(id: string, create: (ctx: CallContext) => object, options: FactoryOptions): this {
+    checkName(id);
+    this.#factories.add(id, create, options);
+    this.#objects.add(id);
+    return this;
+  }
+
+  /**
    * Stop serving the object registered as `id` (its URL is `server.urlOf(id)`);
    * later calls to it fail with `METHOD_NOT_FOUND` naming it. Safe while
    * serving: calls already running finish. Returns how many methods went.
@@ -154,6 +181,7 @@ export class RPCHandler {
   unregister(name: string): number {
     this.#objects.delete(name);
     let n = this.#methods.delete(name) ? 1 : 0;
+    if (this.#factories.delete(name)) n++;
     const pre = `${name}.`;
     for (const key of [...this.#methods.keys()]) {
       if (key.startsWith(pre)) n += this.#methods.delete(key) ? 1 : 0;
@@ -213,7 +241,12 @@ export class RPCHandler {
   #invoke(ctx: CallContext): Promise<unknown> {
     try {
       const m = isPrivate(ctx.method) ? undefined : this.#methods.get(ctx.method);
-      if (!m) throw this.#notFound(ctx.method);
+      if (!m) {
+        const made = this.#factories.size > 0 && !isPrivate(ctx.method) ? this.#factories.resolve(ctx) : undefined;
+        if (!made) throw this.#notFound(ctx.method);
+        const result: unknown = made.fn.apply(made.thisArg, bindArguments(ctx.method, paramsOf(made.fn), ctx.args, ctx.kwargs));
+        return result instanceof Promise ? result : Promise.resolve(result);
+      }
       const bound = bindArguments(ctx.method, m.params, ctx.args, ctx.kwargs);
       const result: unknown = m.context ? m.fn.call(m.thisArg, ctx, ...bound) : m.fn.apply(m.thisArg, bound);
       // Plain values skip a microtask hop; thenables are adopted.

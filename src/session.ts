@@ -96,6 +96,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #writeBlocked = false;
   #shuttingDown = false;
   #closed = false;
+  readonly #closedSignal = new AbortController();
   #closeError: Error | undefined;
   /** Why this side gave up on the connection; wins over whatever the transport reports next. */
   #failure: Error | undefined;
@@ -130,6 +131,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       get references() {
         return session.references;
       },
+      closed: this.#closedSignal.signal,
     };
     if (options.role === "client") this.#useSerializer(options.serializer ?? json);
   }
@@ -349,6 +351,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #onClosed(err: Error | undefined): void {
     this.#closed = true;
+    this.#closedSignal.abort();
     this.#ready = false;
     clearTimeout(this.#firstFrameTimer);
     clearTimeout(this.#idleTimer);
