@@ -12,6 +12,7 @@ import { RpcError } from "../src/index.js";
 import { decodePickle, type PickleLimits } from "../src/python/pickle-decoder.js";
 import { encodePickle, PyTuple } from "../src/python/pickle-encoder.js";
 import { Op } from "../src/python/pickle-opcodes.js";
+import { cpuNow } from "./support/cpu-time.js";
 
 function bytes(...parts: (number | string | Uint8Array)[]): Uint8Array {
   const out: number[] = [];
@@ -180,9 +181,9 @@ describe("pickle decoder: limits", () => {
     parts.push(Op.APPENDS, Op.POP, Op.EMPTY_LIST, Op.MARK);
     for (let i = 0; i < 20_000; i++) parts.push(Op.GLOBAL, ...Buffer.from("__builtin__\nset\n"), Op.BINGET, 0, Op.TUPLE1, Op.REDUCE);
     parts.push(Op.APPENDS, Op.STOP);
-    const started = performance.now();
+    const started = cpuNow();
     refused(Uint8Array.from(parts));
-    assert.ok(performance.now() - started < 2000);
+    assert.ok(cpuNow() - started < 2000);
   });
 
   it("decodes a large flat pickle in linear time", () => {
@@ -191,10 +192,10 @@ describe("pickle decoder: limits", () => {
     parts.set([0x80, 2, Op.EMPTY_LIST, Op.MARK]);
     parts.fill(Op.NEWTRUE, 4, 4 + n);
     parts.set([Op.APPENDS, Op.STOP], 4 + n);
-    const started = performance.now();
+    const started = cpuNow();
     const v = decodePickle(parts) as unknown[];
     assert.equal(v.length, n);
-    assert.ok(performance.now() - started < 2000);
+    assert.ok(cpuNow() - started < 2000);
   });
 });
 
