@@ -22,7 +22,7 @@ import { decodePickle } from "../src/python/pickle-decoder.js";
 import { PythonError } from "../src/python/python-exceptions.js";
 import { FrameDecoder } from "../transports/tcp/frame-decoder.js";
 import { nodeHmac } from "../transports/node-hmac.js";
-import { emptyDicts, nestedExceptions, sharedPairs } from "./pickle-killers.js";
+import { emptyDicts, listOfDicts, nestedExceptions, sharedPairs } from "./pickle-killers.js";
 import { findPython, findPythons } from "./python-procs.js";
 
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/pickle-hostile/", import.meta.url));
@@ -110,6 +110,11 @@ class HostilePeer {
     const f = this.#frames.shift();
     if (f || this.#closed) return Promise.resolve(f);
     return new Promise((resolve) => (this.#waiter = resolve));
+  }
+
+  /** Sends one frame without waiting for an answer. */
+  write(payload: Uint8Array): void {
+    this.#socket.write(frame(payload));
   }
 
   /** Sends one frame and returns the server's answer (a pickled exception) or undefined when it closed. */
@@ -251,6 +256,18 @@ describe("pickle: hostile peers against a recipe server in its own process", { s
           const top = decodePickle(reply) as unknown[];
           assert.equal(top[0], top[1]);
         }
+      })(),
+      // Requests pipelined behind a slow call, each 200,000 dicts (about 40 MB decoded): they wait as bytes, decoded one at a time.
+      (async () => {
+        const p = await HostilePeer.open(port);
+        peers.push(p);
+        const call = (name: string, arg: number): Uint8Array =>
+          Uint8Array.from([0x80, 2, 0x8c, name.length, ...Buffer.from(name), 0x4a, ...new Uint8Array(new Int32Array([arg]).buffer), 0x85, 0x7d, 0x87, 0x2e]);
+        const dicts = listOfDicts(200_000, "echo");
+        p.write(call("slow", 1500));
+        for (let i = 0; i < 16; i++) p.write(dicts);
+        assert.equal(decodePickle((await p.next()) as Uint8Array), 1500);
+        for (let i = 0; i < 16; i++) assert.equal((decodePickle((await p.next()) as Uint8Array) as unknown[][])[0]?.length, 200_000);
       })(),
       // 12 MiB of {} in the JSON idiom: refused at maxObjects, answered in JSON, connection kept.
       (async () => {

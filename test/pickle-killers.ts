@@ -43,6 +43,17 @@ export function sharedPairs(levels: number, method?: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** `(method, ([{}, {}, ...],), {})` with `count` dicts: about one heap container per request byte. */
+export function listOfDicts(count: number, method: string): Uint8Array {
+  const head = [Op.PROTO, 2, Op.SHORT_BINUNICODE, method.length, ...ascii(method), Op.MARK];
+  const tail = [Op.LIST, Op.TUPLE1, Op.EMPTY_DICT, Op.TUPLE3, Op.STOP];
+  const b = new Uint8Array(head.length + count + tail.length);
+  b.set(head);
+  b.fill(Op.EMPTY_DICT, head.length, head.length + count);
+  b.set(tail, head.length + count);
+  return b;
+}
+
 function ascii(s: string): number[] {
   return Array.from(s, (c) => c.charCodeAt(0));
 }

@@ -10,7 +10,9 @@
  * open. A pickle the decoder refuses gets a `PROTOCOL_ERROR` reply (a pickled
  * ValueError) after the replies to earlier requests, and the connection is
  * closed; a frame that is not a recipe message at all closes it, without a
- * reply, once earlier requests are answered.
+ * reply, once earlier requests are answered. Requests read ahead wait as
+ * bytes and are decoded one at a time, so a connection holds at most one
+ * decoded request, whatever its read-ahead.
  */
 import { ServerCall, type PeerInfo } from "../call-context.js";
 import { RpcError } from "../errors.js";
@@ -25,6 +27,13 @@ export interface RecipeProtocolOptions {
   limits?: Partial<PickleLimits>;
   /** Requests read ahead of the running one before the connection stops being read (default 16). */
   maxQueued?: number;
+  /**
+   * Bytes of requests read ahead before the connection stops being read
+   * (default 1 MiB). Requests wait undecoded: a decoded one may cost many
+   * times its bytes (within `limits`), so only the running request is ever
+   * decoded.
+   */
+  maxQueuedBytes?: number;
 }
 
 /** A FrameProtocol serving the Python recipe; pass it in `ServeOptions.protocols` or a transport's `protocols`. */
@@ -32,11 +41,12 @@ export function createPythonRecipeProtocol(options: RecipeProtocolOptions = {}):
   // Resolved (and checked) once: every frame then reuses the same object.
   const limits = resolvePickleLimits(options.limits);
   const maxQueued = options.maxQueued ?? 16;
+  const maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
   return {
     name: "python-recipe",
     detect: isRecipeFrame,
     start(handler: RPCHandler, conn: Connection, peer: PeerInfo) {
-      return new RecipeSession(handler, conn, peer, limits, maxQueued);
+      return new RecipeSession(handler, conn, peer, limits, maxQueued, maxQueuedBytes);
     },
   };
 }
@@ -57,8 +67,11 @@ class RecipeSession implements ConnectionSink, SessionLike {
   readonly #peer: PeerInfo;
   readonly #limits: Partial<PickleLimits>;
   readonly #maxQueued: number;
-  #queue: Item[] = [];
+  readonly #maxQueuedBytes: number;
+  /** Frames read ahead, not yet decoded (frames belong to the core once delivered). */
+  #queue: Uint8Array[] = [];
   #head = 0;
+  #queuedBytes = 0;
   #running: ServerCall | undefined;
   #readPaused = false;
   #writeBlocked = false;
@@ -67,12 +80,13 @@ class RecipeSession implements ConnectionSink, SessionLike {
   #closed = false;
   #idleWaiters: (() => void)[] = [];
 
-  constructor(handler: RPCHandler, conn: Connection, peer: PeerInfo, limits: Partial<PickleLimits>, maxQueued: number) {
+  constructor(handler: RPCHandler, conn: Connection, peer: PeerInfo, limits: Partial<PickleLimits>, maxQueued: number, maxQueuedBytes: number) {
     this.#handler = handler;
     this.#conn = conn;
     this.#peer = peer;
     this.#limits = limits;
     this.#maxQueued = Math.max(1, maxQueued);
+    this.#maxQueuedBytes = Math.max(0, maxQueuedBytes);
   }
 
   get inFlight(): number {
@@ -81,22 +95,27 @@ class RecipeSession implements ConnectionSink, SessionLike {
 
   frame(frame: Uint8Array): void {
     if (this.#closed || this.#refusing) return;
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    this.#pump(); // decodes it at once when nothing runs; pauses reading when too much waits
+
+  }
+
+  /** Decoded only when it is its turn, so at most one decoded request per connection is held. */
+  #decode(frame: Uint8Array): Item {
     let item: Item;
     try {
-      // Decoded at once: the transport may reuse `frame`'s memory after this call.
       item = decodeRequest(frame, this.#limits);
     } catch (err) {
       item = { closeWith: err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", String(err)) };
     }
-    // After a refused frame nothing more is read: earlier calls are answered, then the refusal, then close.
+    // After a refused frame nothing more is read: earlier calls were answered, then the refusal, then close.
     const refusal = "closeWith" in item ? item.closeWith : "error" in item && item.fatal ? item.error : undefined;
     if (refusal) {
       this.#refusing = true;
       this.#handler.options.onError?.(refusal, undefined);
     }
-    this.#queue.push(item);
-    this.#updateReading();
-    this.#pump();
+    return item;
   }
 
   drain(): void {
@@ -109,6 +128,7 @@ class RecipeSession implements ConnectionSink, SessionLike {
     this.#closed = true;
     this.#queue = [];
     this.#head = 0;
+    this.#queuedBytes = 0;
     const call = this.#running;
     this.#running = undefined;
     call?.abort(new RpcError("CONNECTION_CLOSED", "the caller disconnected", err ? { cause: err } : {}));
@@ -126,11 +146,13 @@ class RecipeSession implements ConnectionSink, SessionLike {
 
   #pump(): void {
     while (!this.#running && !this.#closed && this.#head < this.#queue.length) {
-      const item = this.#queue[this.#head++] as Item;
+      const frame = this.#queue[this.#head++] as Uint8Array;
+      this.#queuedBytes -= frame.length;
       if (this.#head === this.#queue.length) {
         this.#queue = [];
         this.#head = 0;
       }
+      const item = this.#decode(frame);
       if ("closeWith" in item) {
         return this.#conn.close(item.closeWith);
       } else if ("error" in item) {
@@ -176,7 +198,8 @@ class RecipeSession implements ConnectionSink, SessionLike {
 
   #updateReading(): void {
     if (this.#closed) return;
-    const pause = this.#writeBlocked || this.#refusing || this.#queue.length - this.#head >= this.#maxQueued;
+    const queued = this.#queue.length - this.#head;
+    const pause = this.#writeBlocked || this.#refusing || queued >= this.#maxQueued || (queued > 0 && this.#queuedBytes >= this.#maxQueuedBytes);
     if (pause === this.#readPaused) return;
     this.#readPaused = pause;
     if (pause) this.#conn.pause();
