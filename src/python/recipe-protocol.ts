@@ -54,6 +54,10 @@ export function createPythonRecipeProtocol(options: RecipeProtocolOptions = {}):
 /** The recipe protocol with default limits; the TCP transport lists it, so `tcp://` servers answer Python recipe clients. */
 export const pythonRecipeProtocol: FrameProtocol = createPythonRecipeProtocol();
 
+/** Runs `fn` after pending I/O: setImmediate where there is one (Node), else a zero timeout (browsers). */
+const defer: (fn: () => void) => void =
+  (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate ?? ((fn: () => void) => void setTimeout(fn, 0));
+
 /** A frame that is not a recipe message: the connection closes, without a reply, once earlier calls are answered. */
 interface NotRecipe {
   readonly closeWith: RpcError;
@@ -79,6 +83,7 @@ class RecipeSession implements ConnectionSink, SessionLike {
   #refusing = false;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
+  #pumpScheduled = false;
 
   constructor(handler: RPCHandler, conn: Connection, peer: PeerInfo, limits: Partial<PickleLimits>, maxQueued: number, maxQueuedBytes: number) {
     this.#handler = handler;
@@ -189,7 +194,19 @@ class RecipeSession implements ConnectionSink, SessionLike {
     }
     this.#send(frame ?? encodeErrorReply(req.idiom, req.python, err));
     this.#wakeIdle();
-    this.#pump();
+    // Replies resolve as microtasks: pumping the next queued request from here would chain every
+    // queued decode and encode without letting I/O in, so other connections wait for the whole batch.
+    if (this.#head < this.#queue.length) this.#schedulePump();
+    else this.#pump();
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    defer(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
   }
 
   #send(frame: Uint8Array): void {
