@@ -145,7 +145,7 @@ class RecipeSession implements ConnectionSink, SessionLike {
   }
 
   idle(): Promise<void> {
-    if (!this.#running) return Promise.resolve();
+    if (!this.#running && !this.#pumpScheduled) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -196,7 +196,8 @@ class RecipeSession implements ConnectionSink, SessionLike {
     this.#wakeIdle();
     // Replies resolve as microtasks: pumping the next queued request from here would chain every
     // queued decode and encode without letting I/O in, so other connections wait for the whole batch.
-    if (this.#head < this.#queue.length) this.#schedulePump();
+    // While shutting down the rest are only refused (cheap), and must be before idle() lets the server close.
+    if (this.#head < this.#queue.length && !this.#shuttingDown) this.#schedulePump();
     else this.#pump();
   }
 
@@ -206,6 +207,7 @@ class RecipeSession implements ConnectionSink, SessionLike {
     defer(() => {
       this.#pumpScheduled = false;
       this.#pump();
+      this.#wakeIdle();
     });
   }
 
@@ -224,7 +226,7 @@ class RecipeSession implements ConnectionSink, SessionLike {
   }
 
   #wakeIdle(): void {
-    if (this.#running) return;
+    if (this.#running || this.#pumpScheduled) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();
