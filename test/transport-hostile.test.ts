@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { makeTestCerts, type CertPair } from "./tcp-certs.js";
 import { connect, type AnyRemote } from "../src/index.js";
 import "../transports/tcp/index.js";
 import "../transports/ws/index.js";
@@ -45,16 +46,17 @@ async function openMany<T>(n: number, batch: number, open: () => Promise<T>): Pr
   return out;
 }
 
-async function honestProxies(proc: ServerProcess): Promise<AnyRemote[]> {
-  return Promise.all(proc.urls.map((url) => connect(url, { authkey, timeout: 10_000 })));
-}
 
-describe("tcp and ws servers against slow and greedy peers", { timeout: 180_000 }, () => {
+describe("tcp, tls and ws servers against slow and greedy peers", { timeout: 180_000 }, () => {
   const opened: { destroy(): void }[] = [];
   /** Honest callers and RSS samplers of the running test, stopped even when it fails. */
   let stoppers: (() => unknown)[] = [];
   let proc: ServerProcess | undefined;
   let proxies: AnyRemote[] = [];
+  let certs: CertPair;
+  before(() => {
+    certs = makeTestCerts().server;
+  });
 
   async function cleanUp(): Promise<void> {
     const stop = stoppers;
@@ -78,16 +80,18 @@ describe("tcp and ws servers against slow and greedy peers", { timeout: 180_000 
     return sampler;
   }
 
-  async function start(options: Record<string, unknown>): Promise<{ tcp: string; ws: string }> {
+  /** tcp, tls and ws servers (each its own budget) in one child process, with an honest client each. */
+  async function start(options: Record<string, unknown>): Promise<{ tcp: string; tls: string; ws: string }> {
     await cleanUp();
     proc = await ServerProcess.start([
       { url: "tcp://127.0.0.1:0", options: { authkey, ...options } },
+      { url: "tls://127.0.0.1:0", options: { authkey, ...certs, ...options } },
       { url: "ws://127.0.0.1:0/rpc", options: { authkey, ...options } },
     ]);
-    proxies = await honestProxies(proc);
+    proxies = await Promise.all(proc.urls.map((url) => connect(url, { authkey, timeout: 10_000, ca: certs.cert })));
     // Warm up, so the baseline RSS includes what honest service costs.
     for (const p of proxies) for (let i = 0; i < 200; i++) assert.equal(await p.add(i, 1), i + 1);
-    return { tcp: proc.urls[0] as string, ws: proc.urls[1] as string };
+    return { tcp: proc.urls[0] as string, tls: proc.urls[1] as string, ws: proc.urls[2] as string };
   }
 
   const tcpOf = (r: RawSocket) => (opened.push(r.socket), r);
@@ -96,8 +100,11 @@ describe("tcp and ws servers against slow and greedy peers", { timeout: 180_000 
   it("closes 300 slowloris connections (a frame trickling in a byte at a time) after frameTimeout", async (t) => {
     const urls = await start({ frameTimeout: 1000 });
     const server = proc as ServerProcess;
-    const tcp = (await openMany(150, 25, () => tcpPeer(urls.tcp, authkey))).map(tcpOf);
-    const ws = (await openMany(150, 25, () => wsAuthenticatedPeer(urls.ws, authkey))).map(wsOf);
+    const tcp = [
+      ...(await openMany(100, 25, () => tcpPeer(urls.tcp, authkey))),
+      ...(await openMany(100, 25, () => tcpPeer(urls.tls, authkey, certs.cert))),
+    ].map(tcpOf);
+    const ws = (await openMany(100, 25, () => wsAuthenticatedPeer(urls.ws, authkey))).map(wsOf);
     const callers = callersFor(proxies);
     const rss = server.rss();
     const started = Date.now();
@@ -129,18 +136,18 @@ describe("tcp and ws servers against slow and greedy peers", { timeout: 180_000 
     assert.ok(server.rss() < rss + 64 * MiB, "RSS grew by more than 64 MiB");
   });
 
-  it("holds at most maxBufferedBytes of unfinished 60 MiB frames from 16 peers, and closes them", async (t) => {
+  it("holds at most maxBufferedBytes of unfinished 60 MiB frames from 20 peers, and closes them", async (t) => {
     const budget = 16 * MiB;
     // The former default frame limit (64 MiB), so that each peer could hold a lot.
     const urls = await start({ maxFrameSize: 64 * MiB, maxBufferedBytes: budget, frameTimeout: 120_000 });
     const server = proc as ServerProcess;
     const base = server.rss();
-    const tcp = (await openMany(8, 8, () => tcpPeer(urls.tcp, authkey))).map(tcpOf);
+    const tcp = [...(await openMany(8, 8, () => tcpPeer(urls.tcp, authkey))), ...(await openMany(4, 4, () => tcpPeer(urls.tls, authkey, certs.cert)))].map(tcpOf);
     const ws = (await openMany(8, 8, () => wsAuthenticatedPeer(urls.ws, authkey))).map(wsOf);
     const callers = callersFor(proxies);
     const sampler = samplerFor(server);
     const perPeer = 20 * MiB;
-    // Every peer announces 60 MiB and sends 20 MiB of it: 320 MiB if all were kept.
+    // Every peer announces 60 MiB and sends 20 MiB of it: 400 MiB if all were kept.
     const sent = await within(
       Promise.all([
         ...tcp.map((t) => (t.socket.write(encodeHeader(60 * MiB)), writeZeros(t.socket, perPeer, () => t.closed))),
@@ -159,8 +166,8 @@ describe("tcp and ws servers against slow and greedy peers", { timeout: 180_000 
     assert.ok(server.alive, "the server died");
     const grew = (peak - base) / MiB;
     t.diagnostic(`RSS ${(base / MiB).toFixed(0)} MiB before, peak +${grew.toFixed(0)} MiB; peers sent ${sent.map((n) => (n / MiB).toFixed(1)).join(" ")} MiB`);
-    // The budget, plus garbage V8 lets pile up before it collects (chunks of closed peers): far from 320 MiB.
-    assert.ok(grew < 16 + 128, `RSS grew by ${grew.toFixed(0)} MiB with a budget of 16 MiB (peers sent ${(sent.reduce((a, b) => a + b, 0) / MiB).toFixed(0)} MiB)`);
+    // Three budgets (tcp, tls, ws), plus garbage V8 lets pile up before it collects (chunks of closed peers): far from 400 MiB.
+    assert.ok(grew < 3 * 16 + 128, `RSS grew by ${grew.toFixed(0)} MiB with budgets of 3 x 16 MiB (peers sent ${(sent.reduce((a, b) => a + b, 0) / MiB).toFixed(0)} MiB)`);
     const told = ws.filter((w) => w.closeCode === 4000).map((w) => w.closeReason ?? "");
     for (const r of told) assert.match(r, /^PAYLOAD_TOO_LARGE: /);
     // Honest calls still go through, and a large honest frame fits again now that the budget is free.

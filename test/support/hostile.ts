@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { WebSocket } from "ws";
 import type { AnyRemote } from "../../src/index.js";
 import { clientHandshake, type ChallengeIO } from "../../src/transport-sdk.js";
@@ -206,11 +207,17 @@ function track(socket: net.Socket): RawSocket {
   return raw;
 }
 
-/** A raw tcp peer that passed the HMAC challenge (when `authkey` is given) and sent its hello. */
-export async function tcpPeer(url: string, authkey?: string): Promise<RawSocket> {
+/**
+ * A raw tcp peer (tls for a `tls://` URL, trusting `ca`) that passed the
+ * HMAC challenge (when `authkey` is given) and sent its hello.
+ */
+export async function tcpPeer(url: string, authkey?: string, ca?: string): Promise<RawSocket> {
   const u = new URL(url);
   const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect({ host: u.hostname, port: Number(u.port) }, () => resolve(s));
+    const s =
+      u.protocol === "tls:"
+        ? tls.connect({ host: u.hostname, port: Number(u.port), ...(ca === undefined ? {} : { ca }) }, () => resolve(s))
+        : net.connect({ host: u.hostname, port: Number(u.port) }, () => resolve(s));
     s.once("error", reject);
   });
   if (authkey !== undefined) {

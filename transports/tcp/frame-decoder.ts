@@ -84,9 +84,9 @@ export class FrameDecoder {
     if (this.#buffered < this.#length) return this.#incomplete();
     const frame = this.#take(this.#length);
     this.#length = -1;
-    // The unfinished frame just finished: what follows it is a new one, on a new clock.
-    // (It holds no more than before, so the budget cannot refuse it; #incomplete checks again anyway.)
-    if (this.#account !== undefined && this.#account.held !== 0) this.#account.restart(this.#buffered);
+    // The unfinished frame is finished. The bytes after it (more frames, perhaps one unfinished)
+    // are reported when the caller runs out of frames, on a new clock; nothing is done per frame.
+    if (this.#account !== undefined && this.#account.held !== 0) this.#account.release();
     return frame;
   }
 

@@ -71,16 +71,29 @@ export class MessageMeter {
         if (this.#remaining === 0) held = this.#frameEnd(held);
         continue;
       }
-      // Header bytes, possibly split across chunks.
-      const h = this.#header;
-      h[this.#headerHave++] = chunk[p++] as number;
-      held++;
-      if (this.#headerHave === 2) {
-        const len7 = (h[1] as number) & 0x7f;
-        this.#headerNeed = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + ((h[1] as number) & 0x80 ? 4 : 0);
+      let err: RpcError | undefined;
+      if (this.#headerHave === 0 && n - p >= MAX_HEADER) {
+        // The usual case: the whole header is in this chunk; read it in place.
+        const b1 = chunk[p + 1] as number;
+        const len7 = b1 & 0x7f;
+        const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+        err = this.#frameStart(chunk, p);
+        p += size;
+        held += size;
+      } else {
+        // Header bytes split across chunks: gather them first.
+        const h = this.#header;
+        h[this.#headerHave++] = chunk[p++] as number;
+        held++;
+        if (this.#headerHave === 2) {
+          const len7 = (h[1] as number) & 0x7f;
+          this.#headerNeed = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + ((h[1] as number) & 0x80 ? 4 : 0);
+        }
+        if (this.#headerHave < this.#headerNeed) continue;
+        this.#headerHave = 0;
+        this.#headerNeed = 2;
+        err = this.#frameStart(h, 0);
       }
-      if (this.#headerHave < this.#headerNeed) continue;
-      const err = this.#frameStart();
       if (err) return err;
       if (this.#lost) return undefined;
       if (this.#remaining === 0) held = this.#frameEnd(held);
@@ -98,17 +111,18 @@ export class MessageMeter {
     return undefined;
   }
 
-  /** A whole header is in: read the frame's kind and length. */
-  #frameStart(): RpcError | undefined {
-    const h = this.#header;
-    const b0 = h[0] as number;
-    const len7 = (h[1] as number) & 0x7f;
+  /** A whole header is at `h[o]`: read the frame's kind and length. */
+  #frameStart(h: Uint8Array, o: number): RpcError | undefined {
+    const b0 = h[o] as number;
+    const len7 = (h[o + 1] as number) & 0x7f;
     let length: number;
-    if (len7 === 126) length = ((h[2] as number) << 8) | (h[3] as number);
-    else if (len7 === 127) length = ((h[2] as number) * 2 ** 24 + (((h[3] as number) << 16) | ((h[4] as number) << 8) | (h[5] as number))) * 2 ** 32 + ((((h[6] as number) << 24) | ((h[7] as number) << 16) | ((h[8] as number) << 8) | (h[9] as number)) >>> 0);
-    else length = len7;
-    this.#headerHave = 0;
-    this.#headerNeed = 2;
+    if (len7 === 126) length = ((h[o + 2] as number) << 8) | (h[o + 3] as number);
+    else if (len7 === 127) {
+      const high = (((h[o + 2] as number) << 24) | ((h[o + 3] as number) << 16) | ((h[o + 4] as number) << 8) | (h[o + 5] as number)) >>> 0;
+      const low = (((h[o + 6] as number) << 24) | ((h[o + 7] as number) << 16) | ((h[o + 8] as number) << 8) | (h[o + 9] as number)) >>> 0;
+      // Above 2^53 the value is not exact, but it is far above any limit anyway.
+      length = high * 2 ** 32 + low;
+    } else length = len7;
     const opcode = b0 & 0x0f;
     this.#fin = (b0 & 0x80) !== 0;
     this.#control = opcode >= 8;
