@@ -64,7 +64,7 @@ export async function serve(handler: RPCHandler, url: string | URL, options: Ser
     if (server) server.track(session);
     else early.push(session);
   });
-  server = new FrameServer(listener, opts.closeTimeout ?? DEFAULT_LIMITS.closeTimeout);
+  server = new FrameServer(listener, opts.closeTimeout ?? DEFAULT_LIMITS.closeTimeout, ep.url.search);
   for (const s of early) server.track(s);
   return server;
 }

@@ -39,6 +39,8 @@ export const ErrorCodes = {
   INTERNAL_ERROR: "INTERNAL_ERROR",
   /** A callback or reference was used after it was released (callbacks live while their call runs unless kept). */
   REFERENCE_RELEASED: "REFERENCE_RELEASED",
+  /** A name given to `RPCHandler.register`/`registerInstance` is taken; pass `{ replace: true }` to replace it. */
+  ALREADY_REGISTERED: "ALREADY_REGISTERED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -150,17 +152,53 @@ function wireName(e: Error): string {
   return name;
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function wireCode(code: unknown): string {
+  // Wire codes are strings; a numeric code (errno-style) keeps its digits.
+  return typeof code === "string" && code ? code : typeof code === "number" && Number.isFinite(code) ? String(code) : ErrorCodes.REMOTE_ERROR;
+}
+
+/**
+ * `throw { code: 42, message: "..." }`: the object's own fields are what
+ * its author meant the caller to see (String() of it is "[object Object]").
+ */
+function plainObjectError(o: Record<string, unknown>): WireError {
+  let get: (k: string) => unknown;
+  try {
+    get = (k) => (Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
+    const out: WireError = {
+      name: typeof get("name") === "string" && get("name") ? (get("name") as string) : "Error",
+      // No message of its own: its own toString if it has one, never "[object Object]".
+      message: typeof get("message") === "string" ? (get("message") as string) : o.toString !== Object.prototype.toString ? safeString(o, "unknown error") : "",
+      code: wireCode(get("code")),
+    };
+    if (get("data") !== undefined) out.data = get("data");
+    let props: Record<string, unknown> | undefined;
+    for (const key of Object.keys(o)) {
+      if (RESERVED.has(key)) continue;
+      const v = o[key];
+      if (typeof v === "function" || typeof v === "symbol") continue;
+      (props ??= {})[key] = v;
+    }
+    if (props) out.props = props;
+    return out;
+  } catch {
+    // a hostile object (throwing getters, proxies): say no more than that it failed
+    return { name: "Error", message: "unknown error", code: ErrorCodes.REMOTE_ERROR };
+  }
+}
+
 /** Convert anything thrown by a handler to its wire form. Never throws. */
 export function toWireError(err: unknown, withStack = false, depth = 0): WireError {
-  if (!(err instanceof Error)) {
-    return { name: "Error", message: safeString(err, "unknown error"), code: ErrorCodes.REMOTE_ERROR };
-  }
+  if (!(err instanceof Error)) return isRecord(err) ? plainObjectError(err) : { name: "Error", message: safeString(err, "unknown error"), code: ErrorCodes.REMOTE_ERROR };
   const e = err as Error & { code?: unknown; data?: unknown };
   const out: WireError = {
     name: wireName(e),
     message: safeString(e.message, ""),
-    // Wire codes are strings; a numeric code (errno-style) keeps its digits.
-    code: typeof e.code === "string" && e.code ? e.code : typeof e.code === "number" && Number.isFinite(e.code) ? String(e.code) : ErrorCodes.REMOTE_ERROR,
+    code: wireCode(e.code),
   };
   if (e.data !== undefined) out.data = e.data;
   let props: Record<string, unknown> | undefined;
@@ -176,9 +214,6 @@ export function toWireError(err: unknown, withStack = false, depth = 0): WireErr
   return out;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** True when `v` has the shape of a {@link WireError} (required fields only). */
 export function isWireError(v: unknown): v is WireError {

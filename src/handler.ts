@@ -43,6 +43,8 @@ export interface RegisterOptions {
   doc?: string;
   /** Pass the {@link CallContext} as the first argument (not bound from the call's arguments). */
   context?: boolean;
+  /** Replace a method already registered under this name (otherwise that is an `ALREADY_REGISTERED` error). */
+  replace?: boolean;
 }
 
 export interface HandlerOptions {
@@ -119,6 +121,8 @@ export class RPCHandler {
   /**
    * Register a function under its own name (`fn.name`), or under an explicit
    * (possibly dotted) name, like XML-RPC's `register_function(f, alias)`.
+   * A name already registered is an `ALREADY_REGISTERED` error unless
+   * `{ replace: true }` is passed.
    */
   register(fn: Function, options?: RegisterOptions): this;
   register(name: string, fn: Function, options?: RegisterOptions): this;
@@ -135,10 +139,11 @@ export class RPCHandler {
    * (or bare names without a prefix), bound to the object. Like XML-RPC's
    * `register_instance` and a Pyro object, but the set is fixed now.
    */
-  registerInstance(obj: object, prefix?: string, options: { context?: boolean | readonly string[] } = {}): this {
+  registerInstance(obj: object, prefix?: string, options: { context?: boolean | readonly string[]; replace?: boolean } = {}): this {
     if (typeof obj !== "object" && typeof obj !== "function") throw new TypeError("registerInstance() needs an object");
     if (prefix !== undefined) checkName(prefix);
     const seen = new Set<string>();
+    const found: [string, Function, boolean][] = [];
     for (let p: object | null = obj; p && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
       for (const key of Object.getOwnPropertyNames(p)) {
         if (seen.has(key) || key.startsWith("_") || FORBIDDEN.has(key)) continue;
@@ -146,9 +151,13 @@ export class RPCHandler {
         const desc = Object.getOwnPropertyDescriptor(p, key);
         if (!desc || typeof desc.value !== "function") continue; // accessors are never called
         const ctx = options.context === true || (Array.isArray(options.context) && options.context.includes(key));
-        this.#add(prefix ? `${prefix}.${key}` : key, desc.value as Function, obj, { context: ctx });
+        found.push([prefix ? `${prefix}.${key}` : key, desc.value as Function, ctx]);
       }
     }
+    // All or nothing: a clash found halfway must not leave half the object registered.
+    const taken = options.replace === true ? undefined : found.find(([name]) => this.#methods.has(name));
+    if (taken) throw new RpcError("ALREADY_REGISTERED", `method '${taken[0]}' is already registered: pass { replace: true } to replace it, or unregister('${taken[0]}') first`);
+    for (const [name, fn, ctx] of found) this.#add(name, fn, obj, { context: ctx, replace: true });
     if (prefix !== undefined) this.#objects.add(prefix);
     return this;
   }
@@ -272,6 +281,10 @@ export class RPCHandler {
 
   #add(name: string, fn: Function, thisArg: unknown, opts: RegisterOptions): void {
     checkName(name);
+    // A second registration silently winning hides a naming clash; replacing must be asked for.
+    if (!opts.replace && this.#methods.has(name)) {
+      throw new RpcError("ALREADY_REGISTERED", `method '${name}' is already registered: pass { replace: true } to replace it, or unregister('${name}') first`);
+    }
     let params = opts.params ? parseParamSpecs(opts.params) : readParams(fn);
     if (opts.context && params && !opts.params) params = params.slice(1);
     this.#methods.set(name, { fn, thisArg, params, doc: opts.doc ?? "", context: !!opts.context });

@@ -11,15 +11,20 @@ export class FrameServer implements Server {
   readonly #listener: Listener;
   readonly #sessions = new Set<PeerSession>();
   readonly #closeTimeout: number;
+  readonly #query: string;
   #closing: Promise<void> | undefined;
 
-  constructor(listener: Listener, closeTimeout: number) {
+  /** `query`: the served URL's `?...` (its options, e.g. `serializer`), kept in {@link url}. */
+  constructor(listener: Listener, closeTimeout: number, query = "") {
     this.#listener = listener;
     this.#closeTimeout = closeTimeout;
+    this.#query = query;
   }
 
+  /** The listener's URL with the served URL's query: a URL a client can connect to as is. */
   get url(): string {
-    return this.#listener.url;
+    const u = this.#listener.url;
+    return this.#query && !u.includes("?") ? u + this.#query : u;
   }
 
   /** The URL of the object registered as `id`: `url#id`. */

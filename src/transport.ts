@@ -91,8 +91,12 @@ export interface Listener {
 
 /** Options every transport receives; each transport documents its own extras. */
 export interface TransportOptions {
-  /** Shared secret for the mutual HMAC challenge. Never logged. */
-  authkey?: string | Uint8Array;
+  /**
+   * Shared secret for the mutual HMAC challenge. Never logged. Without it,
+   * WIRECALL_AUTHKEY from the environment is used; `false`: no authkey on
+   * purpose, the variable ignored (mem:// refuses the variable otherwise).
+   */
+  authkey?: string | Uint8Array | false;
   /** Largest frame accepted, in bytes. */
   maxFrameSize?: number;
   /** Time limit for connect + handshake, ms. */

@@ -228,7 +228,8 @@ export function clientHandshake(io: ChallengeIO, authkey: Uint8Array, opts: Chal
 }
 
 /** The authkey from an option or the WIRECALL_AUTHKEY environment variable (via globalThis.process?.env), as bytes; undefined when neither. */
-export function resolveAuthkey(option: string | Uint8Array | undefined): Uint8Array | undefined {
+export function resolveAuthkey(option: string | Uint8Array | false | undefined): Uint8Array | undefined {
+  if (option === false) return undefined;
   if (option instanceof Uint8Array) return option;
   if (typeof option === "string") return utf8Encode(option);
   if (option !== undefined && option !== null) throw new RpcError("AUTH_FAILED", "authkey must be a string or a Uint8Array");

@@ -21,11 +21,30 @@ function maxFrame(options: TransportOptions): number {
   return typeof options.maxFrameSize === "number" ? options.maxFrameSize : DEFAULT_LIMITS.maxFrameSize;
 }
 
+/**
+ * Refuse an authkey rather than drop it: mem:// has no challenge (its peers
+ * are code in this process). As for XML-RPC, WIRECALL_AUTHKEY says "this
+ * process authenticates its connections", so it is refused too unless
+ * `authkey: false` says "none here, on purpose". See docs/security.md.
+ */
+function refuseAuthkey(options: TransportOptions, side: "server" | "client"): void {
+  const authkey = (options as { authkey?: unknown }).authkey;
+  if (authkey === false) return;
+  if (authkey !== undefined) {
+    throw new RpcError("INVALID_URL", `mem:// cannot use an authkey (it has no challenge; its peers are code in this process), so the ${side} would run without it: drop the option, or use tcp:// or ws:// to authenticate`);
+  }
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.WIRECALL_AUTHKEY;
+  if (env) {
+    throw new RpcError("INVALID_URL", `WIRECALL_AUTHKEY is set, but mem:// cannot use an authkey, so this ${side} would run without authentication: pass authkey: false to run mem:// without it on purpose`);
+  }
+}
+
 export const memoryTransport: Transport = {
   name: "mem",
   schemes: ["mem"],
 
   async connect(url, options) {
+    refuseAuthkey(options, "client");
     const name = nameOf(url);
     const target = listeners.get(name);
     if (!target) throw new RpcError("CONNECT_FAILED", `no in-process server named '${name}'`);
@@ -39,6 +58,7 @@ export const memoryTransport: Transport = {
   },
 
   async listen(url, options, accept): Promise<Listener> {
+    refuseAuthkey(options, "server");
     let name = nameOf(url);
     if (name === "" || name === "0") name = `anon-${++anonymous}`;
     if (listeners.has(name)) throw new RpcError("CONNECT_FAILED", `an in-process server named '${name}' already exists`);

@@ -107,6 +107,10 @@ export const tcpTransport: Transport = {
     const s = settings(o);
     const authkey = resolveAuthkey(o.authkey);
     const t = tlsOptions(o);
+    // Without a certificate node:tls listens anyway and every client then fails with "SSL alert number 40".
+    if (scheme === "tls" && t.pfx === undefined && t.secureContext === undefined && t.SNICallback === undefined && (t.cert === undefined || t.key === undefined)) {
+      throw new RpcError("INVALID_URL", "tls:// needs the cert and key options (PEM), or pfx; use tcp:// on loopback for no TLS");
+    }
     // Verified client certificates authenticate a peer as well as an authkey does.
     const mutualTls = scheme === "tls" && t.requestCert === true && t.rejectUnauthorized !== false;
     const open = authkey !== undefined || o.allowRemote === true || mutualTls;

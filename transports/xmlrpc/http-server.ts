@@ -126,7 +126,7 @@ export async function serveXmlRpc(handler: RPCHandler, url: URL, options: XmlRpc
     });
   });
   const port = (server.address() as AddressInfo).port;
-  return new XmlRpcServer(server, requests, formatUrl(ep.secure, ep.host, port, ep.path), options.closeTimeout ?? DEFAULT_LIMITS.closeTimeout);
+  return new XmlRpcServer(server, requests, formatUrl(ep.secure, ep.host, port, ep.path) + url.search, options.closeTimeout ?? DEFAULT_LIMITS.closeTimeout);
 }
 
 /** What {@link attachXmlRpc} returns. */
