@@ -488,7 +488,11 @@ describe("tcp: URLs and dialing", { timeout: 30_000 }, () => {
   it("takes transport options from the query string", async () => {
     const s = await serve(handler(), "tcp://127.0.0.1:0?maxFrameSize=2048&coalesce=cork", { authkey });
     try {
-      const p = await connect(`${s.url}?highWaterMark=4096&refuseLegacyMd5=1`, { authkey, timeout: 5000 });
+      // server.url keeps the served query (maxFrameSize, coalesce): add the client's to it.
+      const u = new URL(s.url);
+      u.searchParams.set("highWaterMark", "4096");
+      u.searchParams.set("refuseLegacyMd5", "1");
+      const p = await connect(u, { authkey, timeout: 5000 });
       assert.equal(await p.add(1, 2), 3);
       await assert.rejects(p.echo("y".repeat(4096)), { code: "CONNECTION_CLOSED" }); // over the server's 2048
       await p.$close();
