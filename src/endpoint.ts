@@ -4,6 +4,7 @@
  * request/response front-ends serve and call their own way.
  */
 import type { Caller } from "./caller.js";
+import { callerProfile } from "./caller-profile.js";
 import { createFacade, type AnyRemote, type Remote } from "./facade.js";
 import { frameProtocolsOf, type FrameProtocol } from "./frame-protocol.js";
 import { FrameServer } from "./serve-frames.js";
@@ -15,7 +16,6 @@ import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./ob
 import { PeerSession, type SessionOptions } from "./session.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
 import type { Server, TransportOptions } from "./transport.js";
-import type { RecipeCallerOptions } from "./python/recipe-caller.js";
 
 export interface ServeOptions extends TransportOptions {
   /**
@@ -90,10 +90,10 @@ export async function connect<T = never>(
     const caller: Caller = await transport.connect(ep.url, opts);
     return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
   }
-  if (opts.profile === "python") {
-    // Python's RPCHandler recipe server (docs/python.md); loaded only when asked for.
-    const { RecipeCaller } = await import("./python/recipe-caller.js");
-    const caller = await RecipeCaller.open(() => transport.connect(ep.url, opts), opts as RecipeCallerOptions);
+  const profile = (opts as { profile?: unknown }).profile;
+  if (profile !== undefined) {
+    // Another protocol's client (Python's recipe: docs/python.md), registered by its package.
+    const caller = await callerProfile(String(profile))(() => transport.connect(ep.url, opts), opts as Record<string, unknown>);
     return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
   }
   const proxy = await RPCProxy.open(() => transport.connect(ep.url, opts), opts);

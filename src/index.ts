@@ -25,4 +25,3 @@ export type { Serializer, DecodeLimits } from "./serializers/index.js";
 export { DEFAULT_LIMITS } from "./limits.js";
 export type { Limits } from "./limits.js";
 export type { Server, TransportOptions } from "./transport.js";
-export * from "./python/index.js";

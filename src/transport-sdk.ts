@@ -19,6 +19,8 @@ export { isFrontEnd } from "./front-end.js";
 export type { FrontEnd } from "./front-end.js";
 export { registerFrameProtocol, frameProtocolsOf } from "./frame-protocol.js";
 export type { FrameProtocol, SessionLike } from "./frame-protocol.js";
+export { registerCallerProfile } from "./caller-profile.js";
+export type { CallerProfile } from "./caller-profile.js";
 export { registerTransport, getTransport, parseEndpoint } from "./transport-registry.js";
 export type { AnyTransport } from "./transport-registry.js";
 

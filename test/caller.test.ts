@@ -9,6 +9,8 @@ import { RPCHandler, connect, serve, type RpcError } from "../src/index.js";
 import { startCall, type OutgoingCall } from "../src/transport-sdk.js";
 import "../transports/tcp/index.js";
 import "../transports/xmlrpc/index.js";
+// Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
+import "../protocols/python/index.js";
 
 describe("startCall", () => {
   // The caller's timers are unref'd (they must not keep a process alive), so

@@ -17,11 +17,11 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { RpcError } from "../src/index.js";
-import { decodeRequest, encodeReply } from "../src/python/idioms.js";
-import { decodePickle } from "../src/python/pickle-decoder.js";
-import type { PickleLimits } from "../src/python/pickle-limits.js";
-import { Op } from "../src/python/pickle-opcodes.js";
-import { parsePythonJson } from "../src/python/python-json.js";
+import { decodeRequest, encodeReply } from "../protocols/python/idioms.js";
+import { decodePickle } from "../protocols/python/pickle-decoder.js";
+import type { PickleLimits } from "../protocols/python/pickle-limits.js";
+import { Op } from "../protocols/python/pickle-opcodes.js";
+import { parsePythonJson } from "../protocols/python/python-json.js";
 import { cpuNow } from "./support/cpu-time.js";
 
 setFlagsFromString("--expose-gc");

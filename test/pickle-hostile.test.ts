@@ -18,12 +18,14 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { connect, type AnyRemote } from "../src/index.js";
 import { clientHandshake } from "../src/transport-sdk.js";
-import { decodePickle } from "../src/python/pickle-decoder.js";
-import { PythonError } from "../src/python/python-exceptions.js";
+import { decodePickle } from "../protocols/python/pickle-decoder.js";
+import { PythonError } from "../protocols/python/python-exceptions.js";
 import { FrameDecoder } from "../transports/tcp/frame-decoder.js";
 import { nodeHmac } from "../transports/node-hmac.js";
 import { emptyDicts, listOfDicts, nestedExceptions, sharedPairs } from "./pickle-killers.js";
 import { findPython, findPythons } from "./python-procs.js";
+// Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
+import "../protocols/python/index.js";
 
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/pickle-hostile/", import.meta.url));
 const AUTHKEY = "hostile-pickles";

@@ -2,7 +2,7 @@
  * The pickles that used to kill or hang a recipe server (issue 11, item 2),
  * built byte by byte so the unit, fuzz and hostile tests send the same ones.
  */
-import { Op } from "../src/python/pickle-opcodes.js";
+import { Op } from "../protocols/python/pickle-opcodes.js";
 
 /** PROTO 2, `count` EMPTY_DICTs, STOP: one container per byte (24 MiB of them took a server to 5 GB). */
 export function emptyDicts(count: number): Uint8Array {

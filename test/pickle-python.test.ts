@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RpcError, RemoteError } from "../src/index.js";
-import { decodePickle } from "../src/python/pickle-decoder.js";
-import { encodePickle, PyTuple } from "../src/python/pickle-encoder.js";
-import { PythonError } from "../src/python/python-exceptions.js";
+import { decodePickle } from "../protocols/python/pickle-decoder.js";
+import { encodePickle, PyTuple } from "../protocols/python/pickle-encoder.js";
+import { PythonError } from "../protocols/python/python-exceptions.js";
 import { findPythons, killAll, pool, runPython, type Python } from "./python-procs.js";
 
 const pythons = findPythons();

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { RpcError } from "../src/index.js";
-import { decodePickle, type PickleLimits } from "../src/python/pickle-decoder.js";
-import { encodePickle, PyTuple } from "../src/python/pickle-encoder.js";
-import { Op } from "../src/python/pickle-opcodes.js";
+import { decodePickle, type PickleLimits } from "../protocols/python/pickle-decoder.js";
+import { encodePickle, PyTuple } from "../protocols/python/pickle-encoder.js";
+import { Op } from "../protocols/python/pickle-opcodes.js";
 import { cpuNow } from "./support/cpu-time.js";
 
 function bytes(...parts: (number | string | Uint8Array)[]): Uint8Array {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { RpcError } from "../src/index.js";
-import { parsePythonJson, stringifyPythonJson } from "../src/python/python-json.js";
+import { parsePythonJson, stringifyPythonJson } from "../protocols/python/python-json.js";
 
 const isCode = (code: string) => (e: unknown) => e instanceof RpcError && e.code === code;
 

@@ -10,8 +10,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RPCHandler, RemoteError, RpcError, connect, kw, serve, type Server } from "../src/index.js";
-import type { Idiom } from "../src/python/idioms.js";
+import type { Idiom } from "../protocols/python/idioms.js";
 import { findPythons, killAll, pool, runPython, startPython, type Finished, type Python } from "./python-procs.js";
+// Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
+import "../protocols/python/index.js";
 
 const pythons = findPythons();
 const IDIOMS: readonly Idiom[] = [1, 2, 3, 4];

@@ -8,12 +8,14 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { RPCHandler, RemoteError, RpcError, connect, serve, type Server } from "../src/index.js";
 import { type Connection, type ConnectionSink } from "../src/transport-sdk.js";
-import { decodeReply, encodeRequest, isRecipeFrame, type Idiom } from "../src/python/idioms.js";
-import { decodePickle } from "../src/python/pickle-decoder.js";
-import { encodePickle, PyTuple } from "../src/python/pickle-encoder.js";
-import { PythonError } from "../src/python/python-exceptions.js";
-import { pythonRecipeProtocol } from "../src/python/recipe-protocol.js";
+import { decodeReply, encodeRequest, isRecipeFrame, type Idiom } from "../protocols/python/idioms.js";
+import { decodePickle } from "../protocols/python/pickle-decoder.js";
+import { encodePickle, PyTuple } from "../protocols/python/pickle-encoder.js";
+import { PythonError } from "../protocols/python/python-exceptions.js";
+import { pythonRecipeProtocol } from "../protocols/python/recipe-protocol.js";
 import { memoryTransport } from "../transports/memory/index.js";
+// Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
+import "../protocols/python/index.js";
 
 /** A raw client connection: frames in arrival order, and how it closed. */
 class Raw implements ConnectionSink {

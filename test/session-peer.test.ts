@@ -11,6 +11,8 @@ import { getTransport, parseEndpoint, type Connection } from "../src/transport-s
 import { Deferred } from "./conformance.js";
 import "../transports/memory/index.js";
 import "../transports/tcp/index.js";
+// Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
+import "../protocols/python/index.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

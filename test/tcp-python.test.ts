@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type Server } from "../src/index.js";
 import { findPythons, killAll, runPython, startPython, type Python } from "./python-procs.js";
+// Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
+import "../protocols/python/index.js";
 
 const fixtures = fileURLToPath(new URL("../../test/fixtures/tcp/", import.meta.url));
 const authkey = "python-interop-secret";

@@ -24,8 +24,8 @@ import {
   parseFaultString,
   xmlrpcSerializer,
   type Fault,
-} from "../src/xmlrpc/index.js";
-import { isXmlText } from "../src/xmlrpc/xml-text.js";
+} from "../protocols/xmlrpc/index.js";
+import { isXmlText } from "../protocols/xmlrpc/xml-text.js";
 
 const call = (value: string): string =>
   `<?xml version="1.0"?><methodCall><methodName>m</methodName><params><param>${value}</param></params></methodCall>`;

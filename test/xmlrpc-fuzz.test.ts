@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { RpcError } from "../src/index.js";
-import { decodeMethodCall, decodeMethodResponse, encodeMethodCall, encodeMethodResponse, xmlrpcSerializer, type DecodeOptions } from "../src/xmlrpc/index.js";
+import { decodeMethodCall, decodeMethodResponse, encodeMethodCall, encodeMethodResponse, xmlrpcSerializer, type DecodeOptions } from "../protocols/xmlrpc/index.js";
 
 type Decoder = (input: string | Uint8Array, options?: DecodeOptions) => unknown;
 

@@ -14,7 +14,7 @@ import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { connect, type AnyRemote } from "../src/index.js";
-import { XMLRPC_LIMITS } from "../src/xmlrpc/index.js";
+import { XMLRPC_LIMITS } from "../protocols/xmlrpc/index.js";
 import { ServerProcess, honestCaller, within } from "./support/hostile.js";
 
 const MiB = 1024 * 1024;

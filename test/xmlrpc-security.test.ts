@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import { after, afterEach, before, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type Server } from "../src/index.js";
-import { XMLRPC_LIMITS, decodeMethodCall, decodeMethodResponse } from "../src/xmlrpc/index.js";
+import { XMLRPC_LIMITS, decodeMethodCall, decodeMethodResponse } from "../protocols/xmlrpc/index.js";
 import { attachXmlRpc } from "../transports/xmlrpc/index.js";
 import { findPython } from "./python-procs.js";
 

@@ -5,7 +5,7 @@
  * few forms understood here become values, every other tagged dict stays a
  * dict.
  */
-import { pythonExceptionName } from "../../src/python/python-exceptions.js";
+import { pythonExceptionName } from "../python/python-exceptions.js";
 import { PyTuple, Pyro4ExceptionWrapper, Pyro4RemoteError } from "./python-values.js";
 import { PyroURI, uriFromState, uriState } from "./uri.js";
 

@@ -18,7 +18,7 @@
  * (a cycle) is refused.
  */
 import { ErrorCodes, RpcError } from "../../src/errors.js";
-import { decodeUtf8Lenient } from "../../src/python/text.js";
+import { decodeUtf8Lenient } from "../python/text.js";
 import { defaultClassHook, type ClassHook } from "./class-dicts.js";
 import { pyro4Limits, type Pyro4Limits } from "./limits.js";
 import { PyComplex } from "./python-values.js";

@@ -10,8 +10,8 @@
  * ISO string, Error -> Pyro4's exception dict, `toJSON` -> that.
  */
 import { ErrorCodes, RpcError } from "../../src/errors.js";
-import { PyTuple } from "../../src/python/pickle-encoder.js";
-import { encodeUtf8SurrogatePass } from "../../src/python/text.js";
+import { PyTuple } from "../python/pickle-encoder.js";
+import { encodeUtf8SurrogatePass } from "../python/text.js";
 import { DEFAULT_PYRO4_LIMITS } from "./limits.js";
 import { classDictFor } from "./class-dicts.js";
 import { PyComplex } from "./python-values.js";

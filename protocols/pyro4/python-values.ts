@@ -2,9 +2,9 @@
  * JavaScript stand-ins for Python values that have no JavaScript twin, and
  * the Python exception that Pyro4 serializers carry as a class dict.
  */
-import { PythonError } from "../../src/python/python-exceptions.js";
+import { PythonError } from "../python/python-exceptions.js";
 
-export { PyTuple } from "../../src/python/pickle-encoder.js";
+export { PyTuple } from "../python/pickle-encoder.js";
 
 /** A Python complex number. */
 export class PyComplex {

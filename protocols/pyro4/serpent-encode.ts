@@ -20,7 +20,7 @@
  * and unhashable dict keys are refused with `SERIALIZE_ERROR`.
  */
 import { ErrorCodes, RpcError } from "../../src/errors.js";
-import { PyTuple } from "../../src/python/pickle-encoder.js";
+import { PyTuple } from "../python/pickle-encoder.js";
 import { DEFAULT_PYRO4_LIMITS } from "./limits.js";
 import { classDictFor } from "./class-dicts.js";
 import { PyComplex } from "./python-values.js";

@@ -9,7 +9,6 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { RpcError, clientHandshake, registerFrameProtocol, resolveAuthkey, serverHandshake, type Connection, type Listener, type Transport } from "../../src/transport-sdk.js";
-import { pythonRecipeProtocol } from "../../src/python/recipe-protocol.js";
 import { isLoopback } from "../net-address.js";
 import { nodeHmac } from "../node-hmac.js";
 import { ReadBudget } from "../read-budget.js";
@@ -177,8 +176,6 @@ export const tcpTransport: Transport = {
   },
 };
 
-// Python's RPCHandler recipe clients (multiprocessing.connection.Client) are served too.
-registerFrameProtocol(tcpTransport.name, pythonRecipeProtocol);
 
 /** The transport this module provides, found by `connect`/`serve` for `tcp://` and `tls://`. */
 export const transport = tcpTransport;

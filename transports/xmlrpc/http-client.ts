@@ -9,7 +9,7 @@ import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
 import { RpcError, startCall, type OutgoingCall, type Caller, type CallerDefaults, type CallOptions, type TransportOptions } from "../../src/transport-sdk.js";
-import { XMLRPC_LIMITS, decodeMethodResponse, encodeMethodCall, faultToError, type DecodeOptions, type EncodeOptions } from "../../src/xmlrpc/index.js";
+import { XMLRPC_LIMITS, decodeMethodResponse, encodeMethodCall, faultToError, type DecodeOptions, type EncodeOptions } from "../../protocols/xmlrpc/index.js";
 import { basicAuthHeader, checkBasicAuthOption } from "./basic-auth.js";
 import { decodeContent, readBody } from "./body.js";
 import { httpEndpoint, type HttpEndpoint } from "./endpoint-url.js";

@@ -42,4 +42,4 @@ export type { AttachedXmlRpc, XmlRpcServeOptions } from "./http-server.js";
 export { XmlRpcRequestListener, DEFAULT_MAX_BODY } from "./request-listener.js";
 export type { XmlRpcListenerOptions } from "./request-listener.js";
 export { DEFAULT_PATH } from "./endpoint-url.js";
-export * from "../../src/xmlrpc/index.js";
+export * from "../../protocols/xmlrpc/index.js";

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DEFAULT_LIMITS, RpcError, type RPCHandler } from "../../src/transport-sdk.js";
-import { XMLRPC_LIMITS, handleXmlRpcRequest, type XmlRpcDispatchOptions } from "../../src/xmlrpc/index.js";
+import { XMLRPC_LIMITS, handleXmlRpcRequest, type XmlRpcDispatchOptions } from "../../protocols/xmlrpc/index.js";
 import { isLoopback } from "../net-address.js";
 import { checkBasicAuth, checkBasicAuthOption, type BasicAuthOption, type BasicAuthVerifier } from "./basic-auth.js";
 import { acceptsGzip, decodeContent, gzipBody, readBody } from "./body.js";

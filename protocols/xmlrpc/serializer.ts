@@ -6,7 +6,7 @@
  * Frames are decoded within the server's limits (`XMLRPC_LIMITS.server`
  * but the frame size, which the transport enforces).
  */
-import type { Serializer } from "../serializers/serializer.js";
+import type { Serializer } from "../../src/serializers/serializer.js";
 import { invalid } from "./codec-error.js";
 import { XMLRPC_LIMITS } from "./limits.js";
 import { nestedTags } from "./message.js";

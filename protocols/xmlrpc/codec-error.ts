@@ -3,7 +3,7 @@
  * numeric `faultCode` of their own, so that a server answering a bad request
  * sends the fault code the interoperability table gives (see faults.ts).
  */
-import { RpcError } from "../errors.js";
+import { RpcError } from "../../src/errors.js";
 
 /** Fault codes of the xmlrpc-epi "specification for fault code interoperability". */
 export const FaultCodes = {

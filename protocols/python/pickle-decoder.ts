@@ -22,7 +22,7 @@
  * (memoized) values stay shared in the result instead of being copied, and
  * exception messages built from their arguments draw on one bounded budget.
  */
-import { RpcError } from "../errors.js";
+import { RpcError } from "../../src/errors.js";
 import { HIGHEST_PROTOCOL, Op } from "./pickle-opcodes.js";
 import { EXCEPTION_MODULES, PythonError, exceptionMessage, isPythonException, type MessageBudget } from "./python-exceptions.js";
 import { decodeLimitError, resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";

@@ -15,7 +15,7 @@
  * and `msg`). The numeric code and the raw text stay on the error as
  * `faultCode` and `faultString`.
  */
-import { ErrorCodes, fromWireError, toWireError, type WireError } from "../errors.js";
+import { ErrorCodes, fromWireError, toWireError, type WireError } from "../../src/errors.js";
 import { FaultCodes } from "./codec-error.js";
 import type { Fault } from "./message.js";
 

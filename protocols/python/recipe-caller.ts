@@ -9,10 +9,10 @@
  * sent still occupies the connection until its (discarded) reply arrives,
  * since the server cannot be told to cancel. No hello is sent.
  */
-import { startCall, type Caller, type CallerDefaults, type CallOptions, type OutgoingCall } from "../caller.js";
-import { RpcError } from "../errors.js";
-import { refuseReferences } from "../refs/walk.js";
-import type { Connection, ConnectionSink } from "../transport.js";
+import { startCall, type Caller, type CallerDefaults, type CallOptions, type OutgoingCall } from "../../src/caller.js";
+import { RpcError } from "../../src/errors.js";
+import { refuseReferences } from "../../src/refs/walk.js";
+import type { Connection, ConnectionSink } from "../../src/transport.js";
 import { decodeReply, encodeRequest, parseIdiom, type Idiom } from "./idioms.js";
 import { resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 

@@ -3,7 +3,7 @@
  * `-Infinity` are numbers, integers have any size (BigInt beyond the safe
  * range), and a `"__proto__"` key stays an ordinary key.
  */
-import { RpcError } from "../errors.js";
+import { RpcError } from "../../src/errors.js";
 import { decodeLimitError, encodeLimitError, resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 
 function bad(message: string): never {

@@ -3,7 +3,7 @@
  * accepts, the error class they decode to, and the mapping from a JavaScript
  * error to the Python exception a recipe caller receives.
  */
-import { ErrorCodes, RemoteError } from "../errors.js";
+import { ErrorCodes, RemoteError } from "../../src/errors.js";
 import { DEFAULT_PICKLE_LIMITS } from "./pickle-limits.js";
 
 /** Exception classes present in both Python 2.7 and Python 3. */

@@ -4,7 +4,7 @@
  * sequences that a strict UTF-8 codec would refuse; these helpers accept and
  * produce them.
  */
-import { utf8Decode, utf8Encode } from "../serializers/utf8.js";
+import { utf8Decode, utf8Encode } from "../../src/serializers/utf8.js";
 
 /**
  * Decode UTF-8, accepting encoded lone surrogates when `surrogates` is true.

@@ -14,11 +14,11 @@
  * bytes and are decoded one at a time, so a connection holds at most one
  * decoded request, whatever its read-ahead.
  */
-import { ServerCall, type PeerInfo } from "../call-context.js";
-import { RpcError } from "../errors.js";
-import type { RPCHandler } from "../handler.js";
-import type { FrameProtocol, SessionLike } from "../frame-protocol.js";
-import type { Connection, ConnectionSink } from "../transport.js";
+import { ServerCall, type PeerInfo } from "../../src/call-context.js";
+import { RpcError } from "../../src/errors.js";
+import type { RPCHandler } from "../../src/handler.js";
+import type { FrameProtocol, SessionLike } from "../../src/frame-protocol.js";
+import type { Connection, ConnectionSink } from "../../src/transport.js";
 import { decodeRequest, encodeErrorReply, encodeReply, isRecipeFrame, type RecipeBadRequest, type RecipeRequest } from "./idioms.js";
 import { resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 

@@ -9,7 +9,7 @@ import { decodeValue } from "./value-decode.js";
 import { encodeValue, type EncodeOptions } from "./value-encode.js";
 import { elementsOf, parseXml, textOf, type XmlElement } from "./xml-parse.js";
 import { escapeText } from "./xml-text.js";
-import { refuseReferences } from "../refs/walk.js";
+import { refuseReferences } from "../../src/refs/walk.js";
 
 /**
  * Limits applied while decoding (see limits.ts for what each guards).

@@ -25,7 +25,7 @@
  * `maxEncodedSize` bytes, or that visits more than `maxEncodedValues`
  * values, is refused with `PAYLOAD_TOO_LARGE` before it grows further.
  */
-import { RpcError } from "../errors.js";
+import { RpcError } from "../../src/errors.js";
 import { encodeLimitError, resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";
 import { Op } from "./pickle-opcodes.js";
 import { pythonExceptionName } from "./python-exceptions.js";

@@ -7,7 +7,7 @@
  * without end. Every refusal is an `RpcError` whose `data.limit` names the
  * limit (the message names it too), so a caller knows which one to raise.
  */
-import { RpcError } from "../errors.js";
+import { RpcError } from "../../src/errors.js";
 
 /** Limits for decoding and encoding recipe messages; override any of them with a `Partial<PickleLimits>`. */
 export interface PickleLimits {

@@ -3,9 +3,9 @@
  * response document out. Transports (HTTP today) only move the bytes and
  * report a vanished client through `signal`.
  */
-import { ServerCall, type PeerInfo } from "../call-context.js";
-import { RpcError } from "../errors.js";
-import type { RPCHandler } from "../handler.js";
+import { ServerCall, type PeerInfo } from "../../src/call-context.js";
+import { RpcError } from "../../src/errors.js";
+import type { RPCHandler } from "../../src/handler.js";
 import { FaultCodes, limitExceeded } from "./codec-error.js";
 import { errorToFault } from "./faults.js";
 import { decodeMethodCall, encodeFault, encodeMethodResponse, type DecodeOptions } from "./message.js";

@@ -2,7 +2,21 @@
  * Python's RPCHandler/RPCProxy recipe over multiprocessing.connection
  * (docs/python.md): the server-side protocol, the client-side caller, and the
  * safe pickle codec they use. Browser-safe: no node:* imports.
+ *
+ * Importing this module (`import "wirecall/python"`) registers the recipe:
+ * every `tcp://`/`tls://` server from then on also answers recipe clients
+ * (`multiprocessing.connection.Client`), and `connect(url, { profile:
+ * "python" })` calls recipe servers. The core never imports it, so an
+ * application (or browser bundle) that does not ask for Python carries no
+ * pickle code.
  */
+import { registerCallerProfile, registerFrameProtocol } from "../../src/transport-sdk.js";
+import { pythonRecipeProtocol } from "./recipe-protocol.js";
+import { RecipeCaller, type RecipeCallerOptions } from "./recipe-caller.js";
+
+registerFrameProtocol("tcp", pythonRecipeProtocol);
+registerCallerProfile("python", (dial, options) => RecipeCaller.open(dial, options as RecipeCallerOptions));
+
 export { pythonRecipeProtocol, createPythonRecipeProtocol } from "./recipe-protocol.js";
 export type { RecipeProtocolOptions } from "./recipe-protocol.js";
 export { RecipeCaller } from "./recipe-caller.js";
