@@ -48,7 +48,7 @@ export function invalid(message: string, faultCode: number = FaultCodes.INVALID_
 }
 
 /**
- * A document over one of the limits (src/xmlrpc/limits.ts): `PAYLOAD_TOO_LARGE`,
+ * A document over one of the limits (protocols/xmlrpc/limits.ts): `PAYLOAD_TOO_LARGE`,
  * fault -32600, `data: { limit, max }` naming the option that raises it.
  */
 export function limitExceeded(limit: string, max: number, what: string): RpcError {
