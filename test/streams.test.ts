@@ -8,6 +8,8 @@ import { RPCHandler, RpcError, connect, ref, serve, type Server } from "../src/i
 import type { Connection } from "../src/transport-sdk.js";
 import { memoryTransport } from "../transports/memory/index.js";
 import { Deferred } from "./conformance.js";
+// Registers the Python recipe: `profile: "python"` calls recipe servers.
+import "../protocols/python/index.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
