@@ -4,34 +4,10 @@
  * (src/session.ts) and other front ends call {@link RPCHandler.dispatch}.
  */
 import { RpcError } from "./errors.js";
-import type { AnyRemote } from "./facade.js";
+import type { CallContext } from "./call-context-type.js";
 import { InstanceFactories, type FactoryOptions } from "./instance-modes.js";
+export type { CallContext } from "./call-context-type.js";
 import { bindArguments, parseParamSpecs, readParams, type Param, type ParamSpec } from "./params.js";
-
-/** What a handler (and middleware) can know about the call it is serving. */
-export interface CallContext {
-  /** The called name, e.g. "greeter.welcome". */
-  readonly method: string;
-  readonly args: readonly unknown[];
-  readonly kwargs: Readonly<Record<string, unknown>> | undefined;
-  /** Fires when the caller cancels, times out, disconnects, or the server shuts down. */
-  readonly signal: AbortSignal;
-  /** The transport's name ("tcp", "ws", "mem", ...). */
-  readonly transport: string;
-  /** The peer's address as the transport reports it. */
-  readonly remoteAddress: string | undefined;
-  /** True for one-way calls: the result is discarded, errors go to `onError`. */
-  readonly oneway: boolean;
-  /**
-   * The caller, as a proxy like the one `connect()` returns: call methods of
-   * the handler it serves (`connect(url, { handler })`) over the same
-   * connection, while the connection lives. Throws `PROTOCOL_ERROR` on
-   * connections that cannot carry calls back (XML-RPC, the Python recipe).
-   */
-  readonly peer: AnyRemote;
-  /** Free-form storage for middleware. */
-  readonly state: Record<string, unknown>;
-}
 
 /** Middleware wraps dispatch: call `next()` to run the rest of the chain and the method. */
 export type Middleware = (ctx: CallContext, next: () => Promise<unknown>) => unknown;
