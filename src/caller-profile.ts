@@ -6,23 +6,23 @@
  */
 import type { Caller } from "./caller.js";
 import { RpcError } from "./errors.js";
-import type { Connection } from "./transport.js";
+import type { Connection, OptionSpecs } from "./transport.js";
 
 /** Opens a caller over connections `dial` makes; `options` are the connect options. */
 export type CallerProfile = (dial: () => Promise<Connection>, options: Record<string, unknown>) => Promise<Caller>;
 
-const profiles = new Map<string, CallerProfile>();
+const profiles = new Map<string, { open: CallerProfile; options: OptionSpecs }>();
 
 // Where a known profile comes from, so the error can say what to import.
 const PACKAGE_OF: Record<string, string> = { python: "wirecall/python" };
 
-/** Make `connect(url, { profile: name })` use `open` (replacing an earlier one). */
-export function registerCallerProfile(name: string, open: CallerProfile): void {
-  profiles.set(name, open);
+/** Make `connect(url, { profile: name })` use `open` (replacing an earlier one); `options` are the ones it adds. */
+export function registerCallerProfile(name: string, open: CallerProfile, options: OptionSpecs = {}): void {
+  profiles.set(name, { open, options });
 }
 
 /** The profile registered as `name`; an `INVALID_URL` RpcError saying what to import otherwise. */
-export function callerProfile(name: string): CallerProfile {
+export function callerProfile(name: string): { open: CallerProfile; options: OptionSpecs } {
   const p = profiles.get(name);
   if (p) return p;
   const pkg = Object.prototype.hasOwnProperty.call(PACKAGE_OF, name) ? PACKAGE_OF[name] : undefined;

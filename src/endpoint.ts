@@ -11,11 +11,12 @@ import { FrameServer } from "./serve-frames.js";
 import { isFrontEnd } from "./front-end.js";
 import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
+import { CONNECT_OPTIONS, SERVE_OPTIONS, resolveOptions } from "./options.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./objects.js";
 import { PeerSession, type SessionOptions } from "./session.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
-import type { Server, TransportOptions } from "./transport.js";
+import type { ConnectOptionsByScheme, LooseOptions, SchemeOf, Server, ServeOptionsByScheme, TransportOptions } from "./transport.js";
 
 export interface ServeOptions extends TransportOptions {
   /**
@@ -38,15 +39,25 @@ export interface ServeOptions extends TransportOptions {
   protocols?: readonly FrameProtocol[];
 }
 
+/** The options of the scheme's transport when the compiler knows it (a literal URL), else any. */
+type ByScheme<M, U> = [SchemeOf<U>] extends [never] ? LooseOptions : SchemeOf<U> extends keyof M ? M[SchemeOf<U>] : LooseOptions;
+
+/** What `connect(url, options)` takes for a URL of type `U`: exact for `"tcp://..."`, `"ws://..."` literals. */
+export type ConnectOptions<U = string> = ProxyOptions & ByScheme<ConnectOptionsByScheme, U>;
+
+/** What `serve(handler, url, options)` takes for a URL of type `U`. */
+export type ServeOptionsFor<U = string> = ServeOptions & ByScheme<ServeOptionsByScheme, U>;
+
 /**
  * Serve `handler` at `url`. Port 0 picks a free port; `server.url` has the real one.
  * Options from the URL's query string apply unless given explicitly.
  */
-export async function serve(handler: RPCHandler, url: string | URL, options: ServeOptions = {}): Promise<ObjectServer> {
+export async function serve<U extends string | URL>(handler: RPCHandler, url: U, options: ServeOptionsFor<U> = {} as ServeOptionsFor<U>): Promise<ObjectServer> {
   const ep = parseEndpoint(url);
-  const opts = { ...ep.query, ...options } as ServeOptions;
   const transport = await lookupScheme(ep.scheme);
   refuseCredentials(ep.url, transport);
+  const declared = isFrontEnd(transport) ? undefined : transport.options?.serve;
+  const opts = declared ? (resolveOptions(ep.url, options, { ...SERVE_OPTIONS, ...declared }, `serve("${ep.scheme}://...")`) as ServeOptions & LooseOptions) : ({ ...ep.query, ...options } as ServeOptions & LooseOptions);
   if (isFrontEnd(transport)) return withUrlOf(await transport.serve(handler, ep.url, opts));
   const protocols = [...(opts.protocols ?? []), ...frameProtocolsOf(transport.name)];
   const sessionOpts: SessionOptions = {
@@ -75,25 +86,30 @@ export async function serve(handler: RPCHandler, url: string | URL, options: Ser
  * (`CONNECT_FAILED`, `AUTH_FAILED`, `INVALID_URL`, ...) otherwise.
  * With `handler`, the client serves it to the server on the same connection.
  */
-export async function connect<T = never>(
-  url: string | URL,
-  options: ProxyOptions & TransportOptions = {},
+export async function connect<T = never, U extends string | URL = string | URL>(
+  url: U,
+  options: ConnectOptions<U> = {} as ConnectOptions<U>,
 ): Promise<[T] extends [never] ? AnyRemote : Remote<T>> {
   type Facade = [T] extends [never] ? AnyRemote : Remote<T>;
   const ep = parseEndpoint(url);
   const object = splitObjectUrl(ep.url);
   ep.url = object.url;
-  const opts = { ...ep.query, ...options } as ProxyOptions & TransportOptions;
   const transport = await lookupScheme(ep.scheme);
   refuseCredentials(ep.url, transport);
+  const given = options as { profile?: unknown };
+  const profile = given.profile ?? ep.url.searchParams.get("profile") ?? undefined;
+  const client = profile === undefined ? undefined : callerProfile(String(profile));
+  const declared = isFrontEnd(transport) ? undefined : transport.options?.connect;
+  const opts = declared
+    ? (resolveOptions(ep.url, options, { ...CONNECT_OPTIONS, ...declared, ...client?.options }, `connect("${ep.scheme}://...")`) as ProxyOptions & LooseOptions)
+    : ({ ...ep.query, ...options } as ProxyOptions & LooseOptions);
   if (isFrontEnd(transport)) {
     const caller: Caller = await transport.connect(ep.url, opts);
     return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
   }
-  const profile = (opts as { profile?: unknown }).profile;
-  if (profile !== undefined) {
+  if (client) {
     // Another protocol's client (Python's recipe: docs/python.md), registered by its package.
-    const caller = await callerProfile(String(profile))(() => transport.connect(ep.url, opts), opts as Record<string, unknown>);
+    const caller = await client.open(() => transport.connect(ep.url, opts), opts as Record<string, unknown>);
     return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
   }
   const proxy = await RPCProxy.open(() => transport.connect(ep.url, opts), opts);

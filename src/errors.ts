@@ -41,6 +41,8 @@ export const ErrorCodes = {
   REFERENCE_RELEASED: "REFERENCE_RELEASED",
   /** A name given to `RPCHandler.register`/`registerInstance` is taken; pass `{ replace: true }` to replace it. */
   ALREADY_REGISTERED: "ALREADY_REGISTERED",
+  /** An option of `serve`/`connect` (or of the URL's query string) is unknown or has a wrong value; the message names it and, for a near miss, the option meant. */
+  INVALID_OPTION: "INVALID_OPTION",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

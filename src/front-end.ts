@@ -7,7 +7,7 @@
  */
 import type { Caller } from "./caller.js";
 import type { RPCHandler } from "./handler.js";
-import type { Server, Transport, TransportOptions } from "./transport.js";
+import type { LooseOptions, Server, Transport } from "./transport.js";
 
 export interface FrontEnd {
   /** Short name ("xmlrpc"). */
@@ -19,9 +19,9 @@ export interface FrontEnd {
   /** True when the front-end uses a URL's `user:password@` (HTTP Basic auth); elsewhere credentials in URLs are refused. */
   readonly urlCredentials?: boolean;
   /** Serve `handler` at `url`; resolves once it accepts requests. */
-  serve(handler: RPCHandler, url: URL, options: TransportOptions): Promise<Server>;
+  serve(handler: RPCHandler, url: URL, options: LooseOptions): Promise<Server>;
   /** A caller for `url`; the facade from `connect()` drives it. */
-  connect(url: URL, options: TransportOptions): Promise<Caller>;
+  connect(url: URL, options: LooseOptions): Promise<Caller>;
 }
 
 /** True for a {@link FrontEnd}, false for a framed transport. */

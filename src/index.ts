@@ -7,7 +7,7 @@
 export { RPCHandler } from "./handler.js";
 export type { CallContext, HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
 export { connect, serve } from "./endpoint.js";
-export type { ServeOptions } from "./endpoint.js";
+export type { ConnectOptions, ServeOptions, ServeOptionsFor } from "./endpoint.js";
 export type { ObjectServer } from "./objects.js";
 export { RPCProxy } from "./proxy.js";
 export type { ProxyOptions, ReconnectOptions } from "./proxy.js";
@@ -24,4 +24,4 @@ export { createJson, createSuperjson, createMsgpack, DEFAULT_DECODE_LIMITS } fro
 export type { Serializer, DecodeLimits } from "./serializers/index.js";
 export { DEFAULT_LIMITS } from "./limits.js";
 export type { Limits } from "./limits.js";
-export type { Server, TransportOptions } from "./transport.js";
+export type { ConnectOptionsByScheme, LooseOptions, Server, ServeOptionsByScheme, TransportOptions } from "./transport.js";

@@ -42,6 +42,8 @@ export interface ProxyOptions extends CallerDefaults {
   maxInFlight?: number;
   /** Items of a stream from the server that may be in flight or buffered before its producer waits (default 64). */
   streamWindow?: number;
+  /** Speak another protocol's client instead of wirecall's, registered by its package (`"python"`: `import "wirecall/python"`). */
+  profile?: string;
 }
 
 /** Opens one ready transport connection; called again on every reconnect. */

@@ -20,6 +20,8 @@ export type { FrontEnd } from "./front-end.js";
 export { registerFrameProtocol, frameProtocolsOf } from "./frame-protocol.js";
 export type { FrameProtocol, SessionLike } from "./frame-protocol.js";
 export { registerCallerProfile } from "./caller-profile.js";
+export { CONNECT_OPTIONS, SERVE_OPTIONS, checkOption, nearestName, resolveOptions } from "./options.js";
+export type { OptionSpec, OptionSpecs, OptionType } from "./options.js";
 export type { CallerProfile } from "./caller-profile.js";
 export { registerTransport, getTransport, parseEndpoint } from "./transport-registry.js";
 export type { AnyTransport } from "./transport-registry.js";

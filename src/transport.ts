@@ -101,9 +101,26 @@ export interface TransportOptions {
   maxFrameSize?: number;
   /** Time limit for connect + handshake, ms. */
   handshakeTimeout?: number;
-  /** Any other transport-specific option (cert, key, allowedOrigins ...). */
-  [key: string]: unknown;
 }
+
+/**
+ * Exact option types per URL scheme, for `connect`/`serve` called with a
+ * literal URL: a transport's module adds its schemes by declaration merging
+ * (`declare module ".../src/transport.js" { interface ConnectOptionsByScheme
+ * { tcp: TcpOptions } }`), so `connect("tcp://...", { timout: 500 })` does
+ * not compile. A URL whose scheme is not known to the compiler takes
+ * {@link LooseOptions}.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface ConnectOptionsByScheme {}
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface ServeOptionsByScheme {}
+
+/** Options of a transport the compiler does not know: any name, checked at run time. */
+export type LooseOptions = TransportOptions & { [key: string]: unknown };
+
+/** The scheme of a literal URL type ("tcp" for `tcp://${string}`), never for `string`. */
+export type SchemeOf<U> = U extends `${infer S}://${string}` ? (string extends S ? never : S) : never;
 
 /** A running server, as returned by `serve()`. */
 export interface Server {
@@ -133,6 +150,28 @@ export interface Transport {
    * URL is refused with `INVALID_URL` rather than silently ignored.
    */
   readonly urlCredentials?: boolean;
-  connect(url: URL, options: TransportOptions): Promise<Connection>;
-  listen(url: URL, options: TransportOptions, accept: (conn: Connection) => void): Promise<Listener>;
+  /**
+   * The options this transport takes beyond the core's (src/options.ts).
+   * When declared, `serve`/`connect` refuse any other name with
+   * `INVALID_OPTION` and check every value's type, query string included.
+   */
+  readonly options?: { readonly connect?: OptionSpecs; readonly serve?: OptionSpecs };
+  connect(url: URL, options: LooseOptions): Promise<Connection>;
+  listen(url: URL, options: LooseOptions, accept: (conn: Connection) => void): Promise<Listener>;
 }
+
+/** The type of an option's value; an array accepts any of them. */
+export type OptionType = "number" | "boolean" | "string" | "function" | "object" | "bytes" | "any";
+
+/** One option a transport declares (checked by src/options.ts). */
+export interface OptionSpec {
+  /** Accepted value type(s). Numbers must be finite and non-negative. */
+  readonly type: OptionType | readonly OptionType[];
+  /** May come from the URL's query string (numbers, flags, names; never secrets). */
+  readonly query?: boolean;
+  /** The only string values accepted, when it is a name (`coalesce: "gather" | "cork" | "none"`). */
+  readonly values?: readonly string[];
+}
+
+/** Options by name. */
+export type OptionSpecs = Readonly<Record<string, OptionSpec>>;

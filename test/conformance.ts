@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { RPCHandler, RemoteError, RpcError, connect, kw, registerError, serve, type AnyRemote, type CallContext, type ProxyOptions, type ServeOptions, type Server, type TransportOptions } from "../src/index.js";
+import { RPCHandler, RemoteError, RpcError, connect, kw, registerError, serve, type AnyRemote, type CallContext, type ProxyOptions, type ServeOptions, type Server, type LooseOptions } from "../src/index.js";
 import { getTransport, parseEndpoint, type ConnectionSink } from "../src/transport-sdk.js";
 
 import { streamsConformance } from "./streams-conformance.js";
@@ -15,8 +15,8 @@ export interface ConformanceTarget {
   name: string;
   /** URL to serve on, port 0 (e.g. "tcp://127.0.0.1:0"). */
   listenUrl: string;
-  serverOptions?: ServeOptions;
-  clientOptions?: ProxyOptions & TransportOptions;
+  serverOptions?: ServeOptions & LooseOptions;
+  clientOptions?: ProxyOptions & LooseOptions;
   /** Serializers to run; default all three. */
   serializers?: readonly string[];
   /** Skip the raw garbage-frame test (for transports whose raw connections cannot carry arbitrary bytes). */
@@ -156,7 +156,7 @@ export function conformance(target: ConformanceTarget): void {
       const probes = newProbes();
       let server: Server;
       let proxy: AnyRemote;
-      const clientOpts = (): ProxyOptions & TransportOptions => ({ ...target.clientOptions, serializer });
+      const clientOpts = (): ProxyOptions & LooseOptions => ({ ...target.clientOptions, serializer });
 
       before(async () => {
         server = await serve(makeHandler(probes), target.listenUrl, target.serverOptions);

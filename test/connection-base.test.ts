@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ConnectionBase } from "../src/connection-base.js";
-import { RpcError, type TransportOptions } from "../src/index.js";
+import { RpcError, type LooseOptions } from "../src/index.js";
 import { getTransport, parseEndpoint, type Connection, type ConnectionSink, type Listener } from "../src/transport-sdk.js";
 import { Deferred } from "./conformance.js";
 import { makeTestCerts } from "./tcp-certs.js";
@@ -565,8 +565,8 @@ describe("connection base: random operations keep the contract", () => {
 interface Target {
   name: string;
   url: string;
-  server?: TransportOptions;
-  client?: TransportOptions;
+  server?: LooseOptions;
+  client?: LooseOptions;
   /** Can a paused server make a sender see `send() === false` within a few MB? (zmq: the ROUTER keeps reading for its other peers.) */
   drain: boolean;
 }

@@ -234,8 +234,8 @@ describe("ws: peers without an authkey", () => {
     const dropped: { code: string; address: string | undefined }[] = [];
     const reported = new Deferred<void>();
     const closed = await serve(byteLength(), "ws://0.0.0.0:0/rpc", {
-      onHandshakeError: (err: RpcError, address: string | undefined) => {
-        dropped.push({ code: err.code, address });
+      onHandshakeError: (err: Error, address: string | undefined) => {
+        dropped.push({ code: (err as RpcError).code, address });
         reported.resolve();
       },
     });
@@ -326,8 +326,8 @@ describe("ws: authentication", () => {
     const twoDropped = new Deferred<void>();
     const s = await serve(h, "ws://127.0.0.1:0/rpc", {
       authkey: "right",
-      onHandshakeError: (err: RpcError, addr: string | undefined) => {
-        dropped.push(`${err.code} ${typeof addr}`);
+      onHandshakeError: (err: Error, addr: string | undefined) => {
+        dropped.push(`${(err as RpcError).code} ${typeof addr}`);
         if (dropped.length === 2) twoDropped.resolve();
       },
     });

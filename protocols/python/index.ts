@@ -14,8 +14,21 @@ import { registerCallerProfile, registerFrameProtocol } from "../../src/transpor
 import { pythonRecipeProtocol } from "./recipe-protocol.js";
 import { RecipeCaller, type RecipeCallerOptions } from "./recipe-caller.js";
 
+// `connect(url, { profile: "python", idiom, limits })` type-checks once this module is imported.
+declare module "../../src/proxy.js" {
+  interface ProxyOptions {
+    /** The recipe's idiom (profile "python"); see {@link RecipeCallerOptions.idiom}. */
+    idiom?: RecipeCallerOptions["idiom"];
+    /** Pickle limits (profile "python"); see {@link RecipeCallerOptions.limits}. */
+    limits?: RecipeCallerOptions["limits"];
+  }
+}
+
 registerFrameProtocol("tcp", pythonRecipeProtocol);
-registerCallerProfile("python", (dial, options) => RecipeCaller.open(dial, options as RecipeCallerOptions));
+registerCallerProfile("python", (dial, options) => RecipeCaller.open(dial, options as RecipeCallerOptions), {
+  idiom: { type: ["number", "string"], query: true },
+  limits: { type: "object" },
+});
 
 export { pythonRecipeProtocol, createPythonRecipeProtocol } from "./recipe-protocol.js";
 export type { RecipeProtocolOptions } from "./recipe-protocol.js";

@@ -12,7 +12,7 @@ import { RpcError, clientHandshake, registerFrameProtocol, resolveAuthkey, serve
 import { isLoopback } from "../net-address.js";
 import { nodeHmac } from "../node-hmac.js";
 import { ReadBudget } from "../read-budget.js";
-import { hostPort, settings, tlsOptions, urlHost, type Settings, type TcpOptions } from "./options.js";
+import { TCP_OPTIONS, hostPort, settings, tlsOptions, urlHost, type Settings, type TcpOptions } from "./options.js";
 import { TcpConnection } from "./tcp-connection.js";
 
 type Scheme = "tcp" | "tls";
@@ -77,6 +77,7 @@ function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChall
 export const tcpTransport: Transport = {
   name: "tcp",
   schemes: ["tcp", "tls"],
+  options: { connect: TCP_OPTIONS, serve: TCP_OPTIONS },
 
   async connect(url, options): Promise<Connection> {
     const o = options as TcpOptions;

@@ -2,7 +2,7 @@
  * The TCP/TLS transport's options, and how they map to node:net / node:tls.
  */
 import type { ConnectionOptions as TlsConnectOptions, TlsOptions } from "node:tls";
-import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/transport-sdk.js";
+import { DEFAULT_LIMITS, RpcError, type OptionSpecs, type TransportOptions } from "../../src/transport-sdk.js";
 import type { ReadLimits } from "../read-budget.js";
 import type { CoalesceMode } from "./frame-writer.js";
 
@@ -46,6 +46,43 @@ export interface TcpOptions extends TransportOptions {
   servername?: string;
   /** Any other node:tls option, passed through. */
   tls?: TlsOptions & TlsConnectOptions;
+}
+
+/**
+ * The declaration `serve`/`connect` check tcp:// and tls:// options against
+ * (src/options.ts): one entry per {@link TcpOptions} field.
+ */
+export const TCP_OPTIONS: OptionSpecs = {
+  maxBufferedBytes: { type: "number", query: true },
+  frameTimeout: { type: "number", query: true },
+  minReadRate: { type: "number", query: true },
+  allowRemote: { type: "boolean", query: true },
+  refuseLegacyMd5: { type: "boolean", query: true },
+  highWaterMark: { type: "number", query: true },
+  keepAlive: { type: "number", query: true },
+  coalesce: { type: "string", query: true, values: ["gather", "cork", "none"] },
+  onHandshakeError: { type: "function" },
+  cert: { type: ["string", "bytes", "object"] },
+  key: { type: ["string", "bytes", "object"] },
+  ca: { type: ["string", "bytes", "object"] },
+  passphrase: { type: "string" },
+  pfx: { type: ["string", "bytes", "object"] },
+  requestCert: { type: "boolean", query: true },
+  rejectUnauthorized: { type: "boolean", query: true },
+  servername: { type: "string", query: true },
+  tls: { type: "object" },
+};
+
+// Exact option types for literal tcp:// and tls:// URLs (src/transport.ts).
+declare module "../../src/transport.js" {
+  interface ConnectOptionsByScheme {
+    tcp: TcpOptions;
+    tls: TcpOptions;
+  }
+  interface ServeOptionsByScheme {
+    tcp: TcpOptions;
+    tls: TcpOptions;
+  }
 }
 
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;

@@ -6,7 +6,7 @@
 import { RpcError, isChallenge, resolveAuthkey, webCryptoHmac, type Connection, type Transport } from "../../src/transport-sdk.js";
 import { authenticate } from "./auth.js";
 import { BrowserWsSocket, type BrowserWebSocket } from "./browser-socket.js";
-import { handshakeTimeoutOf, maxPayloadOf, numberOption, type WsClientOptions } from "./options.js";
+import { WS_CLIENT_OPTIONS, handshakeTimeoutOf, maxPayloadOf, numberOption, type WsClientOptions } from "./options.js";
 import { WsConnection } from "./ws-connection.js";
 
 type WebSocketCtor = new (url: string) => BrowserWebSocket;
@@ -68,6 +68,7 @@ export async function connectBrowser(url: URL, options: WsClientOptions): Promis
 export const browserWsTransport: Transport = {
   name: "ws",
   schemes: ["ws", "wss"],
+  options: { connect: WS_CLIENT_OPTIONS },
   connect: (url, options) => connectBrowser(url, options),
   async listen() {
     throw new RpcError("INVALID_URL", "a browser cannot serve ws:// (serve from Node with wirecall/ws); browsers can only connect");

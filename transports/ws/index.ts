@@ -12,12 +12,13 @@ import { Server as TlsServer } from "node:tls";
 import { registerTransport, type RPCHandler, type Server, type Transport } from "../../src/transport-sdk.js";
 import { serve } from "../../src/index.js";
 import { connectNode } from "./client-node.js";
-import type { WsCommonOptions } from "./options.js";
+import { WS_CLIENT_OPTIONS, WS_SERVER_OPTIONS, type WsCommonOptions } from "./options.js";
 import { listenWs } from "./server.js";
 
 export const wsTransport: Transport = {
   name: "ws",
   schemes: ["ws", "wss"],
+  options: { connect: WS_CLIENT_OPTIONS, serve: WS_SERVER_OPTIONS },
   connect: (url, options) => connectNode(url, options),
   listen: (url, options, accept) => listenWs(url, options, accept),
 };

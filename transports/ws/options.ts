@@ -3,7 +3,7 @@
  * Every option can also come from the URL's query string where it is a
  * number or a flag (`?keepAlive=10000&maxPayload=1048576`); secrets cannot.
  */
-import { DEFAULT_LIMITS, type TransportOptions } from "../../src/transport-sdk.js";
+import { DEFAULT_LIMITS, type OptionSpecs, type TransportOptions } from "../../src/transport-sdk.js";
 import type { ReadLimits } from "../read-budget.js";
 
 /** Default ping interval, ms. */
@@ -79,6 +79,55 @@ export interface WsServerOptions extends WsCommonOptions {
    */
   httpServer?: unknown;
 }
+
+// Exact option types for literal ws:// and wss:// URLs (src/transport.ts).
+declare module "../../src/transport.js" {
+  interface ConnectOptionsByScheme {
+    ws: WsClientOptions;
+    wss: WsClientOptions;
+  }
+  interface ServeOptionsByScheme {
+    ws: WsServerOptions;
+    wss: WsServerOptions;
+  }
+}
+
+const COMMON: OptionSpecs = {
+  maxPayload: { type: "number", query: true },
+  keepAlive: { type: "number", query: true },
+  highWaterMark: { type: "number", query: true },
+};
+
+/** What `connect("ws://...")` checks its options against (src/options.ts): one entry per {@link WsClientOptions} field. */
+export const WS_CLIENT_OPTIONS: OptionSpecs = {
+  ...COMMON,
+  ca: { type: ["string", "bytes", "object"] },
+  cert: { type: ["string", "bytes"] },
+  key: { type: ["string", "bytes"] },
+  passphrase: { type: "string" },
+  rejectUnauthorized: { type: "boolean", query: true },
+  servername: { type: "string", query: true },
+  headers: { type: "object" },
+  origin: { type: "string", query: true },
+};
+
+/** What `serve("ws://...")` checks its options against: one entry per {@link WsServerOptions} field. */
+export const WS_SERVER_OPTIONS: OptionSpecs = {
+  ...COMMON,
+  allowedOrigins: { type: ["string", "object"] },
+  maxBufferedBytes: { type: "number", query: true },
+  frameTimeout: { type: "number", query: true },
+  minReadRate: { type: "number", query: true },
+  path: { type: "string", query: true },
+  allowRemote: { type: "boolean", query: true },
+  cert: { type: ["string", "bytes", "object"] },
+  key: { type: ["string", "bytes", "object"] },
+  ca: { type: ["string", "bytes", "object"] },
+  pfx: { type: ["string", "bytes"] },
+  passphrase: { type: "string" },
+  onHandshakeError: { type: "function" },
+  httpServer: { type: "object" },
+};
 
 /** A non-negative number from an option or a query string, else `fallback`. */
 export function numberOption(v: unknown, fallback: number): number {

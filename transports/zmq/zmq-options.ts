@@ -66,7 +66,7 @@ export interface ZmqOptions extends TransportOptions {
 }
 
 export function numberOption(options: TransportOptions, name: string, fallback: number): number {
-  const v = options[name];
+  const v = (options as Record<string, unknown>)[name];
   if (v === undefined || v === null || v === "") return fallback;
   const n = typeof v === "number" ? v : Number(v);
   if (!Number.isFinite(n) || n < 0) throw new RpcError("INVALID_URL", `option '${name}' must be a non-negative number, got ${JSON.stringify(v)}`);
@@ -74,14 +74,14 @@ export function numberOption(options: TransportOptions, name: string, fallback: 
 }
 
 export function booleanOption(options: TransportOptions, name: string): boolean {
-  const v = options[name];
+  const v = (options as Record<string, unknown>)[name];
   if (typeof v === "boolean") return v;
   if (typeof v === "string") return v === "" || v === "1" || v === "true" || v === "yes";
   return false;
 }
 
 export function stringOption(options: TransportOptions, name: string): string | undefined {
-  const v = options[name];
+  const v = (options as Record<string, unknown>)[name];
   if (v === undefined || v === null || v === "") return undefined;
   if (typeof v !== "string") throw new RpcError("INVALID_URL", `option '${name}' must be a string`);
   return v;

@@ -1,0 +1,169 @@
+/**
+ * One rule for every option of `serve` and `connect`: each transport
+ * declares its options once ({@link OptionSpecs}: name, type, whether a URL's
+ * query string may set it), and {@link resolveOptions} applies the same check
+ * everywhere. An unknown name or a value of the wrong type is an
+ * `INVALID_OPTION` RpcError naming the option and, for a near miss
+ * (`timout`), the option meant (`timeout`): a typo never silently falls back
+ * to a default.
+ */
+import { RpcError } from "./errors.js";
+import type { OptionSpec, OptionSpecs, OptionType } from "./transport.js";
+
+export type { OptionSpec, OptionSpecs, OptionType };
+
+/** Options of every `connect` (the client's caller, proxy and handshake), whatever the transport. */
+export const CONNECT_OPTIONS: OptionSpecs = {
+  timeout: { type: "number", query: true },
+  signal: { type: "object" },
+  captureStack: { type: "boolean", query: true },
+  serializer: { type: ["string", "object"], query: true },
+  reconnect: { type: ["boolean", "object"], query: true },
+  handshakeTimeout: { type: "number", query: true },
+  onError: { type: "function" },
+  handler: { type: "object" },
+  maxInFlight: { type: "number", query: true },
+  streamWindow: { type: "number", query: true },
+  authkey: { type: ["string", "bytes"] },
+  maxFrameSize: { type: "number", query: true },
+  // Another protocol's client (registered by its package, e.g. wirecall/python).
+  profile: { type: "string", query: true },
+};
+
+/** Options of every `serve`, whatever the transport. */
+export const SERVE_OPTIONS: OptionSpecs = {
+  maxInFlight: { type: "number", query: true },
+  closeTimeout: { type: "number", query: true },
+  idleTimeout: { type: "number", query: true },
+  protocols: { type: "object" },
+  handshakeTimeout: { type: "number", query: true },
+  authkey: { type: ["string", "bytes"] },
+  maxFrameSize: { type: "number", query: true },
+  introspection: { type: "boolean", query: true },
+};
+
+/** Query-string names that must never be in a URL (URLs get logged). */
+const SECRET = new Set(["authkey", "password", "key", "passphrase"]);
+
+function typesOf(spec: OptionSpec): readonly OptionType[] {
+  return typeof spec.type === "string" ? [spec.type] : spec.type;
+}
+
+/** Edit distance, small inputs only (option names). */
+function distance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The known name `name` most likely misspells, if one is close enough. */
+export function nearestName(name: string, known: Iterable<string>): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = k.toLowerCase() === lower ? 0 : distance(lower, k.toLowerCase());
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  // One edit for short names, two for longer ones: closer guesses than that mislead.
+  return best !== undefined && bestD <= (name.length <= 4 ? 1 : 2) ? best : undefined;
+}
+
+function invalid(message: string, option: string): RpcError {
+  return new RpcError("INVALID_OPTION", message, { data: { option } });
+}
+
+function matches(v: unknown, t: OptionType): boolean {
+  switch (t) {
+    case "any":
+      return true;
+    case "number":
+      return typeof v === "number" && Number.isFinite(v) && v >= 0;
+    case "bytes":
+      return v instanceof Uint8Array;
+    case "object":
+      return typeof v === "object" && v !== null;
+    default:
+      return typeof v === t;
+  }
+}
+
+function describeTypes(spec: OptionSpec): string {
+  if (spec.values) return spec.values.join(", ");
+  return typesOf(spec)
+    .map((t) => (t === "number" ? "a non-negative number" : t === "bytes" ? "a Uint8Array" : t === "object" ? "an object" : `a ${t}`))
+    .join(" or ");
+}
+
+/** Throw `INVALID_OPTION` unless `value` fits `spec`. */
+export function checkOption(name: string, spec: OptionSpec, value: unknown, from = "option"): void {
+  if (value === undefined) return;
+  const ok = typesOf(spec).some((t) => matches(value, t)) && (!spec.values || (typeof value === "string" && spec.values.includes(value)));
+  if (!ok) {
+    const shown = typeof value === "string" ? `'${value}'` : typeof value === "function" ? "a function" : typeof value === "object" ? (value === null ? "null" : "an object") : String(value);
+    throw invalid(`${from} '${name}' must be ${describeTypes(spec)}, got ${shown}`, name);
+  }
+}
+
+function unknown(name: string, specs: OptionSpecs, where: string, from: string): RpcError {
+  const near = nearestName(name, Object.keys(specs));
+  return invalid(`unknown ${from} '${name}' in ${where}${near ? `: did you mean '${near}'?` : ` (known: ${Object.keys(specs).sort().join(", ")})`}`, name);
+}
+
+/** A query-string value as the option's type: numbers and flags from text. */
+function fromQuery(name: string, spec: OptionSpec, text: string): unknown {
+  const types = typesOf(spec);
+  if (types.includes("number")) {
+    const n = text.trim() === "" ? NaN : Number(text);
+    if (Number.isFinite(n) && n >= 0) return n;
+    if (!types.includes("string")) throw invalid(`query option '${name}' must be a non-negative number, got '${text}'`, name);
+  }
+  if (types.includes("boolean")) {
+    if (text === "" || text === "1" || text === "true" || text === "yes") return true;
+    if (text === "0" || text === "false" || text === "no") return false;
+    if (!types.includes("string")) throw invalid(`query option '${name}' must be true or false (1/0, yes/no), got '${text}'`, name);
+  }
+  if (!types.includes("string") && !types.includes("any")) throw invalid(`option '${name}' cannot be given in a URL's query string; pass it as an option`, name);
+  return text;
+}
+
+/**
+ * The options one `serve`/`connect` runs with: the URL's query string, then
+ * `explicit` over it, each checked against `specs`. `strict` (the transport
+ * declared its options) refuses names not in `specs`; otherwise those pass
+ * through unchecked, as query-string text.
+ */
+export function resolveOptions(url: URL, explicit: object, specs: OptionSpecs, where: string, strict = true): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of url.searchParams) {
+    if (SECRET.has(k)) throw new RpcError("INVALID_URL", `'${k}' must not be in a URL (URLs get logged); pass it as an option or environment variable`);
+    const spec = Object.prototype.hasOwnProperty.call(specs, k) ? specs[k] : undefined;
+    if (!spec) {
+      if (strict) throw unknown(k, specs, where, "query option");
+      out[k] = v;
+      continue;
+    }
+    if (!spec.query) throw invalid(`option '${k}' cannot be given in a URL's query string; pass it as an option`, k);
+    const value = fromQuery(k, spec, v);
+    checkOption(k, spec, value, "query option");
+    out[k] = value;
+  }
+  for (const [k, v] of Object.entries(explicit)) {
+    const spec = Object.prototype.hasOwnProperty.call(specs, k) ? specs[k] : undefined;
+    if (!spec) {
+      if (strict && v !== undefined) throw unknown(k, specs, where, "option");
+    } else {
+      checkOption(k, spec, v);
+    }
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+/**
+ * One rule for every option: an unknown name or a wrong value is an
+ * `INVALID_OPTION` RpcError naming it (and the option meant, for a near
+ * miss), from explicit options and the query string alike, on tcp and ws.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { RPCHandler, RpcError, connect, serve, type Server } from "../src/index.js";
+import { nearestName } from "../src/options.js";
+import "../transports/tcp/index.js";
+import "../transports/ws/index.js";
+
+function invalidOption(option: string, hint?: RegExp) {
+  return (e: unknown) => {
+    assert.ok(e instanceof RpcError, `not an RpcError: ${String(e)}`);
+    assert.equal(e.code, "INVALID_OPTION", e.message);
+    assert.match(e.message, new RegExp(`'${option}'`));
+    assert.deepEqual(e.data, { option });
+    if (hint) assert.match(e.message, hint);
+    return true;
+  };
+}
+
+describe("options", () => {
+  const servers: Server[] = [];
+  after(async () => {
+    for (const s of servers) await s.close();
+  });
+
+  it("connect(url, { timout }) names timout and suggests timeout, on tcp and ws", async () => {
+    const h = new RPCHandler();
+    const tcp = await serve(h, "tcp://127.0.0.1:0");
+    const ws = await serve(h, "ws://127.0.0.1:0");
+    servers.push(tcp, ws);
+    for (const url of [tcp.url, ws.url]) {
+      const bad: Record<string, unknown> = { timout: 500 };
+      await assert.rejects(connect(url, bad), invalidOption("timout", /did you mean 'timeout'\?/));
+    }
+    // The literal form is refused by the compiler as well.
+    await assert.rejects(
+      // @ts-expect-error `timout` is not an option of tcp:// connections
+      connect("tcp://127.0.0.1:1", { timout: 500 }),
+      invalidOption("timout", /did you mean 'timeout'\?/),
+    );
+    await assert.rejects(
+      // @ts-expect-error `highWaterMarc` is not an option of ws:// servers
+      serve(h, "ws://127.0.0.1:0", { highWaterMarc: 10 }),
+      invalidOption("highWaterMarc", /did you mean 'highWaterMark'\?/),
+    );
+  });
+
+  it("?highWaterMark=abc is refused the same way on tcp and ws, client and server", async () => {
+    const h = new RPCHandler();
+    for (const scheme of ["tcp", "ws"]) {
+      await assert.rejects(serve(h, `${scheme}://127.0.0.1:0?highWaterMark=abc`), invalidOption("highWaterMark", /non-negative number, got 'abc'/));
+      await assert.rejects(connect(`${scheme}://127.0.0.1:1?highWaterMark=abc`), invalidOption("highWaterMark", /non-negative number, got 'abc'/));
+      await assert.rejects(connect(`${scheme}://127.0.0.1:1?timout=5`), invalidOption("timout", /did you mean 'timeout'\?/));
+    }
+  });
+
+  it("a wrong type is refused, naming the option and what it takes", async () => {
+    const h = new RPCHandler();
+    const bad: Record<string, unknown> = { allowRemote: "yes" };
+    await assert.rejects(serve(h, "tcp://127.0.0.1:0", bad), invalidOption("allowRemote", /must be a boolean/));
+    const coalesce: Record<string, unknown> = { coalesce: "always" };
+    await assert.rejects(serve(h, "tcp://127.0.0.1:0", coalesce), invalidOption("coalesce", /gather, cork, none/));
+    await assert.rejects(connect("ws://127.0.0.1:1", { timeout: -1 }), invalidOption("timeout", /non-negative number/));
+  });
+
+  it("a far miss lists the known options instead of guessing", async () => {
+    const bad: Record<string, unknown> = { frobnicate: 1 };
+    await assert.rejects(connect("tcp://127.0.0.1:1", bad), invalidOption("frobnicate", /known: .*timeout/));
+    assert.equal(nearestName("frobnicate", ["timeout", "keepAlive"]), undefined);
+    assert.equal(nearestName("keepalive", ["timeout", "keepAlive"]), "keepAlive");
+    assert.equal(nearestName("tmeout", ["timeout", "keepAlive"]), "timeout");
+  });
+
+  it("good options from the query string still apply", async () => {
+    const h = new RPCHandler();
+    h.register(function add(a: number, b: number) {
+      return a + b;
+    });
+    const s = await serve(h, "tcp://127.0.0.1:0?highWaterMark=1024&coalesce=cork&maxInFlight=4");
+    servers.push(s);
+    const c = await connect(`${s.url}?timeout=5000&keepAlive=0`);
+    assert.equal(await c.add(2, 3), 5);
+    await c.$close();
+  });
+});
