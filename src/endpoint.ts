@@ -40,7 +40,9 @@ export interface ServeOptions extends TransportOptions {
 }
 
 /** The options of the scheme's transport when the compiler knows it (a literal URL), else any. */
-type ByScheme<M, U> = [SchemeOf<U>] extends [never] ? LooseOptions : SchemeOf<U> extends keyof M ? M[SchemeOf<U>] : LooseOptions;
+// Unknown schemes: any name (checked at run time), and typed option objects without an index signature too.
+type Loose = TransportOptions | LooseOptions;
+type ByScheme<M, U> = [SchemeOf<U>] extends [never] ? Loose : SchemeOf<U> extends keyof M ? M[SchemeOf<U>] : Loose;
 
 /** What `connect(url, options)` takes for a URL of type `U`: exact for `"tcp://..."`, `"ws://..."` literals. */
 export type ConnectOptions<U = string> = ProxyOptions & ByScheme<ConnectOptionsByScheme, U>;
