@@ -11,7 +11,7 @@ import { FrameServer } from "./serve-frames.js";
 import { isFrontEnd } from "./front-end.js";
 import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
-import { CONNECT_OPTIONS, SERVE_OPTIONS, resolveOptions } from "./options.js";
+import { CONNECT_OPTIONS, SERVE_OPTIONS, clientQuery, resolveOptions } from "./options.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./objects.js";
 import { PeerSession, type SessionOptions } from "./session.js";
@@ -59,7 +59,11 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   const transport = await lookupScheme(ep.scheme);
   refuseCredentials(ep.url, transport);
   const declared = isFrontEnd(transport) ? undefined : transport.options?.serve;
-  const opts = declared ? (resolveOptions(ep.url, options, { ...SERVE_OPTIONS, ...declared }, `serve("${ep.scheme}://...")`) as ServeOptions & LooseOptions) : ({ ...ep.query, ...options } as ServeOptions & LooseOptions);
+  // The served query goes to clients in server.url: what a client takes there is checked as theirs.
+  const forClients = declared ? { ...CONNECT_OPTIONS, ...(isFrontEnd(transport) ? undefined : transport.options?.connect) } : undefined;
+  const opts = declared
+    ? (resolveOptions(ep.url, options, { ...SERVE_OPTIONS, ...declared }, `serve("${ep.scheme}://...")`, true, forClients) as ServeOptions & LooseOptions)
+    : ({ ...ep.query, ...options } as ServeOptions & LooseOptions);
   if (isFrontEnd(transport)) return withUrlOf(await transport.serve(handler, ep.url, opts));
   const protocols = [...(opts.protocols ?? []), ...frameProtocolsOf(transport.name)];
   const sessionOpts: SessionOptions = {
@@ -77,7 +81,7 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
     if (server) server.track(session);
     else early.push(session);
   });
-  server = new FrameServer(listener, opts.closeTimeout ?? DEFAULT_LIMITS.closeTimeout, ep.url.search);
+  server = new FrameServer(listener, opts.closeTimeout ?? DEFAULT_LIMITS.closeTimeout, clientQuery(ep.url, forClients));
   for (const s of early) server.track(s);
   return server;
 }

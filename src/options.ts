@@ -139,15 +139,23 @@ function fromQuery(name: string, spec: OptionSpec, text: string): unknown {
  * The options one `serve`/`connect` runs with: the URL's query string, then
  * `explicit` over it, each checked against `specs`. `strict` (the transport
  * declared its options) refuses names not in `specs`; otherwise those pass
- * through unchecked, as query-string text.
+ * through unchecked, as query-string text. `forClients` (serve only): query
+ * names a client's `connect` takes (`?serializer=msgpack`); a served URL
+ * keeps them in `server.url` for its clients, so they are checked against
+ * these specs but not applied to the server.
  */
-export function resolveOptions(url: URL, explicit: object, specs: OptionSpecs, where: string, strict = true): Record<string, unknown> {
+export function resolveOptions(url: URL, explicit: object, specs: OptionSpecs, where: string, strict = true, forClients?: OptionSpecs): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of url.searchParams) {
     if (SECRET.has(k)) throw new RpcError("INVALID_URL", `'${k}' must not be in a URL (URLs get logged); pass it as an option or environment variable`);
     const spec = Object.prototype.hasOwnProperty.call(specs, k) ? specs[k] : undefined;
     if (!spec) {
-      if (strict) throw unknown(k, specs, where, "query option");
+      const client = forClients && Object.prototype.hasOwnProperty.call(forClients, k) ? forClients[k] : undefined;
+      if (client?.query) {
+        checkOption(k, client, fromQuery(k, client, v), "query option");
+        continue;
+      }
+      if (strict) throw unknown(k, forClients ? { ...specs, ...forClients } : specs, where, "query option");
       out[k] = v;
       continue;
     }
@@ -166,4 +174,20 @@ export function resolveOptions(url: URL, explicit: object, specs: OptionSpecs, w
     if (v !== undefined) out[k] = v;
   }
   return out;
+}
+
+/**
+ * The part of a served URL's query string its clients can use (names a
+ * `connect` on the transport takes), for `server.url`: server-only options
+ * (`closeTimeout`, `allowedOrigins`) would be refused by the client.
+ */
+export function clientQuery(url: URL, forClients: OptionSpecs | undefined): string {
+  if (!forClients || url.search === "") return url.search;
+  const kept = new URLSearchParams();
+  for (const [k, v] of url.searchParams) {
+    const spec = Object.prototype.hasOwnProperty.call(forClients, k) ? forClients[k] : undefined;
+    if (spec?.query) kept.append(k, v);
+  }
+  const q = kept.toString();
+  return q === "" ? "" : `?${q}`;
 }

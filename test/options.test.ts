@@ -82,7 +82,11 @@ describe("options", () => {
     });
     const s = await serve(h, "tcp://127.0.0.1:0?highWaterMark=1024&coalesce=cork&maxInFlight=4");
     servers.push(s);
-    const c = await connect(`${s.url}?timeout=5000&keepAlive=0`);
+    // server.url keeps the served query's client options (highWaterMark, coalesce, maxInFlight): add the client's to it.
+    const u = new URL(s.url);
+    u.searchParams.set("timeout", "5000");
+    u.searchParams.set("keepAlive", "0");
+    const c = await connect(u);
     assert.equal(await c.add(2, 3), 5);
     await c.$close();
   });

@@ -471,9 +471,9 @@ describe("tcp: peers without an authkey", { timeout: 30_000 }, () => {
 });
 
 describe("tcp: URLs and dialing", { timeout: 30_000 }, () => {
-  it("rejects URLs without a port or with bad options, with INVALID_URL", async () => {
+  it("rejects URLs without a port (INVALID_URL) or with bad options (INVALID_OPTION)", async () => {
     await assert.rejects(connect("tcp://127.0.0.1", { authkey }), { code: "INVALID_URL" });
-    await assert.rejects(connect("tcp://127.0.0.1:1?coalesce=sideways", { authkey }), { code: "INVALID_URL" });
+    await assert.rejects(connect("tcp://127.0.0.1:1?coalesce=sideways", { authkey }), { code: "INVALID_OPTION" });
     await assert.rejects(connect("tcp://127.0.0.1:1?authkey=secret"), { code: "INVALID_URL" });
   });
 
