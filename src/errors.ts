@@ -43,6 +43,14 @@ export const ErrorCodes = {
   ALREADY_REGISTERED: "ALREADY_REGISTERED",
   /** An option of `serve`/`connect` (or of the URL's query string) is unknown or has a wrong value; the message names it and, for a near miss, the option meant. */
   INVALID_OPTION: "INVALID_OPTION",
+  /** The name server has no registration under that name (or, for `PYROMETA:`, none with those metadata tags). */
+  NAME_NOT_FOUND: "NAME_NOT_FOUND",
+  /** A `safe` registration found the name taken (or the name is the name server's own); remove it first or register without `safe`. */
+  NAME_TAKEN: "NAME_TAKEN",
+  /** A name, URL, metadata tag, regex or the number of registrations is past the name server's bounds (`limits` of startNameServer). */
+  NAMING_LIMIT: "NAMING_LIMIT",
+  /** The name server's storage file could not be read or written; the message names the file. */
+  NAMING_STORAGE_FAILED: "NAMING_STORAGE_FAILED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -9,6 +9,15 @@ export type { CallContext, HandlerOptions, Middleware, RegisterOptions } from ".
 export { connect, serve } from "./endpoint.js";
 export type { ConnectOptions, ServeOptions, ServeOptionsFor } from "./endpoint.js";
 export type { ObjectServer } from "./objects.js";
+export { startNameServer, DEFAULT_NAMESERVER_URL } from "./naming/start.js";
+export type { NameServer, NameServerOptions, NameStore } from "./naming/start.js";
+export { locateNS, NameServerClient } from "./naming/locate.js";
+export type { ListOptions, LocateOptions, NameRecord, RegisterOptions as NameRegisterOptions } from "./naming/locate.js";
+export { NameRegistry, NAMESERVER_NAME } from "./naming/registry.js";
+export type { NameEntry, NameFilter, RegistrySnapshot } from "./naming/registry.js";
+export { NameServerObject, NamingError } from "./naming/name-server-object.js";
+export { DEFAULT_NAMING_LIMITS } from "./naming/naming-limits.js";
+export type { NamingLimits } from "./naming/naming-limits.js";
 export { RPCProxy } from "./proxy.js";
 export type { ProxyOptions, ReconnectOptions } from "./proxy.js";
 export type { CallOptions, CallerDefaults } from "./caller.js";

@@ -1,0 +1,114 @@
+/**
+ * The name server as an object: registered under `Pyro.NameServer`, with
+ * the methods and argument names of Pyro4's `Pyro4.naming.NameServer`, so
+ * the same object answers wirecall clients (`locateNS`), clients in other
+ * languages (docs/protocol.md) and Pyro4's own wire (protocols/pyro4).
+ * Keyword arguments bind by these parameter names; Python's `None` arrives
+ * as `null`. Errors carry codes (`NAME_NOT_FOUND`, `NAME_TAKEN`,
+ * `NAMING_LIMIT`, `INVALID_PARAMS`) and the name `NamingError`, Pyro's class.
+ */
+import { RpcError } from "../errors.js";
+import type { NameEntry, NameRegistry } from "./registry.js";
+
+/** Pyro4's exception class for name server failures; the `code` says which. */
+export class NamingError extends RpcError {
+  override get name(): string {
+    return "NamingError";
+  }
+}
+
+function naming<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    // INVALID_PARAMS stays as is (Pyro raises TypeError/ValueError there); the rest are NamingErrors.
+    if (err instanceof RpcError && err.code !== "INVALID_PARAMS" && !(err instanceof NamingError)) {
+      throw new NamingError(err.code, err.message);
+    }
+    throw err;
+  }
+}
+
+function nullProto<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
+}
+
+function withMeta(e: NameEntry): [string, string[]] {
+  return [e.url, [...e.metadata]];
+}
+
+/** Pyro4's NameServer API over a {@link NameRegistry}. */
+export class NameServerObject {
+  readonly #registry: NameRegistry;
+  readonly #flushed: (() => Promise<void>) | undefined;
+
+  /** `flushed`: resolves once changes are stored; a change replies only then. */
+  constructor(registry: NameRegistry, flushed?: () => Promise<void>) {
+    this.#registry = registry;
+    this.#flushed = flushed;
+  }
+
+  #stored<T>(value: T): T | Promise<T> {
+    return this.#flushed ? this.#flushed().then(() => value) : value;
+  }
+
+  /** The URL registered as `name`; with `return_metadata`, `[url, tags]`. */
+  lookup(name: string, return_metadata = false): string | [string, string[]] {
+    return naming(() => {
+      const e = this.#registry.lookup(name);
+      return return_metadata ? withMeta(e) : e.url;
+    });
+  }
+
+  /**
+   * Register `name` -> `uri` (any URL connect() takes). `safe` refuses a
+   * name already taken; `metadata` is a collection of tags; `ttl_ms` (a
+   * wirecall extension) makes it a lease that ends unless registered again.
+   */
+  register(name: string, uri: string, safe: boolean | null = false, metadata: unknown = null, ttl_ms: number | null = null): null | Promise<null> {
+    naming(() => this.#registry.register(name, uri, { safe: !!safe, metadata, ttl: ttl_ms }));
+    return this.#stored(null);
+  }
+
+  /** Replace the metadata tags of a registered name. */
+  set_metadata(name: string, metadata: unknown): null | Promise<null> {
+    naming(() => this.#registry.setMetadata(name, metadata));
+    return this.#stored(null);
+  }
+
+  /** Remove one name, or all under a prefix, or all matching a regex; returns how many went. */
+  remove(name: string | null = null, prefix: string | null = null, regex: string | null = null): number | Promise<number> {
+    return this.#stored(naming(() => this.#registry.remove(name, prefix, regex)));
+  }
+
+  /**
+   * `{ name: url }` of the registrations matching at most one filter
+   * (`prefix`, `regex` as re.match, `metadata_all`, `metadata_any`); with
+   * `return_metadata`, `{ name: [url, tags] }`.
+   */
+  list(
+    prefix: string | null = null,
+    regex: string | null = null,
+    metadata_all: unknown = null,
+    metadata_any: unknown = null,
+    return_metadata = false,
+  ): Record<string, string | [string, string[]]> {
+    return naming(() => {
+      const out = nullProto<string | [string, string[]]>();
+      for (const [n, e] of this.#registry.list({ prefix, regex, metadataAll: metadata_all, metadataAny: metadata_any })) {
+        out[n] = return_metadata ? withMeta(e) : e.url;
+      }
+      return out;
+    });
+  }
+
+  /** Answers when the name server is up (Pyro's returns None). */
+  ping(): null {
+    return null;
+  }
+
+  /** Registrations held, the name server's own included (as in Pyro). */
+  count(): number {
+    return this.#registry.count();
+  }
+}
