@@ -40,6 +40,11 @@ export function unref<T>(t: T): T {
 export class OutgoingCall {
   /** Wire id, set by the session that sends it (0 until then). */
   id = 0;
+  /**
+   * When the call's timeout passes (`Date.now()` ms), if it has one. It
+   * outlives the reply: streams the result carries stop then (docs/protocol.md, "Lifetime").
+   */
+  deadline: number | undefined;
   #resolve: (v: unknown) => void;
   #reject: (e: unknown) => void;
   #settled = false;
@@ -83,6 +88,7 @@ export class OutgoingCall {
   /** Arm the timeout and the signal. Called once by {@link startCall}. */
   arm(timeout: number | undefined, signal: AbortSignal | undefined): void {
     if (timeout !== undefined && timeout > 0) {
+      this.deadline = Date.now() + timeout;
       this.#timer = unref(setTimeout(() => this.#giveUp(new RpcError("TIMEOUT", `call to '${this.name}' timed out after ${timeout} ms`)), timeout));
     }
     if (signal) {

@@ -320,7 +320,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
           const refs = this.#refs as RefSession;
           try {
             // Streams the call sent live while the streams its answer brings are read (bidirectional streams).
-            refs.decode(msg as unknown as unknown[], refList, undefined, call.signal, () => refs.endOutgoing(call));
+            refs.decode(msg as unknown as unknown[], refList, undefined, call, () => refs.endOutgoing(call));
           } catch (err) {
             refs.endOutgoing(call);
             call.reject(err);
@@ -624,7 +624,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
           let env: unknown[] = [Kind.Reply, id, result];
           if (refs) {
             lingering = true;
-            env = refs.encodeResult(env, this.#json, (r) => call.abort(r), endRefs as () => void);
+            env = refs.encodeResult(env, this.#json, (r) => call.abort(r), endRefs as () => void, () => call.signal);
           } else {
             env = replaceRefs(env, 2, RESULT_NAMES, undefined, this.#json)[0];
           }

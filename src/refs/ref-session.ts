@@ -6,10 +6,10 @@
  * everything freed when the connection closes. The session calls in here
  * only when the hello negotiated references.
  */
-import { startCall, type CallOptions, type Caller, type OutgoingCall } from "../caller.js";
+import { startCall, unref, type CallOptions, type Caller, type OutgoingCall } from "../caller.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "../errors.js";
 import { createFacade, proxyInfo } from "../facade.js";
-import { Consumer } from "../streams/consumer.js";
+import { Consumer, streamTimeout, type StreamLimit } from "../streams/consumer.js";
 import { Producer } from "../streams/producer.js";
 import { registerStub, type RefOwner } from "./marks.js";
 import { placeRef, replaceRefs, type PathKey, type RefEntry } from "./walk.js";
@@ -36,6 +36,7 @@ export interface RefHost {
 }
 
 interface Export {
+  id: number;
   kind: "f" | "o" | "s";
   value: unknown;
   /** The call whose arguments carried it: it is freed when that call settles, unless kept. */
@@ -98,6 +99,8 @@ export class RefSession implements RefOwner {
   /** Streams the last {@link encode} exported outside any call's scope. */
   #streamsDone: Export[] | undefined;
   #closed = false;
+  /** Set while a consumer's stop aborts the call, so that the abort does not fail the call's other streams. */
+  #stopping = false;
   #writeWaiters: (() => void)[] = [];
 
   constructor(host: RefHost, window = DEFAULT_STREAM_WINDOW) {
@@ -134,7 +137,7 @@ export class RefSession implements RefOwner {
         }
       }
       const id = this.#nextExport++;
-      const e: Export = { kind, value: v, scope, kept: false, producer: undefined, abort: scope === undefined ? onStop : undefined, done: undefined };
+      const e: Export = { id, kind, value: v, scope, kept: false, producer: undefined, abort: scope === undefined ? onStop : undefined, done: undefined };
       if (kind === "s" && scope === undefined) (this.#streamsDone ??= []).push(e);
       this.#exports.set(id, e);
       created.push(id);
@@ -157,8 +160,10 @@ export class RefSession implements RefOwner {
    * Encode a handler's result. `end` runs when the inbound call's references
    * are done: at once, or when the streams the result carries have ended
    * (a stream the handler returned may read a stream it received).
+   * `signalOf`: the call's signal (made only when the result streams);
+   * when something other than the consumer aborts it, its streams stop.
    */
-  encodeResult(env: unknown[], json: boolean, abort: (reason: unknown) => void, end: () => void): unknown[] {
+  encodeResult(env: unknown[], json: boolean, abort: (reason: unknown) => void, end: () => void, signalOf?: () => AbortSignal): unknown[] {
     let out: unknown[];
     try {
       out = this.encode(env, 2, RESULT_NAMES, json, undefined, abort);
@@ -172,12 +177,32 @@ export class RefSession implements RefOwner {
       end();
       return out;
     }
+    // Whatever else ends the call (its deadline, the server giving up on it) ends its streams, and the consumer learns why.
+    const signal = signalOf?.();
+    const onAbort = (): void => {
+      if (this.#stopping) return;
+      for (const e of streams) this.#failStream(e, signal?.reason);
+    };
     let left = streams.length;
     const one = (): void => {
-      if (--left === 0) end();
+      if (--left > 0) return;
+      signal?.removeEventListener("abort", onAbort);
+      end();
     };
     for (const e of streams) e.done = one;
+    // Already aborted: fail the streams after the answer that announces them is sent.
+    if (signal?.aborted) queueMicrotask(onAbort);
+    else signal?.addEventListener("abort", onAbort, { once: true });
     return out;
+  }
+
+  /** Stop a stream this side produces for a reason of its own; the consumer gets it as the stream's error. */
+  #failStream(e: Export, reason: unknown): void {
+    const id = e.id;
+    if (this.#exports.get(id) !== e) return;
+    if (e.producer) e.producer.stop();
+    else this.#finishExport(id, e);
+    this.#trySend([RefKind.Fail, id, toWireError(reason ?? new RpcError("CANCELLED", "the stream's call was cancelled"), this.#host.exposeStack)]);
   }
 
   #finishExport(id: number, e: Export): void {
@@ -217,7 +242,7 @@ export class RefSession implements RefOwner {
    * `scope`: the inbound call that frees them when it ends (undefined: they
    * live until released, or until collected).
    */
-  decode(env: unknown[], list: unknown, scope: object | undefined, signal?: AbortSignal, streamsDone?: () => void): void {
+  decode(env: unknown[], list: unknown, scope: object | undefined, limit?: StreamLimit, streamsDone?: () => void): void {
     if (!Array.isArray(list) || list.length > MAX_REFS_PER_FRAME) throw new RpcError("PROTOCOL_ERROR", "malformed reference list");
     const ids: number[] = [];
     const counter = { left: 0, done: streamsDone };
@@ -231,7 +256,7 @@ export class RefSession implements RefOwner {
         value = e.value;
       } else if (kind === "f" || kind === "o" || kind === "s") {
         if (this.#imports.has(id) || this.#consumer$(id)) throw new RpcError("PROTOCOL_ERROR", `reference id ${id} is already in use`);
-        value = kind === "s" ? this.#consumer(id, signal, streamsDone ? () => this.#oneDone(counter) : undefined) : this.#stub(kind, id);
+        value = kind === "s" ? this.#consumer(id, limit, streamsDone ? () => this.#oneDone(counter) : undefined) : this.#stub(kind, id);
         if (kind === "s") counter.left++;
         if (kind !== "s") this.#imports.set(id, scope);
         ids.push(id);
@@ -276,10 +301,12 @@ export class RefSession implements RefOwner {
     return stub;
   }
 
-  #consumer(id: number, signal: AbortSignal | undefined, done: (() => void) | undefined): Consumer {
+  #consumer(id: number, limit: StreamLimit | undefined, done: (() => void) | undefined): Consumer {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const c = new Consumer(id, this.#window, {
       send: (env) => this.#trySend(env),
       finished: (sid) => {
+        if (timer !== undefined) clearTimeout(timer);
         this.#consumers.delete(sid);
         this.#unread.delete(sid);
         done?.();
@@ -293,9 +320,18 @@ export class RefSession implements RefOwner {
     });
     this.#unread.set(id, new WeakRef(c));
     streamFinalizer?.register(c, { table: this.#self, id }, c);
+    if (!limit) return c;
+    c.limit = limit;
+    const signal = limit.signal;
     if (signal) {
       if (signal.aborted) c.stop(new RpcError("CANCELLED", "the stream's call was aborted", { cause: signal.reason }));
       else signal.addEventListener("abort", () => c.stop(new RpcError("CANCELLED", "the stream's call was aborted", { cause: signal.reason })), { once: true });
+    }
+    if (limit.deadline !== undefined) {
+      const expire = (): void => c.stop(streamTimeout(limit.name));
+      const left = limit.deadline - Date.now();
+      if (left <= 0) expire();
+      else timer = unref(setTimeout(expire, left));
     }
     return c;
   }
@@ -376,7 +412,12 @@ export class RefSession implements RefOwner {
         if (!isId(id)) break;
         const e = this.#exports.get(id);
         if (!e || e.kind !== "s") return;
-        e.abort?.(new RpcError("CANCELLED", "the consumer stopped the stream"));
+        this.#stopping = true;
+        try {
+          e.abort?.(new RpcError("CANCELLED", "the consumer stopped the stream"));
+        } finally {
+          this.#stopping = false;
+        }
         if (e.producer) e.producer.stop();
         else this.#finishExport(id, e);
         return;
@@ -385,7 +426,7 @@ export class RefSession implements RefOwner {
         if (!isId(id) || (env.length !== 3 && env.length !== 4)) break;
         const c = this.#consumer$(id);
         if (!c) return; // stopped here; items in flight are dropped
-        if (env.length === 4) this.decode(env, env[3], undefined);
+        if (env.length === 4) this.decode(env, env[3], undefined, c.limit);
         if (!c.push(env[2])) {
           const err = new RpcError("PROTOCOL_ERROR", `stream ${id}: the peer sent more items than its credit`);
           c.stop(err);

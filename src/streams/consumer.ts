@@ -13,6 +13,23 @@ export interface ConsumerHost {
   started(id: number): void;
 }
 
+/**
+ * What bounds a stream read as part of a call's answer: the call's signal
+ * and its timeout's deadline cover the streams its result carries, as a
+ * gRPC deadline covers the whole stream. `name` says which call.
+ */
+export interface StreamLimit {
+  readonly name: string;
+  readonly signal?: AbortSignal | undefined;
+  /** `Date.now()` ms after which the stream stops with `TIMEOUT`. */
+  readonly deadline?: number | undefined;
+}
+
+/** The error of a stream whose call's timeout passed. */
+export function streamTimeout(name: string): RpcError {
+  return new RpcError("TIMEOUT", `the stream from '${name}' passed its call's timeout (a call's timeout covers the streams its result carries: give the call a longer timeout, or none)`);
+}
+
 type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
 
 export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> {
@@ -26,6 +43,8 @@ export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> 
   #read = 0;
   /** Items granted and not yet received. */
   #outstanding = 0;
+  /** The call's signal and deadline; streams nested in its items inherit them. */
+  limit: StreamLimit | undefined;
 
   constructor(
     readonly id: number,
@@ -46,6 +65,9 @@ export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> 
 
   next(): Promise<IteratorResult<unknown>> {
     if (!this.#started) this[Symbol.asyncIterator]();
+    // Also checked here: a loop fed only by microtasks (mem://, a full buffer) never lets the deadline's timer run.
+    const limit = this.limit;
+    if (limit?.deadline !== undefined && !this.#done && Date.now() >= limit.deadline) this.stop(streamTimeout(limit.name));
     if (this.#head < this.#items.length) {
       const value = this.#items[this.#head];
       this.#items[this.#head++] = undefined;
