@@ -25,6 +25,7 @@ const BUILTIN: Record<string, string> = {
   "zmq+ipc": "zmq",
   "xmlrpc+http": "xmlrpc",
   "xmlrpc+https": "xmlrpc",
+  pyro: "pyro4",
 };
 
 /** Refuse `user:password@` in a URL unless the transport uses it (URLs get logged). */

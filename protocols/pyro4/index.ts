@@ -35,3 +35,16 @@ export type { MarshalDecodeOptions } from "./marshal-decode.js";
 export { encodeMarshal } from "./marshal-encode.js";
 export { PYRO4_SERIALIZERS, jsonSerializer, marshalSerializer, serializerById, serpentSerializer } from "./serializers.js";
 export type { Pyro4DecodeOptions, Pyro4Serializer, PyroCall } from "./serializers.js";
+
+// The daemon and the client (`serve(handler, "pyro://host:port")`, `connect("PYRO:obj@host:port")`).
+export { pyro4FrontEnd } from "./front-end.js";
+export { Pyro4Daemon } from "./daemon.js";
+export type { Pyro4ServeOptions } from "./daemon.js";
+export { Pyro4Client } from "./client.js";
+export type { Pyro4ConnectOptions } from "./client.js";
+export { DAEMON_NAME, DEFAULT_FUNCTIONS_ID } from "./daemon-objects.js";
+export type { PyroMetadata } from "./daemon-objects.js";
+
+import { pyro4FrontEnd } from "./front-end.js";
+/** The front-end this module provides, found by `connect`/`serve` for `pyro:` URLs (`PYRO:obj@host:port`, `pyro://host:port`). */
+export const transport = pyro4FrontEnd;
