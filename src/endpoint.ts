@@ -17,6 +17,8 @@ import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./ob
 import { PeerSession, type SessionOptions } from "./session.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
 import type { ConnectOptionsByScheme, LooseOptions, SchemeOf, Server, ServeOptionsByScheme, TransportOptions } from "./transport.js";
+import { urlResolverFor } from "./url-resolvers.js";
+import { withPublish, type Publisher } from "./naming/publish.js";
 
 export interface ServeOptions extends TransportOptions {
   /**
@@ -54,7 +56,7 @@ export type ServeOptionsFor<U = string> = ServeOptions & ByScheme<ServeOptionsBy
  * Serve `handler` at `url`. Port 0 picks a free port; `server.url` has the real one.
  * Options from the URL's query string apply unless given explicitly.
  */
-export async function serve<U extends string | URL>(handler: RPCHandler, url: U, options: ServeOptionsFor<U> = {} as ServeOptionsFor<U>): Promise<ObjectServer> {
+export async function serve<U extends string | URL>(handler: RPCHandler, url: U, options: ServeOptionsFor<U> = {} as ServeOptionsFor<U>): Promise<ObjectServer & Publisher> {
   const ep = parseEndpoint(url);
   const transport = await lookupScheme(ep.scheme);
   refuseCredentials(ep.url, transport);
@@ -64,7 +66,7 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   const opts = declared
     ? (resolveOptions(ep.url, options, { ...SERVE_OPTIONS, ...declared }, `serve("${ep.scheme}://...")`, true, forClients) as ServeOptions & LooseOptions)
     : ({ ...ep.query, ...options } as ServeOptions & LooseOptions);
-  if (isFrontEnd(transport)) return withUrlOf(await transport.serve(handler, ep.url, opts));
+  if (isFrontEnd(transport)) return withPublish(withUrlOf(await transport.serve(handler, ep.url, opts)));
   const protocols = [...(opts.protocols ?? []), ...frameProtocolsOf(transport.name)];
   const sessionOpts: SessionOptions = {
     role: "server",
@@ -83,7 +85,7 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   });
   server = new FrameServer(listener, opts.closeTimeout ?? DEFAULT_LIMITS.closeTimeout, clientQuery(ep.url, forClients));
   for (const s of early) server.track(s);
-  return server;
+  return withPublish(server);
 }
 
 /**
@@ -97,6 +99,9 @@ export async function connect<T = never, U extends string | URL = string | URL>(
   options: ConnectOptions<U> = {} as ConnectOptions<U>,
 ): Promise<[T] extends [never] ? AnyRemote : Remote<T>> {
   type Facade = [T] extends [never] ? AnyRemote : Remote<T>;
+  // PYRONAME:/PYROMETA: (src/url-resolvers.ts): look the URL up, then connect to it.
+  const named = await urlResolverFor(url);
+  if (named) return (await named.resolve(named.url, options as Record<string, unknown>, connect as (u: string, o: Record<string, unknown>) => Promise<unknown>)) as Facade;
   const ep = parseEndpoint(url);
   const object = splitObjectUrl(ep.url);
   ep.url = object.url;

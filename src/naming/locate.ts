@@ -110,11 +110,12 @@ export class NameServerClient {
   }
 
   /** The URL registered as `name` (`NAME_NOT_FOUND` if none); with `{ metadata: true }`, the URL and its tags. */
-  lookup(name: string, options?: { metadata?: false }): Promise<string>;
-  lookup(name: string, options: { metadata: true }): Promise<NameRecord>;
-  async lookup(name: string, options: { metadata?: boolean } = {}): Promise<string | NameRecord> {
-    if (!options.metadata) return this.#call<string>("lookup", { name });
-    const [url, metadata] = await this.#call<[string, string[]]>("lookup", { name, return_metadata: true });
+  lookup(name: string, options?: CallOptions & { metadata?: false }): Promise<string>;
+  lookup(name: string, options: CallOptions & { metadata: true }): Promise<NameRecord>;
+  async lookup(name: string, options: CallOptions & { metadata?: boolean } = {}): Promise<string | NameRecord> {
+    const { metadata: withMetadata, ...call } = options;
+    if (!withMetadata) return this.#call<string>("lookup", { name }, call);
+    const [url, metadata] = await this.#call<[string, string[]]>("lookup", { name, return_metadata: true }, call);
     return { url, metadata };
   }
 
@@ -141,14 +142,14 @@ export class NameServerClient {
   }
 
   /** Remove `name`, or every name under `{ prefix }` or matching `{ regex }`; returns how many went. */
-  remove(name: string): Promise<number>;
-  remove(filter: { prefix: string } | { regex: string }): Promise<number>;
-  remove(what: string | { prefix?: string; regex?: string }): Promise<number> {
-    if (typeof what === "string") return this.#call<number>("remove", { name: what });
+  remove(name: string, options?: CallOptions): Promise<number>;
+  remove(filter: { prefix: string } | { regex: string }, options?: CallOptions): Promise<number>;
+  remove(what: string | { prefix?: string; regex?: string }, options?: CallOptions): Promise<number> {
+    if (typeof what === "string") return this.#call<number>("remove", { name: what }, options);
     const kwargs: Record<string, unknown> = {};
     if (what.prefix !== undefined) kwargs.prefix = what.prefix;
     if (what.regex !== undefined) kwargs.regex = what.regex;
-    return this.#call<number>("remove", kwargs);
+    return this.#call<number>("remove", kwargs, options);
   }
 
   /** Resolves when the name server answers. */

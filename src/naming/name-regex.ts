@@ -342,77 +342,135 @@ export class NameRegex {
     const f = compile(ast);
     const m = emit({ op: "match" });
     for (const h of f.holes) h(m);
-    // The program must start at f.start; put a jump in front when it is not 0.
     this.#start = f.start;
     this.#prog = prog;
     this.size = prog.length;
+    this.#mark = new Int32Array(prog.length);
   }
 
   readonly #start: number;
+  /** DFA states built so far (lazily, from sets of NFA states), keyed by their NFA states. */
+  readonly #states = new Map<string, DState>();
+  #initial: DState | undefined;
+  #initialEmpty: DState | undefined;
+  /** Scratch marks for closures: one generation per closure, no allocation per name. */
+  readonly #mark: Int32Array;
+  #gen = 0;
 
   /**
    * Does `name` match at its start (`re.match`)? Adds the steps spent to
    * `budget.steps` and throws `NAMING_LIMIT` once it passes `budget.max`.
+   *
+   * A lazily built DFA: each DFA state is a set of NFA states, its
+   * transitions cached per code point, so the common case costs one map
+   * lookup per character; building a state costs at most the program size.
+   * Both count as steps, so a pattern's cost is bounded by
+   * (program size) x (name length) whatever the cache does.
    */
   match(name: string, budget: { steps: number; max: number }): boolean {
-    const prog = this.#prog;
-    const n = prog.length;
-    const mark = new Int32Array(n).fill(-1);
-    let clist: number[] = [];
-    let nlist: number[] = [];
-    const cps = Array.from(name, (s) => s.codePointAt(0) as number);
-    const len = cps.length;
-    let gen = 0;
-    let matched = false;
-    // Follow jumps, splits and assertions from `pc` at position `pos`, collecting char states.
-    const add = (list: number[], start: number, pos: number): void => {
-      const stack = [start];
-      while (stack.length > 0) {
-        const pc = stack.pop() as number;
-        if (mark[pc] === gen) continue;
-        mark[pc] = gen;
-        budget.steps++;
-        const inst = prog[pc] as Inst;
-        switch (inst.op) {
-          case "jmp":
-            stack.push(inst.to);
-            break;
-          case "split":
-            stack.push(inst.b, inst.a);
-            break;
-          case "bol":
-            if (pos === 0) stack.push(inst.next);
-            break;
-          case "eol":
-            // Python's $: at the end, or before a final newline.
-            if (pos === len || (pos === len - 1 && cps[pos] === 10)) stack.push(inst.next);
-            break;
-          case "match":
-            matched = true;
-            break;
-          case "char":
-            list.push(pc);
-            break;
-        }
-      }
-    };
-    add(clist, this.#start, 0);
-    for (let pos = 0; pos < len && !matched && clist.length > 0; pos++) {
+    const len = name.length;
+    let s = len === 0 ? (this.#initialEmpty ??= this.#closure([this.#start], true, true, budget)) : (this.#initial ??= this.#closure([this.#start], true, false, budget));
+    if (s.match) return true;
+    for (let i = 0; i < len; ) {
       if (budget.steps > budget.max) throw tooCostly(this.pattern, budget.max);
-      gen++;
-      const cp = cps[pos] as number;
-      for (const pc of clist) {
-        const inst = prog[pc] as { op: "char"; p: Pred; next: number };
-        budget.steps++;
-        if (inst.p(cp)) add(nlist, inst.next, pos + 1);
+      const cp = name.codePointAt(i) as number;
+      i += cp > 0xffff ? 2 : 1;
+      // Python's $ also matches before a final newline.
+      if (cp === 10 && i === len && s.eol.length > 0 && this.#eolMatches(s, budget)) return true;
+      budget.steps++;
+      let next = s.next.get(cp);
+      if (next === undefined) {
+        const targets: number[] = [];
+        for (const pc of s.chars) {
+          const inst = this.#prog[pc] as { op: "char"; p: Pred; next: number };
+          budget.steps++;
+          if (inst.p(cp)) targets.push(inst.next);
+        }
+        next = this.#closure(targets, false, false, budget);
+        if (s.next.size < MAX_TRANSITIONS) s.next.set(cp, next);
       }
-      [clist, nlist] = [nlist, clist];
-      nlist.length = 0;
+      s = next;
+      if (s.match) return true;
+      if (s.chars.length === 0 && s.eol.length === 0) return false;
     }
     if (budget.steps > budget.max) throw tooCostly(this.pattern, budget.max);
-    return matched;
+    return s.eol.length > 0 && this.#eolMatches(s, budget);
+  }
+
+  /** Does some `$` in `s` lead to a match at the end of the name? */
+  #eolMatches(s: DState, budget: { steps: number; max: number }): boolean {
+    if (s.eolMatch === undefined) {
+      s.eolMatch = this.#closure(s.eol.map((pc) => (this.#prog[pc] as { next: number }).next), false, true, budget).match;
+    }
+    return s.eolMatch;
+  }
+
+  /**
+   * The DFA state for the NFA states reachable from `pcs` without reading a
+   * character: `^` is followed only at the start, `$` only at the end.
+   */
+  #closure(pcs: number[], atStart: boolean, atEnd: boolean, budget: { steps: number; max: number }): DState {
+    const gen = ++this.#gen;
+    const mark = this.#mark;
+    const chars: number[] = [];
+    const eol: number[] = [];
+    let match = false;
+    const stack = pcs.slice().reverse();
+    while (stack.length > 0) {
+      const pc = stack.pop() as number;
+      if (mark[pc] === gen) continue;
+      mark[pc] = gen;
+      budget.steps++;
+      const inst = this.#prog[pc] as Inst;
+      switch (inst.op) {
+        case "jmp":
+          stack.push(inst.to);
+          break;
+        case "split":
+          stack.push(inst.b, inst.a);
+          break;
+        case "bol":
+          if (atStart) stack.push(inst.next);
+          break;
+        case "eol":
+          if (atEnd) stack.push(inst.next);
+          else eol.push(pc);
+          break;
+        case "match":
+          match = true;
+          break;
+        case "char":
+          chars.push(pc);
+          break;
+      }
+    }
+    chars.sort((x, y) => x - y);
+    eol.sort((x, y) => x - y);
+    const key = `${match ? 1 : 0}|${chars.join(",")}|${eol.join(",")}`;
+    const known = this.#states.get(key);
+    if (known) return known;
+    const state: DState = { chars, eol, match, next: new Map(), eolMatch: undefined };
+    // Past the cap, states are still correct, just not shared (no memory growth).
+    if (this.#states.size < MAX_STATES) this.#states.set(key, state);
+    return state;
   }
 }
+
+interface DState {
+  /** NFA `char` instructions live here. */
+  readonly chars: number[];
+  /** NFA `$` instructions waiting for the end of the name. */
+  readonly eol: number[];
+  /** The NFA's match state is reached: `re.match` succeeds. */
+  readonly match: boolean;
+  /** Transitions by code point, filled as names are read. */
+  readonly next: Map<number, DState>;
+  eolMatch: boolean | undefined;
+}
+
+/** DFA states cached per regex, and transitions per state: bounds the cache at about MAX_STATES x MAX_TRANSITIONS entries. */
+const MAX_STATES = 1024;
+const MAX_TRANSITIONS = 256;
 
 function tooCostly(pattern: string, max: number): RpcError {
   return new RpcError("NAMING_LIMIT", `regex ${JSON.stringify(pattern)} took more than ${max} matching steps over the registered names: use a simpler pattern or filter by prefix`);

@@ -49,7 +49,15 @@ export class NameServerObject {
   }
 
   #stored<T>(value: T): T | Promise<T> {
-    return this.#flushed ? this.#flushed().then(() => value) : value;
+    if (!this.#flushed) return value;
+    return this.#flushed().then(
+      () => value,
+      (err: unknown) => {
+        // Not a silent half-success: say the change is live but not on disk.
+        const why = err instanceof Error ? err.message : String(err);
+        throw new NamingError("NAMING_STORAGE_FAILED", `the change is in effect but was not saved, so a restart loses it: ${why}`, { cause: err });
+      },
+    );
   }
 
   /** The URL registered as `name`; with `return_metadata`, `[url, tags]`. */
