@@ -12,6 +12,8 @@ import type { CallId } from "./protocol.js";
 export class InboundCall extends ServerCall {
   /** Its handler was started (it holds an in-flight slot until the handler settles). */
   started = false;
+  /** A call on this side's reference `target` (src/refs/), not on the handler. */
+  target: number | undefined = undefined;
 
   constructor(
     readonly id: CallId | null,

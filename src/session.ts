@@ -297,7 +297,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
       decoded = serializer.decode(frame);
       if (this.#refs && Array.isArray(decoded)) {
         const kind = decoded[0] as unknown;
-        if (typeof kind === "number" && kind >= 5 && kind <= 12) return this.#refs.frame(decoded);
+        if (typeof kind === "number" && kind >= 5 && kind <= 12) {
+          if (kind !== 5) return this.#refs.frame(decoded);
+          // Calls on this side's references take the same in-flight slots and queue as calls.
+          const rc = this.#refs.parseRefCall(decoded);
+          return this.#incoming(rc.id, rc.name, rc.args, undefined, frame.byteLength, rc.refs, rc.target, decoded);
+        }
         if ((kind === Kind.Call && decoded.length === 6) || (kind === Kind.Reply && decoded.length === 4)) refList = decoded.pop();
       }
       msg = validateEnvelope(decoded);
@@ -555,7 +560,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
   }
 
   /** A call (`id` set) or one-way call (`id` null) from the peer. */
-  #incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number, refList?: unknown): void {
+  #incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number, refList?: unknown, target?: number, env?: unknown[]): void {
     if (id !== null) {
       if (this.#calls.has(id)) {
         // Answered as a connection-level error: an error with this id would settle the first call.
@@ -570,10 +575,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
       return;
     }
     const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
+    call.target = target;
     if (refList !== undefined && id !== null) {
       try {
         // In place: the call holds the same args and kwargs objects.
-        (this.#refs as RefSession).decode([Kind.Call, id, method, args, kwargs ?? null], refList, call);
+        (this.#refs as RefSession).decode(env ?? [Kind.Call, id, method, args, kwargs ?? null], refList, call);
       } catch (err) {
         this.#refs?.endInbound(call);
         this.#sendError(id, err);
@@ -595,7 +601,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#running++;
     call.started = true;
     const handler = this.#handler;
-    const done = handler
+    const done =
+      call.target !== undefined
+        ? (this.#refs as RefSession).invoke(call.target, call.method, call.args)
+        : handler
       ? handler.dispatch(call)
       : Promise.reject(new RpcError("METHOD_NOT_FOUND", `method '${call.method}' is not served here: this side serves no handler (connect(url, { handler }))`));
     done.then(

@@ -21,8 +21,6 @@ export const RefKind = { RefCall: 5, Release: 6, Keep: 7, Item: 8, Credit: 9, En
 export const DEFAULT_STREAM_WINDOW = 64;
 /** References one frame may carry. */
 const MAX_REFS_PER_FRAME = 1024;
-/** Calls on this side's references running at once; past it they are refused. */
-const MAX_REF_CALLS = 256;
 
 /** What the session lends to the tables. */
 export interface RefHost {
@@ -95,7 +93,6 @@ export class RefSession implements RefOwner {
   readonly #unread = new Map<number, WeakRef<Consumer>>();
   /** Export ids (outgoing call scopes) or import ids (inbound call scopes) by scope. */
   readonly #scopes = new Map<object, number[]>();
-  #refCalls = 0;
   /** Streams the last {@link encode} exported outside any call's scope. */
   #streamsDone: Export[] | undefined;
   #closed = false;
@@ -385,8 +382,6 @@ export class RefSession implements RefOwner {
     const kind = env[0];
     const id = env[1];
     switch (kind) {
-      case RefKind.RefCall:
-        return this.#refCall(env);
       case RefKind.Release: {
         if (!isId(id)) break;
         const e = this.#exports.get(id);
@@ -468,68 +463,42 @@ export class RefSession implements RefOwner {
     });
   }
 
-  #refCall(env: unknown[]): void {
+  /**
+   * Check a call on one of this side's references (kind 5) and take its
+   * reference list off. The session runs it like any call: it takes an
+   * in-flight slot, waits in the queue when none is free, and is answered,
+   * cancelled and freed as calls are.
+   */
+  parseRefCall(env: unknown[]): { id: number; target: number; name: string; args: unknown[]; refs: unknown } {
     const [, id, target, name, args, kwargs] = env as [number, unknown, unknown, unknown, unknown, unknown];
     if (!isId(id) || !isId(target) || typeof name !== "string" || !Array.isArray(args) || (kwargs !== null && kwargs !== undefined) || env.length < 5 || env.length > 7) {
       throw new RpcError("PROTOCOL_ERROR", "malformed reference call");
     }
-    const scope = {};
-    let result: Promise<unknown>;
+    const refs = env.length === 7 ? env.pop() : undefined;
+    return { id, target, name, args, refs };
+  }
+
+  /** Run a call on export `target` (what the session's dispatch does for handler calls). */
+  invoke(target: number, name: string, args: readonly unknown[]): Promise<unknown> {
     try {
-      if (env.length === 7) this.decode(env, env[6], scope);
-      result = this.#invoke(target, name, args);
+      const e = this.#exports.get(target);
+      if (!e || e.kind === "s") throw new RpcError("REFERENCE_RELEASED", `reference ${target} is released (callbacks live while their call runs unless kept)`);
+      let fn: unknown;
+      let self: unknown;
+      if (e.kind === "f") {
+        if (name !== "") throw new RpcError("METHOD_NOT_FOUND", `a callback has no method '${name}'`);
+        fn = e.value;
+      } else {
+        if (name === "" || name.startsWith("_") || name === "constructor" || name in Object.prototype || name.includes(".")) {
+          throw new RpcError("METHOD_NOT_FOUND", `method '${name}' is not callable on a reference`);
+        }
+        self = e.value;
+        fn = (self as Record<string, unknown>)[name];
+        if (typeof fn !== "function") throw new RpcError("METHOD_NOT_FOUND", `the referenced object has no method '${name}'`);
+      }
+      return Promise.resolve((fn as (...a: unknown[]) => unknown).apply(self, args as unknown[]));
     } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
-      (value) => this.#answer(id, value, undefined, scope),
-      (err: unknown) => this.#answer(id, undefined, err ?? new Error(String(err)), scope),
-    );
-  }
-
-  #invoke(target: number, name: string, args: unknown[]): Promise<unknown> {
-    const e = this.#exports.get(target);
-    if (!e || e.kind === "s") throw new RpcError("REFERENCE_RELEASED", `reference ${target} is released (callbacks live while their call runs unless kept)`);
-    if (this.#refCalls >= MAX_REF_CALLS) throw new RpcError("SHUTTING_DOWN", `more than ${MAX_REF_CALLS} calls on references at once`);
-    let fn: unknown;
-    let self: unknown;
-    if (e.kind === "f") {
-      if (name !== "") throw new RpcError("METHOD_NOT_FOUND", `a callback has no method '${name}'`);
-      fn = e.value;
-    } else {
-      if (name === "" || name.startsWith("_") || name === "constructor" || name in Object.prototype || name.includes(".")) {
-        throw new RpcError("METHOD_NOT_FOUND", `method '${name}' is not callable on a reference`);
-      }
-      self = e.value;
-      fn = (self as Record<string, unknown>)[name];
-      if (typeof fn !== "function") throw new RpcError("METHOD_NOT_FOUND", `the referenced object has no method '${name}'`);
-    }
-    this.#refCalls++;
-    return (async () => {
-      try {
-        return await (fn as (...a: unknown[]) => unknown).apply(self, args);
-      } finally {
-        this.#refCalls--;
-      }
-    })();
-  }
-
-  #answer(id: number, value: unknown, err: unknown, scope: object): void {
-    this.endInbound(scope);
-    if (this.#closed) return;
-    if (err === undefined) {
-      try {
-        this.#host.sendEnvelope(this.encode([1, id, value], 2, ["", "", "result"], false, undefined));
-        return;
-      } catch (e) {
-        err = e;
-      }
-    }
-    const wire = toWireError(err, this.#host.exposeStack);
-    try {
-      this.#host.sendEnvelope([2, id, wire]);
-    } catch {
-      this.#host.sendEnvelope([2, id, { name: wire.name, message: wire.message, code: wire.code }]);
+      return Promise.reject(err);
     }
   }
 
