@@ -26,6 +26,8 @@ const BUILTIN: Record<string, string> = {
   "xmlrpc+http": "xmlrpc",
   "xmlrpc+https": "xmlrpc",
   pyro: "pyro4",
+  nats: "nats",
+  "nats+tls": "nats",
 };
 
 /** Refuse `user:password@` in a URL unless the transport uses it (URLs get logged). */

@@ -54,6 +54,7 @@ export { objectUrl } from "./objects.js";
 export { ServerCall } from "./call-context.js";
 export type { PeerInfo } from "./call-context.js";
 export { PeerSession } from "./session.js";
+export { FrameServer } from "./serve-frames.js";
 export type { SessionOptions } from "./session.js";
 export { RPCProxy } from "./proxy.js";
 export type { Dialer } from "./proxy.js";
