@@ -71,6 +71,8 @@ export class NatsCaller implements Caller {
   /** Calls waiting for a lane. */
   #queue: OutgoingCall[] = [];
   #discovering: Promise<number> | undefined;
+  /** A round queued behind the one in flight (which may have started before a lane was lost). */
+  #nextDiscovery: Promise<number> | undefined;
   #closed = false;
   #closeReason: Error | undefined;
   /** Why the last lane that never became ready failed (a refused hello, say). */
@@ -300,17 +302,34 @@ export class NatsCaller implements Caller {
     if (!lane.ready && err) this.#lastFailure = err;
     if (this.#closed) return;
     // The worker may still be there (it closed an idle lane, or reconnected): look again.
-    if (lane.ready || this.#queue.length > 0) this.#needLanes();
+    // A lane that never became ready was refused: looking again would only repeat that.
+    if (lane.ready) this.#needLanes();
+    else this.#settleQueue();
+  }
+
+  /** A discovery round that starts after now: one in flight may have seen a lane that is gone since. */
+  #discoverAfterNow(): Promise<number> {
+    const current = this.#discovering;
+    if (!current) return this.discover();
+    return (this.#nextDiscovery ??= current.then(() => {
+      this.#nextDiscovery = undefined;
+      return this.discover();
+    }));
   }
 
   /** Find workers; when none answers, fail the calls waiting for a lane. */
   #needLanes(): void {
-    void this.discover().then(() => {
-      if (this.#closed || this.#queue.length === 0) return;
-      if (this.#pick()) return this.#flushQueue();
-      for (const lane of this.#order) if (!lane.ready) return; // a hello is on its way
-      this.#failQueued(this.#lastFailure ?? this.#noResponders("CONNECTION_CLOSED"));
-    });
+    void this.#discoverAfterNow().then(() => this.#settleQueue());
+  }
+
+  /** Send the calls waiting for a lane, or fail them when no lane is ready, opening or being looked for. */
+  #settleQueue(): void {
+    if (this.#closed || this.#queue.length === 0) return;
+    if (this.#pick()) return this.#flushQueue();
+    // A later discovery round, or a hello on its way, decides (each ends by settling again).
+    if (this.#discovering || this.#nextDiscovery) return;
+    for (const lane of this.#order) if (!lane.ready) return;
+    this.#failQueued(this.#lastFailure ?? this.#noResponders("CONNECTION_CLOSED"));
   }
 
   /** The ready lane with the fewest calls pending; ties go in turn. */
