@@ -60,13 +60,19 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   const ep = parseEndpoint(url);
   const transport = await lookupScheme(ep.scheme);
   refuseCredentials(ep.url, transport);
-  const declared = isFrontEnd(transport) ? undefined : transport.options?.serve;
+  // A front-end declares all its options; a framed transport adds its own to the core's.
+  const front = isFrontEnd(transport);
+  const declared = transport.options?.serve;
+  const core = front && declared ? undefined : SERVE_OPTIONS;
   // The served query goes to clients in server.url: what a client takes there is checked as theirs.
-  const forClients = declared ? { ...CONNECT_OPTIONS, ...(isFrontEnd(transport) ? undefined : transport.options?.connect) } : undefined;
-  const opts = declared
-    ? (resolveOptions(ep.url, options, { ...SERVE_OPTIONS, ...declared }, `serve("${ep.scheme}://...")`, true, forClients) as ServeOptions & LooseOptions)
-    : ({ ...ep.query, ...options } as ServeOptions & LooseOptions);
-  if (isFrontEnd(transport)) return withPublish(withUrlOf(await transport.serve(handler, ep.url, opts)));
+  const forClients = declared ? { ...(front ? undefined : CONNECT_OPTIONS), ...transport.options?.connect } : undefined;
+  // Undeclared (a third-party transport): the core's options are checked, other names pass as given.
+  const opts = resolveOptions(ep.url, options, { ...core, ...declared }, `serve("${ep.scheme}://...")`, declared !== undefined, forClients) as ServeOptions & LooseOptions;
+  if (front) {
+    const served = new URL(ep.url.href);
+    served.search = clientQuery(ep.url, forClients);
+    return withPublish(withUrlOf(await transport.serve(handler, served, opts)));
+  }
   const protocols = [...(opts.protocols ?? []), ...frameProtocolsOf(transport.name)];
   const sessionOpts: SessionOptions = {
     role: "server",
@@ -110,10 +116,10 @@ export async function connect<T = never, U extends string | URL = string | URL>(
   const given = options as { profile?: unknown };
   const profile = given.profile ?? ep.url.searchParams.get("profile") ?? undefined;
   const client = profile === undefined ? undefined : callerProfile(String(profile));
-  const declared = isFrontEnd(transport) ? undefined : transport.options?.connect;
-  const opts = declared
-    ? (resolveOptions(ep.url, options, { ...CONNECT_OPTIONS, ...declared, ...client?.options }, `connect("${ep.scheme}://...")`) as ProxyOptions & LooseOptions)
-    : ({ ...ep.query, ...options } as ProxyOptions & LooseOptions);
+  const declared = transport.options?.connect;
+  const core = isFrontEnd(transport) && declared ? undefined : CONNECT_OPTIONS;
+  const specs = { ...core, ...declared, ...client?.options };
+  const opts = resolveOptions(ep.url, options, specs, `connect("${ep.scheme}://...")`, declared !== undefined) as ProxyOptions & LooseOptions;
   if (isFrontEnd(transport)) {
     const caller: Caller = await transport.connect(ep.url, opts);
     return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;

@@ -7,7 +7,7 @@
  */
 import type { Caller } from "./caller.js";
 import type { RPCHandler } from "./handler.js";
-import type { LooseOptions, Server, Transport } from "./transport.js";
+import type { LooseOptions, OptionSpecs, Server, Transport } from "./transport.js";
 
 export interface FrontEnd {
   /** Short name ("xmlrpc"). */
@@ -18,6 +18,13 @@ export interface FrontEnd {
   readonly kind: "request-response";
   /** True when the front-end uses a URL's `user:password@` (HTTP Basic auth); elsewhere credentials in URLs are refused. */
   readonly urlCredentials?: boolean;
+  /**
+   * The options this front-end takes, all of them: the framed transports'
+   * core options (src/options.ts) do not apply to it. When declared,
+   * `serve`/`connect` refuse any other name with `INVALID_OPTION` and check
+   * every value's type, query string included.
+   */
+  readonly options?: { readonly connect?: OptionSpecs; readonly serve?: OptionSpecs };
   /** Serve `handler` at `url`; resolves once it accepts requests. */
   serve(handler: RPCHandler, url: URL, options: LooseOptions): Promise<Server>;
   /** A caller for `url`; the facade from `connect()` drives it. */

@@ -24,7 +24,7 @@ export const CONNECT_OPTIONS: OptionSpecs = {
   handler: { type: "object" },
   maxInFlight: { type: "number", query: true },
   streamWindow: { type: "number", query: true },
-  authkey: { type: ["string", "bytes"] },
+  authkey: { type: ["string", "bytes", "false"] },
   maxFrameSize: { type: "number", query: true },
   // Another protocol's client (registered by its package, e.g. wirecall/python).
   profile: { type: "string", query: true },
@@ -37,13 +37,12 @@ export const SERVE_OPTIONS: OptionSpecs = {
   idleTimeout: { type: "number", query: true },
   protocols: { type: "object" },
   handshakeTimeout: { type: "number", query: true },
-  authkey: { type: ["string", "bytes"] },
+  authkey: { type: ["string", "bytes", "false"] },
   maxFrameSize: { type: "number", query: true },
-  introspection: { type: "boolean", query: true },
 };
 
 /** Query-string names that must never be in a URL (URLs get logged). */
-const SECRET = new Set(["authkey", "password", "key", "passphrase"]);
+const SECRET = new Set(["authkey", "password", "key", "passphrase", "curveSecretKey"]);
 
 function typesOf(spec: OptionSpec): readonly OptionType[] {
   return typeof spec.type === "string" ? [spec.type] : spec.type;
@@ -89,6 +88,8 @@ function matches(v: unknown, t: OptionType): boolean {
       return typeof v === "number" && Number.isFinite(v) && v >= 0;
     case "bytes":
       return v instanceof Uint8Array;
+    case "false":
+      return v === false;
     case "object":
       return typeof v === "object" && v !== null;
     default:
@@ -99,7 +100,7 @@ function matches(v: unknown, t: OptionType): boolean {
 function describeTypes(spec: OptionSpec): string {
   if (spec.values) return spec.values.join(", ");
   return typesOf(spec)
-    .map((t) => (t === "number" ? "a non-negative number" : t === "bytes" ? "a Uint8Array" : t === "object" ? "an object" : `a ${t}`))
+    .map((t) => (t === "number" ? "a non-negative number" : t === "bytes" ? "a Uint8Array" : t === "object" ? "an object" : t === "false" ? "false" : `a ${t}`))
     .join(" or ");
 }
 

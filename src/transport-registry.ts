@@ -5,6 +5,7 @@
  */
 import { RpcError } from "./errors.js";
 import { isFrontEnd, type FrontEnd } from "./front-end.js";
+import { CONNECT_OPTIONS, SERVE_OPTIONS, resolveOptions } from "./options.js";
 import type { Transport } from "./transport.js";
 
 /** What a URL scheme can lead to: a framed transport or a request/response front-end. */
@@ -74,12 +75,13 @@ export async function lookupScheme(scheme: string): Promise<AnyTransport> {
   return transports.get(scheme) ?? mod.transport;
 }
 
-const NUMERIC = new Set(["timeout", "maxFrameSize", "handshakeTimeout", "maxInFlight", "closeTimeout", "maxPayload", "keepAlive", "idleTimeout"]);
-const BOOLEAN = new Set(["reconnect", "introspection", "allowRemote", "refuseLegacyMd5"]);
-const SECRET = new Set(["authkey", "password", "key", "passphrase"]);
-
-/** Parse a URL and its query-string options (explicit options win over the query). */
-export function parseEndpoint(url: string | URL): { url: URL; scheme: string; query: Record<string, unknown> } {
+/**
+ * Parse a URL. `query` is its query string read as options by the one
+ * option parser (src/options.ts: the core's options typed, others as text),
+ * computed when first read: `serve`/`connect` check the query against the
+ * transport's declared options instead.
+ */
+export function parseEndpoint(url: string | URL): { url: URL; scheme: string; readonly query: Record<string, unknown> } {
   let u: URL;
   try {
     u = typeof url === "string" ? new URL(url) : url;
@@ -87,18 +89,11 @@ export function parseEndpoint(url: string | URL): { url: URL; scheme: string; qu
     throw new RpcError("INVALID_URL", `not a URL: ${JSON.stringify(String(url))}`, { cause: err });
   }
   const scheme = u.protocol.replace(/:$/, "");
-  const query: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const [k, v] of u.searchParams) {
-    if (SECRET.has(k)) throw new RpcError("INVALID_URL", `'${k}' must not be in a URL (URLs get logged); pass it as an option or environment variable`);
-    if (NUMERIC.has(k)) {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 0) throw new RpcError("INVALID_URL", `query option '${k}' must be a non-negative number, got '${v}'`);
-      query[k] = n;
-    } else if (BOOLEAN.has(k)) {
-      query[k] = v === "" || v === "1" || v === "true" || v === "yes";
-    } else {
-      query[k] = v;
-    }
-  }
-  return { url: u, scheme, query };
+  return {
+    url: u,
+    scheme,
+    get query() {
+      return resolveOptions(this.url, {}, { ...SERVE_OPTIONS, ...CONNECT_OPTIONS }, `${scheme}://...`, false);
+    },
+  };
 }

@@ -161,7 +161,8 @@ export interface Transport {
 }
 
 /** The type of an option's value; an array accepts any of them. */
-export type OptionType = "number" | "boolean" | "string" | "function" | "object" | "bytes" | "any";
+/** `"false"` is the value `false` alone (`authkey: false`: no authkey, on purpose). */
+export type OptionType = "number" | "boolean" | "string" | "function" | "object" | "bytes" | "false" | "any";
 
 /** One option a transport declares (checked by src/options.ts). */
 export interface OptionSpec {

@@ -7,8 +7,12 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type Server } from "../src/index.js";
 import { nearestName } from "../src/options.js";
+import "../transports/memory/index.js";
 import "../transports/tcp/index.js";
 import "../transports/ws/index.js";
+import "../transports/xmlrpc/index.js";
+// Options are checked before the transport runs: this loads no zeromq.
+import "../transports/zmq/index.js";
 
 function invalidOption(option: string, hint?: RegExp) {
   return (e: unknown) => {
@@ -73,6 +77,55 @@ describe("options", () => {
     assert.equal(nearestName("frobnicate", ["timeout", "keepAlive"]), undefined);
     assert.equal(nearestName("keepalive", ["timeout", "keepAlive"]), "keepAlive");
     assert.equal(nearestName("tmeout", ["timeout", "keepAlive"]), "timeout");
+  });
+
+  it("mem, zmq and XML-RPC declare their options too: a near miss is named, explicit or from the query", async () => {
+    const h = new RPCHandler();
+    for (const url of ["mem://nowhere", "zmq+tcp://127.0.0.1:1", "xmlrpc+http://127.0.0.1:1/RPC2"]) {
+      const bad: Record<string, unknown> = { timout: 500 };
+      await assert.rejects(connect(url, bad), invalidOption("timout", /did you mean 'timeout'\?/));
+      await assert.rejects(connect(`${url}?timout=5`), invalidOption("timout", /did you mean 'timeout'\?/));
+      const badServe: Record<string, unknown> = { closeTimout: 10 };
+      await assert.rejects(serve(h, url.replace(/:1\b/, ":0"), badServe), invalidOption("closeTimout", /did you mean 'closeTimeout'\?/));
+      await assert.rejects(connect(`${url}?timeout=soon`), invalidOption("timeout", /non-negative number, got 'soon'/));
+    }
+    await assert.rejects(connect("zmq+tcp://127.0.0.1:1?socket=rep"), invalidOption("socket", /dealer, req/));
+    // A framed connection's option means nothing over HTTP requests: refused, not dropped.
+    await assert.rejects(connect("xmlrpc+http://127.0.0.1:1/", { handler: h } as Record<string, unknown>), invalidOption("handler"));
+    // Literal URLs: the compiler knows each scheme's options.
+    await assert.rejects(
+      // @ts-expect-error `timout` is not an option of zmq+tcp:// connections
+      connect("zmq+tcp://127.0.0.1:1", { timout: 500 }),
+      invalidOption("timout"),
+    );
+    await assert.rejects(
+      // @ts-expect-error `linger` is a zmq option, not a mem:// one
+      serve(h, "mem://typed", { linger: 5 }),
+      invalidOption("linger"),
+    );
+    await assert.rejects(
+      // @ts-expect-error `gzipp` is not an option of XML-RPC clients
+      connect("xmlrpc+http://127.0.0.1:1/", { gzipp: false }),
+      invalidOption("gzipp", /did you mean 'gzip'\?/),
+    );
+    // `authkey: false` (none, on purpose) is a value mem:// accepts.
+    const mem = await serve(h, "mem://0", { authkey: false });
+    servers.push(mem);
+  });
+
+  it("server.url keeps the served query's client options only", async () => {
+    const h = new RPCHandler();
+    h.register(function add(a: number, b: number) {
+      return a + b;
+    });
+    const s = await serve(h, "ws://127.0.0.1:0/rpc?maxBufferedBytes=100000&serializer=msgpack&closeTimeout=100");
+    servers.push(s);
+    assert.match(s.url, /\/rpc\?serializer=msgpack$/);
+    const c = await connect(s.url);
+    assert.equal(await c.add(2, 3), 5);
+    await c.$close();
+    // A client option in a served query is still checked.
+    await assert.rejects(serve(h, "ws://127.0.0.1:0?serializer=1&reconnect=maybe"), invalidOption("reconnect"));
   });
 
   it("good options from the query string still apply", async () => {

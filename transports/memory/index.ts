@@ -5,6 +5,7 @@
  */
 import { DEFAULT_LIMITS, RpcError, type Connection, type Listener, type Transport, type TransportOptions } from "../../src/transport-sdk.js";
 import { MemoryConnection } from "./memory-connection.js";
+import { MEM_OPTIONS } from "./options.js";
 
 type Accept = (conn: Connection) => void;
 
@@ -42,6 +43,7 @@ function refuseAuthkey(options: TransportOptions, side: "server" | "client"): vo
 export const memoryTransport: Transport = {
   name: "mem",
   schemes: ["mem"],
+  options: { connect: MEM_OPTIONS, serve: MEM_OPTIONS },
 
   async connect(url, options) {
     refuseAuthkey(options, "client");

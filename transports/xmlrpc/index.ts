@@ -9,12 +9,14 @@
 import type { FrontEnd } from "../../src/transport-sdk.js";
 import { XmlRpcClient, type XmlRpcClientOptions } from "./http-client.js";
 import { serveXmlRpc, type XmlRpcServeOptions } from "./http-server.js";
+import { XMLRPC_CLIENT_OPTIONS, XMLRPC_SERVE_OPTIONS } from "./options.js";
 
 export const xmlrpcTransport: FrontEnd = {
   name: "xmlrpc",
   schemes: ["xmlrpc+http", "xmlrpc+https"],
   kind: "request-response",
   urlCredentials: true,
+  options: { connect: XMLRPC_CLIENT_OPTIONS, serve: XMLRPC_SERVE_OPTIONS },
   serve(handler, url, options) {
     return serveXmlRpc(handler, url, options as XmlRpcServeOptions);
   },

@@ -13,11 +13,12 @@ import { serve, type ServeOptions } from "../../src/index.js";
 import { ZmqClientConnection } from "./client-connection.js";
 import { loadZeromq } from "./load-zeromq.js";
 import { ZmqListener } from "./router-listener.js";
-import type { ZmqOptions } from "./zmq-options.js";
+import { ZMQ_OPTIONS, type ZmqOptions } from "./zmq-options.js";
 
 export const zmqTransport: Transport = {
   name: "zmq",
   schemes: ["zmq+tcp", "zmq+ipc"],
+  options: { connect: ZMQ_OPTIONS, serve: ZMQ_OPTIONS },
 
   async connect(url, options) {
     const zmq = await loadZeromq();

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/transport-sdk.js";
+import { DEFAULT_LIMITS, RpcError, type OptionSpecs, type TransportOptions } from "../../src/transport-sdk.js";
 
 /** Options of the `zmq+tcp://` and `zmq+ipc://` transports, on top of the common ones. */
 export interface ZmqOptions extends TransportOptions {
@@ -63,6 +63,45 @@ export interface ZmqOptions extends TransportOptions {
    * Never given the authkey.
    */
   onHandshakeError?: (err: RpcError, remoteAddress: string | undefined) => void;
+  /** Refuse a server that answers the authkey challenge with the legacy HMAC-MD5 form. */
+  refuseLegacyMd5?: boolean | string;
+}
+
+/**
+ * The declaration `serve`/`connect` check zmq+tcp:// and zmq+ipc:// options
+ * against (src/options.ts): one entry per {@link ZmqOptions} field, for both
+ * sides (a worker's ROUTER connects like a client; a client given a
+ * server-only option says so itself).
+ */
+export const ZMQ_OPTIONS: OptionSpecs = {
+  socket: { type: "string", query: true, values: ["dealer", "req"] },
+  connect: { type: "boolean", query: true },
+  sendHighWaterMark: { type: "number", query: true },
+  receiveHighWaterMark: { type: "number", query: true },
+  linger: { type: "number", query: true },
+  heartbeatInterval: { type: "number", query: true },
+  maxPeers: { type: "number", query: true },
+  allowRemote: { type: "boolean", query: true },
+  peerIdleTimeout: { type: "number", query: true },
+  curveServerKey: { type: "string", query: true },
+  curvePublicKey: { type: "string", query: true },
+  curveSecretKey: { type: "string" },
+  // A comma-separated list in a query string.
+  curveClientKeys: { type: ["string", "object"], query: true },
+  onHandshakeError: { type: "function" },
+  refuseLegacyMd5: { type: "boolean", query: true },
+};
+
+// Exact option types for literal zmq+tcp:// and zmq+ipc:// URLs (src/transport.ts).
+declare module "../../src/transport.js" {
+  interface ConnectOptionsByScheme {
+    "zmq+tcp": ZmqOptions;
+    "zmq+ipc": ZmqOptions;
+  }
+  interface ServeOptionsByScheme {
+    "zmq+tcp": ZmqOptions;
+    "zmq+ipc": ZmqOptions;
+  }
 }
 
 export function numberOption(options: TransportOptions, name: string, fallback: number): number {
