@@ -33,6 +33,16 @@ function nullProto<V>(): Record<string, V> {
   return Object.create(null) as Record<string, V>;
 }
 
+/**
+ * Pyro4's register takes "an URI or a string": a URI object (a front-end's
+ * class with its own toString, such as Pyro4's URI) counts as its text.
+ */
+function uriText(uri: unknown): unknown {
+  if (uri === null || typeof uri !== "object") return uri;
+  const own = (uri as { toString?: unknown }).toString;
+  return typeof own === "function" && own !== Object.prototype.toString && own !== Array.prototype.toString ? String(uri) : uri;
+}
+
 function withMeta(e: NameEntry): [string, string[]] {
   return [e.url, [...e.metadata]];
 }
@@ -41,11 +51,18 @@ function withMeta(e: NameEntry): [string, string[]] {
 export class NameServerObject {
   readonly #registry: NameRegistry;
   readonly #flushed: (() => Promise<void>) | undefined;
+  readonly #uriValue: (url: string) => unknown;
 
-  /** `flushed`: resolves once changes are stored; a change replies only then. */
-  constructor(registry: NameRegistry, flushed?: () => Promise<void>) {
+  /**
+   * `flushed`: resolves once changes are stored; a change replies only then.
+   * `uriValue`: what `lookup` returns for a URL (default the string itself);
+   * a Pyro4 front-end returns its URI objects, as Python's `PYRONAME:`
+   * resolution needs one.
+   */
+  constructor(registry: NameRegistry, flushed?: () => Promise<void>, uriValue?: (url: string) => unknown) {
     this.#registry = registry;
     this.#flushed = flushed;
+    this.#uriValue = uriValue ?? ((url) => url);
   }
 
   #stored<T>(value: T): T | Promise<T> {
@@ -61,10 +78,11 @@ export class NameServerObject {
   }
 
   /** The URL registered as `name`; with `return_metadata`, `[url, tags]`. */
-  lookup(name: string, return_metadata = false): string | [string, string[]] {
+  lookup(name: string, return_metadata = false): unknown {
     return naming(() => {
       const e = this.#registry.lookup(name);
-      return return_metadata ? withMeta(e) : e.url;
+      const uri = this.#uriValue(e.url);
+      return return_metadata ? [uri, [...e.metadata]] : uri;
     });
   }
 
@@ -73,8 +91,8 @@ export class NameServerObject {
    * name already taken; `metadata` is a collection of tags; `ttl_ms` (a
    * wirecall extension) makes it a lease that ends unless registered again.
    */
-  register(name: string, uri: string, safe: boolean | null = false, metadata: unknown = null, ttl_ms: number | null = null): null | Promise<null> {
-    naming(() => this.#registry.register(name, uri, { safe: !!safe, metadata, ttl: ttl_ms }));
+  register(name: string, uri: unknown, safe: boolean | null = false, metadata: unknown = null, ttl_ms: number | null = null): null | Promise<null> {
+    naming(() => this.#registry.register(name, uriText(uri), { safe: !!safe, metadata, ttl: ttl_ms }));
     return this.#stored(null);
   }
 

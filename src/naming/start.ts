@@ -39,6 +39,13 @@ export interface NameServerOptions extends ServeOptions {
   storage?: NameStore | string;
   /** Serve on this handler (its other functions stay served) instead of a new one. */
   handler?: RPCHandler;
+  /**
+   * What `lookup` returns for a registered URL (default: the string). A
+   * name server on `pyro://` for Python clients passes `uriValue` from
+   * `wirecall/pyro4`-style URI objects, since Pyro4's PYRONAME resolution
+   * needs a URI object back.
+   */
+  uriValue?: (url: string) => unknown;
 }
 
 /** A running name server: a server plus its registry. */
@@ -55,7 +62,7 @@ export interface NameServer extends ObjectServer {
  * and (tcp) any client of the object `Pyro.NameServer` (docs/protocol.md).
  */
 export async function startNameServer(url: string | URL = DEFAULT_NAMESERVER_URL, options: NameServerOptions = {}): Promise<NameServer> {
-  const { limits, storage, handler: given, ...serveOptions } = options;
+  const { limits, storage, handler: given, uriValue, ...serveOptions } = options;
   const store = typeof storage === "string" ? await fileStoreFor(storage) : storage;
   const persist = store ? new Persister(store) : undefined;
   const registry = new NameRegistry({ limits: limits ?? {}, onChange: persist ? () => persist.changed() : undefined });
@@ -63,7 +70,7 @@ export async function startNameServer(url: string | URL = DEFAULT_NAMESERVER_URL
   if (persist) persist.registry = registry;
   const handler = given ?? new RPCHandler();
   // Every change waits for its save, so an acknowledged registration survives a crash.
-  const object = new NameServerObject(registry, persist ? () => persist.flushed() : undefined);
+  const object = new NameServerObject(registry, persist ? () => persist.flushed() : undefined, uriValue);
   handler.registerInstance(object, NAMESERVER_NAME);
   const server = await serve(handler, url, serveOptions);
   const nsUrl = server.urlOf(NAMESERVER_NAME);
