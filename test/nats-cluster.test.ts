@@ -6,8 +6,10 @@
  * accounted for: answered once, or failed with a code.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
-import { RpcError, connect, type AnyRemote } from "../src/index.js";
+import { fileURLToPath } from "node:url";
+import { RPCHandler, RpcError, connect, serve, type AnyRemote, type CallContext } from "../src/index.js";
 import { NatsCaller } from "../transports/nats/index.js";
 import { startNatsCluster, startNatsServer, type NatsServer } from "./support/nats-server.js";
 import { startWorker, type WorkerProcess } from "./support/nats-workers.js";
@@ -204,6 +206,72 @@ describe("nats: a cluster of three nats-servers joined by routes", () => {
       assert.deepEqual(Object.keys(countBy(again)).sort(), ["b1", "b2", "c1", "c2"], JSON.stringify(countBy(again)));
     } finally {
       await proxy.$close();
+    }
+  });
+});
+
+describe("nats: liveness both ways", () => {
+  let server: NatsServer;
+  const workers: WorkerProcess[] = [];
+  after(async () => {
+    await Promise.all(workers.map((w) => w.kill()));
+    await server?.kill();
+  });
+
+  it("a hung worker (event loop blocked, NATS connection up) fails its calls after livenessTimeout, not never", async () => {
+    server ??= await startNatsServer();
+    const w = await startWorker(server.url, "hung.svc", "h");
+    workers.push(w);
+    const proxy = await connect(`${server.url}/hung.svc`, { heartbeat: 100, livenessTimeout: 500 });
+    try {
+      const t0 = Date.now();
+      await assert.rejects(proxy.block(4000), (e: RpcError) => e.code === "CONNECTION_CLOSED" && /did not answer a liveness ping within 500 ms/.test(e.message));
+      const took = Date.now() - t0;
+      console.log(`# hung worker: its call failed after ${took} ms (heartbeat 100, livenessTimeout 500; the worker was blocked for 4000)`);
+      assert.ok(took < 3_500, `took ${took} ms`);
+      // Once the worker is responsive again, the caller finds it again.
+      assert.equal(await proxy.$call("whoami", [], undefined, { timeout: 20_000 }), "h");
+    } finally {
+      await proxy.$close();
+    }
+  });
+
+  it("a caller SIGKILLed mid-call: the worker aborts that call (ctx.signal, CONNECTION_CLOSED) within about two heartbeats", async () => {
+    server ??= await startNatsServer();
+    let started!: () => void;
+    const startedP = new Promise<void>((r) => (started = r));
+    let aborted!: (reason: unknown) => void;
+    const abortedP = new Promise((r) => (aborted = r));
+    const h = new RPCHandler();
+    h.register(
+      "wait",
+      (ctx: CallContext) =>
+        new Promise((_, reject) => {
+          started();
+          ctx.signal.addEventListener("abort", () => {
+            aborted(ctx.signal.reason);
+            reject(ctx.signal.reason);
+          });
+        }),
+      { context: true },
+    );
+    const worker = await serve(h, `${server.url}/dead.caller`, { heartbeat: 200 });
+    const child = spawn(process.execPath, [fileURLToPath(new URL("./fixtures/nats/caller.js", import.meta.url)), worker.url, "wait"], { stdio: ["pipe", "ignore", "inherit"] });
+    try {
+      let limit: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([startedP, new Promise((_, reject) => (limit = setTimeout(() => reject(new Error("the child's call never started")), 20_000)))]);
+      clearTimeout(limit);
+      const killedAt = Date.now();
+      child.kill("SIGKILL");
+      const reason = (await Promise.race([abortedP, new Promise((_, reject) => (limit = setTimeout(() => reject(new Error("the worker never aborted the dead caller's call")), 15_000)))])) as RpcError;
+      clearTimeout(limit);
+      const took = Date.now() - killedAt;
+      console.log(`# dead caller: the worker aborted its call ${took} ms after the SIGKILL (heartbeat 200 ms)`);
+      assert.equal(reason.code, "CONNECTION_CLOSED");
+      assert.ok(took < 5_000, `took ${took} ms`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await worker.close();
     }
   });
 });

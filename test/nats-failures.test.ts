@@ -114,6 +114,16 @@ describe("nats: no responders, authkey, missing package", () => {
     await assert.rejects(connect(`${ns.url}/`), (e: RpcError) => e.code === "INVALID_URL" && /needs the subject/.test(e.message));
   });
 
+  it("options are declared once: an unknown name or a wrong value is INVALID_OPTION naming it", async () => {
+    await assert.rejects(connect(`${ns.url}/x`, { heartbeet: 100 }), (e: RpcError) => e.code === "INVALID_OPTION" && /'heartbeet'.*did you mean 'heartbeat'/.test(e.message));
+    await assert.rejects(connect(`${ns.url}/x?livenessTimeout=soon`), (e: RpcError) => e.code === "INVALID_OPTION" && /livenessTimeout/.test(e.message));
+    await assert.rejects(serve(handler(), `${ns.url}/x`, { queue: 7 }), (e: RpcError) => e.code === "INVALID_OPTION" && /'queue' must be a string/.test(e.message));
+    // Query options reach the transport as their type.
+    const server = await srv(handler(), `${ns.url}/?heartbeat=150&queue=q1`);
+    const proxy = await cli(`${server.url}`, { heartbeat: 150 });
+    assert.equal(await proxy.add(1, 2), 3);
+  });
+
   it("a missing NATS client package is MISSING_DEPENDENCY naming it", async () => {
     await assert.rejects(importNats("@nats-io/transport-node-not-installed"), (e: RpcError) => e.code === "MISSING_DEPENDENCY" && /npm install @nats-io\/transport-node-not-installed/.test(e.message));
   });

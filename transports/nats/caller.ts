@@ -24,7 +24,7 @@ import {
 import { getSerializer, json, type ProxyOptions, type Serializer } from "../../src/index.js";
 import { loadNats, type NatsModule } from "./load-nats.js";
 import { NatsFrameConnection, type NatsPort } from "./nats-connection.js";
-import { natsSettings, refuseAuthkey, type NatsOptions, type NatsSettings } from "./options.js";
+import { checkNatsOptions, natsSettings, refuseAuthkey, type NatsOptions, type NatsSettings } from "./options.js";
 import { connectNats, natsPort, subjects } from "./port.js";
 
 /** Options of `connect()` on `nats://`. */
@@ -103,7 +103,8 @@ export class NatsCaller implements Caller {
   }
 
   /** Connect to NATS, find the workers serving the subject and open a lane to each. */
-  static async open(url: URL, options: NatsConnectOptions): Promise<NatsCaller> {
+  static async open(url: URL, given: NatsConnectOptions): Promise<NatsCaller> {
+    const options = checkNatsOptions(url, given, "client");
     refuseAuthkey(options, "client");
     const nats = await loadNats();
     const s = natsSettings(url, options, () => {

@@ -7,7 +7,8 @@
  */
 import { registerTransport, type FrontEnd, type RPCHandler, type TransportOptions } from "../../src/transport-sdk.js";
 import { NatsCaller, type NatsConnectOptions } from "./caller.js";
-import { serveNats, type NatsServeOptions } from "./worker.js";
+import type { NatsServeOptions } from "./options.js";
+import { serveNats } from "./worker.js";
 
 export const natsTransport: FrontEnd = {
   name: "nats",
@@ -26,5 +27,5 @@ registerTransport(natsTransport);
 export { NatsCaller, serveNats };
 export { loadNats, NATS_PACKAGE } from "./load-nats.js";
 export type { NatsConnectOptions } from "./caller.js";
-export type { NatsServeOptions, NatsServer } from "./worker.js";
-export type { NatsOptions, NatsTlsOptions } from "./options.js";
+export type { NatsServer } from "./worker.js";
+export type { NatsOptions, NatsServeOptions, NatsTlsOptions } from "./options.js";

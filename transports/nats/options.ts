@@ -4,7 +4,15 @@
  */
 import { readFileSync } from "node:fs";
 import type { NodeConnectionOptions } from "@nats-io/transport-node";
-import { DEFAULT_LIMITS, RpcError, type TransportOptions } from "../../src/transport-sdk.js";
+import {
+  CONNECT_OPTIONS,
+  DEFAULT_LIMITS,
+  RpcError,
+  SERVE_OPTIONS,
+  resolveOptions,
+  type OptionSpecs,
+  type TransportOptions,
+} from "../../src/transport-sdk.js";
 import type { NatsModule } from "./load-nats.js";
 
 /** TLS towards the NATS server, as the NATS Node client takes it (file paths or PEM text). */
@@ -64,6 +72,68 @@ export interface NatsOptions extends TransportOptions {
   maxHeldBytes?: number;
 }
 
+/** Server side: `serve()`'s own options on top of {@link NatsOptions}. */
+export interface NatsServeOptions extends NatsOptions {
+  /** Handlers running at once per lane (default 256). */
+  maxInFlight?: number;
+  /** How long `close()` waits for in-flight calls, ms (default 5000). */
+  closeTimeout?: number;
+  /** Close a lane idle this long, ms (default 600000; the caller reopens it when needed). */
+  idleTimeout?: number;
+}
+
+/** NATS's options, declared once (src/options.ts checks names and types, query string included). */
+const NATS_OPTIONS: OptionSpecs = {
+  // Refused with a clear message by refuseAuthkey; `false` is accepted ("none, on purpose").
+  authkey: { type: ["string", "bytes", "boolean"] },
+  servers: { type: "object" },
+  token: { type: "string" },
+  user: { type: "string", query: true },
+  pass: { type: "string" },
+  nkeySeed: { type: ["string", "bytes"] },
+  credsFile: { type: "string" },
+  tls: { type: ["boolean", "object"], query: true },
+  name: { type: "string", query: true },
+  heartbeat: { type: "number", query: true },
+  livenessTimeout: { type: "number", query: true },
+  reconnectTimeWait: { type: "number", query: true },
+  maxHeldBytes: { type: "number", query: true },
+};
+
+export const NATS_CONNECT_OPTIONS: OptionSpecs = { ...CONNECT_OPTIONS, ...NATS_OPTIONS, discoveryWindow: { type: "number", query: true } };
+export const NATS_SERVE_OPTIONS: OptionSpecs = { ...SERVE_OPTIONS, ...NATS_OPTIONS, queue: { type: "string", query: true } };
+
+/**
+ * Check the options `serve`/`connect` handed over (the URL's query merged
+ * under the explicit ones) against NATS's declared options: an unknown name
+ * or a wrong type is `INVALID_OPTION` naming it, with a near miss suggested.
+ */
+export function checkNatsOptions<T extends object>(url: URL, merged: T, role: "server" | "client"): T {
+  refuseSecretsInUrl(url);
+  // The core merged the query in already: give resolveOptions only what did not come from it.
+  const explicit: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(merged)) {
+    const q = url.searchParams.get(k);
+    if (q !== null && (v === q || ((typeof v === "number" || typeof v === "boolean") && String(v) === q) || (typeof v === "boolean" && (q === "" || q === "1" || q === "yes" || q === "0" || q === "no")))) continue;
+    explicit[k] = v;
+  }
+  const specs = role === "server" ? NATS_SERVE_OPTIONS : NATS_CONNECT_OPTIONS;
+  const where = role === "server" ? `serve("${url.protocol}//...")` : `connect("${url.protocol}//...")`;
+  return resolveOptions(url, explicit, specs, where, true, role === "server" ? NATS_CONNECT_OPTIONS : undefined) as T;
+}
+
+// Exact option types for literal nats:// and nats+tls:// URLs (src/transport.ts).
+declare module "../../src/transport.js" {
+  interface ConnectOptionsByScheme {
+    nats: NatsOptions;
+    "nats+tls": NatsOptions;
+  }
+  interface ServeOptionsByScheme {
+    nats: NatsServeOptions;
+    "nats+tls": NatsServeOptions;
+  }
+}
+
 export interface NatsSettings {
   subject: string;
   /** The subject came from the URL (false: a fresh one was made up, like port 0). */
@@ -80,7 +150,7 @@ export interface NatsSettings {
   reconnectTimeWait: number;
 }
 
-const SECRET_QUERY = ["token", "pass", "nkeySeed", "creds", "authkey", "password"];
+const SECRET_QUERY = ["token", "pass", "nkeySeed", "credsFile", "authkey", "password"];
 
 function num(o: NatsOptions, name: keyof NatsOptions & string, fallback: number): number {
   const raw = o[name];
@@ -119,11 +189,23 @@ export function refuseAuthkey(options: TransportOptions, side: "server" | "clien
   }
 }
 
-/** Settings from a `nats://host:port/subject` URL and its options. `makeSubject` names a fresh subject for an empty path. */
-export function natsSettings(url: URL, o: NatsOptions, makeSubject: () => string): NatsSettings {
+function refuseSecretsInUrl(url: URL): void {
   for (const k of SECRET_QUERY) {
     if (url.searchParams.has(k)) throw new RpcError("INVALID_URL", `'${k}' must not be in a URL (URLs get logged); pass it as an option`);
   }
+}
+
+/** The served URL's query as its clients may use it: names `connect` takes from a query (server-only ones would be refused). */
+export function clientSearch(url: URL): string {
+  const kept = new URLSearchParams();
+  for (const [k, v] of url.searchParams) if (NATS_CONNECT_OPTIONS[k]?.query) kept.append(k, v);
+  const q = kept.toString();
+  return q === "" ? "" : `?${q}`;
+}
+
+/** Settings from a `nats://host:port/subject` URL and its options. `makeSubject` names a fresh subject for an empty path. */
+export function natsSettings(url: URL, o: NatsOptions, makeSubject: () => string): NatsSettings {
+  refuseSecretsInUrl(url);
   const tls = url.protocol === "nats+tls:" || o.tls === true || (typeof o.tls === "object" && o.tls !== null);
   const host = url.hostname || "127.0.0.1";
   const port = url.port || "4222";

@@ -23,15 +23,9 @@ import {
 } from "../../src/transport-sdk.js";
 import { loadNats } from "./load-nats.js";
 import { H_CLOSE, H_PING, NatsFrameConnection, type NatsPort } from "./nats-connection.js";
-import { natsSettings, refuseAuthkey, type NatsOptions } from "./options.js";
+import { checkNatsOptions, clientSearch, natsSettings, refuseAuthkey, type NatsServeOptions } from "./options.js";
 import { connectNats, natsPort, subjects } from "./port.js";
 
-/** Options of `serve()` on `nats://` (the core's serve options and NATS's own). */
-export interface NatsServeOptions extends NatsOptions {
-  maxInFlight?: number;
-  closeTimeout?: number;
-  idleTimeout?: number;
-}
 
 /** A server on NATS: the usual {@link Server}, and which worker it is. */
 export interface NatsServer extends Server {
@@ -54,7 +48,8 @@ function hasRefs(session: PeerSession): boolean {
   return r !== undefined && r.exports + r.imports + r.streams > 0;
 }
 
-export async function serveNats(handler: RPCHandler, url: URL, options: NatsServeOptions): Promise<NatsServer> {
+export async function serveNats(handler: RPCHandler, url: URL, given: NatsServeOptions): Promise<NatsServer> {
+  const options = checkNatsOptions(url, given, "server");
   refuseAuthkey(options, "server");
   const nats = await loadNats();
   const s = natsSettings(url, options, () => `wirecall.${nats.nuid.next()}`);
@@ -178,7 +173,7 @@ export async function serveNats(handler: RPCHandler, url: URL, options: NatsServ
       },
     },
     options.closeTimeout ?? DEFAULT_LIMITS.closeTimeout,
-    url.search,
+    clientSearch(url),
   );
   const fs = frameServer;
   let closing: Promise<void> | undefined;
