@@ -8,6 +8,7 @@
  *   [3, name, args, kwargs?]       one-way call, never answered
  *   [4, id]                        cancel a call in flight
  */
+import { isCallId } from "./call-id.js";
 import { isWireError, rpcError, type WireError } from "./errors.js";
 import { utf8Decode, utf8Encode } from "./serializers/utf8.js";
 
@@ -17,7 +18,7 @@ export const PROTOCOL_VERSION = 1;
 /** Envelope kinds: the first element of every envelope array. */
 export const Kind = { Call: 0, Reply: 1, Error: 2, Notify: 3, Cancel: 4 } as const;
 
-/** Call ids are unsigned integers chosen by the caller, unique among its calls in flight. */
+/** Call ids are integers from 0 to 2^53-1 chosen by the caller, unique among its calls in flight. */
 export type CallId = number;
 export type Kwargs = Record<string, unknown>;
 
@@ -28,9 +29,7 @@ export type NotifyMsg = readonly [typeof Kind.Notify, string, unknown[], Kwargs?
 export type CancelMsg = readonly [typeof Kind.Cancel, CallId];
 export type Envelope = CallMsg | ReplyMsg | ErrorMsg | NotifyMsg | CancelMsg;
 
-function isId(v: unknown): v is CallId {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0;
-}
+const isId: (v: unknown) => v is CallId = isCallId;
 
 function isKwargs(v: unknown): v is Kwargs | undefined | null {
   return v === undefined || v === null || (typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array));
@@ -92,23 +91,74 @@ export function encodeHello(h: Hello): Uint8Array {
   return utf8Encode(JSON.stringify(h));
 }
 
-// Cheap pre-check so that non-hello first frames (a peer that skipped the
-// hello, or another protocol) are not fully parsed twice.
-const HELLO_PREFIX = utf8Encode('{"wirecall"');
+// Hellos are small; a larger first frame is never parsed as one.
+const MAX_HELLO_BYTES = 4096;
 
-/** Decode a hello, or return undefined when the frame is not one. */
-export function decodeHello(frame: Uint8Array): Hello | undefined {
-  if (frame.length > 4096 || frame.length < HELLO_PREFIX.length) return undefined;
-  for (let i = 0; i < HELLO_PREFIX.length; i++) if (frame[i] !== HELLO_PREFIX[i]) return undefined;
+/** Index of the first byte that is not JSON whitespace. */
+function skipSpace(frame: Uint8Array): number {
+  let i = 0;
+  while (i < frame.length && (frame[i] === 0x20 || frame[i] === 0x0a || frame[i] === 0x0d || frame[i] === 0x09)) i++;
+  return i;
+}
+
+const KEY = utf8Encode('"wirecall"');
+
+/** True when the bytes `"wirecall"` occur in `frame`. */
+function mentionsWirecall(frame: Uint8Array, from: number): boolean {
+  const first = KEY[0] as number;
+  const last = frame.length - KEY.length;
+  outer: for (let i = frame.indexOf(first, from); i >= 0 && i <= last; i = frame.indexOf(first, i + 1)) {
+    for (let j = 1; j < KEY.length; j++) if (frame[i + j] !== KEY[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The frame parsed as a JSON object naming "wirecall", when it is one. The
+ * zmq transport asks this of every frame: a JSON object frame (superjson)
+ * without the key costs a byte search, not a parse.
+ */
+function jsonObject(frame: Uint8Array, anyKeys = false): Record<string, unknown> | undefined {
+  if (frame.length > MAX_HELLO_BYTES) return undefined;
+  const start = skipSpace(frame);
+  if (frame[start] !== 0x7b || !(anyKeys || mentionsWirecall(frame, start))) return undefined;
   let v: unknown;
   try {
     v = JSON.parse(utf8Decode(frame));
   } catch {
     return undefined;
   }
-  if (typeof v !== "object" || v === null || typeof (v as Hello).wirecall !== "number") return undefined;
-  const h = v as Hello;
-  if (h.serializer !== undefined && typeof h.serializer !== "string") return undefined;
-  if (h.error !== undefined && !isWireError(h.error)) return undefined;
-  return h;
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** What is wrong with `o` as a hello, or undefined when it is one. */
+function helloProblem(o: Record<string, unknown>): string | undefined {
+  if (!Object.hasOwn(o, "wirecall")) return `"wirecall" is not one of its keys`;
+  if (typeof o.wirecall !== "number") return `its "wirecall" is ${JSON.stringify(o.wirecall)}, not the protocol version number`;
+  if (o.serializer !== undefined && typeof o.serializer !== "string") return `its "serializer" is not a string`;
+  if (o.error !== undefined && !isWireError(o.error)) return `its "error" is not an error object {name, message, code}`;
+  return undefined;
+}
+
+/**
+ * Decode a hello, or return undefined when the frame is not one. Any JSON
+ * object with a numeric `wirecall` is a hello, whatever its key order or
+ * whitespace (docs/protocol.md, "The hello").
+ */
+export function decodeHello(frame: Uint8Array): Hello | undefined {
+  const o = jsonObject(frame);
+  return o && helloProblem(o) === undefined ? (o as unknown as Hello) : undefined;
+}
+
+/**
+ * For a first frame that is a JSON object but not a valid hello (a typo in
+ * a key, the version as a string...; without a hello the first frame must
+ * be an envelope array, so no JSON object is valid there): what is wrong, so the peer hears it
+ * instead of being served JSON it did not ask for. Undefined otherwise.
+ */
+export function helloMistake(frame: Uint8Array): string | undefined {
+  const o = jsonObject(frame, true);
+  const problem = o && helloProblem(o);
+  return problem && `the first frame is a JSON object but not a hello (${problem}); a hello is {"wirecall": ${PROTOCOL_VERSION}, "serializer": "json" | "msgpack" | ...}`;
 }

@@ -19,10 +19,12 @@ import type { FrameProtocol, SessionLike } from "./frame-protocol.js";
 import type { RPCHandler } from "./handler.js";
 import { InboundCall, InboundQueue } from "./inbound-queue.js";
 import { DEFAULT_LIMITS } from "./limits.js";
-import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
+import { isCallId, jsonCallIdText, outOfRangeCallId } from "./call-id.js";
+import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import { RefSession } from "./refs/ref-session.js";
 import { replaceRefs } from "./refs/walk.js";
 import { getSerializer, json, type Serializer } from "./serializers/index.js";
+import { utf8Encode } from "./serializers/utf8.js";
 import type { Connection, ConnectionSink } from "./transport.js";
 
 /** Close a server connection that sent no complete frame for this long with nothing in flight (10 minutes, like zmq's `peerIdleTimeout`). */
@@ -307,7 +309,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       }
       msg = validateEnvelope(decoded);
     } catch (err) {
-      this.#undecodable(decoded, err);
+      this.#undecodable(decoded, err, frame);
       return;
     }
     switch (msg[0]) {
@@ -471,6 +473,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
         return true;
       }
     }
+    const mistake = helloMistake(frame);
+    if (mistake) {
+      this.#refuse(new RpcError("PROTOCOL_ERROR", mistake));
+      return true;
+    }
     // No hello: version 1 with JSON, so the simplest clients need no handshake.
     this.#useSerializer(json);
     this.#becomeReady();
@@ -525,7 +532,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   // ---- internals: frames -----------------------------------------------
 
-  #undecodable(decoded: unknown, err: unknown): void {
+  #undecodable(decoded: unknown, err: unknown, frame: Uint8Array): void {
     const e = err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", `undecodable frame: ${(err as Error)?.message ?? err}`);
     // A broken answer to one of our calls fails that call rather than leaving it to its timeout.
     if (Array.isArray(decoded) && (decoded[0] === Kind.Reply || decoded[0] === Kind.Error) && typeof decoded[1] === "number") {
@@ -541,8 +548,32 @@ export class PeerSession implements ConnectionSink, SessionLike {
       this.fail(new RpcError(e.code, `undecodable frame from the server: ${e.message}`));
       return;
     }
+    const bad = outOfRangeCallId(decoded);
+    if (bad !== undefined) return this.#refuseCallId(bad, frame);
     const id = Array.isArray(decoded) && decoded[0] === Kind.Call && isCallId(decoded[1]) ? decoded[1] : null;
     this.#sendError(id, e);
+  }
+
+  /**
+   * A call whose id is an integer outside 0..2^53-1: refused, and the error
+   * carries the id exactly as sent (a JSON peer's digits, a msgpack peer's
+   * 64-bit int) so that peer can tell which of its calls failed.
+   */
+  #refuseCallId(bad: number | bigint, frame: Uint8Array): void {
+    const s = this.#serializer ?? json;
+    const digits = s.name === "json" ? jsonCallIdText(frame) : undefined;
+    const text = digits ?? String(bad);
+    const err = new RpcError("PROTOCOL_ERROR", `call id ${text} is out of range: call ids are integers from 0 to 2^53-1 (docs/protocol.md, "Call ids"); this call was not run`, { data: { id: text } });
+    const wire = toWireError(err);
+    if (digits !== undefined) return this.#send(utf8Encode(`[${Kind.Error},${digits},${JSON.stringify(wire)}]`));
+    if (s.binary) {
+      try {
+        return this.#send(s.encode([Kind.Error, typeof bad === "bigint" ? bad : BigInt(bad), wire]));
+      } catch {
+        // a binary serializer without 64-bit ints: the id travels in data only
+      }
+    }
+    this.#sendError(null, err);
   }
 
   #errorReply(id: CallId | null, wire: WireError): void {
@@ -630,7 +661,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       if (err === undefined) {
         let frame: Uint8Array | undefined;
         try {
-          let env: unknown[] = [Kind.Reply, id, result];
+          let env: unknown[] = [Kind.Reply, this.#wireId(id), result];
           if (refs) {
             lingering = true;
             env = refs.encodeResult(env, this.#json, (r) => call.abort(r), endRefs as () => void, () => call.signal);
@@ -691,13 +722,21 @@ export class PeerSession implements ConnectionSink, SessionLike {
     const wire = toWireError(err, this.#handler?.options.exposeStack ?? false);
     let frame: Uint8Array;
     try {
-      frame = s.encode([Kind.Error, id, wire]);
+      frame = s.encode([Kind.Error, this.#wireId(id), wire]);
     } catch {
       // data/props the serializer cannot carry: keep what always encodes.
       const bare: WireError = { name: wire.name, message: wire.message, code: wire.code };
-      frame = s.encode([Kind.Error, id, bare]);
+      frame = s.encode([Kind.Error, this.#wireId(id), bare]);
     }
     this.#send(frame);
+  }
+
+  /**
+   * The id as the answer carries it: msgpack writes a number beyond 32 bits
+   * as a float64, so a peer's 64-bit id goes back as an int64 it can match.
+   */
+  #wireId(id: CallId | null): CallId | bigint | null {
+    return id !== null && id > 0xffffffff && this.#serializer?.name === "msgpack" ? BigInt(id) : id;
   }
 
   #send(frame: Uint8Array): void {
@@ -750,7 +789,4 @@ export class PeerSession implements ConnectionSink, SessionLike {
 const ARG_NAMES: Record<number, string[]> = { 2: ["", "", "args", "kwargs"], 3: ["", "", "", "args", "kwargs"], 4: ["", "", "", "", "args", "kwargs"] };
 const RESULT_NAMES = ["", "", "result"];
 
-function isCallId(v: unknown): v is CallId {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0;
-}
 

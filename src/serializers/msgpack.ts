@@ -6,18 +6,23 @@ import type { Serializer } from "./serializer.js";
 
 // Plain MessagePack any language decodes: no records/structures extension,
 // Date as the standard timestamp extension (-1), Uint8Array as bin, BigInt
-// as int64/uint64 (and every int64/uint64 on the wire decodes to BigInt, so
-// BigInt round-trips; JS numbers never use those formats), undefined as nil
+// as int64/uint64, undefined as nil
 // (msgpackr's own default is its extension 0). msgpackr's extension table is
 // global and its decoder builds Sets, Errors, RegExps, typed arrays and
 // shared structures from extensions: scanMsgpack refuses every extension but
 // the timestamp before msgpackr sees a frame.
+// "auto" is in msgpackr's decoder (unpack.js) but not in its typings.
 const packr = new Packr({
   useRecords: false,
   moreTypes: false,
   mapsAsObjects: true,
   variableMapSize: true,
   encodeUndefinedAsNil: true,
+  // Other languages write any integer above 2^32 as int64/uint64 (Python's
+  // 2**40): decoded as a number when it is exact as one (|n| <= 2^53), so
+  // add(2**40, 1) works; only beyond that a BigInt. A BigInt sent within that
+  // range therefore arrives as a number (docs/protocol.md, "Integers").
+  int64AsType: "auto" as "bigint",
 });
 
 /**
