@@ -81,8 +81,8 @@ describe("name server under a hostile client", () => {
       assert.ok(made > 20, `the honest client made ${made} calls`);
       assert.ok(slowest < 10_000, `slowest honest call ${slowest} ms`);
       assert.ok(regexMs < 30_000, `five hostile regex lists took ${regexMs} ms`);
-      // 2000 names at their bounds (~10 KB each with tags) is the table's worst case: ~20 MB; allow V8 slack.
-      assert.ok(after - before < 200 * 1024 * 1024, `RSS grew by ${((after - before) / 1048576).toFixed(1)} MiB`);
+      // 2000 names at their bounds (~10 KB each with tags, ~60 MiB measured with V8 overhead) is the table's worst case.
+      assert.ok(after - before < 150 * 1024 * 1024, `RSS grew by ${((after - before) / 1048576).toFixed(1)} MiB`);
       assert.ok((codes.get("NAMING_LIMIT") ?? 0) >= 503, JSON.stringify([...codes]));
       // Still serving names after all that.
       assert.equal(await attacker.lookup(longName(0)), `tcp://127.0.0.1:1#${"u".repeat(1900)}`);

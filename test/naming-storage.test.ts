@@ -8,12 +8,15 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { after, describe, it } from "node:test";
 import { RpcError, locateNS, startNameServer } from "../src/index.js";
 import { fileStore } from "../naming/index.js";
 import "../transports/tcp/index.js";
 
 const KEY = "naming-storage-key";
+const NS_FIXTURE = new URL("./fixtures/naming/ns-server.js", import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), "wirecall-ns-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -98,6 +101,59 @@ describe("name server storage", () => {
     } finally {
       await client.close();
       await ns.close().catch(() => undefined);
+    }
+  });
+
+  it("a name server SIGKILLed while saving restarts from a whole file holding every acknowledged change", async () => {
+    const file = join(dir, "crash.json");
+    const child = spawn(process.execPath, [NS_FIXTURE.pathname, JSON.stringify({ url: "tcp://127.0.0.1:0", authkey: KEY, storage: file })], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const acknowledged: string[] = [];
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the name server did not start within 30 s")), 30_000);
+        createInterface({ input: child.stdout }).once("line", (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        });
+      });
+      const { url } = JSON.parse(line) as { url: string };
+      const client = await locateNS(url, { authkey: KEY, reconnect: false });
+      let n = 0;
+      let killed = false;
+      // Four writers back to back; the kill lands while saves are in flight.
+      const writers = Array.from({ length: 4 }, async () => {
+        while (!killed) {
+          const name = `svc.${n++}`;
+          try {
+            await client.register(name, `tcp://127.0.0.1:1#${name}`, { metadata: ["m"] });
+            acknowledged.push(name);
+          } catch {
+            return; // the connection died with the process
+          }
+          if (acknowledged.length === 150) {
+            killed = true;
+            child.kill("SIGKILL");
+          }
+        }
+      });
+      await Promise.all(writers);
+      await exited;
+      await client.close().catch(() => undefined);
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    assert.ok(acknowledged.length >= 150);
+    const ns = await startNameServer("tcp://127.0.0.1:0", { authkey: KEY, storage: file });
+    try {
+      const held = new Set(ns.registry.list().map(([n]) => n));
+      const lost = acknowledged.filter((n) => !held.has(n));
+      assert.deepEqual(lost, [], "every acknowledged registration survived the crash");
+    } finally {
+      await ns.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The name server over real tcp and ws on loopback: register, lookup, list
+ * The name server over real tcp, ws and zmq on loopback: register, lookup, list
  * with prefix/regex/metadata filters, remove, ping, count, safe; the
  * `Pyro.NameServer` object answers Pyro4's argument names as keyword
  * arguments; bad input is refused with codes while the server keeps serving.
@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, kw, locateNS, startNameServer, NamingError, type NameServer, type NameServerClient } from "../src/index.js";
 import "../transports/tcp/index.js";
 import "../transports/ws/index.js";
+import "../transports/zmq/index.js";
 
 const KEY = "naming-test-key";
 
@@ -24,6 +25,7 @@ function coded(code: string, pattern?: RegExp) {
 const TARGETS = [
   { name: "tcp", listen: "tcp://127.0.0.1:0" },
   { name: "ws", listen: "ws://127.0.0.1:0/ns" },
+  { name: "zmq", listen: "zmq+tcp://127.0.0.1:0" },
 ];
 
 for (const t of TARGETS) {
