@@ -15,6 +15,7 @@ import { CONNECT_OPTIONS, SERVE_OPTIONS, clientQuery, resolveOptions } from "./o
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./objects.js";
 import { PeerSession, type SessionOptions } from "./session.js";
+import { loadSerializers } from "./serializers/index.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
 import type { ConnectOptionsByScheme, LooseOptions, SchemeOf, Server, ServeOptionsByScheme, TransportOptions } from "./transport.js";
 import { urlResolverFor } from "./url-resolvers.js";
@@ -73,6 +74,8 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
     served.search = clientQuery(ep.url, forClients);
     return withPublish(withUrlOf(await transport.serve(handler, served, opts)));
   }
+  // A server accepts every registered serializer: the built-ins load (once) before the first hello.
+  await loadSerializers();
   const protocols = [...(opts.protocols ?? []), ...frameProtocolsOf(transport.name)];
   const sessionOpts: SessionOptions = {
     role: "server",

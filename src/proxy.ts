@@ -8,7 +8,7 @@ import { startCall, type Caller, type CallerDefaults, type CallOptions, type Out
 import { RpcError } from "./errors.js";
 import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
-import { getSerializer, json, type Serializer } from "./serializers/index.js";
+import { json, loadSerializer, type Serializer } from "./serializers/index.js";
 import { PeerSession } from "./session.js";
 import type { Connection } from "./transport.js";
 
@@ -56,10 +56,10 @@ function unref(t: Timer): Timer {
   return t;
 }
 
-function resolveSerializer(s: string | Serializer | undefined): Serializer {
+async function resolveSerializer(s: string | Serializer | undefined): Promise<Serializer> {
   if (s === undefined) return json;
   if (typeof s !== "string") return s;
-  const found = getSerializer(s);
+  const found = await loadSerializer(s);
   if (!found) throw new RpcError("SERIALIZE_ERROR", `unknown serializer '${s}'`);
   return found;
 }
@@ -78,15 +78,15 @@ export class RPCProxy implements Caller {
   #attempt = 0;
   #firstReady: { resolve: () => void; reject: (e: unknown) => void } | undefined;
 
-  private constructor(dial: Dialer, options: ProxyOptions) {
+  private constructor(dial: Dialer, options: ProxyOptions, serializer: Serializer) {
     this.#dial = dial;
     this.#options = options;
-    this.#serializer = resolveSerializer(options.serializer);
+    this.#serializer = serializer;
   }
 
   /** Dial, authenticate and agree on the serializer; resolves when calls can flow. */
   static async open(dial: Dialer, options: ProxyOptions = {}): Promise<RPCProxy> {
-    const proxy = new RPCProxy(dial, options);
+    const proxy = new RPCProxy(dial, options, await resolveSerializer(options.serializer));
     await proxy.#connectOnce();
     return proxy;
   }

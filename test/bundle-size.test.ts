@@ -1,11 +1,13 @@
 /**
  * What a browser page pays for wirecall: `connect` from `wirecall/ws` with
- * the JSON serializer, bundled and minified by esbuild, stays within 40 KB
- * (not yet: see the todo below) and carries no Python recipe, pickle, XML-RPC or Node built-in code (those
- * live in protocols/ and transports/, which the core never imports).
+ * the JSON serializer, bundled and minified by esbuild, carries no Python
+ * recipe, pickle, XML-RPC or Node built-in code (those live in protocols/
+ * and transports/, which the core never imports), loads msgpackr and
+ * superjson only when a serializer names them, and (not yet: see the todo
+ * below) stays within 40 KB.
  */
 import assert from "node:assert/strict";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -18,9 +20,46 @@ const api = await connect("wss://example.com/rpc", { serializer: "json", timeout
 document.body.textContent = String(await api.add(2, 3));
 `;
 
-async function bundle(): Promise<string> {
-  const result = await build({ stdin: { contents: PAGE, resolveDir: root, sourcefile: "page.js" }, bundle: true, write: false, format: "esm", platform: "browser", target: "es2022", minify: true, logLevel: "silent" });
-  return result.outputFiles[0]?.text ?? "";
+/**
+ * The page bundled as bundlers ship pages (Vite, Rollup and webpack split
+ * at import(); esbuild with `splitting`): `initial` is what the page loads
+ * before its first call (its chunk and the chunks that imports statically),
+ * `inputs` the modules in those, `lazy` the modules only import() reaches.
+ */
+async function splitBundle(): Promise<{ initial: number; inputs: string[]; lazy: string[] }> {
+  const result = await build({
+    stdin: { contents: PAGE, resolveDir: root, sourcefile: "page.js" },
+    bundle: true,
+    write: false,
+    splitting: true,
+    outdir: join(root, "dist/.bundle-size"),
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    metafile: true,
+    logLevel: "silent",
+  });
+  const outputs = result.metafile.outputs;
+  const entry = Object.keys(outputs).find((k) => outputs[k]?.entryPoint !== undefined);
+  assert.ok(entry, "no entry chunk");
+  const seen = new Set<string>();
+  const stack = [entry];
+  let initial = 0;
+  const inputs: string[] = [];
+  while (stack.length > 0) {
+    const k = stack.pop() as string;
+    const out = outputs[k];
+    if (seen.has(k) || !out) continue;
+    seen.add(k);
+    initial += out.bytes;
+    inputs.push(...Object.keys(out.inputs));
+    for (const i of out.imports) if (i.kind === "import-statement") stack.push(i.path);
+  }
+  const lazy = Object.entries(outputs)
+    .filter(([k]) => !seen.has(k))
+    .flatMap(([, o]) => Object.keys(o.inputs));
+  return { initial, inputs, lazy };
 }
 
 describe("browser bundle of connect from wirecall/ws", () => {
@@ -53,11 +92,22 @@ describe("browser bundle of connect from wirecall/ws", () => {
     assert.ok(bytes > 4 * 1024, `bundle is only ${bytes} bytes`);
   });
 
-  // 93 KB today: msgpackr (32 KB) and superjson (10 KB) are registered statically by
-  // src/serializers/index.ts, so a JSON-only page still carries them. Marked todo
-  // (reported, not failing) until those two load only when named.
-  it("is at most 40 KB minified", { todo: "msgpackr and superjson are bundled even for a JSON-only page" }, async () => {
-    const bytes = Buffer.byteLength(await bundle());
-    assert.ok(bytes <= LIMIT, `bundle is ${bytes} bytes, over ${LIMIT}`);
+  it("loads msgpackr and superjson only when a serializer names them", async () => {
+    const { initial, inputs, lazy } = await splitBundle();
+    const eager = inputs.filter((p) => /node_modules\/(msgpackr|superjson)\/|serializers\/(msgpack|superjson)/.test(p));
+    assert.deepEqual(eager, [], `a JSON-only page loads: ${eager.join(", ")}`);
+    // They are still reachable, in chunks of their own loaded by import().
+    assert.ok(lazy.some((p) => /node_modules\/msgpackr\//.test(p)), "msgpackr is in no lazy chunk");
+    assert.ok(lazy.some((p) => /node_modules\/superjson\//.test(p)), "superjson is in no lazy chunk");
+    assert.ok(initial > 4 * 1024, `initial load is only ${initial} bytes`);
+  });
+
+  // The first chunk is ~67 KB: msgpackr and superjson are out (they were 52 KB
+  // of it), but the session with streams and references (~30 KB), options,
+  // errors and auth are what a connect needs. Marked todo (reported, not
+  // failing) until the session loads streams/references on negotiation.
+  it("is at most 40 KB minified", { todo: "the session with streams and references is ~67 KB before any serializer" }, async () => {
+    const { initial } = await splitBundle();
+    assert.ok(initial <= LIMIT, `initial load is ${initial} bytes, over ${LIMIT}`);
   });
 });

@@ -12,7 +12,7 @@
  * re-exported names are used.
  */
 import { registerTransport } from "../../src/transport-sdk.js";
-import { connect as coreConnect } from "../../src/index.js";
+import { connect as coreConnect } from "../../src/core-api.js";
 import { browserWsTransport } from "./client-browser.js";
 
 registerTransport(browserWsTransport);
@@ -28,4 +28,6 @@ export const wsTransport = browserWsTransport;
 export const transport = browserWsTransport;
 export { WsConnection, DEFAULT_HIGH_WATER_MARK } from "./ws-connection.js";
 export type { WsClientOptions, WsCommonOptions } from "./options.js";
-export * from "../../src/index.js";
+// Not src/index.js: its static msgpack/superjson exports would put msgpackr and
+// superjson in every page's first chunk. By name they load when first used.
+export * from "../../src/core-api.js";

@@ -1,0 +1,40 @@
+/**
+ * What the main entry (src/index.ts) exports, except the `msgpack` and
+ * `superjson` serializer objects: the browser entry (transports/ws/browser.ts)
+ * exports this, so a page bundle never reaches msgpackr or superjson unless
+ * it names them (by name they load on first use: src/serializers/index.ts).
+ * Add new public names here.
+ */
+export { RPCHandler } from "./handler.js";
+export type { CallContext, HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
+export { connect, serve } from "./endpoint.js";
+export type { ConnectOptions, ServeOptions, ServeOptionsFor } from "./endpoint.js";
+export type { ObjectServer } from "./objects.js";
+export { startNameServer, DEFAULT_NAMESERVER_URL } from "./naming/start.js";
+export type { NameServer, NameServerOptions, NameStore } from "./naming/start.js";
+export { locateNS, NameServerClient } from "./naming/locate.js";
+export type { ListOptions, LocateOptions, NameRecord, RegisterOptions as NameRegisterOptions } from "./naming/locate.js";
+export { NameRegistry, NAMESERVER_NAME } from "./naming/registry.js";
+export type { NameEntry, NameFilter, RegistrySnapshot } from "./naming/registry.js";
+export { NameServerObject, NamingError } from "./naming/name-server-object.js";
+export { DEFAULT_NAMING_LIMITS } from "./naming/naming-limits.js";
+export { DEFAULT_PUBLISH_TTL } from "./naming/publish.js";
+export type { PublishOptions, Publisher } from "./naming/publish.js";
+export type { NameLookupOptions } from "./naming/resolve.js";
+export type { NamingLimits } from "./naming/naming-limits.js";
+export { RPCProxy } from "./proxy.js";
+export type { ProxyOptions, ReconnectOptions } from "./proxy.js";
+export type { CallOptions, CallerDefaults } from "./caller.js";
+export type { AnyRemote, Caller, ProxyControls, Remote, RemoteResult } from "./facade.js";
+export { ref, keep, release } from "./refs/marks.js";
+export { DEFAULT_STREAM_WINDOW } from "./refs/ref-session.js";
+export { kw, KwargsMarker } from "./params.js";
+export { registerTransport } from "./transport-registry.js";
+export { ErrorCodes, RpcError, RemoteError, registerError, unregisterError } from "./errors.js";
+export type { ErrorCode, RpcErrorOptions } from "./errors.js";
+export { json, registerSerializer, getSerializer, loadSerializer, listSerializers } from "./serializers/index.js";
+export { createJson, DEFAULT_DECODE_LIMITS } from "./serializers/index.js";
+export type { Serializer, DecodeLimits } from "./serializers/index.js";
+export { DEFAULT_LIMITS } from "./limits.js";
+export type { Limits } from "./limits.js";
+export type { ConnectOptionsByScheme, LooseOptions, Server, ServeOptionsByScheme, TransportOptions } from "./transport.js";
