@@ -69,13 +69,14 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   const forClients = declared ? { ...(front ? undefined : CONNECT_OPTIONS), ...transport.options?.connect } : undefined;
   // Undeclared (a third-party transport): the core's options are checked, other names pass as given.
   const opts = resolveOptions(ep.url, options, { ...core, ...declared }, `serve("${ep.scheme}://...")`, declared !== undefined, forClients) as ServeOptions & LooseOptions;
+  // A server accepts every registered serializer: the built-ins load (once) before the first
+  // hello (front-ends such as nats:// run sessions of their own).
+  await loadSerializers();
   if (front) {
     const served = new URL(ep.url.href);
     served.search = clientQuery(ep.url, forClients);
     return withPublish(withUrlOf(await transport.serve(handler, served, opts)));
   }
-  // A server accepts every registered serializer: the built-ins load (once) before the first hello.
-  await loadSerializers();
   const protocols = [...(opts.protocols ?? []), ...frameProtocolsOf(transport.name)];
   const sessionOpts: SessionOptions = {
     role: "server",

@@ -21,7 +21,7 @@ import {
   type OutgoingCall,
   type RPCHandler,
 } from "../../src/transport-sdk.js";
-import { getSerializer, json, type ProxyOptions, type Serializer } from "../../src/index.js";
+import { getSerializer, json, loadSerializer, type ProxyOptions, type Serializer } from "../../src/index.js";
 import { loadNats, type NatsModule } from "./load-nats.js";
 import { NatsFrameConnection, type NatsPort } from "./nats-connection.js";
 import { checkNatsOptions, natsSettings, refuseAuthkey, type NatsOptions, type NatsSettings } from "./options.js";
@@ -110,6 +110,8 @@ export class NatsCaller implements Caller {
     const s = natsSettings(url, options, () => {
       throw new RpcError("INVALID_URL", `connect() needs the subject to call: nats://host:port/<subject>, got '${url.href}'`);
     });
+    // msgpack and superjson load on first use (src/serializers/index.ts).
+    if (typeof options.serializer === "string") await loadSerializer(options.serializer);
     resolveSerializer(options.serializer);
     const nc = await connectNats(nats, s, options, "client");
     const caller = new NatsCaller(nats, nc, s, options);
