@@ -146,4 +146,35 @@ describe("server.publish", () => {
       await ns.close();
     }
   });
+
+  it("a renewal the name server never answers times out, and renewals go on", async () => {
+    // A stand-in name server whose register answers once, then hangs.
+    let calls = 0;
+    const fake = new RPCHandler();
+    fake.registerInstance(
+      {
+        register(name: string, uri: string, safe = false, metadata: unknown = null, ttl_ms: number | null = null): Promise<null> | null {
+          void [name, uri, safe, metadata, ttl_ms];
+          calls++;
+          return calls === 1 ? null : new Promise<null>(() => undefined);
+        },
+        lookup: () => null,
+        remove: () => 0,
+      },
+      "Pyro.NameServer",
+    );
+    const nsServer = await serve(fake, "tcp://127.0.0.1:0", { authkey: KEY, closeTimeout: 100 });
+    const handler = new RPCHandler();
+    handler.registerInstance({ hi: () => "hi" }, "svc");
+    const server = await serve(handler, "tcp://127.0.0.1:0", { authkey: KEY });
+    try {
+      await server.publish("svc", { nameserver: nsServer.url, nameserverOptions: { authkey: KEY }, ttl: 600 });
+      // Call 2 hangs; without a timeout no call 3 would ever come.
+      const took = await until(() => calls >= 3, 10_000, "a renewal after a hung one");
+      assert.ok(took >= 900, `the hung renewal was given its timeout (${took} ms)`);
+    } finally {
+      await server.close();
+      await nsServer.close();
+    }
+  });
 });

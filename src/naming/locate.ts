@@ -102,11 +102,11 @@ export class NameServerClient {
     return this.#proxy.$call<R>(method, [], kwargs, options);
   }
 
-  /** Register `name` -> `url` (any URL connect() takes: `server.urlOf(id)`, `PYRO:obj@host:port`...). */
-  async register(name: string, url: string, options: RegisterOptions = {}): Promise<void> {
+  /** Register `name` -> `url` (any URL connect() takes: `server.urlOf(id)`, `PYRO:obj@host:port`...); `call`: timeout/signal of this call. */
+  async register(name: string, url: string, options: RegisterOptions = {}, call?: CallOptions): Promise<void> {
     const kwargs: Record<string, unknown> = { name, uri: url, safe: options.safe ?? false, metadata: tags(options.metadata) };
     if (options.ttl !== undefined) kwargs.ttl_ms = options.ttl;
-    await this.#call("register", kwargs);
+    await this.#call("register", kwargs, call);
   }
 
   /** The URL registered as `name` (`NAME_NOT_FOUND` if none); with `{ metadata: true }`, the URL and its tags. */

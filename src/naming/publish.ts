@@ -66,7 +66,8 @@ class Publication {
     const ns = await this.#ns();
     const opts: { metadata?: Iterable<string>; ttl: number } = { ttl: this.ttl };
     if (this.options.metadata !== undefined) opts.metadata = this.options.metadata;
-    await ns.register(this.name, this.url, opts);
+    // A name server that accepted the connection but does not answer must not stall renewals for good.
+    await ns.register(this.name, this.url, opts, { timeout: Math.max(1000, Math.floor(this.ttl / 3)) });
   }
 
   async start(): Promise<void> {
