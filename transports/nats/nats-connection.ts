@@ -34,6 +34,8 @@ export interface NatsPort {
   readonly chunk: number;
   readonly maxFrameSize: number;
   readonly maxHeldBytes: number;
+  /** Bytes of unfinished (multi-message) frames held by all connections of this client, against `maxBufferedBytes`. */
+  readonly buffered: { used: number; readonly max: number };
 }
 
 export interface NatsConnectionInit {
@@ -112,8 +114,7 @@ export class NatsFrameConnection extends ConnectionBase {
     if (this.#parts) {
       if (!this.#addPart(frame)) return;
       frame = concat(this.#parts, this.#partBytes);
-      this.#parts = undefined;
-      this.#partBytes = 0;
+      this.#dropParts();
     } else if (frame.byteLength > this.#port.maxFrameSize) {
       this.#tooLarge(frame.byteLength);
       return;
@@ -164,19 +165,32 @@ export class NatsFrameConnection extends ConnectionBase {
   }
 
   #addPart(part: Uint8Array): boolean {
+    const budget = this.#port.buffered;
     this.#partBytes += part.byteLength;
+    budget.used += part.byteLength;
     if (this.#partBytes > this.#port.maxFrameSize) {
       this.#tooLarge(this.#partBytes);
+      return false;
+    }
+    if (budget.used > budget.max) {
+      // Many peers each sending most of a large frame add up: the one that passes the total is closed.
+      this.#dropParts();
+      this.close(new RpcError("PAYLOAD_TOO_LARGE", `unfinished frames of all connections exceed maxBufferedBytes ${budget.max}`));
       return false;
     }
     (this.#parts as Uint8Array[]).push(part);
     return true;
   }
 
-  #tooLarge(bytes: number): void {
-    const partial = this.#parts !== undefined;
+  #dropParts(): void {
+    this.#port.buffered.used -= this.#partBytes;
     this.#parts = undefined;
     this.#partBytes = 0;
+  }
+
+  #tooLarge(bytes: number): void {
+    const partial = this.#parts !== undefined;
+    this.#dropParts();
     this.close(new RpcError("PAYLOAD_TOO_LARGE", `a frame of ${partial ? "at least " : ""}${bytes} bytes from the peer exceeds maxFrameSize ${this.#port.maxFrameSize}`));
   }
 
@@ -291,6 +305,7 @@ export class NatsFrameConnection extends ConnectionBase {
   }
 
   #cleanup(): void {
+    if (this.#parts) this.#dropParts();
     const gone = this.onGone;
     this.onGone = undefined;
     gone?.(this);

@@ -70,6 +70,8 @@ export interface NatsOptions extends TransportOptions {
   reconnectTimeWait?: number;
   /** Bytes a connection may receive while its session has stopped reading, before it is closed (default 32 MiB). */
   maxHeldBytes?: number;
+  /** Bytes of unfinished multi-message frames held across all connections of this serve/connect (default 128 MiB). */
+  maxBufferedBytes?: number;
 }
 
 /** Server side: `serve()`'s own options on top of {@link NatsOptions}. */
@@ -80,6 +82,8 @@ export interface NatsServeOptions extends NatsOptions {
   closeTimeout?: number;
   /** Close a lane idle this long, ms (default 600000; the caller reopens it when needed). */
   idleTimeout?: number;
+  /** Connections (client lanes and plain requests) open at once; past it new ones are refused with a close notice (default 10000). */
+  maxConnections?: number;
 }
 
 /** NATS's options, declared once (src/options.ts checks names and types, query string included). */
@@ -98,10 +102,11 @@ const NATS_OPTIONS: OptionSpecs = {
   livenessTimeout: { type: "number", query: true },
   reconnectTimeWait: { type: "number", query: true },
   maxHeldBytes: { type: "number", query: true },
+  maxBufferedBytes: { type: "number", query: true },
 };
 
 export const NATS_CONNECT_OPTIONS: OptionSpecs = { ...CONNECT_OPTIONS, ...NATS_OPTIONS, discoveryWindow: { type: "number", query: true } };
-export const NATS_SERVE_OPTIONS: OptionSpecs = { ...SERVE_OPTIONS, ...NATS_OPTIONS, queue: { type: "string", query: true } };
+export const NATS_SERVE_OPTIONS: OptionSpecs = { ...SERVE_OPTIONS, ...NATS_OPTIONS, queue: { type: "string", query: true }, maxConnections: { type: "number", query: true } };
 
 /**
  * Check the options `serve`/`connect` handed over (the URL's query merged
@@ -146,6 +151,7 @@ export interface NatsSettings {
   discoveryWindow: number;
   maxFrameSize: number;
   maxHeldBytes: number;
+  maxBufferedBytes: number;
   handshakeTimeout: number;
   reconnectTimeWait: number;
 }
@@ -224,6 +230,7 @@ export function natsSettings(url: URL, o: NatsOptions, makeSubject: () => string
     discoveryWindow: num(o, "discoveryWindow", 50),
     maxFrameSize: num(o, "maxFrameSize", DEFAULT_LIMITS.maxFrameSize),
     maxHeldBytes: num(o, "maxHeldBytes", 32 * 1024 * 1024),
+    maxBufferedBytes: num(o, "maxBufferedBytes", DEFAULT_LIMITS.maxBufferedBytes),
     handshakeTimeout: num(o, "handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
     reconnectTimeWait: num(o, "reconnectTimeWait", 2000),
   };

@@ -38,6 +38,7 @@ export function natsPort(nats: NatsModule, nc: NatsClient, s: NatsSettings): Nat
     },
     maxFrameSize: s.maxFrameSize,
     maxHeldBytes: s.maxHeldBytes,
+    buffered: { used: 0, max: s.maxBufferedBytes },
   };
 }
 

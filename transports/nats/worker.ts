@@ -58,6 +58,7 @@ export async function serveNats(handler: RPCHandler, url: URL, given: NatsServeO
   const id = nats.nuid.next();
   const prefix = subjects.worker(s.subject, id);
   const conns = new Map<string, NatsFrameConnection>();
+  const maxConnections = options.maxConnections ?? 10_000;
   let counter = 0;
   let accepting = true;
   const enc = new TextEncoder();
@@ -92,6 +93,13 @@ export async function serveNats(handler: RPCHandler, url: URL, given: NatsServeO
     if (!msg.reply) return; // a plain publish: nowhere to answer
     if (!accepting) {
       closeNotice(msg.reply, new RpcError("SHUTTING_DOWN", "the server is shutting down"));
+      return;
+    }
+    if (conns.size >= maxConnections) {
+      const err = new RpcError("CONNECTION_CLOSED", `this worker of '${s.subject}' has ${maxConnections} connections open (maxConnections): try again later`);
+      // A plain request gets an error envelope it can read; a lane's hello a close notice.
+      if (isHello(msg.data)) closeNotice(msg.reply, err);
+      else nc.publish(msg.reply, enc.encode(JSON.stringify([2, null, toWireError(err)])));
       return;
     }
     const n = String(++counter);
