@@ -36,6 +36,8 @@ export interface DaemonSettings {
 
 type Timer = ReturnType<typeof setTimeout>;
 const ITERATOR_RESULT = "result of call is an iterator";
+/** A timer this late (ms) fired after the event loop was blocked, not after the peer fell silent. */
+const LATE = 250;
 
 function isStreamResult(v: unknown): v is AsyncIterable<unknown> | Iterator<unknown> {
   if (v === null || typeof v !== "object") return false;
@@ -107,10 +109,18 @@ export class DaemonConnection {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (ms <= 0 || this.#ended) return;
-    this.#timer = setTimeout(() => {
-      if (this.inFlight === 0) this.destroy(new RpcError("TIMEOUT", `Pyro4 daemon: ${why}`));
-      else this.#arm(ms, why);
+    const due = Date.now() + ms;
+    const timer = setTimeout(() => {
+      // Decide after this turn's I/O (setImmediate runs after the poll phase): a message that arrived
+      // while the loop was busy elsewhere (a big message on another connection) re-arms first.
+      setImmediate(() => {
+        if (this.#timer !== timer || this.#ended) return;
+        // Fired late: the loop was blocked, so the peer could not be heard; give it the time again.
+        if (this.inFlight > 0 || Date.now() - due > LATE) this.#arm(ms, why);
+        else this.destroy(new RpcError("TIMEOUT", `Pyro4 daemon: ${why}`));
+      });
     }, ms);
+    this.#timer = timer;
     this.#timer.unref?.();
   }
 
@@ -196,6 +206,8 @@ export class DaemonConnection {
 
   #settled(): void {
     if (this.inFlight === 0) {
+      // Idle time counts from the last answer, not from the last message: a long call is not idleness.
+      this.#arm(this.#s.idleTimeout, "idle");
       const w = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const f of w) f();
