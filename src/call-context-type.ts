@@ -27,4 +27,22 @@ export interface CallContext {
   readonly peer: AnyRemote;
   /** Free-form storage for middleware. */
   readonly state: Record<string, unknown>;
+  /**
+   * Metadata the caller sent with the call (`$with({ meta })`): string
+   * values, a null-prototype object, empty when none came.
+   */
+  readonly meta: Readonly<Record<string, string>>;
+  /**
+   * When the caller stops waiting, in ms since the epoch (Date.now()), or
+   * undefined when it set no timeout. `signal` fires when it passes, and
+   * calls this handler makes inherit what remains of it.
+   */
+  readonly deadline: number | undefined;
+  /** Metadata to send back with the answer, on success or error (merged over what was set before). */
+  setResponseMeta(meta: Record<string, string>): void;
+  /**
+   * State of the connection the call came on: the same object for every
+   * call of the connection (and for the server's `onConnect` hook), dropped when it closes.
+   */
+  readonly session: Record<string, unknown>;
 }

@@ -1,6 +1,19 @@
 import { RpcError } from "./errors.js";
 import type { AnyRemote } from "./facade.js";
-import type { CallContext } from "./handler.js";
+import type { CallContext } from "./call-context-type.js";
+import { checkMeta, DEFAULT_META_LIMITS, NO_META, type Meta } from "./meta/meta.js";
+
+const sessions = new WeakMap<PeerInfo, Record<string, unknown>>();
+
+/** The per-connection state object of a connection (`ctx.session`), made on first use. */
+export function sessionState(origin: PeerInfo): Record<string, unknown> {
+  let s = sessions.get(origin);
+  if (s === undefined) {
+    s = {};
+    sessions.set(origin, s);
+  }
+  return s;
+}
 
 /** Where a call came from; shared by every call of one connection. */
 export interface PeerInfo {
@@ -28,6 +41,16 @@ export class ServerCall implements CallContext {
   #abortReason: unknown;
   #aborted = false;
   #state: Record<string, unknown> | undefined;
+  /** Metadata that came with the call. */
+  meta: Readonly<Meta> = NO_META;
+  /** Deadline from the call's header, ms since the epoch. */
+  deadline: number | undefined = undefined;
+  /** The idempotency key from the call's header. */
+  key: string | undefined = undefined;
+  /** Metadata set by the handler for its answer. */
+  responseMeta: Meta | undefined = undefined;
+  /** The deadline's timer, while armed. */
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(
     readonly method: string,
@@ -51,6 +74,16 @@ export class ServerCall implements CallContext {
       throw new RpcError("PROTOCOL_ERROR", `ctx.peer: this connection (${this.origin.protocol ?? this.origin.transport}) cannot carry calls back to the caller`);
     }
     return remote;
+  }
+
+  get session(): Record<string, unknown> {
+    return sessionState(this.origin);
+  }
+
+  setResponseMeta(meta: Record<string, string>): void {
+    const merged = this.responseMeta === undefined ? meta : { ...this.responseMeta, ...meta };
+    // Checked here, where the handler can see the error, not when the answer is sent.
+    this.responseMeta = checkMeta(merged, DEFAULT_META_LIMITS, `response metadata of '${this.method}'`);
   }
 
   get state(): Record<string, unknown> {

@@ -6,7 +6,10 @@
  * giving up on it means (send a cancel, drop it from a queue, abort a
  * request); see {@link OutgoingCall.onAbandon}.
  */
+import type { CallContext } from "./call-context-type.js";
+import { currentCall } from "./deadline.js";
 import { RpcError } from "./errors.js";
+import { checkMeta, metaLimits, type Meta, type MetaLimits } from "./meta/meta.js";
 
 /** Options for a single call; they override the proxy's defaults. */
 export interface CallOptions {
@@ -14,6 +17,22 @@ export interface CallOptions {
   timeout?: number;
   /** Aborting rejects the call with `CANCELLED` at once and tells the server to cancel. */
   signal?: AbortSignal;
+  /**
+   * Metadata sent with the call: string values, read by the handler as
+   * `ctx.meta`. Merged over the proxy's (`$with({ meta })`, `connect(url, { meta })`).
+   * At most 64 entries and 8 KiB by default (`META_TOO_LARGE`); docs/production.md.
+   */
+  meta?: Meta;
+  /** Called with the metadata the handler answered with (`ctx.setResponseMeta`), before the call settles, on success and on error. */
+  onResponseMeta?: (meta: Meta) => void;
+  /** A deadline in ms since the epoch (Date.now()); the earlier of it, `timeout` and the parent's deadline applies. */
+  deadline?: number;
+  /**
+   * The call being served that this call is made for: this call inherits
+   * what remains of its deadline and is cancelled with it. By default, on
+   * Node, the call whose handler is running (AsyncLocalStorage); `null` for none.
+   */
+  parent?: CallContext | null;
 }
 
 /** What the facade needs from a client: every client (session, XML-RPC, Python recipe) implements it. */
@@ -41,8 +60,9 @@ export class OutgoingCall {
   /** Wire id, set by the session that sends it (0 until then). */
   id = 0;
   /**
-   * When the call's timeout passes (`Date.now()` ms), if it has one. It
-   * outlives the reply: streams the result carries stop then (docs/protocol.md, "Lifetime").
+   * When the call's timeout passes (`Date.now()` ms), if it has one; sent
+   * as the time that remains (docs/protocol.md, section 7). It outlives the
+   * reply: streams the result carries stop then (docs/protocol.md, "Lifetime").
    */
   deadline: number | undefined;
   #resolve: (v: unknown) => void;
@@ -51,11 +71,19 @@ export class OutgoingCall {
   #timer: Timer | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  #parentSignal: AbortSignal | undefined;
+  #onParentAbort: (() => void) | undefined;
   /**
    * Called once, synchronously, when a timeout or an abort settled the call
    * (after it was rejected): tell the peer to cancel, or drop it from a queue.
    */
   onAbandon: ((call: OutgoingCall) => void) | undefined;
+  /** Metadata to send with the call, checked. */
+  meta: Meta | undefined;
+  /** Receives the answer's metadata. */
+  onResponseMeta: ((meta: Meta) => void) | undefined;
+  /** The idempotency key, when the call is marked idempotent. */
+  key: string | undefined;
 
   constructor(
     readonly name: string,
@@ -86,16 +114,28 @@ export class OutgoingCall {
   }
 
   /** Arm the timeout and the signal. Called once by {@link startCall}. */
-  arm(timeout: number | undefined, signal: AbortSignal | undefined): void {
+  arm(timeout: number | undefined, signal: AbortSignal | undefined, why?: string): void {
     if (timeout !== undefined && timeout > 0) {
-      this.deadline = Date.now() + timeout;
-      this.#timer = unref(setTimeout(() => this.#giveUp(new RpcError("TIMEOUT", `call to '${this.name}' timed out after ${timeout} ms`)), timeout));
+      this.deadline ??= Date.now() + timeout;
+      const what = why ?? `timed out after ${timeout} ms`;
+      this.#timer = unref(setTimeout(() => this.#giveUp(new RpcError("TIMEOUT", `call to '${this.name}' ${what}`)), timeout));
     }
     if (signal) {
       this.#signal = signal;
       this.#onAbort = () => this.#giveUp(new RpcError("CANCELLED", `call to '${this.name}' was aborted`, { cause: signal.reason }));
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
+  }
+
+  /** Cancel this call when the call being served that made it is cancelled (or its deadline passes). */
+  follow(parent: AbortSignal): void {
+    this.#parentSignal = parent;
+    this.#onParentAbort = () => {
+      const r = parent.reason as { code?: unknown } | undefined;
+      const code = r instanceof RpcError && r.code === "TIMEOUT" ? "TIMEOUT" : "CANCELLED";
+      this.#giveUp(new RpcError(code, `call to '${this.name}' stopped: the call it was made for ended (${(r as Error | undefined)?.message ?? "cancelled"})`, { cause: r }));
+    };
+    parent.addEventListener("abort", this.#onParentAbort, { once: true });
   }
 
   #giveUp(err: RpcError): void {
@@ -109,6 +149,7 @@ export class OutgoingCall {
     this.#settled = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#onParentAbort) this.#parentSignal?.removeEventListener("abort", this.#onParentAbort);
     return true;
   }
 }
@@ -121,6 +162,8 @@ export interface CallerDefaults extends CallOptions {
    * caller, so it costs nothing on calls that succeed.
    */
   captureStack?: boolean;
+  /** Bounds of the metadata this side sends and accepts (default 64 entries, 8 KiB). */
+  metaLimits?: Partial<MetaLimits>;
 }
 
 /**
@@ -140,11 +183,48 @@ export function startCall(
   if (signal?.aborted) {
     return { promise: Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason })), call: undefined };
   }
+  const parent = options?.parent !== undefined ? options.parent : defaults?.parent !== undefined ? defaults.parent : currentCall();
+  const psignal = parent?.signal;
+  if (psignal?.aborted) {
+    return { promise: Promise.reject(new RpcError("CANCELLED", `call to '${name}' not sent: the call it was made for has ended`, { cause: psignal.reason })), call: undefined };
+  }
+  let meta: Meta | undefined;
+  const m1 = defaults?.meta;
+  const m2 = options?.meta;
+  if (m1 !== undefined || m2 !== undefined) {
+    try {
+      meta = checkMeta(m1 === undefined ? m2 : m2 === undefined ? m1 : { ...m1, ...m2 }, metaLimits(defaults?.metaLimits), `metadata of '${name}'`);
+    } catch (err) {
+      return { promise: Promise.reject(err), call: undefined };
+    }
+  }
+  // The earliest of the call's timeout, its deadline and its parent's deadline.
+  const timeout = options?.timeout ?? defaults?.timeout;
+  let deadline = options?.deadline ?? defaults?.deadline;
+  let why: string | undefined;
+  const inherited = parent?.deadline;
+  let ms = timeout !== undefined && timeout > 0 ? timeout : undefined;
+  if (deadline !== undefined || inherited !== undefined) {
+    const now = Date.now();
+    if (ms !== undefined) deadline = deadline === undefined ? now + ms : Math.min(deadline, now + ms);
+    if (deadline !== undefined && (inherited === undefined || deadline <= inherited)) {
+      if (deadline - now !== ms) why = `passed its deadline`;
+    } else if (inherited !== undefined) {
+      deadline = inherited;
+      why = "passed the deadline it inherited from the call being served";
+    }
+    ms = Math.max(0, (deadline as number) - now);
+    if (ms === 0) return { promise: Promise.reject(new RpcError("TIMEOUT", `call to '${name}' not sent: it ${why ?? "passed its deadline"}`)), call: undefined };
+  }
   let call!: OutgoingCall;
   const raw = new Promise<unknown>((resolve, reject) => {
     call = new OutgoingCall(name, args, kwargs, resolve, reject);
   });
-  call.arm(options?.timeout ?? defaults?.timeout, signal);
+  call.meta = meta;
+  call.deadline = ms === undefined ? undefined : (deadline ?? Date.now() + ms);
+  call.onResponseMeta = options?.onResponseMeta ?? defaults?.onResponseMeta;
+  call.arm(ms, signal, why);
+  if (psignal) call.follow(psignal);
   return { promise: defaults?.captureStack === false ? raw : withCallerStack(raw), call };
 }
 

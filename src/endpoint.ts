@@ -12,6 +12,7 @@ import { isFrontEnd } from "./front-end.js";
 import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { CONNECT_OPTIONS, SERVE_OPTIONS, clientQuery, resolveOptions } from "./options.js";
+import type { MetaLimits } from "./meta/meta.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./objects.js";
 import { PeerSession, type SessionOptions } from "./session.js";
@@ -40,6 +41,8 @@ export interface ServeOptions extends TransportOptions {
   idleTimeout?: number;
   /** Other protocols recognised by a connection's first frame (e.g. the Python recipe). */
   protocols?: readonly FrameProtocol[];
+  /** Bounds of call metadata accepted (default 64 entries, 8 KiB); past them a call is answered `META_TOO_LARGE`. */
+  metaLimits?: Partial<MetaLimits>;
 }
 
 /** The options of the scheme's transport when the compiler knows it (a literal URL), else any. */
@@ -86,6 +89,7 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   };
   if (protocols.length > 0) sessionOpts.protocols = protocols;
   if (opts.idleTimeout !== undefined) sessionOpts.idleTimeout = opts.idleTimeout;
+  if (opts.metaLimits !== undefined) sessionOpts.metaLimits = opts.metaLimits;
   let server: FrameServer | undefined;
   const early: PeerSession[] = [];
   const listener = await transport.listen(ep.url, opts, (conn) => {

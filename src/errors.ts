@@ -51,6 +51,14 @@ export const ErrorCodes = {
   NAMING_LIMIT: "NAMING_LIMIT",
   /** The name server's storage file could not be read or written; the message names the file. */
   NAMING_STORAGE_FAILED: "NAMING_STORAGE_FAILED",
+  /** Call or response metadata has more entries or bytes than the receiver's limit (docs/production.md). */
+  META_TOO_LARGE: "META_TOO_LARGE",
+  /** Call or response metadata is not an object of string keys to string values. */
+  INVALID_META: "INVALID_META",
+  /** The server's `onConnect` hook refused the connection (its own code wins when it threw an RpcError). */
+  CONNECTION_REFUSED: "CONNECTION_REFUSED",
+  /** A repeated idempotency key whose first outcome cannot be replayed (it carried a stream or reference). */
+  IDEMPOTENCY_CONFLICT: "IDEMPOTENCY_CONFLICT",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -130,14 +130,14 @@ function control(caller: Caller, prop: string, options: CallOptions | undefined)
   switch (prop) {
     case "$call":
       return (name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, opts?: CallOptions) =>
-        caller.call(name, args, kwargs, opts ? { ...options, ...opts } : options);
+        caller.call(name, args, kwargs, opts ? merge(options, opts) : options);
     case "$notify":
       return (name: string, ...args: unknown[]) => {
         const [a, k] = splitKwargs(args);
         return caller.notify(name, a, k);
       };
     case "$with":
-      return (opts: CallOptions) => node(caller, "", { ...options, ...opts });
+      return (opts: CallOptions) => node(caller, "", merge(options, opts));
     case "$close":
       return () => caller.close();
     case "$caller":
@@ -145,6 +145,13 @@ function control(caller: Caller, prop: string, options: CallOptions | undefined)
     default:
       return undefined;
   }
+}
+
+/** Options over options; metadata is merged entry by entry rather than replaced. */
+function merge(a: CallOptions | undefined, b: CallOptions): CallOptions {
+  const out = { ...a, ...b };
+  if (a?.meta !== undefined && b.meta !== undefined) out.meta = { ...a.meta, ...b.meta };
+  return out;
 }
 
 /** Build the facade over any {@link Caller}. */

@@ -28,6 +28,13 @@ export const CONNECT_OPTIONS: OptionSpecs = {
   maxFrameSize: { type: "number", query: true },
   // Another protocol's client (registered by its package, e.g. wirecall/python).
   profile: { type: "string", query: true },
+  // docs/production.md
+  meta: { type: "object" },
+  onResponseMeta: { type: "function" },
+  metaLimits: { type: "object" },
+  deadline: { type: "number" },
+  parent: { type: "any" },
+  telemetry: { type: ["boolean", "object"], query: true },
 };
 
 /** Options of every `serve`, whatever the transport. */
@@ -39,6 +46,11 @@ export const SERVE_OPTIONS: OptionSpecs = {
   handshakeTimeout: { type: "number", query: true },
   authkey: { type: ["string", "bytes", "false"] },
   maxFrameSize: { type: "number", query: true },
+  // docs/production.md
+  metaLimits: { type: "object" },
+  onConnect: { type: "function" },
+  onDisconnect: { type: "function" },
+  telemetry: { type: ["boolean", "object"], query: true },
 };
 
 /** Query-string names that must never be in a URL (URLs get logged). */

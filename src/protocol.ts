@@ -85,6 +85,8 @@ export interface Hello {
   error?: WireError;
   /** 1: this side carries streams and references (docs/protocol.md, "Streams and references"). */
   refs?: number;
+  /** 1: this side reads and sends call headers: metadata, deadlines, idempotency keys (docs/protocol.md, "Call headers"). */
+  meta?: number;
 }
 
 export function encodeHello(h: Hello): Uint8Array {

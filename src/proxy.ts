@@ -221,6 +221,7 @@ export class RPCProxy implements Caller {
       ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
       ...(o.signal !== undefined ? { signal: o.signal } : {}),
       ...(o.captureStack !== undefined ? { captureStack: o.captureStack } : {}),
+      ...(o.metaLimits !== undefined ? { metaLimits: o.metaLimits } : {}),
       onError: o.onError,
       idleTimeout: 0,
     });

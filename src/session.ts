@@ -12,7 +12,7 @@
  * may call the other (docs/protocol.md, "Calls from the server").
  */
 import type { PeerInfo } from "./call-context.js";
-import { startCall, type CallerDefaults, type CallOptions, type OutgoingCall } from "./caller.js";
+import { startCall, unref, type CallerDefaults, type CallOptions, type OutgoingCall } from "./caller.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "./errors.js";
 import { createFacade, type AnyRemote } from "./facade.js";
 import type { FrameProtocol, SessionLike } from "./frame-protocol.js";
@@ -20,6 +20,9 @@ import type { RPCHandler } from "./handler.js";
 import { InboundCall, InboundQueue } from "./inbound-queue.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { isCallId, jsonCallIdText, outOfRangeCallId } from "./call-id.js";
+import { runInCall } from "./deadline.js";
+import { putHeader, readHeader, takeHeader, type CallHeader } from "./meta/header.js";
+import { metaLimits, type MetaLimits } from "./meta/meta.js";
 import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import { RefSession } from "./refs/ref-session.js";
 import { replaceRefs } from "./refs/walk.js";
@@ -112,6 +115,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #sawFrame = false;
   /** Streams and references, once the hello negotiated them (src/refs/). */
   #refs: RefSession | undefined;
+  /** Call headers (metadata, deadlines, idempotency keys), once the hello negotiated them (src/meta/). */
+  #headers = false;
+  readonly #metaLimits: Readonly<MetaLimits>;
   /** Called once when the hello is done and calls can flow both ways. */
   onReady: ((session: PeerSession) => void) | undefined;
   /** Called once when the connection is gone, after pending calls were rejected. */
@@ -123,6 +129,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#handler = options.handler;
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_LIMITS.maxInFlight);
     this.#queue = new InboundQueue(Math.max(1, options.maxQueued ?? DEFAULT_MAX_QUEUED), options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
+    this.#metaLimits = metaLimits(options.metaLimits);
     const session = this;
     this.#origin = {
       transport: conn.transport,
@@ -181,7 +188,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     } else {
       this.conn.open(this);
       const refs = this.conn.requestReply ? {} : { refs: 1 };
-      this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: (this.#serializer as Serializer).name, ...refs }), true);
+      this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: (this.#serializer as Serializer).name, ...refs, meta: 1 }), true);
     }
     return this;
   }
@@ -214,10 +221,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
       if (target !== undefined) env = [5, id, target, call.name, call.args, null];
       const from = target === undefined ? 3 : 4;
       env = this.#refs ? this.#refs.encode(env, from, ARG_NAMES[from] as string[], this.#json, call) : replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, this.#json)[0];
+      if (target === undefined && (call.meta !== undefined || call.deadline !== undefined || call.key !== undefined)) env = this.#withHeader(env, call);
       frame = (this.#serializer as Serializer).encode(env);
     } catch (err) {
       this.#refs?.endOutgoing(call);
-      call.reject(this.#encodeError(call.name, err));
+      call.reject(err instanceof RpcError && err.code === "INVALID_META" ? err : this.#encodeError(call.name, err));
       return;
     }
     this.#pending.set(id, call);
@@ -295,8 +303,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
     let decoded: unknown;
     let msg: Envelope;
     let refList: unknown;
+    let header: unknown;
     try {
       decoded = serializer.decode(frame);
+      if (this.#headers && Array.isArray(decoded)) header = takeHeader(decoded);
       if (this.#refs && Array.isArray(decoded)) {
         const kind = decoded[0] as unknown;
         if (typeof kind === "number" && kind >= 5 && kind <= 12) {
@@ -314,15 +324,19 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     switch (msg[0]) {
       case Kind.Call:
-        return this.#incoming(msg[1], msg[2], msg[3], msg[4] ?? undefined, frame.byteLength, refList);
+        return this.#incoming(msg[1], msg[2], msg[3], msg[4] ?? undefined, frame.byteLength, refList, undefined, undefined, header);
       case Kind.Notify:
-        return this.#incoming(null, msg[1], msg[2], msg[3] ?? undefined, frame.byteLength);
+        return this.#incoming(null, msg[1], msg[2], msg[3] ?? undefined, frame.byteLength, undefined, undefined, undefined, header);
       case Kind.Cancel:
         return this.#cancel(msg[1]);
       case Kind.Reply: {
         const call = this.#pending.get(msg[1]);
         if (!call) return; // timed out or cancelled: the late reply is dropped
         this.#pending.delete(msg[1]);
+        if (header !== undefined && !this.#answerMeta(call, header)) {
+          this.#refs?.endOutgoing(call);
+          return;
+        }
         if (refList !== undefined) {
           const refs = this.#refs as RefSession;
           try {
@@ -340,7 +354,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
         return;
       }
       case Kind.Error:
-        return this.#errorReply(msg[1], msg[2]);
+        return this.#errorReply(msg[1], msg[2], header);
     }
   }
 
@@ -442,6 +456,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       this.fail(new RpcError("PROTOCOL_ERROR", `the server answered version ${hello.wirecall} with serializer '${hello.serializer}'`));
     } else {
       if (hello.refs === 1 && !this.conn.requestReply) this.#enableRefs();
+      this.#headers = hello.meta === 1;
       this.#becomeReady();
     }
   }
@@ -460,7 +475,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
         this.#useSerializer(s);
         const refs = hello.refs === 1 && !this.conn.requestReply;
         if (refs) this.#enableRefs();
-        this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name, ...(refs ? { refs: 1 } : {}) }), true);
+        this.#headers = hello.meta === 1;
+        this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name, ...(refs ? { refs: 1 } : {}), ...(this.#headers ? { meta: 1 } : {}) }), true);
         this.#becomeReady();
       }
       return true;
@@ -576,7 +592,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#sendError(null, err);
   }
 
-  #errorReply(id: CallId | null, wire: WireError): void {
+  #errorReply(id: CallId | null, wire: WireError, header: unknown): void {
     if (id === null) {
       const err = fromWireError(wire);
       this.#peerSaid = err;
@@ -587,11 +603,45 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (!call) return;
     this.#pending.delete(id);
     this.#refs?.endOutgoing(call);
+    if (header !== undefined && !this.#answerMeta(call, header)) return;
     call.reject(fromWireError(wire));
   }
 
+  /** Hand an answer's metadata to its call. False when the header was refused (the call is rejected). */
+  #answerMeta(call: OutgoingCall, header: unknown): boolean {
+    let h: CallHeader;
+    try {
+      h = readHeader(header, this.#metaLimits, `response metadata of '${call.name}'`);
+    } catch (err) {
+      call.reject(err);
+      return false;
+    }
+    if (h.meta !== undefined) {
+      try {
+        call.onResponseMeta?.(h.meta);
+      } catch (err) {
+        call.reject(err);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Append a call's header; a peer that did not negotiate headers cannot take metadata or keys. */
+  #withHeader(env: unknown[], call: OutgoingCall): unknown[] {
+    if (!this.#headers) {
+      if (call.meta === undefined && call.key === undefined) return env; // the deadline still holds here
+      throw new RpcError("INVALID_META", `cannot send '${call.name}' with ${call.meta !== undefined ? "metadata" : "an idempotency key"}: the peer did not negotiate call headers (it predates them)`);
+    }
+    const h: CallHeader = {};
+    if (call.meta !== undefined) h.meta = call.meta;
+    if (call.deadline !== undefined) h.timeout = Math.max(0, call.deadline - Date.now());
+    if (call.key !== undefined) h.key = call.key;
+    return putHeader(env, h);
+  }
+
   /** A call (`id` set) or one-way call (`id` null) from the peer. */
-  #incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number, refList?: unknown, target?: number, env?: unknown[]): void {
+  #incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number, refList?: unknown, target?: number, env?: unknown[], header?: unknown): void {
     if (id !== null) {
       if (this.#calls.has(id)) {
         // Answered as a connection-level error: an error with this id would settle the first call.
@@ -607,6 +657,24 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
     call.target = target;
+    if (header !== undefined) {
+      let h: CallHeader;
+      try {
+        h = readHeader(header, this.#metaLimits, `metadata of '${method}'`);
+      } catch (err) {
+        if (id !== null) this.#sendError(id, err);
+        return;
+      }
+      if (h.meta !== undefined) call.meta = h.meta;
+      if (h.key !== undefined) call.key = h.key;
+      if (h.timeout !== undefined) {
+        if (h.timeout <= 0) {
+          if (id !== null) this.#sendError(id, new RpcError("TIMEOUT", `call to '${method}' arrived after its deadline`));
+          return;
+        }
+        call.deadline = Date.now() + h.timeout;
+      }
+    }
     if (refList !== undefined && id !== null) {
       try {
         // In place: the call holds the same args and kwargs objects.
@@ -619,6 +687,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     if (id === null) this.#oneway.add(call);
     else this.#calls.set(id, call);
+    if (call.deadline !== undefined) call.timer = unref(setTimeout(this.#expire, call.deadline - Date.now(), call));
     if (this.#running < this.#maxInFlight && !this.#writeBlocked && this.#queue.length === 0) {
       this.#run(call);
       if (this.#running >= this.#maxInFlight) this.#updateReading();
@@ -636,7 +705,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
       call.target !== undefined
         ? (this.#refs as RefSession).invoke(call.target, call.method, call.args)
         : handler
-      ? handler.dispatch(call)
+          ? call.deadline === undefined
+            ? handler.dispatch(call)
+            : // Only a call with a deadline enters the async context: AsyncLocalStorage slows every promise of the process once used.
+              runInCall(call, () => handler.dispatch(call))
       : Promise.reject(new RpcError("METHOD_NOT_FOUND", `method '${call.method}' is not served here: this side serves no handler (connect(url, { handler }))`));
     done.then(
       (result) => this.#finish(call, result, undefined),
@@ -646,6 +718,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #finish(call: InboundCall, result: unknown, err: unknown): void {
     this.#running--;
+    if (call.timer !== undefined) clearTimeout(call.timer);
     const refs = this.#refs;
     const endRefs = refs ? () => refs.endInbound(call) : undefined;
     let lingering = false;
@@ -668,13 +741,15 @@ export class PeerSession implements ConnectionSink, SessionLike {
           } else {
             env = replaceRefs(env, 2, RESULT_NAMES, undefined, this.#json)[0];
           }
+          const meta = call.responseMeta;
+          if (meta !== undefined && this.#headers) env = putHeader(env, { meta });
           frame = (this.#serializer as Serializer).encode(env);
         } catch (e) {
           err = new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
         }
         if (frame) this.#send(frame);
       }
-      if (err !== undefined) this.#sendError(id, err);
+      if (err !== undefined) this.#sendError(id, err, call.responseMeta);
     }
     if (!lingering) endRefs?.();
     if (this.#closed) return;
@@ -703,6 +778,23 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#sendError(call.id, new RpcError("SHUTTING_DOWN", "the server is shutting down"));
   }
 
+  /** A call's deadline passed: its handler's signal fires; a call still waiting for a slot never runs. */
+  readonly #expire = (call: InboundCall): void => {
+    call.timer = undefined;
+    const err = new RpcError("TIMEOUT", `the deadline of '${call.method}' passed`);
+    if (call.started) {
+      call.abort(err);
+      return;
+    }
+    if (call.id === null ? !this.#oneway.delete(call) : this.#calls.get(call.id) !== call) return;
+    if (call.id !== null) this.#calls.delete(call.id);
+    call.abort(err);
+    this.#queue.cancelled();
+    if (call.id !== null) this.#sendError(call.id, err);
+    if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
+    this.#updateReading();
+  };
+
   #cancel(id: CallId): void {
     const call = this.#calls.get(id);
     if (!call) return; // finished already (its answer is on its way and will be ignored), or never existed
@@ -717,16 +809,18 @@ export class PeerSession implements ConnectionSink, SessionLike {
     // A running call keeps its slot until its handler settles: cancelling frees no capacity by itself.
   }
 
-  #sendError(id: CallId | null, err: unknown): void {
+  #sendError(id: CallId | null, err: unknown, meta?: Record<string, string>): void {
     const s = this.#serializer ?? json;
     const wire = toWireError(err, this.#handler?.options.exposeStack ?? false);
+    const env: unknown[] = [Kind.Error, this.#wireId(id), wire];
+    if (meta !== undefined && this.#headers) env.push({ meta });
     let frame: Uint8Array;
     try {
-      frame = s.encode([Kind.Error, this.#wireId(id), wire]);
+      frame = s.encode(env);
     } catch {
       // data/props the serializer cannot carry: keep what always encodes.
-      const bare: WireError = { name: wire.name, message: wire.message, code: wire.code };
-      frame = s.encode([Kind.Error, this.#wireId(id), bare]);
+      env[2] = { name: wire.name, message: wire.message, code: wire.code } satisfies WireError;
+      frame = s.encode(env);
     }
     this.#send(frame);
   }
