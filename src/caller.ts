@@ -10,6 +10,7 @@ import type { CallContext } from "./call-context-type.js";
 import { currentCall } from "./deadline.js";
 import { RpcError } from "./errors.js";
 import { checkMeta, metaLimits, type Meta, type MetaLimits } from "./meta/meta.js";
+import type { CallSpan } from "./telemetry/telemetry.js";
 
 /** Options for a single call; they override the proxy's defaults. */
 export interface CallOptions {
@@ -84,6 +85,10 @@ export class OutgoingCall {
   onResponseMeta: ((meta: Meta) => void) | undefined;
   /** The idempotency key, when the call is marked idempotent. */
   key: string | undefined;
+  /** The call being served that this call was made for (deadline, cancellation, trace parent). */
+  parent: CallContext | undefined;
+  /** Telemetry following the call, once sent with telemetry on. */
+  span: CallSpan | undefined;
 
   constructor(
     readonly name: string,
@@ -106,11 +111,15 @@ export class OutgoingCall {
   }
 
   resolve(value: unknown): void {
-    if (this.#finish()) this.#resolve(value);
+    if (!this.#finish()) return;
+    this.span?.end(undefined);
+    this.#resolve(value);
   }
 
   reject(err: unknown): void {
-    if (this.#finish()) this.#reject(err);
+    if (!this.#finish()) return;
+    this.span?.end(err);
+    this.#reject(err);
   }
 
   /** Arm the timeout and the signal. Called once by {@link startCall}. */
@@ -223,6 +232,7 @@ export function startCall(
   call.meta = meta;
   call.deadline = ms === undefined ? undefined : (deadline ?? Date.now() + ms);
   call.onResponseMeta = options?.onResponseMeta ?? defaults?.onResponseMeta;
+  if (parent) call.parent = parent;
   call.arm(ms, signal, why);
   if (psignal) call.follow(psignal);
   return { promise: defaults?.captureStack === false ? raw : withCallerStack(raw), call };

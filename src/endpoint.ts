@@ -13,6 +13,8 @@ import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { CONNECT_OPTIONS, SERVE_OPTIONS, clientQuery, resolveOptions } from "./options.js";
 import type { MetaLimits } from "./meta/meta.js";
+import type { LifecycleHooks } from "./lifecycle.js";
+import { isTelemetry, loadTelemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./objects.js";
 import { PeerSession, type SessionOptions } from "./session.js";
@@ -22,7 +24,7 @@ import type { ConnectOptionsByScheme, LooseOptions, SchemeOf, Server, ServeOptio
 import { urlResolverFor } from "./url-resolvers.js";
 import { withPublish, type Publisher } from "./naming/publish.js";
 
-export interface ServeOptions extends TransportOptions {
+export interface ServeOptions extends TransportOptions, LifecycleHooks {
   /**
    * Handlers running at once per connection, calls and one-way calls alike
    * (default 256). A cancelled call counts until its handler settles. Past
@@ -43,6 +45,12 @@ export interface ServeOptions extends TransportOptions {
   protocols?: readonly FrameProtocol[];
   /** Bounds of call metadata accepted (default 64 entries, 8 KiB); past them a call is answered `META_TOO_LARGE`. */
   metaLimits?: Partial<MetaLimits>;
+  /**
+   * Trace and measure every call with OpenTelemetry (`@opentelemetry/api`,
+   * an optional peer, loaded only then): `true` for the global providers.
+   * docs/production.md, "Tracing and metrics".
+   */
+  telemetry?: boolean | TelemetryOptions;
 }
 
 /** The options of the scheme's transport when the compiler knows it (a literal URL), else any. */
@@ -90,6 +98,9 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   if (protocols.length > 0) sessionOpts.protocols = protocols;
   if (opts.idleTimeout !== undefined) sessionOpts.idleTimeout = opts.idleTimeout;
   if (opts.metaLimits !== undefined) sessionOpts.metaLimits = opts.metaLimits;
+  if (opts.onConnect !== undefined) sessionOpts.onConnect = opts.onConnect;
+  if (opts.onDisconnect !== undefined) sessionOpts.onDisconnect = opts.onDisconnect;
+  if (opts.telemetry) sessionOpts.telemetry = await loadTelemetry(opts.telemetry, targetOf(ep.url, transport.name));
   let server: FrameServer | undefined;
   const early: PeerSession[] = [];
   const listener = await transport.listen(ep.url, opts, (conn) => {
@@ -137,8 +148,14 @@ export async function connect<T = never, U extends string | URL = string | URL>(
     const caller = await client.open(() => transport.connect(ep.url, opts), opts as Record<string, unknown>);
     return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
   }
+  if (opts.telemetry && !isTelemetry(opts.telemetry)) opts.telemetry = await loadTelemetry(opts.telemetry, targetOf(ep.url, transport.name));
   const proxy = await RPCProxy.open(() => transport.connect(ep.url, opts), opts);
   return createFacade(forObject(proxy, object.id)) as Facade;
+}
+
+function targetOf(url: URL, transport: string): { address: string | undefined; port: number | undefined; transport: string } {
+  const port = url.port === "" ? undefined : Number(url.port);
+  return { address: url.hostname || url.pathname || undefined, port, transport };
 }
 
 /** `url#id` calls go to the object's methods (src/objects.ts). */

@@ -10,6 +10,7 @@ import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { json, loadSerializer, type Serializer } from "./serializers/index.js";
 import { PeerSession } from "./session.js";
+import { isTelemetry, type Telemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import type { Connection } from "./transport.js";
 
 export type { CallOptions } from "./caller.js";
@@ -44,6 +45,11 @@ export interface ProxyOptions extends CallerDefaults {
   streamWindow?: number;
   /** Speak another protocol's client instead of wirecall's, registered by its package (`"python"`: `import "wirecall/python"`). */
   profile?: string;
+  /**
+   * Trace and measure every call with OpenTelemetry (`@opentelemetry/api`,
+   * an optional peer, loaded only then): `true` for the global providers.
+   */
+  telemetry?: boolean | TelemetryOptions | Telemetry;
 }
 
 /** Opens one ready transport connection; called again on every reconnect. */
@@ -222,6 +228,7 @@ export class RPCProxy implements Caller {
       ...(o.signal !== undefined ? { signal: o.signal } : {}),
       ...(o.captureStack !== undefined ? { captureStack: o.captureStack } : {}),
       ...(o.metaLimits !== undefined ? { metaLimits: o.metaLimits } : {}),
+      ...(isTelemetry(o.telemetry) ? { telemetry: o.telemetry } : {}),
       onError: o.onError,
       idleTimeout: 0,
     });

@@ -11,7 +11,7 @@
  * or another protocol's first frame) and answers it. After that either side
  * may call the other (docs/protocol.md, "Calls from the server").
  */
-import type { PeerInfo } from "./call-context.js";
+import { sessionState, type PeerInfo } from "./call-context.js";
 import { startCall, unref, type CallerDefaults, type CallOptions, type OutgoingCall } from "./caller.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "./errors.js";
 import { createFacade, type AnyRemote } from "./facade.js";
@@ -21,8 +21,10 @@ import { InboundCall, InboundQueue } from "./inbound-queue.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { isCallId, jsonCallIdText, outOfRangeCallId } from "./call-id.js";
 import { runInCall } from "./deadline.js";
+import { MAX_FRAMES_WHILE_ADMITTING, refusal, type ConnectionInfo, type LifecycleHooks } from "./lifecycle.js";
 import { putHeader, readHeader, takeHeader, type CallHeader } from "./meta/header.js";
 import { metaLimits, type MetaLimits } from "./meta/meta.js";
+import type { ServerSpan, Telemetry } from "./telemetry/telemetry.js";
 import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import { RefSession } from "./refs/ref-session.js";
 import { replaceRefs } from "./refs/walk.js";
@@ -37,7 +39,7 @@ export const DEFAULT_MAX_QUEUED = 64;
 /** Bytes of frames read ahead of the in-flight limit before a connection stops being read. */
 export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
-export interface SessionOptions extends CallerDefaults {
+export interface SessionOptions extends CallerDefaults, LifecycleHooks {
   /** "client" sends the hello and waits for the answer; "server" waits for the peer's first frame. */
   role: "client" | "server";
   /** The serializer a client asks for in its hello (default json). A server takes the one the hello names. */
@@ -69,6 +71,8 @@ export interface SessionOptions extends CallerDefaults {
   onError?: ((err: unknown) => void) | undefined;
   /** Items of a stream this side reads that the producer may run ahead (default 64). */
   streamWindow?: number;
+  /** Tracing and metrics (src/telemetry/), loaded by serve/connect when asked for. */
+  telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -118,6 +122,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
   /** Call headers (metadata, deadlines, idempotency keys), once the hello negotiated them (src/meta/). */
   #headers = false;
   readonly #metaLimits: Readonly<MetaLimits>;
+  /** Server: frames read while `onConnect` decides (undefined when not deciding). */
+  #admitting: Uint8Array[] | undefined;
+  /** Server: what the lifecycle hooks were given, once `onConnect` admitted the connection. */
+  #admitted: ConnectionInfo | undefined;
   /** Called once when the hello is done and calls can flow both ways. */
   onReady: ((session: PeerSession) => void) | undefined;
   /** Called once when the connection is gone, after pending calls were rejected. */
@@ -215,6 +223,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     const id = this.#nextId++;
     call.id = id;
+    const tel = this.#opts.telemetry;
+    if (tel !== undefined && target === undefined && call.span === undefined) {
+      const t = tel.client(call.name, call.meta, call.parent, this.#headers);
+      call.meta = t.meta;
+      call.span = t.span;
+    }
     let frame: Uint8Array;
     try {
       let env: unknown[] = call.kwargs === undefined ? [Kind.Call, id, call.name, call.args] : [Kind.Call, id, call.name, call.args, call.kwargs];
@@ -293,6 +307,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   frame(frame: Uint8Array): void {
     if (this.#delegate) return this.#delegate.frame(frame);
+    if (this.#admitting) {
+      if (this.#admitting.length >= MAX_FRAMES_WHILE_ADMITTING) this.fail(new RpcError("PROTOCOL_ERROR", "too many frames before the connection was admitted"));
+      else this.#admitting.push(frame);
+      return;
+    }
     this.#sawFrame = true;
     if (!this.#ready) {
       if (this.#opts.role === "client") return this.#answer(frame);
@@ -398,6 +417,14 @@ export class PeerSession implements ConnectionSink, SessionLike {
       for (const call of pending) call.reject(reason);
     }
     this.#wakeIdle();
+    const admitted = this.#admitted;
+    if (admitted !== undefined && this.#opts.onDisconnect) {
+      try {
+        this.#opts.onDisconnect(admitted, this.#closeError);
+      } catch (e) {
+        this.#handler?.options.onError?.(e, undefined);
+      }
+    }
     this.onClose?.(this, this.#closeError);
     const waiters = this.#closedWaiters;
     this.#closedWaiters = [];
@@ -474,10 +501,13 @@ export class PeerSession implements ConnectionSink, SessionLike {
       } else {
         this.#useSerializer(s);
         const refs = hello.refs === 1 && !this.conn.requestReply;
-        if (refs) this.#enableRefs();
-        this.#headers = hello.meta === 1;
-        this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name, ...(refs ? { refs: 1 } : {}), ...(this.#headers ? { meta: 1 } : {}) }), true);
-        this.#becomeReady();
+        const headers = hello.meta === 1;
+        this.#admit(() => {
+          if (refs) this.#enableRefs();
+          this.#headers = headers;
+          this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name, ...(refs ? { refs: 1 } : {}), ...(headers ? { meta: 1 } : {}) }), true);
+          this.#becomeReady();
+        });
       }
       return true;
     }
@@ -496,8 +526,85 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     // No hello: version 1 with JSON, so the simplest clients need no handshake.
     this.#useSerializer(json);
-    this.#becomeReady();
+    if (this.#admit(() => this.#becomeReady())) return false;
+    // Refused, or decided later: then this first frame is read after the others waiting.
+    this.#admitting?.unshift(frame);
+    return true;
+  }
+
+  /**
+   * Run the server's `onConnect` hook, then `accept` (or refuse the
+   * connection). True when the connection was accepted at once.
+   */
+  #admit(accept: () => void): boolean {
+    const hook = this.#opts.onConnect;
+    if (!hook) {
+      accept();
+      return true;
+    }
+    const info = this.#connectionInfo();
+    let r: void | Promise<void>;
+    try {
+      r = hook(info);
+    } catch (err) {
+      this.#refuse(refusal(err));
+      return false;
+    }
+    if (!(r instanceof Promise)) {
+      this.#admitted = info;
+      accept();
+      return true;
+    }
+    // Decided later: what the peer sends meanwhile waits (a conforming client sends nothing before the hello's answer).
+    this.#admitting = [];
+    this.conn.pause();
+    let decided = false;
+    const limit = this.#opts.firstFrameTimeout;
+    const timer =
+      limit && limit > 0
+        ? unref(
+            setTimeout(() => {
+              decided = true;
+              this.#admitting = undefined;
+              this.#refuse(new RpcError("CONNECTION_REFUSED", `the server did not admit the connection within ${limit} ms (onConnect)`));
+            }, limit),
+          )
+        : undefined;
+    r.then(
+      () => {
+        if (decided) return;
+        decided = true;
+        clearTimeout(timer);
+        const waiting = this.#admitting ?? [];
+        this.#admitting = undefined;
+        if (this.#closed) return;
+        this.#admitted = info;
+        accept();
+        this.conn.resume();
+        for (const f of waiting) this.frame(f);
+      },
+      (err: unknown) => {
+        if (decided) return;
+        decided = true;
+        clearTimeout(timer);
+        this.#admitting = undefined;
+        if (!this.#closed) this.#refuse(refusal(err));
+      },
+    );
     return false;
+  }
+
+  #connectionInfo(): ConnectionInfo {
+    const origin = this.#origin;
+    const serializer = (this.#serializer as Serializer).name;
+    return {
+      transport: origin.transport,
+      remoteAddress: origin.remoteAddress,
+      serializer,
+      get session() {
+        return sessionState(origin);
+      },
+    };
   }
 
   #enableRefs(): void {
@@ -701,6 +808,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#running++;
     call.started = true;
     const handler = this.#handler;
+    const tel = this.#opts.telemetry;
+    if (tel !== undefined && handler && call.target === undefined) return this.#runTraced(call, handler, tel);
     const done =
       call.target !== undefined
         ? (this.#refs as RefSession).invoke(call.target, call.method, call.args)
@@ -713,6 +822,28 @@ export class PeerSession implements ConnectionSink, SessionLike {
     done.then(
       (result) => this.#finish(call, result, undefined),
       (err: unknown) => this.#finish(call, undefined, err ?? new Error(String(err))),
+    );
+  }
+
+  #runTraced(call: InboundCall, handler: RPCHandler, tel: Telemetry): void {
+    let span: ServerSpan | undefined;
+    let done: Promise<unknown>;
+    try {
+      span = tel.server(call);
+      const s = span;
+      done = s.run(() => runInCall(call, () => handler.dispatch(call)));
+    } catch (err) {
+      done = Promise.reject(err);
+    }
+    done.then(
+      (result) => {
+        span?.end(undefined);
+        this.#finish(call, result, undefined);
+      },
+      (err: unknown) => {
+        span?.end(err ?? new Error(String(err)));
+        this.#finish(call, undefined, err ?? new Error(String(err)));
+      },
     );
   }
 

@@ -278,7 +278,8 @@ export function conformance(target: ConformanceTarget): void {
         const call = proxy.$call("wait", [key], undefined, { timeout: 30 });
         await assert.rejects(call, { code: "TIMEOUT" });
         const reason = (await slot(probes.aborted, key).promise) as RpcError;
-        assert.equal(reason.code, "CANCELLED");
+        // The deadline travels with the call (docs/production.md): the server's own timer may fire before the cancel arrives.
+        assert.ok(reason.code === "CANCELLED" || reason.code === "TIMEOUT", reason.code);
       });
 
       it("cancels through an AbortSignal", async () => {

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, type CallContext } from "../src/index.js";
-import { getTransport, parseEndpoint, type Connection } from "../src/transport-sdk.js";
-import { Deferred, TRANSPORTS, start, within } from "./production-support.js";
+import { getTransport } from "../src/transport-sdk.js";
+import { TRANSPORTS, dec, enc, raw, start } from "./production-support.js";
 
 function metaHandler(ran: { count: number }): RPCHandler {
   const h = new RPCHandler();
@@ -115,40 +115,6 @@ for (const t of TRANSPORTS) {
       }
     });
   });
-}
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** A raw JSON peer over tcp: frames in, frames out. */
-async function raw(url: string): Promise<{ conn: Connection; next(): Promise<unknown>; send(v: unknown): void }> {
-  const ep = parseEndpoint(url);
-  const conn = await (await getTransport(ep.scheme)).connect(ep.url, {});
-  const queue: unknown[] = [];
-  let waiter: Deferred<unknown> | undefined;
-  conn.open({
-    frame(f) {
-      const v = JSON.parse(dec.decode(f)) as unknown;
-      if (waiter) {
-        const w = waiter;
-        waiter = undefined;
-        w.resolve(v);
-      } else queue.push(v);
-    },
-    drain() {},
-    close(err) {
-      waiter?.reject(err ?? new Error("closed"));
-    },
-  });
-  return {
-    conn,
-    send: (v) => conn.send(enc.encode(JSON.stringify(v)), true),
-    next() {
-      if (queue.length > 0) return Promise.resolve(queue.shift());
-      waiter = new Deferred<unknown>();
-      return within(waiter.promise, "a frame");
-    },
-  };
 }
 
 describe("call headers on the wire (docs/protocol.md, section 7)", () => {

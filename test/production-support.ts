@@ -4,6 +4,7 @@
  */
 import { after } from "node:test";
 import { serve, type RPCHandler, type ServeOptions, type Server } from "../src/index.js";
+import { getTransport, parseEndpoint, type Connection } from "../src/transport-sdk.js";
 import "../transports/memory/index.js";
 import "../transports/tcp/index.js";
 import "../transports/ws/index.js";
@@ -47,3 +48,38 @@ export class Deferred<T = void> {
     this.reject = rej;
   });
 }
+
+export const enc = new TextEncoder();
+export const dec = new TextDecoder();
+
+/** A raw JSON peer over tcp: frames in, frames out. */
+export async function raw(url: string): Promise<{ conn: Connection; next(): Promise<unknown>; send(v: unknown): void }> {
+  const ep = parseEndpoint(url);
+  const conn = await (await getTransport(ep.scheme)).connect(ep.url, {});
+  const queue: unknown[] = [];
+  let waiter: Deferred<unknown> | undefined;
+  conn.open({
+    frame(f) {
+      const v = JSON.parse(dec.decode(f)) as unknown;
+      if (waiter) {
+        const w = waiter;
+        waiter = undefined;
+        w.resolve(v);
+      } else queue.push(v);
+    },
+    drain() {},
+    close(err) {
+      waiter?.reject(err ?? new Error("closed"));
+    },
+  });
+  return {
+    conn,
+    send: (v) => conn.send(enc.encode(JSON.stringify(v)), true),
+    next() {
+      if (queue.length > 0) return Promise.resolve(queue.shift());
+      waiter = new Deferred<unknown>();
+      return within(waiter.promise, "a frame");
+    },
+  };
+}
+

@@ -86,8 +86,8 @@ describe("tcp: Python interop", { concurrency: 4, timeout: 90_000 }, () => {
       await proxy.$close();
       const seen = JSON.parse(await r.nextLine()) as { hello: unknown; call: unknown };
       assert.equal(await r.exited, 0, r.stderr());
-      // The client offers streams and references; this listener's answer does not take them, and plain calls go on.
-      assert.deepEqual(seen.hello, { wirecall: 1, serializer: "json", refs: 1 });
+      // The client offers streams, references and call headers; this listener's answer does not take them, and plain calls go on.
+      assert.deepEqual(seen.hello, { wirecall: 1, serializer: "json", refs: 1, meta: 1 });
       assert.deepEqual(seen.call, [0, 1, "add", [2, 3]]);
     });
 

@@ -1,0 +1,66 @@
+/**
+ * The telemetry seam: what a session asks of tracing and metrics. The
+ * OpenTelemetry implementation (./otel.ts) is loaded only when a server or
+ * client asks for it (`{ telemetry: true }`), so without it nothing is
+ * imported and each call pays one `undefined` check.
+ */
+import type { CallContext } from "../call-context-type.js";
+import { RpcError } from "../errors.js";
+import type { Meta } from "../meta/meta.js";
+
+/** What `telemetry` takes in `connect()` and `serve()` options. */
+export interface TelemetryOptions {
+  /** An OpenTelemetry TracerProvider; default the global one (`trace.getTracerProvider()`). */
+  tracerProvider?: unknown;
+  /** An OpenTelemetry MeterProvider; default the global one (`metrics.getMeterProvider()`). */
+  meterProvider?: unknown;
+}
+
+/** A call in flight, as telemetry follows it. */
+export interface CallSpan {
+  /** The call settled; `err` undefined on success. */
+  end(err: unknown): void;
+}
+
+/** A call being served: its handler runs inside the span's context. */
+export interface ServerSpan extends CallSpan {
+  run<R>(fn: () => R): R;
+}
+
+/** The loaded implementation; sessions hold one per client or server. */
+export interface Telemetry {
+  readonly brand: "wirecall.telemetry";
+  /**
+   * A call is about to be sent. Returns the metadata to send (with the W3C
+   * trace context added when `headers` says the peer takes metadata) and its span.
+   */
+  client(name: string, meta: Meta | undefined, parent: CallContext | undefined, headers: boolean): { meta: Meta | undefined; span: CallSpan };
+  /** A call arrived and its handler is about to run. */
+  server(ctx: CallContext): ServerSpan;
+}
+
+/** Where the connection goes (client) or listens (server), for `server.address` / `server.port`. */
+export interface TelemetryTarget {
+  address: string | undefined;
+  port: number | undefined;
+  transport: string;
+}
+
+export function isTelemetry(v: unknown): v is Telemetry {
+  return typeof v === "object" && v !== null && (v as { brand?: unknown }).brand === "wirecall.telemetry";
+}
+
+/**
+ * Load the OpenTelemetry implementation. Its path is computed so that
+ * bundlers leave it out of bundles that never ask for it.
+ */
+export async function loadTelemetry(options: true | TelemetryOptions, target: TelemetryTarget): Promise<Telemetry> {
+  const here = "./otel.js";
+  let mod: { createOtelTelemetry(o: TelemetryOptions, t: TelemetryTarget): Promise<Telemetry> };
+  try {
+    mod = (await import(/* @vite-ignore */ new URL(here, import.meta.url).href)) as typeof mod;
+  } catch (err) {
+    throw new RpcError("MISSING_DEPENDENCY", `telemetry could not be loaded here: ${(err as Error)?.message ?? err}`, { cause: err });
+  }
+  return mod.createOtelTelemetry(options === true ? {} : options, target);
+}
