@@ -59,9 +59,10 @@ for (const t of TRANSPORTS) {
         await assert.rejects(a.$with({ timeout: 600 }).relay(), (e: RpcError) => e.code === "TIMEOUT");
         const [bDeadline, cDeadline] = await within(Promise.all([b.deadline.promise, c.deadline.promise]), "deadlines");
         assert.ok(bDeadline !== undefined && cDeadline !== undefined);
-        // B knows A's deadline (give or take transit), C at most what B had left.
-        assert.ok(bDeadline <= sent + 600 + 50 && bDeadline >= sent + 300, `B's deadline ${bDeadline - sent} ms after sending`);
-        assert.ok(cDeadline <= bDeadline + 5, `C's deadline ${cDeadline - bDeadline} ms after B's`);
+        // B knows A's deadline, C what B had left; each hop's deadline is its arrival time plus
+        // what remained when it was sent, so transit (long on a loaded machine) may add a little.
+        assert.ok(bDeadline <= sent + 600 + 250 && bDeadline >= sent + 300, `B's deadline ${bDeadline - sent} ms after sending`);
+        assert.ok(cDeadline <= bDeadline + 250, `C's deadline ${cDeadline - bDeadline} ms after B's`);
         const [bWhy, cWhy] = await within(Promise.all([b.aborted.promise, c.aborted.promise]), "B and C aborted");
         for (const why of [bWhy, cWhy]) assert.ok(why instanceof RpcError && (why.code === "TIMEOUT" || why.code === "CANCELLED"), String(why));
         // B's own call to C ended too, instead of waiting on.

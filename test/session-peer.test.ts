@@ -163,7 +163,9 @@ for (const base of ["mem://0", "tcp://127.0.0.1:0"]) {
       );
       const p = await connect(s.url, { handler: client });
       await assert.rejects(p.ask(), (e: RpcError) => e.code === "TIMEOUT");
-      assert.equal(((await within(aborted.promise, BOUND, "the cancel")) as RpcError).code, "CANCELLED");
+      // The deadline travels with the call (docs/production.md): the client's own timer may fire before the cancel arrives.
+      const code = ((await within(aborted.promise, BOUND, "the cancel")) as RpcError).code;
+      assert.ok(code === "CANCELLED" || code === "TIMEOUT", code);
       await p.$close();
     });
   });
