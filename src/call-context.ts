@@ -2,6 +2,7 @@ import { RpcError } from "./errors.js";
 import type { AnyRemote } from "./facade.js";
 import type { CallContext } from "./call-context-type.js";
 import { checkMeta, DEFAULT_META_LIMITS, NO_META, type Meta } from "./meta/meta.js";
+import type { KeyEntry } from "./meta/idempotency.js";
 
 const sessions = new WeakMap<PeerInfo, Record<string, unknown>>();
 
@@ -49,6 +50,8 @@ export class ServerCall implements CallContext {
   key: string | undefined = undefined;
   /** Metadata set by the handler for its answer. */
   responseMeta: Meta | undefined = undefined;
+  /** This call is the first of its idempotency key: its outcome answers the key's repeats. */
+  keyEntry: KeyEntry | undefined = undefined;
   /** The deadline's timer, while armed. */
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
 

@@ -34,6 +34,37 @@ export interface CallOptions {
    * Node, the call whose handler is running (AsyncLocalStorage); `null` for none.
    */
   parent?: CallContext | null;
+  /**
+   * The call may run more than once without harm as far as the caller is
+   * concerned: it carries an idempotency key (a fresh random one for `true`,
+   * or this string), and a server answers a repeat of the key with the first
+   * outcome instead of running the handler again. With `retry`, the proxy
+   * repeats it on connection loss with the same key.
+   */
+  idempotent?: boolean | string;
+  /** Retry an idempotent call (only those) on connection loss: `true` for the defaults. docs/production.md, "Retries". */
+  retry?: boolean | RetryPolicy;
+}
+
+/** When and how often an idempotent call is repeated. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (default 3). */
+  attempts?: number;
+  /** Delay before the first retry, ms (default 50); doubles each time, with jitter. */
+  minDelay?: number;
+  /** Largest delay, ms (default 2000). */
+  maxDelay?: number;
+  /** Error codes that are retried (default CONNECTION_CLOSED and SHUTTING_DOWN: the call may not have run, or ran and its answer was lost). */
+  codes?: readonly string[];
+}
+
+/** A random idempotency key (122 random bits when the platform has crypto.randomUUID). */
+export function newIdempotencyKey(): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  let s = "";
+  for (let i = 0; i < 4; i++) s += Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0");
+  return s;
 }
 
 /** What the facade needs from a client: every client (session, XML-RPC, Python recipe) implements it. */
@@ -233,6 +264,8 @@ export function startCall(
   call.deadline = ms === undefined ? undefined : (deadline ?? Date.now() + ms);
   call.onResponseMeta = options?.onResponseMeta ?? defaults?.onResponseMeta;
   if (parent) call.parent = parent;
+  const idem = options?.idempotent ?? defaults?.idempotent;
+  if (idem) call.key = typeof idem === "string" ? idem : newIdempotencyKey();
   call.arm(ms, signal, why);
   if (psignal) call.follow(psignal);
   return { promise: defaults?.captureStack === false ? raw : withCallerStack(raw), call };

@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS } from "./limits.js";
 import { CONNECT_OPTIONS, SERVE_OPTIONS, clientQuery, resolveOptions } from "./options.js";
 import type { MetaLimits } from "./meta/meta.js";
 import type { LifecycleHooks } from "./lifecycle.js";
+import { IdempotencyCache, type IdempotencyOptions } from "./meta/idempotency.js";
 import { isTelemetry, loadTelemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./objects.js";
@@ -51,6 +52,12 @@ export interface ServeOptions extends TransportOptions, LifecycleHooks {
    * docs/production.md, "Tracing and metrics".
    */
   telemetry?: boolean | TelemetryOptions;
+  /**
+   * Calls marked idempotent (their idempotency key) run once: a repeat of a
+   * key within `window` ms (default 60000, at most `maxKeys` keys, default
+   * 10000) gets the first call's outcome. `false` turns it off. docs/production.md, "Retries".
+   */
+  idempotency?: boolean | IdempotencyOptions;
 }
 
 /** The options of the scheme's transport when the compiler knows it (a literal URL), else any. */
@@ -98,6 +105,7 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   if (protocols.length > 0) sessionOpts.protocols = protocols;
   if (opts.idleTimeout !== undefined) sessionOpts.idleTimeout = opts.idleTimeout;
   if (opts.metaLimits !== undefined) sessionOpts.metaLimits = opts.metaLimits;
+  if (opts.idempotency !== false) sessionOpts.idempotency = new IdempotencyCache(typeof opts.idempotency === "object" ? opts.idempotency : {});
   if (opts.onConnect !== undefined) sessionOpts.onConnect = opts.onConnect;
   if (opts.onDisconnect !== undefined) sessionOpts.onDisconnect = opts.onDisconnect;
   if (opts.telemetry) sessionOpts.telemetry = await loadTelemetry(opts.telemetry, targetOf(ep.url, transport.name));

@@ -34,6 +34,8 @@ export const CONNECT_OPTIONS: OptionSpecs = {
   metaLimits: { type: "object" },
   deadline: { type: "number" },
   parent: { type: "any" },
+  idempotent: { type: ["boolean", "string"] },
+  retry: { type: ["boolean", "object"] },
   telemetry: { type: ["boolean", "object"], query: true },
 };
 
@@ -50,6 +52,7 @@ export const SERVE_OPTIONS: OptionSpecs = {
   metaLimits: { type: "object" },
   onConnect: { type: "function" },
   onDisconnect: { type: "function" },
+  idempotency: { type: ["boolean", "object"], query: true },
   telemetry: { type: ["boolean", "object"], query: true },
 };
 

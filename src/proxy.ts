@@ -5,6 +5,7 @@
  * stacks are src/caller.ts's, the pending-call table is the session's.
  */
 import { startCall, type Caller, type CallerDefaults, type CallOptions, type OutgoingCall } from "./caller.js";
+import { retrying } from "./retry.js";
 import { RpcError } from "./errors.js";
 import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
@@ -112,6 +113,13 @@ export class RPCProxy implements Caller {
 
   /** Call `name` remotely; resolves with its result or rejects with its error. */
   call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
+    const retry = options?.retry ?? this.#options.retry;
+    if (retry && (options?.idempotent ?? this.#options.idempotent)) return retrying(this, name, args, kwargs, options, this.#options, retry === true ? {} : retry);
+    return this.callOnce(name, args, kwargs, options);
+  }
+
+  /** One attempt of a call (retries call it again with the same idempotency key). */
+  callOnce(name: string, args: unknown[], kwargs: Record<string, unknown> | undefined, options: CallOptions | undefined): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closedError());
     const { promise, call } = startCall(name, args, kwargs, options, this.#options);
     if (!call) return promise;

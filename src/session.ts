@@ -25,6 +25,7 @@ import { MAX_FRAMES_WHILE_ADMITTING, refusal, type ConnectionInfo, type Lifecycl
 import { putHeader, readHeader, takeHeader, type CallHeader } from "./meta/header.js";
 import { metaLimits, type MetaLimits } from "./meta/meta.js";
 import type { ServerSpan, Telemetry } from "./telemetry/telemetry.js";
+import type { IdempotencyCache } from "./meta/idempotency.js";
 import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import { RefSession } from "./refs/ref-session.js";
 import { replaceRefs } from "./refs/walk.js";
@@ -73,6 +74,8 @@ export interface SessionOptions extends CallerDefaults, LifecycleHooks {
   streamWindow?: number;
   /** Tracing and metrics (src/telemetry/), loaded by serve/connect when asked for. */
   telemetry?: Telemetry | undefined;
+  /** Answers repeated idempotency keys from their first outcome (one per server, shared by its connections). */
+  idempotency?: IdempotencyCache | undefined;
 }
 
 /**
@@ -808,6 +811,18 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#running++;
     call.started = true;
     const handler = this.#handler;
+    const cache = this.#opts.idempotency;
+    if (call.key !== undefined && cache !== undefined && call.id !== null) {
+      const claim = cache.claim(call.method, call.key);
+      if ("repeat" in claim) {
+        claim.repeat.replay(call.method).then(
+          (result) => this.#finish(call, result, undefined),
+          (err: unknown) => this.#finish(call, undefined, err ?? new Error(String(err))),
+        );
+        return;
+      }
+      call.keyEntry = claim.first;
+    }
     const tel = this.#opts.telemetry;
     if (tel !== undefined && handler && call.target === undefined) return this.#runTraced(call, handler, tel);
     const done =
@@ -853,6 +868,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     const refs = this.#refs;
     const endRefs = refs ? () => refs.endInbound(call) : undefined;
     let lingering = false;
+    let replayable = true;
     // Idleness counts from the last answer too, not only from the last frame read.
     this.#sawFrame = true;
     const id = call.id;
@@ -869,6 +885,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
           if (refs) {
             lingering = true;
             env = refs.encodeResult(env, this.#json, (r) => call.abort(r), endRefs as () => void, () => call.signal);
+            replayable = env.length === 3;
           } else {
             env = replaceRefs(env, 2, RESULT_NAMES, undefined, this.#json)[0];
           }
@@ -881,6 +898,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
         if (frame) this.#send(frame);
       }
       if (err !== undefined) this.#sendError(id, err, call.responseMeta);
+    }
+    const entry = call.keyEntry;
+    if (entry !== undefined) {
+      // A handler that failed because its call was aborted did not complete: a retry runs it again.
+      if (err !== undefined && call.aborted && call.key !== undefined) this.#opts.idempotency?.forget(call.method, call.key, entry);
+      entry.settle(result, err, replayable);
     }
     if (!lingering) endRefs?.();
     if (this.#closed) return;
