@@ -833,7 +833,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
             ? handler.dispatch(call)
             : // Only a call with a deadline enters the async context: AsyncLocalStorage slows every promise of the process once used.
               runInCall(call, () => handler.dispatch(call))
-      : Promise.reject(new RpcError("METHOD_NOT_FOUND", `method '${call.method}' is not served here: this side serves no handler (connect(url, { handler }))`));
+          : Promise.reject(new RpcError("METHOD_NOT_FOUND", `method '${call.method}' is not served here: this side serves no handler (connect(url, { handler }))`));
     done.then(
       (result) => this.#finish(call, result, undefined),
       (err: unknown) => this.#finish(call, undefined, err ?? new Error(String(err))),
