@@ -9,6 +9,7 @@ import { RPCHandler, RemoteError, RpcError, connect, kw, registerError, serve, t
 import { getTransport, parseEndpoint, type ConnectionSink } from "../src/transport-sdk.js";
 
 import { streamsConformance } from "./streams-conformance.js";
+import { namingConformance } from "./naming-conformance.js";
 
 export interface ConformanceTarget {
   /** Shown in test names. */
@@ -151,6 +152,11 @@ export function conformance(target: ConformanceTarget): void {
     streamsConformance({ name: target.name, listenUrl: target.listenUrl, serverOptions: target.serverOptions, clientOptions: target.clientOptions, serializer });
   }
   // ---- end streams ----
+  // ---- name server (test/naming-conformance.ts) ----
+  for (const serializer of serializers) {
+    namingConformance({ name: target.name, listenUrl: target.listenUrl, serverOptions: target.serverOptions, clientOptions: target.clientOptions, serializer });
+  }
+  // ---- end name server ----
   for (const serializer of serializers) {
     describe(`${target.name} conformance (${serializer})`, () => {
       const probes = newProbes();

@@ -232,6 +232,9 @@ export class NameRegistry {
   #checkName(name: unknown): string {
     const n = this.#checkString(name, "name", this.limits.maxNameLength);
     if (n === "") throw invalid("name must not be empty");
+    // list() answers with an object keyed by name; these keys some serializers
+    // refuse (superjson) or drop (msgpack "__proto__"), so the name would vanish.
+    if (UNKEYABLE.has(n)) throw invalid(`name '${n}' cannot be registered: it cannot be a key of list()'s reply in every serializer`);
     return n;
   }
 
@@ -267,3 +270,4 @@ export class NameRegistry {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
+const UNKEYABLE: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
