@@ -275,3 +275,39 @@ describe("nats: liveness both ways", () => {
     }
   });
 });
+
+describe("nats: the caller's own NATS server dies", () => {
+  let cluster: NatsServer[] = [];
+  const workers: WorkerProcess[] = [];
+  after(async () => {
+    await Promise.all(workers.map((w) => w.kill()));
+    await Promise.all(cluster.map((s) => s.kill()));
+  });
+
+  it("calls in flight fail at once with CONNECTION_CLOSED; the caller reconnects to another server and calls go on", async () => {
+    cluster = await startNatsCluster(3);
+    const [A, , C] = cluster as [NatsServer, NatsServer, NatsServer];
+    const w = await startWorker(C.url, "caller.loss", "c");
+    workers.push(w);
+    const proxy = await connect(`${A.url}/caller.loss`, FAST);
+    try {
+      await untilWorkers(proxy, 1);
+      const held = proxy.hold("x").then(
+        () => "answered",
+        (e: RpcError) => e.code,
+      );
+      assert.equal(await proxy.whoami(), "c"); // the hold is running on c
+      const killedAt = Date.now();
+      await A.kill();
+      assert.equal(await held, "CONNECTION_CLOSED");
+      const took = Date.now() - killedAt;
+      console.log(`# caller's NATS server killed: its call in flight failed after ${took} ms`);
+      assert.ok(took < 5_000, `took ${took} ms`);
+      // Made while the client reconnects: waits for the new lane.
+      assert.equal(await proxy.$call("whoami", [], undefined, { timeout: 20_000 }), "c");
+      await proxy.release("x");
+    } finally {
+      await proxy.$close();
+    }
+  });
+});

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { connect as natsConnect, nkeys } from "@nats-io/transport-node";
-import { RPCHandler, RpcError, connect, serve, type AnyRemote, type CallContext } from "../src/index.js";
+import { RPCHandler, RpcError, connect, locateNS, serve, startNameServer, type AnyRemote, type CallContext } from "../src/index.js";
 import { importNats } from "../transports/nats/load-nats.js";
 import "../transports/nats/index.js";
 import { startNatsServer, type NatsServer } from "./support/nats-server.js";
@@ -122,6 +122,21 @@ describe("nats: no responders, authkey, missing package", () => {
     const server = await srv(handler(), `${ns.url}/?heartbeat=150&queue=q1`);
     const proxy = await cli(`${server.url}`, { heartbeat: 150 });
     assert.equal(await proxy.add(1, 2), 3);
+  });
+
+  it("the name server registers nats:// URLs like any other: publish, PYRONAME:, objects by URL", async () => {
+    const names = await startNameServer("tcp://127.0.0.1:0", { authkey: false });
+    opened.push(names);
+    const h = handler();
+    h.registerInstance({ twice: (x: number) => 2 * x }, "calc");
+    const server = await srv(h, `${ns.url}/named.svc`);
+    await (server as unknown as { publish(name: string, o: object): Promise<void> }).publish("math.calc", { nameserver: names.url, nameserverOptions: { authkey: false }, object: "calc", ttl: 5000 });
+    const ns2 = await locateNS(names.url, { authkey: false });
+    opened.push({ close: () => ns2.close() });
+    assert.equal(await ns2.lookup("math.calc"), `${ns.url}/named.svc#calc`);
+    const nsUrl = new URL(names.url);
+    const proxy = await cli(`PYRONAME:math.calc@${nsUrl.hostname}:${nsUrl.port}`, { heartbeat: 200, authkey: false, nameserverOptions: { authkey: false } } as object);
+    assert.equal(await proxy.twice(21), 42);
   });
 
   it("a missing NATS client package is MISSING_DEPENDENCY naming it", async () => {

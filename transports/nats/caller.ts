@@ -74,6 +74,8 @@ export class NatsCaller implements Caller {
   /** A round queued behind the one in flight (which may have started before a lane was lost). */
   #nextDiscovery: Promise<number> | undefined;
   #closed = false;
+  /** The NATS client lost its server and is reconnecting (between its disconnect and reconnect statuses). */
+  #down = false;
   #closeReason: Error | undefined;
   /** Why the last lane that never became ready failed (a refused hello, say). */
   #lastFailure: Error | undefined;
@@ -390,9 +392,18 @@ export class NatsCaller implements Caller {
     });
     try {
       for await (const st of nc.status()) {
-        if (st.type !== "reconnect" || this.#closed) continue;
-        const reason = new RpcError("CONNECTION_CLOSED", "reconnected to NATS; frames in flight may have been lost");
-        for (const lane of [...this.#order]) lane.conn.close(reason);
+        if (this.#closed) continue;
+        if (st.type === "disconnect") {
+          // Frames in flight may be lost: end every lane now (their calls reject) rather than at the reconnect.
+          // Calls made meanwhile wait for the rediscovery this starts, which goes out once NATS is back.
+          this.#down = true;
+          const reason = new RpcError("CONNECTION_CLOSED", `lost the NATS server ${nc.getServer()}; frames in flight may have been lost`);
+          for (const lane of [...this.#order]) lane.conn.close(reason);
+        } else if (st.type === "reconnect") {
+          this.#down = false;
+          const reason = new RpcError("CONNECTION_CLOSED", "reconnected to NATS; frames in flight may have been lost");
+          for (const lane of [...this.#order]) lane.conn.close(reason);
+        }
       }
     } catch {
       // the status iterator ends with the client
@@ -400,6 +411,9 @@ export class NatsCaller implements Caller {
   }
 
   #noResponders(code: "CONNECT_FAILED" | "CONNECTION_CLOSED"): RpcError {
+    if (this.#down) {
+      return new RpcError(code, `the NATS connection is down (reconnecting to ${this.#s.servers.join(", ")}): no worker of '${this.#s.subject}' can be reached`);
+    }
     return new RpcError(
       code,
       `no server serves '${this.#s.subject}' on ${this.#s.servers[0]} (NATS: no responders): start one with serve(handler, "nats://.../${this.#s.subject}")`,
