@@ -47,6 +47,8 @@ export async function callCommand(argv: string[]): Promise<number> {
   const onSignal = (): void => {
     interrupted = true;
     abort.abort();
+    // A stream being printed ends when its connection does.
+    void proxy.$close().catch(() => undefined);
   };
   process.once("SIGINT", onSignal);
   try {

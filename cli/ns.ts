@@ -127,8 +127,15 @@ async function client(ns: NameServerClient, command: string, args: string[], val
   }
 }
 
+/** `host:port` (Pyro's form, as locateNS takes it) means tcp://host:port. */
+function serverUrl(url: string | undefined): string {
+  if (url === undefined) return DEFAULT_NAMESERVER_URL;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !/^[^:/]+:\d+$/.test(url)) return url;
+  return `tcp://${/:\d+$/.test(url) ? url : `${url}:9090`}`;
+}
+
 async function runNameServer(url: string | undefined, storage: string | undefined, verbose: boolean): Promise<number> {
-  const target = url ?? DEFAULT_NAMESERVER_URL;
+  const target = serverUrl(url);
   let server;
   try {
     server = await startNameServer(target, storage === undefined ? {} : { storage });

@@ -63,7 +63,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const argv = process.argv.slice(2);
-const verbose = argv.includes("--verbose") || argv.includes("-v");
+// Before `--` only: after it, `-v` is a call's argument.
+const flags = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+const verbose = flags.includes("--verbose") || flags.includes("-v");
 let code: number;
 try {
   code = await main(argv);
