@@ -400,7 +400,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
     clearTimeout(this.#idleTimer);
     if (this.#delegate) this.#delegate.close(err);
     this.#closeError = this.#failure ?? err;
-    const cause = this.#closeError ?? this.#peerSaid;
+    // A peer that announced its close (server shutdown, idle timeout) said why better than any transport can.
+    const said = this.#peerSaid as RpcError | undefined;
+    const announced = said !== undefined && (said.code === "SHUTTING_DOWN" || said.code === "CONNECTION_CLOSED");
+    const cause = (announced && this.#failure === undefined ? said : undefined) ?? this.#closeError ?? said;
     const client = this.#opts.role === "client";
     const abort = new RpcError("CONNECTION_CLOSED", client ? "the server disconnected" : "the caller disconnected", cause ? { cause } : {});
     for (const call of this.#calls.values()) call.abort(abort);
@@ -455,6 +458,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
   abortAll(reason: Error): void {
     for (const call of this.#calls.values()) call.abort(reason);
     for (const call of this.#oneway) call.abort(reason);
+    // Say why before closing: every transport's client then fails its calls with this cause
+    // (a ws close reason carries it, a tcp FIN or a zmq goodbye does not).
+    if (this.#ready && !this.#delegate && !this.#closed) this.#sendError(null, reason);
     this.conn.close(reason);
   }
 

@@ -23,6 +23,8 @@ export interface DecodeOptions {
   maxElements?: number;
   /** Longest string, member name or method name (characters), largest base64 value (bytes). */
   maxStringLength?: number;
+  /** Zone-less dateTime values are this process's local time, not UTC (EncodeOptions.localTime). */
+  localTime?: boolean;
 }
 
 /** A decoded `methodCall`. */
@@ -88,13 +90,13 @@ function toText(doc: string | Uint8Array): string {
   return typeof doc === "string" ? doc : decodeXmlBytes(doc);
 }
 
-function decodeParams(params: XmlElement, maxStringLength: number): unknown[] {
+function decodeParams(params: XmlElement, maxStringLength: number, localTime = false): unknown[] {
   return elementsOf(params).map((param) => {
     if (param.name !== "param") throw invalid(`<params> holds <${param.name}>, expected <param>`);
     const kids = elementsOf(param);
     const v = kids[0];
     if (!v || kids.length !== 1 || v.name !== "value") throw invalid("a <param> must hold exactly one <value>");
-    return decodeValue(v, { maxStringLength });
+    return decodeValue(v, { maxStringLength, localTime });
   });
 }
 
@@ -110,7 +112,7 @@ export function decodeMethodCall(doc: string | Uint8Array, options: DecodeOption
     if (el.name === "methodName" && methodName === undefined) {
       methodName = textOf(el).trim();
       if (methodName.length > maxString) throw limitExceeded("maxStringLength", maxString, `a method name of ${methodName.length} characters is too long`);
-    } else if (el.name === "params" && params === undefined) params = decodeParams(el, maxString);
+    } else if (el.name === "params" && params === undefined) params = decodeParams(el, maxString, options.localTime);
     else throw invalid(`<methodCall> holds an unexpected <${el.name.slice(0, 40)}>`);
   }
   if (!methodName) throw invalid("<methodCall> needs a non-empty <methodName>");
@@ -142,9 +144,9 @@ export function decodeMethodResponse(doc: string | Uint8Array, options: DecodeOp
     const vs = elementsOf(body);
     const v = vs[0];
     if (!v || vs.length !== 1 || v.name !== "value") throw invalid("a <fault> must hold exactly one <value>");
-    return { kind: "fault", fault: toFault(decodeValue(v, { maxStringLength: maxString })) };
+    return { kind: "fault", fault: toFault(decodeValue(v, { maxStringLength: maxString, localTime: options.localTime === true })) };
   }
   if (body.name !== "params") throw invalid(`<methodResponse> holds an unexpected <${body.name.slice(0, 40)}>`);
-  const values = decodeParams(body, maxString);
+  const values = decodeParams(body, maxString, options.localTime);
   return { kind: "result", value: values.length === 0 ? null : values.length === 1 ? values[0] : values };
 }

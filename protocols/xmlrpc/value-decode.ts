@@ -36,7 +36,12 @@ const MAX_DOUBLE_CHARS = 1100;
 export interface ValueLimits {
   /** Longest string or member name (characters) and largest base64 value (bytes). Default: unbounded. */
   readonly maxStringLength?: number;
+  /** Read dateTime values without a zone as this process's local time instead of UTC (see EncodeOptions.localTime). */
+  readonly localTime?: boolean;
 }
+
+// Set for the length of one synchronous decodeValue call (the walk below does not re-enter it).
+let localTime = false;
 
 function checkLength(length: number, max: number, what: string): void {
   if (length > max) throw limitExceeded("maxStringLength", max, `a ${what} of ${length} ${what === "<base64> value" ? "bytes" : "characters"} is too long`);
@@ -125,7 +130,12 @@ function stringOf(el: XmlElement, max: number): string {
  * `limits.maxStringLength`.
  */
 export function decodeValue(value: XmlElement, limits: ValueLimits = {}): unknown {
-  return decodeWithin(value, limits.maxStringLength ?? Infinity);
+  localTime = limits.localTime === true;
+  try {
+    return decodeWithin(value, limits.maxStringLength ?? Infinity);
+  } finally {
+    localTime = false;
+  }
 }
 
 function decodeWithin(value: XmlElement, max: number): unknown {
@@ -158,7 +168,7 @@ function decodeWithin(value: XmlElement, max: number): unknown {
     case "ex:bigdecimal":
       return parseDouble(typed);
     case "dateTime.iso8601":
-      return parseDateTime(textOf(typed));
+      return parseDateTime(textOf(typed), localTime);
     case "base64": {
       const bytes = decodeBase64(textOf(typed));
       checkLength(bytes.length, max, "<base64> value");

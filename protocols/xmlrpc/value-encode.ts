@@ -26,6 +26,14 @@ export interface EncodeOptions {
   allowNone?: boolean;
   /** Deepest nesting of arrays and structs; deeper (or cyclic) values are a `SERIALIZE_ERROR`. Default 64. */
   maxDepth?: number;
+  /**
+   * XML-RPC's dateTime has no time zone. Default false: Dates are written
+   * in UTC and zone-less values read as UTC. true: both in this process's
+   * local time, which is what a Python peer using naive local datetimes
+   * (`datetime.now()`) in the same zone means. Set it on both sides'
+   * wirecall ends alike.
+   */
+  localTime?: boolean;
 }
 
 const INT32_MIN = -(2 ** 31);
@@ -44,12 +52,14 @@ function encodeDouble(v: number): string {
 class Encoder {
   readonly #allowNone: boolean;
   readonly #maxDepth: number;
+  readonly #localTime: boolean;
   readonly #parts: string[] = [];
   readonly #stack = new Set<object>();
 
   constructor(options: EncodeOptions) {
     this.#allowNone = options.allowNone ?? true;
     this.#maxDepth = options.maxDepth ?? 64;
+    this.#localTime = options.localTime === true;
   }
 
   result(): string {
@@ -94,7 +104,7 @@ class Encoder {
   #object(o: object): void {
     const p = this.#parts;
     if (o instanceof Date) {
-      p.push("<value><dateTime.iso8601>", formatDateTime(o), "</dateTime.iso8601></value>");
+      p.push("<value><dateTime.iso8601>", formatDateTime(o, this.#localTime), "</dateTime.iso8601></value>");
       return;
     }
     if (o instanceof Uint8Array) {

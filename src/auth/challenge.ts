@@ -127,7 +127,8 @@ async function receive(io: ChallengeIO): Promise<Uint8Array> {
   try {
     msg = await io.recv(MAX_HANDSHAKE_MESSAGE);
   } catch (err) {
-    if (err instanceof RpcError && err.code === "AUTH_FAILED") throw err;
+    // AUTH_FAILED, or a transport's CONNECT_FAILED that recognised a server of another protocol.
+    if (err instanceof RpcError && (err.code === "AUTH_FAILED" || err.code === "CONNECT_FAILED")) throw err;
     throw authFailed(`authentication did not complete: ${(err as Error)?.message ?? err}`, err);
   }
   if (msg.length > MAX_HANDSHAKE_MESSAGE) throw authFailed(`handshake message of ${msg.length} bytes exceeds ${MAX_HANDSHAKE_MESSAGE}`);
@@ -194,11 +195,11 @@ export async function answerChallenge(io: ChallengeIO, authkey: Uint8Array, opts
   throw authFailed("expected #WELCOME# or #FAILURE# from the peer");
 }
 
-async function withTimeout(run: Promise<void>, timeout: number | undefined): Promise<void> {
+async function withTimeout(run: Promise<void>, timeout: number | undefined, why = (): string => ""): Promise<void> {
   if (!timeout || timeout <= 0) return run;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(authFailed(`authentication did not complete within ${timeout} ms`)), timeout);
+    timer = setTimeout(() => reject(authFailed(`authentication did not complete within ${timeout} ms${why()}`)), timeout);
   });
   // A handshake that fails after the deadline must not surface as an unhandled rejection.
   run.catch(() => {});
@@ -220,11 +221,22 @@ export function serverHandshake(io: ChallengeIO, authkey: Uint8Array, opts: Chal
 
 /** Client side: answer the server's challenge, then deliver one. Throws RpcError AUTH_FAILED. */
 export function clientHandshake(io: ChallengeIO, authkey: Uint8Array, opts: ChallengeOptions): Promise<void> {
+  let heard = false;
+  const counted: ChallengeIO = {
+    send: (m) => io.send(m),
+    recv: async (max) => {
+      const m = await io.recv(max);
+      heard = true;
+      return m;
+    },
+  };
   const run = (async () => {
-    await answerChallenge(io, authkey, opts);
-    await deliverChallenge(io, authkey, opts);
+    await answerChallenge(counted, authkey, opts);
+    await deliverChallenge(counted, authkey, opts);
   })();
-  return withTimeout(run, opts.timeout);
+  // A server without an authkey says nothing first (it waits for the hello), so silence is the only sign.
+  const why = (): string => (heard ? "" : ": the server sent no #CHALLENGE#; a server without an authkey (or an HTTP or TLS server) waits for the client to speak first. Connect without an authkey if the server has none");
+  return withTimeout(run, opts.timeout, why);
 }
 
 /** The authkey from an option or the WIRECALL_AUTHKEY environment variable (via globalThis.process?.env), as bytes; undefined when neither. */

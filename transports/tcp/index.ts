@@ -58,7 +58,10 @@ function dial(scheme: Scheme, host: string, port: number, o: TcpOptions, timeout
   });
 }
 
-function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChallenge = false, budget?: ReadBudget): TcpConnection {
+/** `dialled`: a client's URL, to name a server of another protocol; `answerHttp`: a server that speaks no first word answers an HTTP request line. */
+type Sniff = { dialled: string } | { answerHttp: boolean };
+
+function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChallenge: boolean, budget: ReadBudget | undefined, sniff: Sniff): TcpConnection {
   if (s.keepAlive > 0) socket.setKeepAlive(true, s.keepAlive);
   // Servers: unfinished frames draw on the listener's budget; a too slow one closes its connection.
   const account = budget?.open(() => socket.isPaused(), (err) => conn.close(err));
@@ -70,6 +73,7 @@ function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChall
     highWaterMark: s.highWaterMark,
     coalesce: s.coalesce,
     refuseChallenge,
+    ...sniff,
   });
   return conn;
 }
@@ -87,7 +91,7 @@ export const tcpTransport: Transport = {
     const authkey = resolveAuthkey(o.authkey);
     const started = Date.now();
     const socket = await dial(scheme, host, port, o, s.handshakeTimeout);
-    const conn = connection(socket, scheme, s, authkey === undefined);
+    const conn = connection(socket, scheme, s, authkey === undefined, undefined, { dialled: `${scheme}://${urlHost(host)}:${port}` });
     if (authkey) {
       const left = s.handshakeTimeout > 0 ? Math.max(1, s.handshakeTimeout - (Date.now() - started)) : 0;
       try {
@@ -126,7 +130,8 @@ export const tcpTransport: Transport = {
         report(new RpcError("AUTH_FAILED", "refused a remote peer: without an authkey only loopback peers are accepted (allowRemote: true to change that)"), socket.remoteAddress);
         return;
       }
-      const conn = connection(socket, scheme, s, false, budget);
+      // With an authkey the challenge went out first: an HTTP client has already read garbage.
+      const conn = connection(socket, scheme, s, false, budget, { answerHttp: !authkey });
       if (!authkey) return accept(conn);
       handshaking.add(conn);
       serverHandshake(conn.challengeIO, authkey, { hmac: nodeHmac, refuseLegacyMd5: o.refuseLegacyMd5 === true, timeout: s.handshakeTimeout }).then(

@@ -13,6 +13,7 @@ import type { Socket } from "node:net";
 import { ConnectionBase } from "../../src/transport-sdk.js";
 import { RpcError, isChallenge, type ChallengeIO } from "../../src/transport-sdk.js";
 import type { ReadAccount } from "../read-budget.js";
+import { wrongPeerMessage } from "../wrong-peer.js";
 import { FrameDecoder } from "./frame-decoder.js";
 import { FrameWriter, type CoalesceMode } from "./frame-writer.js";
 
@@ -34,7 +35,15 @@ export interface TcpConnectionOptions {
   coalesce: CoalesceMode;
   /** Client without an authkey: fail with AUTH_FAILED if the server opens with a challenge. */
   refuseChallenge?: boolean;
+  /** Client: the URL it dialled. Until the first frame, bytes of another protocol (HTTP, TLS, ZMTP...) fail with a message naming it. */
+  dialled?: string;
+  /** Server: answer a first line of HTTP with a 400 that says what this port is, then close. */
+  answerHttp?: boolean;
 }
+
+/** How many of the first bytes are kept to recognise a peer of another protocol. */
+const SNIFF_BYTES = 12;
+const HTTP_REQUEST = /^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT) /;
 
 type Waiter = { resolve: (m: Uint8Array) => void; reject: (e: unknown) => void; max: number };
 
@@ -57,6 +66,10 @@ export class TcpConnection extends ConnectionBase {
   #socketError: Error | undefined;
   #socketClosed = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
+  readonly #dialled: string | undefined;
+  readonly #answerHttp: boolean;
+  /** The stream's first bytes, kept until the first frame decodes (then undefined). */
+  #head: Uint8Array | undefined = new Uint8Array(0);
 
   constructor(socket: Socket, opts: TcpConnectionOptions) {
     super();
@@ -67,6 +80,9 @@ export class TcpConnection extends ConnectionBase {
     this.#maxFrameSize = opts.maxFrameSize;
     this.#highWaterMark = opts.highWaterMark;
     this.#refuseChallenge = opts.refuseChallenge === true;
+    this.#dialled = opts.dialled;
+    this.#answerHttp = opts.answerHttp === true;
+    if (this.#dialled === undefined && !this.#answerHttp) this.#head = undefined;
     this.#decoder = new FrameDecoder(opts.maxFrameSize, opts.account);
     this.#writer = new FrameWriter(socket, opts.coalesce, this.#afterFlush);
     socket.setNoDelay(true);
@@ -128,6 +144,7 @@ export class TcpConnection extends ConnectionBase {
 
   readonly #onData = (chunk: Buffer): void => {
     if (!this.live) return;
+    if (this.#head && this.#head.length < SNIFF_BYTES && this.#sniff(chunk)) return;
     this.#decoder.push(chunk);
     if (this.flowing) return this.#pump();
     if (this.#waiter) this.#serveWaiter();
@@ -170,6 +187,44 @@ export class TcpConnection extends ConnectionBase {
 
   // ---- internals ---------------------------------------------------------
 
+  /**
+   * Keep the first bytes; a server answers an HTTP request line at once.
+   * Returns true when the connection was answered and is closing.
+   */
+  #sniff(chunk: Uint8Array): boolean {
+    const head = this.#head as Uint8Array;
+    const more = chunk.subarray(0, SNIFF_BYTES - head.length);
+    const next = new Uint8Array(head.length + more.length);
+    next.set(head);
+    next.set(more, head.length);
+    this.#head = next;
+    if (!this.#answerHttp) return false;
+    let line = "";
+    for (let i = 0; i < next.length; i++) line += String.fromCharCode(next[i] as number);
+    if (!HTTP_REQUEST.test(line)) return false;
+    // A WebSocket or XML-RPC client at a tcp:// port: its HTTP client shows this status and body.
+    const body = `This is a wirecall ${this.transport}:// server, not an HTTP one: connect with ${this.transport}://host:port (a WebSocket client needs a ws:// server, an XML-RPC client an xmlrpc+http:// one).\n`;
+    // The reason phrase carries the hint too: HTTP clients show it where they show no body.
+    this.#socket.end(`HTTP/1.1 400 Bad Request: a wirecall ${this.transport}:// server, connect with ${this.transport}://\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    this.#head = undefined;
+    this.close(new RpcError("PROTOCOL_ERROR", `an HTTP client (${line.split(" ")[0]} ...) at a ${this.transport}:// port`));
+    return true;
+  }
+
+  /** Client: the server closed before sending a byte, which is what a TLS server does to a plain client. */
+  #silentClose(): RpcError | undefined {
+    if (this.#dialled === undefined || this.#head === undefined || this.#head.length > 0 || this.transport !== "tcp") return undefined;
+    return new RpcError("CONNECT_FAILED", `${this.#dialled} closed the connection without a word: a TLS server does that to a plain client (use tls://), a server may refuse this peer (see its onHandshakeError), or it is shutting down`);
+  }
+
+  /** `err` about the stream's first bytes, or a CONNECT_FAILED naming the protocol they look like. */
+  #explain(err: Error): Error {
+    const head = this.#head;
+    if (!head || head.length === 0 || this.#dialled === undefined) return err;
+    const message = wrongPeerMessage(head, this.#dialled);
+    return message ? new RpcError("CONNECT_FAILED", message, { cause: err }) : err;
+  }
+
   #failWaiter(err: Error): void {
     const w = this.#waiter;
     if (!w) return;
@@ -186,17 +241,18 @@ export class TcpConnection extends ConnectionBase {
       frame = this.#decoder.next();
     } catch (err) {
       this.#waiter = undefined;
-      return w.reject(err);
+      return w.reject(this.#explain(err as Error));
     } finally {
       this.#decoder.maxFrameSize = this.#maxFrameSize;
     }
     if (frame) {
+      this.#head = undefined;
       this.#waiter = undefined;
       // The decoder may hand out memory of the socket's chunk; a handshake message is small, keep a copy.
       w.resolve(frame.slice());
     } else if (this.#peerEnded) {
       this.#waiter = undefined;
-      w.reject(closedError("the peer closed the connection during the handshake"));
+      w.reject(this.#explain(closedError("the peer closed the connection during the handshake")));
     }
   }
 
@@ -210,10 +266,11 @@ export class TcpConnection extends ConnectionBase {
         try {
           frame = this.#decoder.next();
         } catch (err) {
-          this.close(err as Error);
+          this.close(this.#explain(err as Error));
           return;
         }
         if (!frame) break;
+        this.#head = undefined;
         if (this.#refuseChallenge) {
           this.#refuseChallenge = false;
           if (isChallenge(frame)) {
@@ -228,7 +285,8 @@ export class TcpConnection extends ConnectionBase {
     }
     if (this.#peerEnded && this.flowing) {
       // Everything the peer sent has been delivered. A socket error seen on the way (a TLS alert) is the reason.
-      this.close(this.#decoder.partial ? new RpcError("PROTOCOL_ERROR", "the peer closed the connection in the middle of a frame") : this.#socketError);
+      const err = this.#decoder.partial ? new RpcError("PROTOCOL_ERROR", "the peer closed the connection in the middle of a frame") : (this.#socketError ?? this.#silentClose());
+      this.close(err && this.#explain(err));
     }
   }
 }

@@ -12,6 +12,9 @@ import { DEFAULT_KEEPALIVE, handshakeTimeoutOf, maxPayloadOf, numberOption, type
 import { NodeWsSocket } from "./node-socket.js";
 import { WsConnection } from "./ws-connection.js";
 
+/** Response header of the upgrade: "hmac" when the server runs the challenge, "none" when it does not. */
+export const AUTH_HEADER = "x-wirecall-auth";
+
 export async function connectNode(url: URL, options: WsClientOptions): Promise<Connection> {
   const authkey = resolveAuthkey(options.authkey);
   const limit = handshakeTimeoutOf(options);
@@ -30,6 +33,13 @@ export async function connectNode(url: URL, options: WsClientOptions): Promise<C
   }
   const hwm = options.highWaterMark === undefined ? undefined : numberOption(options.highWaterMark, 0) || undefined;
   const ws = new WebSocket(target, wsOptions);
+  // The server says in its 101 answer whether it runs the challenge: a client with an authkey
+  // against a server without one fails now instead of waiting for a challenge that never comes.
+  let serverAuth: string | undefined;
+  ws.once("upgrade", (res: IncomingMessage) => {
+    const h = res.headers[AUTH_HEADER];
+    serverAuth = typeof h === "string" ? h : undefined;
+  });
   // Built inside the 'open' event: the server's first message may follow it within the same tick.
   const conn = await opened(ws, target, limit, () =>
     new WsConnection(new NodeWsSocket(ws, numberOption(options.keepAlive, DEFAULT_KEEPALIVE)), {
@@ -39,6 +49,11 @@ export async function connectNode(url: URL, options: WsClientOptions): Promise<C
       ...(authkey ? {} : { isChallenge }),
     }),
   );
+  if (authkey && serverAuth === "none") {
+    const err = new RpcError("AUTH_FAILED", `the server at ${target.protocol}//${target.host}${target.pathname} does not use an authkey (it said so in its upgrade answer): connect without one, or serve with the same authkey`);
+    conn.close(err);
+    throw err;
+  }
   if (authkey) {
     try {
       await authenticate(conn, "client", authkey, nodeHmac, deadline - Date.now());
@@ -70,7 +85,8 @@ function opened(ws: WebSocket, url: URL, limit: number, wrap: () => WsConnection
     const onError = (err: Error): void => fail(`cannot connect to ${where}: ${err.message}`, { cause: err });
     const onResponse = (_req: unknown, res: IncomingMessage): void => {
       res.resume();
-      fail(`the server refused the WebSocket upgrade at ${where} with HTTP ${res.statusCode}`, { data: { status: res.statusCode } });
+      const reason = res.statusMessage ? ` ${res.statusMessage}` : "";
+      fail(`the server refused the WebSocket upgrade at ${where} with HTTP ${res.statusCode}${reason}`, { data: { status: res.statusCode } });
     };
     const onClose = (code: number): void => fail(`the connection to ${where} closed during the upgrade (code ${code})`, {});
     // ws's own handshakeTimeout covers the upgrade; this covers a TCP connect that never completes.

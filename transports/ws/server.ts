@@ -100,6 +100,9 @@ class Endpoint implements Listener {
       // ws >= 8.18 takes this (not yet in @types/ws): how long a close waits for the peer's close frame.
     ...{ closeTimeout: 5_000 },
     });
+    // Read by the Node client (client-node.ts, AUTH_HEADER), so an authkey mismatch fails at once.
+    const auth = `X-Wirecall-Auth: ${this.#authkey ? "hmac" : "none"}`;
+    this.#wss.on("headers", (headers: string[]) => headers.push(auth));
   }
 
   get url(): string {

@@ -12,6 +12,7 @@ import type { XmlRpcServeOptions } from "./http-server.js";
 
 const CODEC: OptionSpecs = {
   allowNone: { type: "boolean", query: true },
+  localTime: { type: "boolean", query: true },
   maxDepth: { type: "number", query: true },
   maxElements: { type: "number", query: true },
   maxStringLength: { type: "number", query: true },

@@ -28,9 +28,14 @@ export function waitForHandshake(sock: Socket, endpoint: string, limit: number):
         ),
       );
     const protoFailed = (e: { error: Error }): void =>
-      done(new RpcError("AUTH_FAILED", `the ZeroMQ security handshake failed (CURVE on one side only, or a wrong server key?): ${e.error?.message ?? "no detail"}`));
+      done(
+        new RpcError(
+          "AUTH_FAILED",
+          `the ZeroMQ handshake with ${endpoint} failed (${e.error?.message ?? "no detail"}): CURVE on one side only or a wrong server key, or the peer is not a ZeroMQ socket (a wirecall tcp:// or ws:// server closes a ZMTP greeting: connect with its own scheme)`,
+        ),
+      );
     const timer = setTimeout(
-      () => done(new RpcError("CONNECT_FAILED", `no ZeroMQ handshake with ${endpoint} within ${limit} ms (nothing listening, or a CURVE key mismatch)`)),
+      () => done(new RpcError("CONNECT_FAILED", `no ZeroMQ handshake with ${endpoint} within ${limit} ms, the handshakeTimeout (nothing listening, or a CURVE key mismatch; the timeout option bounds calls, handshakeTimeout the connect)`)),
       limit,
     );
     events.on("handshake", ok);
