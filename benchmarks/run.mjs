@@ -2,11 +2,13 @@
 /**
  * `npm run bench`: the transport x serializer x payload matrix of wirecall
  * and the same workload through the peers, each cell with its server and
- * client in separate processes on 127.0.0.1. Prints a table, the bars of
- * issue 6 and the ratios, and writes JSON + SVG + Markdown side by side.
+ * client in separate processes on 127.0.0.1. Prints progress with the time
+ * left and a one-line-per-transport summary; writes the full table (.txt),
+ * JSON, SVG and Markdown side by side. Builds dist/ first when it is missing.
  * `npm run bench -- --help` lists the options.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +19,7 @@ import { HELP, parseOptions } from "./lib/options.mjs";
 import { createProgress } from "./lib/progress.mjs";
 import { bars, barsMarkdown, barsText, peerRatios, peerRatiosMarkdown, withRounds } from "./lib/ratios.mjs";
 import { orderSpecs, peerSpec, transportBuilt, wirecallSpec } from "./lib/systems.mjs";
+import { summaryLines } from "./lib/summary.mjs";
 import { markdownTable, textTable } from "./lib/table.mjs";
 import { makeTlsFiles } from "./lib/tls-files.mjs";
 
@@ -40,15 +43,20 @@ if (opts.help) {
   process.exit(0);
 }
 
+// A fresh clone has no dist/: build it now rather than benchmark only the peers.
+const unbuilt = () => opts.transports.filter((t) => !transportBuilt(t));
+if (unbuilt().length > 0 || !existsSync(join(here, "..", "dist", "src", "index.js"))) {
+  process.stderr.write(`wirecall is not built (dist/ lacks ${unbuilt().join(", ") || "the core"}): running \`npm run build\` first\n`);
+  const built = spawnSync("npm", ["run", "build"], { cwd: join(here, ".."), stdio: ["ignore", 2, 2] });
+  if (built.status !== 0 || unbuilt().length > 0) {
+    process.stderr.write(`the build failed or left out ${unbuilt().join(", ") || "nothing"}: run \`npm run build\`, fix what it reports, then \`npm run bench\` again\n`);
+    process.exit(2);
+  }
+}
+
 const notes = [];
 const wirecallSpecs = [];
-for (const t of opts.transports) {
-  if (!transportBuilt(t)) {
-    notes.push(`transport ${t}: not built in dist/ yet, skipped`);
-    continue;
-  }
-  for (const s of opts.serializers) wirecallSpecs.push(wirecallSpec(t, s, opts.wirecallOptions));
-}
+for (const t of opts.transports) for (const s of opts.serializers) wirecallSpecs.push(wirecallSpec(t, s, opts.wirecallOptions));
 let peers = opts.peers.map(peerSpec);
 const wantDeps = peers.some((p) => p.needsDeps) || !opts.quick;
 if (wantDeps && !depsInstalled()) {
@@ -132,9 +140,11 @@ const title = `wirecall benchmarks ${result.date.slice(0, 16)} (node ${machine.n
 writeFileSync(out.replace(/\.json$/, ".svg"), chartSvg(rows, title));
 writeFileSync(
   out.replace(/\.json$/, ".md"),
-  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell a warm-up of at least ${budget.warmup} s and ${budget.warmupCalls} calls (at most ${budget.warmupMaxSeconds} s), ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight)${budget.repeat > 1 ? `; each figure the median of ${budget.repeat} rounds` : ""}; latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Bars\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
+  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell a warm-up of at least ${budget.warmup} s and ${budget.warmupCalls} calls (at most ${budget.warmupMaxSeconds} s), ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight)${budget.repeat > 1 ? `; each figure the median of ${budget.repeat} rounds` : ""}; latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Targets\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
 );
 
-process.stdout.write(`\n${textTable(rows)}\n\n`);
-if (barList.length) process.stdout.write(`Bars (issue 6):\n${barsText(barList)}\n\n`);
-process.stdout.write(`results: ${out}\nchart:   ${out.replace(/\.json$/, ".svg")}\n`);
+// The full table (and the targets) go to a file; the terminal gets what a person reads in ten seconds.
+const tableFile = out.replace(/\.json$/, ".txt");
+writeFileSync(tableFile, `${title}\n\n${textTable(rows)}\n${barList.length ? `\nTargets:\n${barsText(barList)}\n` : ""}`);
+process.stdout.write(`\n${summaryLines(rows).join("\n")}\n\n`);
+process.stdout.write(`table:   ${tableFile}\nreport:  ${out.replace(/\.json$/, ".md")}\nchart:   ${out.replace(/\.json$/, ".svg")}\nresults: ${out}\n`);

@@ -48,10 +48,15 @@ test("npm run bench -- --quick runs one cell and writes table, JSON and SVG", as
     const args = ["--quick", "--transports", "tcp", "--serializers", "msgpack", "--payloads", "add", "--peers", "none"];
     const { code, stdout, stderr } = await run([...args, "--no-install", "--seconds", "0.1", "--warmup", "0.05", "--out", out], 60_000);
     assert.equal(code, 0, `bench exited with ${code}\n${stdout}\n${stderr}`);
+    // The terminal gets a summary line per transport; the full table is in the .txt file.
+    assert.match(stdout, /summary \(payload "add"/);
+    assert.match(stdout, /^ {2}tcp\s+[\d,]+\/s\s+p50\s+[\d.,]+ µs\s+\(msgpack\)/m);
+    assert.ok(stdout.split("\n").length < 15, `the terminal output should be short:\n${stdout}`);
+    const table = readFileSync(out.replace(/\.json$/, ".txt"), "utf8");
     for (const column of ["seq calls/s", "p50 µs", "p99 µs", "p99.9 µs", "pipe calls/s", "wire B/call", "cli CPU µs/call", "srv CPU µs/call", "RSS cli/srv MB"]) {
-      assert.ok(stdout.includes(column), `table lacks column '${column}'`);
+      assert.ok(table.includes(column), `table lacks column '${column}'`);
     }
-    assert.match(stdout, /wirecall tcp\+msgpack\s+add\s+[\d,]+/);
+    assert.match(table, /wirecall tcp\+msgpack\s+add\s+[\d,]+/);
     assert.match(stderr, /\[1\/1\] wirecall tcp\+msgpack add/, "progress line");
 
     const result = JSON.parse(readFileSync(out, "utf8"));
