@@ -49,7 +49,8 @@ if (unbuilt().length > 0 || !existsSync(join(here, "..", "dist", "src", "index.j
   process.stderr.write(`wirecall is not built (dist/ lacks ${unbuilt().join(", ") || "the core"}): running \`npm run build\` first\n`);
   const built = spawnSync("npm", ["run", "build"], { cwd: join(here, ".."), stdio: ["ignore", 2, 2] });
   if (built.status !== 0 || unbuilt().length > 0) {
-    process.stderr.write(`the build failed or left out ${unbuilt().join(", ") || "nothing"}: run \`npm run build\`, fix what it reports, then \`npm run bench\` again\n`);
+    const what = built.status !== 0 ? "the build failed (its errors are above)" : `the build left out ${unbuilt().join(", ")}`;
+    process.stderr.write(`${what}: run \`npm run build\`, fix what it reports, then \`npm run bench\` again\n`);
     process.exit(2);
   }
 }
