@@ -2,9 +2,10 @@
  * A name server's storage file (Node): the registry as JSON, replaced
  * atomically (write a temporary file beside it, fsync it, rename it over the
  * old one, fsync the directory), so a crash at any moment leaves either the
- * old table or the new one, never a torn file.
+ * old table or the new one, never a torn file. Loading removes temporary
+ * files a crashed writer left behind.
  */
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { RpcError } from "../src/errors.js";
 import type { NameStore } from "../src/naming/start.js";
@@ -19,6 +20,10 @@ let seq = 0;
 export function fileStore(path: string): NameStore {
   return {
     async load(): Promise<unknown> {
+      // Temporary files a crashed writer left beside the file: never the table, safe to drop.
+      const prefix = `.${basename(path)}.`;
+      const stale = await readdir(dirname(path)).catch(() => [] as string[]);
+      await Promise.all(stale.filter((f) => f.startsWith(prefix) && f.endsWith(".tmp")).map((f) => unlink(join(dirname(path), f)).catch(() => undefined)));
       let text: string;
       try {
         const fh = await open(path, "r");

@@ -152,6 +152,7 @@ describe("name server storage", () => {
       const held = new Set(ns.registry.list().map(([n]) => n));
       const lost = acknowledged.filter((n) => !held.has(n));
       assert.deepEqual(lost, [], "every acknowledged registration survived the crash");
+      assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith(".crash.json.")), [], "a crashed writer's temporary file is gone after the restart");
     } finally {
       await ns.close();
     }
