@@ -12,7 +12,7 @@ export const Exit = {
   FAILED: 1,
   /** Bad command line: unknown command or option, bad URL or option value, a module that cannot be loaded. */
   USAGE: 2,
-  /** Could not connect or authenticate, or the connection was lost. */
+  /** Could not connect or authenticate, or the connection was lost; `serve`: could not listen (address in use...). */
   CONNECT: 3,
   /** The call timed out (`--timeout`). */
   TIMEOUT: 4,
@@ -26,9 +26,10 @@ export const EXIT_CODES_HELP = `Exit codes:
   0    ok
   1    remote error (the handler raised, unknown method, bad params, name not found) or other failure
   2    usage: unknown command or option, bad URL or option value, module not loadable
-  3    cannot connect or authenticate, or the connection was lost
+  3    cannot connect or authenticate, or the connection was lost; serve: cannot listen
   4    timeout
-  5    an optional package the URL needs is not installed (zeromq, NATS client...)
+  5    an optional package the URL needs is not installed (zeromq, NATS client...),
+       or (bench) the benchmarks are not in this installation
   130  interrupted`;
 
 /** A mistake on the command line: printed with a hint to `--help`, exit 2. */
@@ -73,7 +74,7 @@ function systemCode(err: unknown): string | undefined {
  * `wirecall: remote ZeroDivisionError [REMOTE_ERROR]: division by zero`.
  * `target` is the URL the command was talking to.
  */
-export function describeError(err: unknown, target?: string): string {
+export function describeError(err: unknown, target?: string, listening = false): string {
   if (err instanceof UsageError) return `wirecall: ${err.message} (see wirecall --help)`;
   if (isRemote(err)) {
     const e = err as RpcError;
@@ -82,7 +83,7 @@ export function describeError(err: unknown, target?: string): string {
   if (err instanceof RpcError) {
     if (err.code === "CONNECT_FAILED" && target) {
       const sys = systemCode(err);
-      return `wirecall: cannot connect to ${target}: ${sys ?? oneLine(err.message)}`;
+      return `wirecall: cannot ${listening ? "serve on" : "connect to"} ${target}: ${sys ?? oneLine(err.message)}`;
     }
     return `wirecall: ${err.code}: ${oneLine(err.message)}`;
   }

@@ -140,7 +140,7 @@ async function runNameServer(url: string | undefined, storage: string | undefine
   try {
     server = await startNameServer(target, storage === undefined ? {} : { storage });
   } catch (err) {
-    if (err !== null && typeof err === "object") (err as { wirecallTarget?: string }).wirecallTarget = target;
+    if (err !== null && typeof err === "object") Object.assign(err, { wirecallTarget: target, wirecallListening: true });
     throw err;
   }
   process.stdout.write(`${server.url}\n`);

@@ -93,7 +93,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
   } catch (err) {
     await Promise.allSettled(servers.map((s) => s.close()));
-    if (current !== "") (err as { wirecallTarget?: string }).wirecallTarget = current;
+    if (current !== "" && err !== null && typeof err === "object") Object.assign(err, { wirecallTarget: current, wirecallListening: true });
     throw err;
   }
   process.stdout.write(servers.map((s) => `${s.url}\n`).join(""));

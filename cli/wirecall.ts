@@ -71,7 +71,8 @@ try {
   code = await main(argv);
 } catch (err) {
   const target = (err as { wirecallTarget?: string } | null)?.wirecallTarget;
-  process.stderr.write(`${describeError(err, target)}\n`);
+  const listening = (err as { wirecallListening?: boolean } | null)?.wirecallListening === true;
+  process.stderr.write(`${describeError(err, target, listening)}\n`);
   if (verbose) process.stderr.write(`${describeErrorVerbose(err)}\n`);
   code = exitCodeFor(err);
 }

@@ -6,12 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { natsServerBin, startNatsServer } from "./support/nats-server.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("./fixtures/cli/", import.meta.url));
@@ -235,6 +236,16 @@ describe("wirecall serve and call", () => {
     assert.deepEqual(stream.lines, ["1", "2", "3"]);
   });
 
+  it("SIGINT while a stream prints exits 130", async () => {
+    const stream = start(["call", tcp, "gated"]);
+    assert.equal(await stream.line(0), "1");
+    stream.child.kill("SIGINT");
+    assert.equal(await stream.exited, 130, stream.stderr());
+    // The server is still fine; the gate it left waiting is released.
+    assert.equal((await wirecall(["call", tcp, "add", "1", "1"])).stdout, "2\n");
+    await wirecall(["call", tcp, "release"]);
+  });
+
   it("ls lists methods with signatures and help as a tree", async () => {
     const r = await wirecall(["ls", tcp]);
     assert.equal(r.code, 0, r.stderr);
@@ -298,10 +309,74 @@ describe("wirecall serve, more", () => {
     assert.equal(c.code, 5, c.stderr);
   });
 
+  it("a port in use: cannot serve on it, exit 3", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await wirecall(["serve", "api.js", "--url", "ws://127.0.0.1:0", "--url", `tcp://127.0.0.1:${port}`]);
+      assert.deepEqual(r, { code: 3, stdout: "", stderr: `wirecall: cannot serve on tcp://127.0.0.1:${port}: EADDRINUSE\n` });
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
+  it("nats:// without the NATS client exits 5 naming it; with it installed, serves nats:// and tcp:// at once", { skip: natsServerBin() ? false : "nats-server is not installed" }, async () => {
+    const nats = await startNatsServer();
+    try {
+      const url = `${nats.url}/cli.api`;
+      const missing = await wirecall(["serve", "api.js", "--url", url], {});
+      assert.equal(missing.code, 5, missing.stderr);
+      assert.match(missing.stderr, /^wirecall: MISSING_DEPENDENCY: .*npm install @nats-io\/transport-node\n$/);
+      // What the error told the user to do (the npm cache first).
+      await sh("npm", ["install", "@nats-io/transport-node", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], dir);
+      // WIRECALL_AUTHKEY is refused by nats:// (NATS has its own security), so this server runs without it.
+      const server = start(["serve", "api.js", "--url", url, "--url", "tcp://127.0.0.1:0"], {});
+      try {
+        assert.equal(await server.line(0), url);
+        const tcp = await server.line(1);
+        assert.deepEqual(await wirecall(["call", url, "add", "20", "22"], {}), { code: 0, stdout: "42\n", stderr: "" });
+        assert.deepEqual(await wirecall(["call", tcp, "add", "1", "1"], {}), { code: 0, stdout: "2\n", stderr: "" });
+      } finally {
+        server.child.kill("SIGTERM");
+        assert.equal(await server.exited, 0, server.stderr());
+      }
+    } finally {
+      await nats.kill();
+    }
+  });
+
   it("bench says where the benchmarks are when the package has none", async () => {
     const r = await wirecall(["bench", "--quick"]);
     assert.equal(r.code, 5);
     assert.match(r.stderr, /benchmarks are not in this installation/);
+  });
+});
+
+describe("wirecall bench in a source checkout", () => {
+  it("runs benchmarks/run.mjs with its options and prints where the results are", async () => {
+    const out = join(dir, "bench", "run.json");
+    const r = await new Promise<Result>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(ROOT, "dist/cli/wirecall.js"), "bench", "--quick", "--transports", "tcp", "--serializers", "json", "--payloads", "add", "--peers", "floor", "--seconds", "0.1", "--warmup-calls", "100", "--out", out], { cwd: ROOT, env: envWith(), stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+      children.add(child);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d));
+      child.stderr.on("data", (d: Buffer) => (stderr += d));
+      child.on("error", reject);
+      child.on("close", (code) => {
+        children.delete(child);
+        resolve({ code, stdout, stderr });
+      });
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout + r.stderr, /\[1\/2\] wirecall tcp\+json add: /);
+    assert.match(r.stdout, /^wirecall tcp\+json +add +[\d,]+ /m);
+    assert.match(r.stdout, /^floor net\+json +add +[\d,]+ /m);
+    assert.ok(r.stdout.includes(`results: ${out}`), r.stdout);
+    if (!existsSync(join(ROOT, "benchmarks/node_modules/.package-lock.json"))) assert.match(r.stderr, /benchmark peers .* are not installed/);
+    const help = await wirecall(["bench", "--help"]);
+    assert.match(help.stdout, /Usage: wirecall bench/);
   });
 });
 
