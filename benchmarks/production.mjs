@@ -11,7 +11,7 @@
  *   meta         metadata on each call (an authorization entry), response metadata
  *   deadline     a timeout on each call: the header, the server's timer, the handler in AsyncLocalStorage
  *   otel-api     telemetry on, @opentelemetry/api installed, no SDK (the API's no-op providers)
- *   otel-sdk     telemetry on, the SDK's tracer and meter providers, spans to a no-op exporter
+ *   otel-sdk     telemetry on, the SDK's tracer and meter providers, spans batched to a no-op exporter
  *
  * Options: --rounds N (default 3), --calls N per measurement (default 20000).
  */
@@ -55,7 +55,7 @@ async function child(setting, n) {
   let telemetry;
   if (setting === "otel-api") telemetry = true;
   if (setting === "otel-sdk") {
-    const { BasicTracerProvider, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+    const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
     const { MeterProvider, MetricReader } = await import("@opentelemetry/sdk-metrics");
     const noop = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
     class Reader extends MetricReader {
@@ -63,7 +63,7 @@ async function child(setting, n) {
       async onShutdown() {}
     }
     telemetry = {
-      tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(noop)] }),
+      tracerProvider: new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noop)] }),
       meterProvider: new MeterProvider({ readers: [new Reader()] }),
     };
   }

@@ -852,7 +852,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     try {
       span = tel.server(call);
       const s = span;
-      done = s.run(() => runInCall(call, () => handler.dispatch(call)));
+      done = s.plain && call.deadline === undefined ? handler.dispatch(call) : s.run(() => runInCall(call, () => handler.dispatch(call)));
     } catch (err) {
       done = Promise.reject(err);
     }

@@ -35,10 +35,15 @@ export async function createOtelTelemetry(options: TelemetryOptions, target: Tel
   if (target.address !== undefined) base["server.address"] = target.address;
   if (target.port !== undefined) base["server.port"] = target.port;
 
+  // One attributes object per method name, shared by its spans and records (bounded: names come from peers).
+  const byName = new Map<string, Api.Attributes>();
   function attributes(name: string): Api.Attributes {
+    let a = byName.get(name);
+    if (a !== undefined) return a;
     const dot = name.lastIndexOf(".");
-    const a: Api.Attributes = { ...base, "rpc.method": dot < 0 ? name : name.slice(dot + 1) };
+    a = { ...base, "rpc.method": dot < 0 ? name : name.slice(dot + 1) };
     if (dot > 0) a["rpc.service"] = name.slice(0, dot);
+    if (byName.size < 1024) byName.set(name, a);
     return a;
   }
 
@@ -89,13 +94,13 @@ export async function createOtelTelemetry(options: TelemetryOptions, target: Tel
         ctx = api.trace.setSpanContext(ctx, sc);
       }
       const span = tracer.startSpan(call.method, { kind: api.SpanKind.SERVER, attributes: attrs }, ctx);
+      const start = performance.now();
+      const end = (err: unknown): void => finish(span, serverDuration, attrs, start, err);
+      // No SDK (or nothing to propagate): no context to enter, and the handler need not run in an async context.
+      if (!span.isRecording() && !api.trace.isSpanContextValid(span.spanContext())) return { run: (fn) => fn(), end, plain: true };
       const active = api.trace.setSpan(ctx, span);
       SPANS.set(call, active);
-      const start = performance.now();
-      return {
-        run: (fn) => api.context.with(active, fn),
-        end: (err) => finish(span, serverDuration, attrs, start, err),
-      };
+      return { run: (fn) => api.context.with(active, fn), end };
     },
   };
 }

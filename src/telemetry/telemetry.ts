@@ -25,6 +25,8 @@ export interface CallSpan {
 /** A call being served: its handler runs inside the span's context. */
 export interface ServerSpan extends CallSpan {
   run<R>(fn: () => R): R;
+  /** Nothing to propagate (no SDK): the handler need not find its call through the async context. */
+  readonly plain?: boolean;
 }
 
 /** The loaded implementation; sessions hold one per client or server. */
