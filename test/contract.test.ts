@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { after, before, describe, it } from "node:test";
+import { skipInterop } from "./support/interop.js";
 import WebSocket from "ws";
 import { Dealer } from "zeromq";
 import {
@@ -1697,7 +1698,7 @@ describe("contract: Python's multiprocessing.connection completes the handshake"
   for (const version of ["3.12", "3.11"]) {
     it(`a Python ${version} Client calls a wirecall tcp:// server`, async (t) => {
       const bin = findPython(version);
-      if (!bin) return t.skip(`no Python ${version}`);
+      if (!bin) return void skipInterop(t, "the multiprocessing.connection interop tests", `no Python ${version}`);
       const s = await serve(makeHandler(new Probe()), "tcp://127.0.0.1:0", { authkey: KEY });
       try {
         const { done } = py(bin, PY_CLIENT, [String(portOf(s.url)), KEY]);
@@ -1712,7 +1713,7 @@ describe("contract: Python's multiprocessing.connection completes the handshake"
 
   for (const version of ["3.12", "3.11"]) it(`a wirecall client completes the handshake with a Python ${version} Listener`, async (t) => {
     const bin = findPython(version);
-    if (!bin) return t.skip(`no Python ${version}`);
+    if (!bin) return void skipInterop(t, "the multiprocessing.connection interop tests", `no Python ${version}`);
     const { firstLine, done } = py(bin, PY_LISTENER, [KEY]);
     const port = Number(await firstLine);
     const proxy = await connect(`tcp://127.0.0.1:${port}`, { authkey: KEY });

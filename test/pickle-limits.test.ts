@@ -19,6 +19,7 @@ import { parsePythonJson, stringifyPythonJson } from "../protocols/python/python
 import { emptyDicts, nestedExceptions, sharedPairs } from "./pickle-killers.js";
 import { findPythons, pool } from "./python-procs.js";
 import { cpuNow } from "./support/cpu-time.js";
+import { skipInterop } from "./support/interop.js";
 
 function bytes(...parts: (number | string | Uint8Array)[]): Uint8Array {
   const out: number[] = [];
@@ -191,7 +192,7 @@ describe("pickle budgets: shared references echoed back", () => {
 
   it("real Pythons read the memoized pickle and see one shared object", async (t) => {
     const pythons = findPythons();
-    if (pythons.length === 0) return t.skip("no pyenv Pythons");
+    if (skipInterop(t, "the pickle limits interop test", pythons.length === 0 && "no pyenv Pythons")) return;
     const a = [1, "x"];
     const value = new PyTuple([a, a, new Map([["k", a]])]);
     const check = "import binascii, pickle, sys\nv = pickle.loads(binascii.unhexlify(sys.argv[1]))\nassert v[0] is v[1] is v[2]['k'] and v[0] == [1, u'x'], v\nprint('ok')";

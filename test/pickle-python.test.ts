@@ -11,6 +11,7 @@ import { decodePickle } from "../protocols/python/pickle-decoder.js";
 import { encodePickle, PyTuple } from "../protocols/python/pickle-encoder.js";
 import { PythonError } from "../protocols/python/python-exceptions.js";
 import { findPythons, killAll, pool, runPython, type Python } from "./python-procs.js";
+import { interopSkip } from "./support/interop.js";
 
 const pythons = findPythons();
 
@@ -98,7 +99,7 @@ interface Sample {
   hex: string;
 }
 
-describe("pickles written by real Pythons", { skip: pythons.length === 0 && "no pyenv Pythons" }, () => {
+describe("pickles written by real Pythons", { skip: interopSkip("the pickle interop tests", pythons.length === 0 && "no pyenv Pythons") }, () => {
   const samples = new Map<string, Sample[]>();
 
   before(async () => {
@@ -198,7 +199,7 @@ function encoderCases(python: 2 | 3): { name: string; hex: string }[] {
   });
 }
 
-describe("pickles read by real Pythons", { skip: pythons.length === 0 && "no pyenv Pythons" }, () => {
+describe("pickles read by real Pythons", { skip: interopSkip("the pickle interop tests", pythons.length === 0 && "no pyenv Pythons") }, () => {
   after(killAll);
   const targets = pythons.flatMap((py) => (py.major === 2 ? [{ py, python: 2 as const }] : [{ py, python: 2 as const }, { py, python: 3 as const }]));
   const results = new Map<string, string>();

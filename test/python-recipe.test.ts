@@ -14,6 +14,7 @@ import type { Idiom } from "../protocols/python/idioms.js";
 import { findPythons, killAll, pool, runPython, startPython, type Finished, type Python } from "./python-procs.js";
 // Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
 import "../protocols/python/index.js";
+import { interopSkip } from "./support/interop.js";
 
 const pythons = findPythons();
 const IDIOMS: readonly Idiom[] = [1, 2, 3, 4];
@@ -55,7 +56,7 @@ const CLIENT_OUTPUT = [
   "raised AttributeError True",
 ].join("\n");
 
-describe("the recipe client calls a wirecall server", { skip: pythons.length === 0 && "no pyenv Pythons" }, () => {
+describe("the recipe client calls a wirecall server", { skip: interopSkip("the Python recipe interop tests", pythons.length === 0 && "no pyenv Pythons") }, () => {
   let server: Server;
   let port: string;
   const runs = new Map<string, Finished>();
@@ -152,7 +153,7 @@ async function callRecipeServer(py: Python, idiom: Idiom): Promise<void> {
   }
 }
 
-describe("a wirecall client calls the recipe server", { skip: pythons.length === 0 && "no pyenv Pythons" }, () => {
+describe("a wirecall client calls the recipe server", { skip: interopSkip("the Python recipe interop tests", pythons.length === 0 && "no pyenv Pythons") }, () => {
   const outcomes = new Map<string, unknown>();
 
   before(async () => {

@@ -11,6 +11,7 @@ import { RPCHandler, RpcError, connect, serve, type Server } from "../src/index.
 import { findPythons, killAll, runPython, startPython, type Python } from "./python-procs.js";
 // Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
 import "../protocols/python/index.js";
+import { skipInterop } from "./support/interop.js";
 
 const fixtures = fileURLToPath(new URL("../../test/fixtures/tcp/", import.meta.url));
 const authkey = "python-interop-secret";
@@ -53,7 +54,7 @@ describe("tcp: Python interop", { concurrency: 4, timeout: 90_000 }, () => {
   });
 
   it("finds Python 2.7, 3.11, 3.12 and 3.13 through pyenv", (t) => {
-    if (pythons.length === 0) return t.skip("pyenv is not installed here");
+    if (skipInterop(t, "the tcp Python interop tests", pythons.length === 0 && "pyenv is not installed here")) return;
     const have = pythons.map((p) => p.version);
     for (const want of ["2.7", "3.11", "3.12", "3.13"]) assert.ok(have.some((v) => v.startsWith(`${want}.`)), `python ${want} in ${have.join(", ")}`);
   });

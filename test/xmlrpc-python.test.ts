@@ -15,6 +15,7 @@ import { RemoteError, RpcError, connect, kw, serve, type AnyRemote, type Server 
 import { multicall } from "../transports/xmlrpc/index.js";
 import { interopHandler, pattern, run, script, startWithPort, fixtures, type PortChild } from "./fixtures/xmlrpc/support.js";
 import { findPython } from "./python-procs.js";
+import { interopSkip } from "./support/interop.js";
 
 const VERSIONS = ["3.11", "3.12", "3.13", "2.7"] as const;
 const EXPECTED_CHECKS = [
@@ -61,7 +62,7 @@ describe("Python clients -> wirecall XML-RPC server", { concurrency: true }, () 
 
   for (const { version, python } of available) {
     const lib = version.startsWith("2") ? "xmlrpclib" : "xmlrpc.client";
-    it(`${lib} under Python ${version}`, { skip: python ? false : `Python ${version} is not installed` }, async () => {
+    it(`${lib} under Python ${version}`, { skip: interopSkip("the XML-RPC Python interop tests", !python && `Python ${version} is not installed`) }, async () => {
       await pythonClient(python as string, server.url.replace(/^xmlrpc\+/, ""));
     });
   }
@@ -78,14 +79,14 @@ describe("Python client over HTTPS -> wirecall XML-RPC server", () => {
   });
   after(() => server.close());
 
-  it("xmlrpc.client with a CA file, every check", { skip: python ? false : "no Python 3" }, async () => {
+  it("xmlrpc.client with a CA file, every check", { skip: interopSkip("the XML-RPC Python interop tests", !python && "no Python 3") }, async () => {
     assert.match(server.url, /^xmlrpc\+https:\/\/127\.0\.0\.1:\d+\/api\/xmlrpc$/);
     await pythonClient(python as string, server.url.replace(/^xmlrpc\+/, ""), [`${fixtures}/cert.pem`]);
   });
 });
 
 for (const { version, python } of available) {
-  describe(`wirecall client -> Python ${version} SimpleXMLRPCServer (ThreadingMixIn)`, { skip: python ? false : `Python ${version} is not installed` }, () => {
+  describe(`wirecall client -> Python ${version} SimpleXMLRPCServer (ThreadingMixIn)`, { skip: interopSkip("the XML-RPC Python interop tests", !python && `Python ${version} is not installed`) }, () => {
     let py: PortChild;
     let proxy: AnyRemote;
     before(async () => {
