@@ -10,6 +10,8 @@ import { getTransport, parseEndpoint, type ConnectionSink } from "../src/transpo
 
 import { streamsConformance } from "./streams-conformance.js";
 import { namingConformance } from "./naming-conformance.js";
+import { Deferred } from "./support/async.js";
+export { Deferred };
 
 export interface ConformanceTarget {
   /** Shown in test names. */
@@ -22,15 +24,6 @@ export interface ConformanceTarget {
   serializers?: readonly string[];
   /** Skip the raw garbage-frame test (for transports whose raw connections cannot carry arbitrary bytes). */
   skipGarbage?: boolean;
-}
-
-export class Deferred<T = void> {
-  resolve!: (v: T) => void;
-  reject!: (e: unknown) => void;
-  readonly promise = new Promise<T>((res, rej) => {
-    this.resolve = res;
-    this.reject = rej;
-  });
 }
 
 export class AppError extends Error {

@@ -13,21 +13,10 @@ import { RpcError, type LooseOptions } from "../src/index.js";
 import { getTransport, parseEndpoint, type Connection, type ConnectionSink, type Listener } from "../src/transport-sdk.js";
 import { Deferred } from "./conformance.js";
 import { makeTestCerts } from "./tcp-certs.js";
+import { within } from "./support/async.js";
 
 /** Every microtask queued so far has run (and those they queued). */
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A frame numbered `seq`, `size` bytes long (at least 5), recognisable at any size. */
 function numbered(seq: number, size = 16): Uint8Array {

@@ -8,26 +8,16 @@
  * fixtures).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { PY_FIXTURES } from "./python-procs.js";
+import { runProgram } from "./support/doc-examples.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 // Inside the package, so `import ... from "wirecall"` resolves to this checkout.
 const dir = `${root}dist/docs-examples`;
-
-function run(file: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d));
-    child.stderr.on("data", (d: Buffer) => (out += d));
-    child.on("close", (code, signal) => resolve({ code, out: signal ? `${out}\n(killed by ${signal})` : out }));
-  });
-}
 
 const pages = readdirSync(`${root}docs`).filter((f) => f.endsWith(".md")).sort();
 
@@ -45,7 +35,7 @@ describe("docs/*.md examples", () => {
       it(`docs/${page} example ${i + 1}: ${title}`, async () => {
         const file = `${dir}/${page.replace(/\.md$/, "")}-${i + 1}.mjs`;
         writeFileSync(file, code);
-        const { code: exit, out } = await run(file);
+        const { code: exit, out } = await runProgram(file, 60_000);
         assert.equal(exit, 0, out);
       });
     });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve } from "../src/index.js";
 import "../transports/tcp/index.js";
+import { within } from "./support/async.js";
 
 const KEY = "modes-test-key";
 
@@ -20,14 +21,6 @@ class Counter {
   _hidden(): string {
     return "no";
   }
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
 describe("instance modes", () => {

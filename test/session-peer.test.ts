@@ -13,20 +13,13 @@ import "../transports/memory/index.js";
 import "../transports/tcp/index.js";
 // Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
 import "../protocols/python/index.js";
+import { within } from "./support/async.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const BOUND = 20_000;
 
 /** Reject if `p` has not settled within `ms`: a failing test, never a hung one. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
-
 /** A raw JSON client: frames in, frames out, for speaking the protocol by hand. */
 async function raw(url: string): Promise<{ conn: Connection; next(): Promise<unknown>; send(v: unknown): void; closed: Promise<Error | undefined> }> {
   const ep = parseEndpoint(url);

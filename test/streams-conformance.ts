@@ -23,11 +23,7 @@ import {
   type TransportOptions,
 } from "../src/index.js";
 import type { RPCProxy } from "../src/proxy.js";
-
-class Deferred<T = void> {
-  resolve!: (v: T) => void;
-  readonly promise = new Promise<T>((res) => (this.resolve = res));
-}
+import { Deferred } from "./support/async.js";
 
 export interface StreamsTarget {
   name: string;

@@ -12,11 +12,7 @@ import { RPCHandler, RemoteError, RpcError, connect, kw, registerError, serve, t
 import { getTransport } from "../src/transport-sdk.js";
 import { attachXmlRpc, multicall, type XmlRpcServer } from "../transports/xmlrpc/index.js";
 import { fixtures, interopHandler, pattern } from "./fixtures/xmlrpc/support.js";
-
-class Deferred<T = void> {
-  resolve!: (v: T) => void;
-  readonly promise = new Promise<T>((r) => (this.resolve = r));
-}
+import { Deferred } from "./support/async.js";
 
 class QuotaError extends Error {
   override name = "QuotaError";

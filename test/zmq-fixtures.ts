@@ -8,6 +8,8 @@ import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Dealer } from "zeromq";
 import type { RpcError } from "../src/index.js";
+import { within } from "./support/async.js";
+export { within };
 
 /** The repository root (tests run from dist/test/). */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -136,18 +138,6 @@ export function startDaemon(cmd: string, args: string[], env: NodeJS.ProcessEnv 
 }
 
 /** `promise`, or a failure naming `what` if it has not settled within `ms`: a broken behaviour fails fast instead of hanging the run. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** A server's `onHandshakeError` reports, as events a test can wait for. */
 export class HandshakeReports {
   readonly #events = new EventEmitter();

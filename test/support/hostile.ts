@@ -15,6 +15,7 @@ import { clientHandshake, type ChallengeIO } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../../transports/node-hmac.js";
 import { FrameDecoder } from "../../transports/tcp/frame-decoder.js";
 import { encodeHeader } from "../../transports/tcp/frame-writer.js";
+export { within } from "./async.js";
 
 const FIXTURE = new URL("../fixtures/hostile/server.js", import.meta.url);
 
@@ -163,18 +164,6 @@ export function honestCaller(proxy: AnyRemote): { stop(): Promise<{ calls: numbe
 }
 
 /** `promise`, or a rejection naming `what` after `timeout` ms. */
-export async function within<T>(promise: Promise<T>, timeout: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for ${what}`)), timeout);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** One length-prefixed tcp frame. */
 export function tcpFrame(payload: string | Uint8Array): Buffer {
   const p = Buffer.from(payload);
