@@ -102,11 +102,12 @@ describe("browser bundle of connect from wirecall/ws", () => {
     assert.ok(initial > 4 * 1024, `initial load is only ${initial} bytes`);
   });
 
-  // The first chunk is ~67 KB: msgpackr and superjson are out (they were 52 KB
-  // of it), but the session with streams and references (~30 KB), options,
-  // errors and auth are what a connect needs. Marked todo (reported, not
-  // failing) until the session loads streams/references on negotiation.
-  it("is at most 40 KB minified", { todo: "the session with streams and references is ~67 KB before any serializer" }, async () => {
+  // The first chunk is ~80 KB (December 2026): msgpackr and superjson are out
+  // (they were 52 KB of it), but the session with streams and references,
+  // deadlines and hooks, options, errors and auth are what a connect needs.
+  // Marked todo (reported, not failing) until the session loads streams and
+  // references on negotiation.
+  it("is at most 40 KB minified", { todo: "the session with its streams, references and production features is ~80 KB before any serializer" }, async () => {
     const { initial } = await splitBundle();
     assert.ok(initial <= LIMIT, `initial load is ${initial} bytes, over ${LIMIT}`);
   });
