@@ -109,7 +109,8 @@ describe("nats: no responders, authkey, missing package", () => {
   });
 
   it("secrets and bad subjects in the URL are refused", async () => {
-    await assert.rejects(connect(`${ns.url}/x?token=abc`), (e: RpcError) => e.code === "INVALID_URL" && /'token' must not be in a URL/.test(e.message));
+    await assert.rejects(connect(`${ns.url}/x?token=abc`), (e: RpcError) => e.code === "INVALID_OPTION" && /'token' cannot be given in a URL's query string/.test(e.message));
+    await assert.rejects(connect(`${ns.url}/x?authkey=abc`), (e: RpcError) => e.code === "INVALID_URL" && /'authkey' must not be in a URL/.test(e.message));
     await assert.rejects(serve(handler(), `${ns.url}/a.*.b`), { code: "INVALID_URL" });
     await assert.rejects(connect(`${ns.url}/`), (e: RpcError) => e.code === "INVALID_URL" && /needs the subject/.test(e.message));
   });

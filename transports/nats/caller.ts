@@ -24,7 +24,7 @@ import {
 import { getSerializer, json, loadSerializer, type ProxyOptions, type Serializer } from "../../src/index.js";
 import { loadNats, type NatsModule } from "./load-nats.js";
 import { NatsFrameConnection, type NatsPort } from "./nats-connection.js";
-import { checkNatsOptions, natsSettings, refuseAuthkey, type NatsOptions, type NatsSettings } from "./options.js";
+import { natsSettings, refuseAuthkey, type NatsOptions, type NatsSettings } from "./options.js";
 import { connectNats, natsPort, subjects } from "./port.js";
 
 /** Options of `connect()` on `nats://`. */
@@ -57,7 +57,6 @@ function resolveSerializer(s: string | Serializer | undefined): Serializer {
 }
 
 export class NatsCaller implements Caller {
-  readonly #nats: NatsModule;
   readonly #nc: NatsClient;
   readonly #s: NatsSettings;
   readonly #o: NatsConnectOptions;
@@ -83,7 +82,6 @@ export class NatsCaller implements Caller {
   readonly #upSub: Subscription;
 
   private constructor(nats: NatsModule, nc: NatsClient, s: NatsSettings, o: NatsConnectOptions) {
-    this.#nats = nats;
     this.#nc = nc;
     this.#s = s;
     this.#o = o;
@@ -105,8 +103,7 @@ export class NatsCaller implements Caller {
   }
 
   /** Connect to NATS, find the workers serving the subject and open a lane to each. */
-  static async open(url: URL, given: NatsConnectOptions): Promise<NatsCaller> {
-    const options = checkNatsOptions(url, given, "client");
+  static async open(url: URL, options: NatsConnectOptions): Promise<NatsCaller> {
     refuseAuthkey(options, "client");
     const nats = await loadNats();
     const s = natsSettings(url, options, () => {

@@ -7,7 +7,7 @@
  */
 import { registerTransport, type FrontEnd, type RPCHandler, type TransportOptions } from "../../src/transport-sdk.js";
 import { NatsCaller, type NatsConnectOptions } from "./caller.js";
-import type { NatsServeOptions } from "./options.js";
+import { NATS_CONNECT_OPTIONS, NATS_SERVE_OPTIONS, type NatsServeOptions } from "./options.js";
 import { serveNats } from "./worker.js";
 
 export const natsTransport: FrontEnd = {
@@ -15,6 +15,7 @@ export const natsTransport: FrontEnd = {
   schemes: ["nats", "nats+tls"],
   // Not a single framed connection: a caller keeps one lane per worker (caller.ts).
   kind: "request-response",
+  options: { connect: NATS_CONNECT_OPTIONS, serve: NATS_SERVE_OPTIONS },
   serve: (handler: RPCHandler, url: URL, options: TransportOptions) => serveNats(handler, url, options as NatsServeOptions),
   connect: (url: URL, options: TransportOptions) => NatsCaller.open(url, options as NatsConnectOptions),
 };

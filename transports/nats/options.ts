@@ -9,7 +9,6 @@ import {
   DEFAULT_LIMITS,
   RpcError,
   SERVE_OPTIONS,
-  resolveOptions,
   type OptionSpecs,
   type TransportOptions,
 } from "../../src/transport-sdk.js";
@@ -86,7 +85,7 @@ export interface NatsServeOptions extends NatsOptions {
   maxConnections?: number;
 }
 
-/** NATS's options, declared once (src/options.ts checks names and types, query string included). */
+/** NATS's options, declared once: `serve`/`connect` check names and types against them, query string included (src/options.ts). */
 const NATS_OPTIONS: OptionSpecs = {
   // Refused with a clear message by refuseAuthkey; `false` is accepted ("none, on purpose").
   authkey: { type: ["string", "bytes", "boolean"] },
@@ -107,25 +106,6 @@ const NATS_OPTIONS: OptionSpecs = {
 
 export const NATS_CONNECT_OPTIONS: OptionSpecs = { ...CONNECT_OPTIONS, ...NATS_OPTIONS, discoveryWindow: { type: "number", query: true } };
 export const NATS_SERVE_OPTIONS: OptionSpecs = { ...SERVE_OPTIONS, ...NATS_OPTIONS, queue: { type: "string", query: true }, maxConnections: { type: "number", query: true } };
-
-/**
- * Check the options `serve`/`connect` handed over (the URL's query merged
- * under the explicit ones) against NATS's declared options: an unknown name
- * or a wrong type is `INVALID_OPTION` naming it, with a near miss suggested.
- */
-export function checkNatsOptions<T extends object>(url: URL, merged: T, role: "server" | "client"): T {
-  refuseSecretsInUrl(url);
-  // The core merged the query in already: give resolveOptions only what did not come from it.
-  const explicit: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(merged)) {
-    const q = url.searchParams.get(k);
-    if (q !== null && (v === q || ((typeof v === "number" || typeof v === "boolean") && String(v) === q) || (typeof v === "boolean" && (q === "" || q === "1" || q === "yes" || q === "0" || q === "no")))) continue;
-    explicit[k] = v;
-  }
-  const specs = role === "server" ? NATS_SERVE_OPTIONS : NATS_CONNECT_OPTIONS;
-  const where = role === "server" ? `serve("${url.protocol}//...")` : `connect("${url.protocol}//...")`;
-  return resolveOptions(url, explicit, specs, where, true, role === "server" ? NATS_CONNECT_OPTIONS : undefined) as T;
-}
 
 // Exact option types for literal nats:// and nats+tls:// URLs (src/transport.ts).
 declare module "../../src/transport.js" {
@@ -199,14 +179,6 @@ function refuseSecretsInUrl(url: URL): void {
   for (const k of SECRET_QUERY) {
     if (url.searchParams.has(k)) throw new RpcError("INVALID_URL", `'${k}' must not be in a URL (URLs get logged); pass it as an option`);
   }
-}
-
-/** The served URL's query as its clients may use it: names `connect` takes from a query (server-only ones would be refused). */
-export function clientSearch(url: URL): string {
-  const kept = new URLSearchParams();
-  for (const [k, v] of url.searchParams) if (NATS_CONNECT_OPTIONS[k]?.query) kept.append(k, v);
-  const q = kept.toString();
-  return q === "" ? "" : `?${q}`;
 }
 
 /** Settings from a `nats://host:port/subject` URL and its options. `makeSubject` names a fresh subject for an empty path. */

@@ -23,7 +23,7 @@ import {
 } from "../../src/transport-sdk.js";
 import { loadNats } from "./load-nats.js";
 import { H_CLOSE, H_PING, NatsFrameConnection, type NatsPort } from "./nats-connection.js";
-import { checkNatsOptions, clientSearch, natsSettings, refuseAuthkey, type NatsServeOptions } from "./options.js";
+import { natsSettings, refuseAuthkey, type NatsServeOptions } from "./options.js";
 import { connectNats, natsPort, subjects } from "./port.js";
 
 
@@ -48,8 +48,8 @@ function hasRefs(session: PeerSession): boolean {
   return r !== undefined && r.exports + r.imports + r.streams > 0;
 }
 
-export async function serveNats(handler: RPCHandler, url: URL, given: NatsServeOptions): Promise<NatsServer> {
-  const options = checkNatsOptions(url, given, "server");
+/** `url`'s query holds only what its clients take (the core checked the options and took the server's out). */
+export async function serveNats(handler: RPCHandler, url: URL, options: NatsServeOptions): Promise<NatsServer> {
   refuseAuthkey(options, "server");
   const nats = await loadNats();
   const s = natsSettings(url, options, () => `wirecall.${nats.nuid.next()}`);
@@ -181,7 +181,7 @@ export async function serveNats(handler: RPCHandler, url: URL, given: NatsServeO
       },
     },
     options.closeTimeout ?? DEFAULT_LIMITS.closeTimeout,
-    clientSearch(url),
+    url.search,
   );
   const fs = frameServer;
   let closing: Promise<void> | undefined;
