@@ -92,6 +92,18 @@ describe("nats: no responders, authkey, missing package", () => {
     await again.close();
   });
 
+  it("a worker that starts later announces itself: a connected caller opens a lane to it without being asked", async () => {
+    const first = await srv(handler(), `${ns.url}/late.svc`);
+    const proxy = await cli(first.url, FAST);
+    const caller = proxy.$caller as unknown as { workers: number };
+    assert.equal(caller.workers, 1);
+    await srv(handler(), `${ns.url}/late.svc`);
+    // Bounded wait for the announcement (no call, no discovery from this side).
+    const end = Date.now() + 10_000;
+    while (caller.workers < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(caller.workers, 2);
+  });
+
   it("the wirecall authkey is refused on both sides, and WIRECALL_AUTHKEY unless authkey: false", async () => {
     await assert.rejects(serve(handler(), `${ns.url}/x`, { authkey: "secret" }), (e: RpcError) => e.code === "INVALID_URL" && /does not use the wirecall authkey/.test(e.message));
     await assert.rejects(connect(`${ns.url}/x`, { authkey: "secret" }), (e: RpcError) => e.code === "INVALID_URL" && /authkey/.test(e.message));
