@@ -152,6 +152,11 @@ describe("wirecall's Pyro4 client against wirecall's Pyro4 daemon", () => {
       assert.deepEqual(await byDaemon.system.listMethods(), ["add", "greeter.welcome", "system.listMethods", "system.methodHelp", "system.methodSignature"]);
       await assert.rejects(byUri.nope(), { name: "AttributeError", code: "METHOD_NOT_FOUND" });
       await assert.rejects(connect(server.url, { authkey: "other" }), { code: "AUTH_FAILED" });
+      // Options are declared: a framed transport's option, a typo or a bad value is refused, not dropped.
+      await assert.rejects(connect(server.url, { authkey: "k", reconnect: true } as Record<string, unknown>), { code: "INVALID_OPTION" });
+      await assert.rejects(connect(`${server.urlOf("greeter")}?serializer=pickle`, { authkey: "k" }), { code: "INVALID_OPTION" });
+      await assert.rejects(serve(handler, "pyro://127.0.0.1:0", { authkey: "k", onewy: [] } as Record<string, unknown>), { code: "INVALID_OPTION", message: /onewy/ });
+      await assert.rejects(serve(handler, "pyro://127.0.0.1:0", { authkey: "k", broadcast: true } as Record<string, unknown>), { code: "INVALID_OPTION", message: /no name server/ });
     } finally {
       for (const p of proxies) await p.$close();
       await server.close();

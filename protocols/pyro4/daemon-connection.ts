@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { RpcError, ServerCall, type PeerInfo } from "../../src/transport-sdk.js";
 import { decompress, maybeCompress } from "./compression.js";
-import { DAEMON_NAME, type ObjectView } from "./daemon-objects.js";
+import { DAEMON_NAME, forPyroClient, type ObjectView } from "./daemon-objects.js";
 import { failureDict, pyroError } from "./daemon-errors.js";
 import type { Pyro4Limits } from "./limits.js";
 import { Flags, MsgType, SerializerId, encodeMessage, type HmacKey, type PyroMessage } from "./message.js";
@@ -32,6 +32,7 @@ export interface DaemonSettings {
   readonly compression: boolean;
   readonly exposeStack: boolean;
   readonly onError: ((err: unknown) => void) | undefined;
+  readonly onHandshakeError: ((err: Error, remoteAddress: string | undefined) => void) | undefined;
 }
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -143,6 +144,7 @@ export class DaemonConnection {
   #refuse(err: RpcError): void {
     this.#s.onError?.(err);
     if (!this.#handshaken) {
+      this.#s.onHandshakeError?.(err, this.#socket.remoteAddress);
       // Python's daemon answers a failed handshake with CONNECTFAIL, the reason as a str in marshal (its fallback) when the serializer is unknown.
       const h = err instanceof Pyro4MessageError ? err.header : undefined;
       const seq = h?.seq ?? 0;
@@ -321,7 +323,7 @@ export class DaemonConnection {
     const ctx = new ServerCall(view.callName(objectId, method), args, kwargs, this.#origin, oneway);
     this.#calls.add(ctx);
     try {
-      return await view.handler.dispatch(ctx);
+      return forPyroClient(objectId, method, await view.handler.dispatch(ctx));
     } catch (err) {
       if (err instanceof RpcError && err.code === "METHOD_NOT_FOUND" && view.methodsOf(objectId).length === 0) {
         throw pyroError("DaemonError", "unknown object");

@@ -9,9 +9,12 @@
  * default (`functionsId`). Introspection is the object `system`.
  */
 import type { RPCHandler } from "../../src/transport-sdk.js";
+import { PyroURI } from "./uri.js";
 
 /** The daemon's own object, as in Pyro4 (`Pyro4.constants.DAEMON_NAME`). */
 export const DAEMON_NAME = "Pyro.Daemon";
+/** The name server's object (`Pyro4.constants.NAMESERVER_NAME`). */
+export const NAMESERVER_ID = "Pyro.NameServer";
 /** The id under which plain functions are served unless `functionsId` says otherwise. */
 export const DEFAULT_FUNCTIONS_ID = "functions";
 
@@ -66,4 +69,23 @@ export class ObjectView {
     }
     return [...ids].sort();
   }
+}
+
+/**
+ * Pyro4's name server returns URI objects from `lookup` (Python's PYRONAME
+ * resolution needs one), where wirecall's name server returns URL text: a
+ * `PYRO:` URL in a lookup result goes to Pyro4 clients as a URI object.
+ */
+export function forPyroClient(objectId: string, method: string, result: unknown): unknown {
+  if (objectId !== NAMESERVER_ID || method !== "lookup") return result;
+  const asUri = (v: unknown): unknown => {
+    if (typeof v !== "string" || !/^PYRO:/i.test(v)) return v;
+    try {
+      return PyroURI.parse(v);
+    } catch {
+      return v;
+    }
+  };
+  if (Array.isArray(result) && result.length === 2) return [asUri(result[0]), result[1]];
+  return asUri(result);
 }

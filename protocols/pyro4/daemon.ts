@@ -11,6 +11,8 @@ import { pyro4Limits, type Pyro4Limits } from "./limits.js";
 import { pyroSerializer, type SerpentBytes } from "./serializer-choice.js";
 import type { Pyro4Serializer } from "./serializers.js";
 import { hostPortOf, pyroUriText } from "./url.js";
+import { startBroadcastResponder, type BroadcastOptions, type BroadcastResponder } from "./broadcast.js";
+import { NAMESERVER_ID } from "./daemon-objects.js";
 
 /** Options of `serve(handler, "pyro://host:port", options)`. */
 export interface Pyro4ServeOptions {
@@ -46,6 +48,15 @@ export interface Pyro4ServeOptions {
   limits?: Partial<Pyro4Limits>;
   /** Errors with no caller to go to: one-way calls, refused connections. */
   onError?: (err: unknown) => void;
+  /** Clients refused before their handshake completed (wrong HMAC key, not Pyro4, remote without a key). */
+  onHandshakeError?: (err: Error, remoteAddress: string | undefined) => void;
+  /**
+   * When the handler serves the name server (`Pyro.NameServer`, as
+   * `startNameServer("pyro://...")` does): answer Pyro4's broadcast
+   * discovery, so `Pyro4.locateNS()` without an address finds it. `true`:
+   * port 9091 on the daemon's host; or `{ port, host }`.
+   */
+  broadcast?: boolean | BroadcastOptions;
 }
 
 
@@ -57,6 +68,7 @@ export class Pyro4Daemon implements Server {
   readonly #host: string;
   readonly #port: number;
   #closing: Promise<void> | undefined;
+  #broadcast: BroadcastResponder | undefined;
 
   private constructor(server: net.Server, host: string, port: number, closeTimeout: number) {
     this.#server = server;
@@ -87,6 +99,7 @@ export class Pyro4Daemon implements Server {
       compression: options.compression === true,
       exposeStack: handler.options.exposeStack === true,
       onError: options.onError,
+      onHandshakeError: options.onHandshakeError,
     };
     const open = key !== undefined || options.allowRemote === true;
     let daemon: Pyro4Daemon | undefined;
@@ -94,7 +107,9 @@ export class Pyro4Daemon implements Server {
       if (!daemon || daemon.#closing) return void socket.destroy();
       if (!open && !isLoopback(socket.remoteAddress)) {
         socket.destroy();
-        options.onError?.(new RpcError("AUTH_FAILED", "refused a remote Pyro4 client: without an authkey only loopback clients are served (allowRemote: true to change that)"));
+        const err = new RpcError("AUTH_FAILED", "refused a remote Pyro4 client: without an authkey only loopback clients are served (allowRemote: true to change that)");
+        options.onError?.(err);
+        options.onHandshakeError?.(err, socket.remoteAddress);
         return;
       }
       const conns = daemon.#conns;
@@ -112,6 +127,18 @@ export class Pyro4Daemon implements Server {
     });
     server.on("error", () => {});
     daemon = new Pyro4Daemon(server, host, (server.address() as net.AddressInfo).port, options.closeTimeout ?? DEFAULT_LIMITS.closeTimeout);
+    if (options.broadcast) {
+      if (!settings.view.handler.has(`${NAMESERVER_ID}.lookup`)) {
+        await daemon.close();
+        throw new RpcError("INVALID_OPTION", `broadcast: this handler serves no name server ('${NAMESERVER_ID}'); use startNameServer("pyro://...", { broadcast: true })`);
+      }
+      try {
+        daemon.#broadcast = await startBroadcastResponder(daemon.urlOf(NAMESERVER_ID), host, options.broadcast === true ? {} : options.broadcast);
+      } catch (err) {
+        await daemon.close();
+        throw err;
+      }
+    }
     return daemon;
   }
 
@@ -134,7 +161,13 @@ export class Pyro4Daemon implements Server {
     return (this.#closing ??= this.#close());
   }
 
+  /** The UDP port answering Pyro4's name server discovery, when `broadcast` is on. */
+  get broadcastPort(): number | undefined {
+    return this.#broadcast?.port;
+  }
+
   async #close(): Promise<void> {
+    await this.#broadcast?.close();
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const conns = [...this.#conns];
     for (const c of conns) c.beginShutdown();

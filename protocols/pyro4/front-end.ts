@@ -11,11 +11,13 @@
 import type { FrontEnd } from "../../src/transport-sdk.js";
 import { Pyro4Client, type Pyro4ConnectOptions } from "./client.js";
 import { Pyro4Daemon, type Pyro4ServeOptions } from "./daemon.js";
+import { PYRO4_CONNECT_OPTIONS, PYRO4_SERVE_OPTIONS } from "./options.js";
 
 export const pyro4FrontEnd: FrontEnd = {
   name: "pyro4",
   schemes: ["pyro"],
   kind: "request-response",
+  options: { connect: PYRO4_CONNECT_OPTIONS, serve: PYRO4_SERVE_OPTIONS },
   serve(handler, url, options) {
     return Pyro4Daemon.start(handler, url, options as Pyro4ServeOptions);
   },

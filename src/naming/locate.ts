@@ -114,9 +114,10 @@ export class NameServerClient {
   lookup(name: string, options: CallOptions & { metadata: true }): Promise<NameRecord>;
   async lookup(name: string, options: CallOptions & { metadata?: boolean } = {}): Promise<string | NameRecord> {
     const { metadata: withMetadata, ...call } = options;
-    if (!withMetadata) return this.#call<string>("lookup", { name }, call);
-    const [url, metadata] = await this.#call<[string, string[]]>("lookup", { name, return_metadata: true }, call);
-    return { url, metadata };
+    // String(): a Pyro4 name server (over pyro://) answers with URI objects, which print as their URL.
+    if (!withMetadata) return String(await this.#call<unknown>("lookup", { name }, call));
+    const [url, metadata] = await this.#call<[unknown, Iterable<string>]>("lookup", { name, return_metadata: true }, call);
+    return { url: String(url), metadata: [...metadata] };
   }
 
   /** `{ name: url }` of the registrations matching one filter (or all); with `metadata: true`, records. */
