@@ -48,3 +48,6 @@ export type { PyroMetadata } from "./daemon-objects.js";
 import { pyro4FrontEnd } from "./front-end.js";
 /** The front-end this module provides, found by `connect`/`serve` for `pyro:` URLs (`PYRO:obj@host:port`, `pyro://host:port`). */
 export const transport = pyro4FrontEnd;
+export { DEFAULT_BROADCAST_PORT, startBroadcastResponder } from "./broadcast.js";
+export type { BroadcastOptions, BroadcastResponder } from "./broadcast.js";
+export { NAMESERVER_ID } from "./daemon-objects.js";
