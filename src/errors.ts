@@ -59,6 +59,8 @@ export const ErrorCodes = {
   CONNECTION_REFUSED: "CONNECTION_REFUSED",
   /** A repeated idempotency key whose first outcome cannot be replayed (it carried a stream or reference). */
   IDEMPOTENCY_CONFLICT: "IDEMPOTENCY_CONFLICT",
+  /** A connection already holds as many live exports (streams, callbacks, `ref()` objects sent) as it may; read, stop or release some first. */
+  REFERENCE_LIMIT: "REFERENCE_LIMIT",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

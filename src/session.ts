@@ -899,7 +899,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
           if (meta !== undefined && this.#headers) env = putHeader(env, { meta });
           frame = (this.#serializer as Serializer).encode(env);
         } catch (e) {
-          err = new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
+          err = isLimit(e) ? e : new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
         }
         if (frame) this.#send(frame);
       }
@@ -1035,6 +1035,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #encodeError(name: string, err: unknown): RpcError {
     const s = this.#serializer as Serializer;
+    if (isLimit(err)) return err;
     return new RpcError("SERIALIZE_ERROR", `cannot encode the arguments of '${name}' with ${s.name}: ${(err as Error)?.message ?? err}`, { cause: err });
   }
 }
@@ -1043,4 +1044,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
 const ARG_NAMES: Record<number, string[]> = { 2: ["", "", "args", "kwargs"], 3: ["", "", "", "args", "kwargs"], 4: ["", "", "", "", "args", "kwargs"] };
 const RESULT_NAMES = ["", "", "result"];
 
+/** The live-export limit is its own error, not an encoding failure. */
+function isLimit(e: unknown): e is RpcError {
+  return e instanceof RpcError && e.code === "REFERENCE_LIMIT";
+}
 

@@ -12,7 +12,7 @@ import { createFacade, proxyInfo } from "../facade.js";
 import { Consumer, streamTimeout, type StreamLimit } from "../streams/consumer.js";
 import { Producer } from "../streams/producer.js";
 import { registerStub, type RefOwner } from "./marks.js";
-import { placeRef, replaceRefs, type PathKey, type RefEntry } from "./walk.js";
+import { formatPath, placeRef, replaceRefs, type PathKey, type RefEntry } from "./walk.js";
 
 /** Envelope kinds added by references and streams. */
 export const RefKind = { RefCall: 5, Release: 6, Keep: 7, Item: 8, Credit: 9, End: 10, Fail: 11, Stop: 12 } as const;
@@ -21,6 +21,20 @@ export const RefKind = { RefCall: 5, Release: 6, Keep: 7, Item: 8, Credit: 9, En
 export const DEFAULT_STREAM_WINDOW = 64;
 /** References one frame may carry. */
 const MAX_REFS_PER_FRAME = 1024;
+/**
+ * Exports (streams, callbacks, `ref()` objects sent) alive at once on one
+ * connection. Those a peer never reads, stops or releases live until it
+ * closes; this bounds what a peer that asks and never lets go can hold.
+ */
+export const MAX_EXPORTS = 4096;
+/**
+ * Streams this side produces alive at once on one connection (within
+ * MAX_EXPORTS). A stream holds its source (a suspended generator, the
+ * handler's call) until it ends: about 10 KiB each, so this is what an
+ * unread-stream flood can cost a connection. gRPC's servers allow 100 to
+ * 250 concurrent streams per connection by default.
+ */
+export const MAX_STREAMS = 256;
 
 /** What the session lends to the tables. */
 export interface RefHost {
@@ -81,6 +95,8 @@ export class RefSession implements RefOwner {
   readonly #window: number;
   readonly #self = new WeakRef(this);
   readonly #exports = new Map<number, Export>();
+  /** Exports of kind "s" among them. */
+  #streams = 0;
   #nextExport = 1;
   /** Reference ids of the peer this side holds, with the scope (inbound call) that frees them. */
   readonly #imports = new Map<number, object | undefined>();
@@ -133,10 +149,15 @@ export class RefSession implements RefOwner {
           throw new RpcError("SERIALIZE_ERROR", `a connection proxy at ${path.join(".")} cannot travel; pass ref(obj) or a callback instead`);
         }
       }
+      if (this.#exports.size >= MAX_EXPORTS || (kind === "s" && this.#streams >= MAX_STREAMS)) {
+        const what = kind === "s" ? `${MAX_STREAMS} live streams it produces (read, break out of or stop some)` : `${MAX_EXPORTS} live streams, callbacks and references (release some)`;
+        throw new RpcError("REFERENCE_LIMIT", `${formatPath(path, names)} cannot travel: this connection already holds ${what}`);
+      }
       const id = this.#nextExport++;
       const e: Export = { id, kind, value: v, scope, kept: false, producer: undefined, abort: scope === undefined ? onStop : undefined, done: undefined };
       if (kind === "s" && scope === undefined) (this.#streamsDone ??= []).push(e);
       this.#exports.set(id, e);
+      if (kind === "s") this.#streams++;
       created.push(id);
       return [kind, id];
     };
@@ -145,7 +166,7 @@ export class RefSession implements RefOwner {
     try {
       [out, refs] = replaceRefs(env, from, names, exporter, json);
     } catch (err) {
-      for (const id of created) this.#exports.delete(id);
+      for (const id of created) this.#dropExport(id);
       throw err;
     }
     if (!refs) return env;
@@ -202,8 +223,17 @@ export class RefSession implements RefOwner {
     this.#trySend([RefKind.Fail, id, toWireError(reason ?? new RpcError("CANCELLED", "the stream's call was cancelled"), this.#host.exposeStack)]);
   }
 
+  /** Forget export `id`; every removal goes through here, so that the stream count stays true. */
+  #dropExport(id: number): Export | undefined {
+    const e = this.#exports.get(id);
+    if (!e) return undefined;
+    this.#exports.delete(id);
+    if (e.kind === "s") this.#streams--;
+    return e;
+  }
+
   #finishExport(id: number, e: Export): void {
-    if (this.#exports.get(id) === e) this.#exports.delete(id);
+    if (this.#exports.get(id) === e) this.#dropExport(id);
     const done = e.done;
     e.done = undefined;
     done?.();
@@ -227,7 +257,7 @@ export class RefSession implements RefOwner {
     for (const id of ids) {
       const e = this.#exports.get(id);
       if (!e || e.kept) continue;
-      this.#exports.delete(id);
+      this.#dropExport(id);
       e.producer?.stop();
     }
   }
@@ -243,6 +273,33 @@ export class RefSession implements RefOwner {
     if (!Array.isArray(list) || list.length > MAX_REFS_PER_FRAME) throw new RpcError("PROTOCOL_ERROR", "malformed reference list");
     const ids: number[] = [];
     const counter = { left: 0, done: streamsDone };
+    try {
+      this.#decodeList(env, list, scope, limit, streamsDone, ids, counter);
+    } catch (err) {
+      // Nothing of a refused list stays behind: what an answer or item brought is released (a call's are freed by its answer).
+      for (const id of ids) {
+        if (this.#imports.has(id)) {
+          if (scope === undefined) this.release(id);
+          else this.#imports.delete(id);
+        } else {
+          this.#consumer$(id)?.stop();
+        }
+      }
+      throw err;
+    }
+    if (scope !== undefined && ids.length > 0) this.#scopes.set(scope, ids);
+    if (counter.left === 0) streamsDone?.();
+  }
+
+  #decodeList(
+    env: unknown[],
+    list: unknown[],
+    scope: object | undefined,
+    limit: StreamLimit | undefined,
+    streamsDone: (() => void) | undefined,
+    ids: number[],
+    counter: { left: number; done: (() => void) | undefined },
+  ): void {
     for (const entry of list) {
       if (!Array.isArray(entry) || entry.length !== 3 || typeof entry[1] !== "string" || !isId(entry[2])) throw new RpcError("PROTOCOL_ERROR", "malformed reference entry");
       const [path, kind, id] = entry as [unknown, string, number];
@@ -262,8 +319,6 @@ export class RefSession implements RefOwner {
       }
       placeRef(env, path, value);
     }
-    if (scope !== undefined && ids.length > 0) this.#scopes.set(scope, ids);
-    if (counter.left === 0) streamsDone?.();
   }
 
   #oneDone(counter: { left: number; done: (() => void) | undefined }): void {
@@ -385,13 +440,14 @@ export class RefSession implements RefOwner {
       case RefKind.Release: {
         if (!isId(id)) break;
         const e = this.#exports.get(id);
-        if (e && e.kind !== "s") this.#exports.delete(id);
+        if (e && e.kind !== "s") this.#dropExport(id);
         return;
       }
       case RefKind.Keep: {
         if (!isId(id)) break;
         const e = this.#exports.get(id);
-        if (e) e.kept = true;
+        // A stream is not kept: it ends with its call whatever the peer says.
+        if (e && e.kind !== "s") e.kept = true;
         return;
       }
       case RefKind.Credit: {
@@ -421,12 +477,14 @@ export class RefSession implements RefOwner {
         if (!isId(id) || (env.length !== 3 && env.length !== 4)) break;
         const c = this.#consumer$(id);
         if (!c) return; // stopped here; items in flight are dropped
-        if (env.length === 4) this.decode(env, env[3], undefined, c.limit);
-        if (!c.push(env[2])) {
+        // Credit is checked before the item's references are made.
+        if (!c.canTake) {
           const err = new RpcError("PROTOCOL_ERROR", `stream ${id}: the peer sent more items than its credit`);
           c.stop(err);
           throw err;
         }
+        if (env.length === 4) this.decode(env, env[3], undefined, c.limit);
+        c.push(env[2]);
         return;
       }
       case RefKind.End: {
@@ -524,6 +582,7 @@ export class RefSession implements RefOwner {
     this.#closed = true;
     const exports = [...this.#exports.values()];
     this.#exports.clear();
+    this.#streams = 0;
     for (const e of exports) {
       if (e.kind === "s") e.abort?.(reason);
       e.producer?.stop();

@@ -112,6 +112,11 @@ export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> 
     }
   }
 
+  /** The next item is within the credit granted (or the stream is over here and drops it). */
+  get canTake(): boolean {
+    return this.#done || this.#outstanding > 0;
+  }
+
   /** An item arrived. False when the producer sent more than its credit. */
   push(value: unknown): boolean {
     if (this.#done) return true;

@@ -49,9 +49,9 @@ export class ServerProcess {
     });
   }
 
-  /** Start the servers; resolves with their URLs once they listen (rejects after `timeout` ms). */
-  static start(servers: ServerSpec[], timeout = 20_000): Promise<ServerProcess> {
-    const child = spawn(process.execPath, [FIXTURE.pathname, JSON.stringify({ servers })], { stdio: ["pipe", "pipe", "inherit"] });
+  /** Start the servers; resolves with their URLs once they listen (rejects after `timeout` ms). `fixture`: another server script speaking the same stdout protocol. */
+  static start(servers: ServerSpec[], timeout = 20_000, fixture: URL = FIXTURE): Promise<ServerProcess> {
+    const child = spawn(process.execPath, [fixture.pathname, JSON.stringify({ servers })], { stdio: ["pipe", "pipe", "inherit"] });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
     return new Promise((resolve, reject) => {
       let proc: ServerProcess | undefined;
