@@ -22,6 +22,7 @@ import { orderSpecs, peerSpec, transportBuilt, wirecallSpec } from "./lib/system
 import { summaryLines } from "./lib/summary.mjs";
 import { markdownTable, textTable } from "./lib/table.mjs";
 import { makeTlsFiles } from "./lib/tls-files.mjs";
+import { streamBench, streamMarkdown } from "./streams.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -116,6 +117,14 @@ const rows = cells.map(({ spec, payload }, i) => {
 });
 progress.end();
 
+// The stream workload (issue 13), after the matrix, for the selected tcp/ws transports.
+const streamTransports = opts.transports.filter((t) => t === "tcp" || t === "ws").filter(transportBuilt);
+let streams;
+if (opts.streams && streamTransports.length > 0) {
+  const [small, chunks] = opts.streamItems;
+  streams = await streamBench({ small, chunks, rounds: opts.quick ? 1 : 3, transports: streamTransports, progress: createProgress(2 * 2 * streamTransports.length) });
+}
+
 let barList = bars(rows);
 if (opts.repeat > 1) {
   const roundRows = (round) =>
@@ -134,18 +143,19 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
 };
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-const result = { date: new Date().toISOString(), command, machine, budget, notes, rows, bars: barList, ratios };
+const result = { date: new Date().toISOString(), command, machine, budget, notes, rows, bars: barList, ratios, ...(streams ? { streams } : {}) };
 
 writeFileSync(out, JSON.stringify(result, null, 2));
 const title = `wirecall benchmarks ${result.date.slice(0, 16)} (node ${machine.node}, ${machine.cpus} cores, ${budget.seconds} s phases, depth ${budget.depth})`;
 writeFileSync(out.replace(/\.json$/, ".svg"), chartSvg(rows, title));
 writeFileSync(
   out.replace(/\.json$/, ".md"),
-  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell a warm-up of at least ${budget.warmup} s and ${budget.warmupCalls} calls (at most ${budget.warmupMaxSeconds} s), ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight)${budget.repeat > 1 ? `; each figure the median of ${budget.repeat} rounds` : ""}; latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Targets\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n`,
+  `## Run of ${result.date}\n\n\`${command}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}; per cell a warm-up of at least ${budget.warmup} s and ${budget.warmupCalls} calls (at most ${budget.warmupMaxSeconds} s), ${budget.seconds} s sequential, ${budget.seconds} s pipelined (${budget.depth} in flight)${budget.repeat > 1 ? `; each figure the median of ${budget.repeat} rounds` : ""}; latency histogram: ${rows.find((r) => r.histogram)?.histogram ?? "n/a"}\n\n${opts.payloads.map((p) => `### ${p}\n\n${markdownTable(rows.filter((r) => r.payload === p))}`).join("\n\n")}\n\n### Targets\n\n${barsMarkdown(barList)}\n\n### Ratios to peers (pipelined calls/s ratio / p50 latency ratio)\n\n${peerRatiosMarkdown(ratios)}\n${streams ? `\n### Streams (window ${streams.window}, msgpack, best of ${streams.rounds})\n\n${streamMarkdown(streams)}\n` : ""}`,
 );
 
 // The full table (and the targets) go to a file; the terminal gets what a person reads in ten seconds.
 const tableFile = out.replace(/\.json$/, ".txt");
-writeFileSync(tableFile, `${title}\n\n${textTable(rows)}\n${barList.length ? `\nTargets:\n${barsText(barList)}\n` : ""}`);
-process.stdout.write(`\n${summaryLines(rows).join("\n")}\n\n`);
+const streamsText = streams ? `\nStreams (window ${streams.window}, msgpack, best of ${streams.rounds}):\n${streamMarkdown(streams)}\n` : "";
+writeFileSync(tableFile, `${title}\n\n${textTable(rows)}\n${barList.length ? `\nTargets:\n${barsText(barList)}\n` : ""}${streamsText}`);
+process.stdout.write(`\n${summaryLines(rows).join("\n")}\n${streamsText}\n`);
 process.stdout.write(`table:   ${tableFile}\nreport:  ${out.replace(/\.json$/, ".md")}\nchart:   ${out.replace(/\.json$/, ".svg")}\nresults: ${out}\n`);

@@ -26,6 +26,12 @@ export const HELP = `npm run bench -- [options]
   --option KEY=VALUE      pass an option to wirecall's serve() and connect() in every
                           wirecall cell (repeatable), e.g. captureStack=false,
                           highWaterMark=1048576, coalesce=cork; labels show it
+  --no-streams            skip the stream workload (a server stream of small items and of
+                          64 KiB chunks, wirecall tcp/ws against raw TCP and raw ws floors;
+                          benchmarks/streams.mjs), which runs after the matrix for the
+                          selected tcp/ws transports
+  --stream-items N,M      small items and 64 KiB chunks per stream (default 50000,400;
+                          --quick 5000,50)
   --profile               run the children under node --cpu-prof (profiles in benchmarks/results/profiles)
   --no-install            never install benchmarks/node_modules; peers that need it are skipped
   --micro                 run the microbenchmarks (benchmarks/micro.mjs) instead;
@@ -58,6 +64,8 @@ export function parseOptions(argv) {
     out: undefined,
     wirecallOptions: {},
     profile: false,
+    streams: true,
+    streamItems: undefined,
     install: true,
     micro: false,
     help: false,
@@ -91,6 +99,13 @@ export function parseOptions(argv) {
         break;
       }
       case "--profile": o.profile = true; break;
+      case "--no-streams": o.streams = false; break;
+      case "--stream-items": {
+        const [small, chunks] = value().split(",").map(Number);
+        if (!(small > 0) || !(chunks > 0)) throw new Error("--stream-items needs two positive numbers: N,M");
+        o.streamItems = [small, chunks];
+        break;
+      }
       case "--no-install": o.install = false; break;
       case "--micro": o.micro = true; break;
       case "--help": case "-h": o.help = true; break;
@@ -99,6 +114,7 @@ export function parseOptions(argv) {
   }
   o.seconds ??= o.quick ? 0.3 : 2;
   o.warmup ??= o.quick ? 0.1 : 0.5;
+  o.streamItems ??= o.quick ? [5000, 50] : [50_000, 400];
   for (const [k, flag] of [["seconds", "seconds"], ["warmup", "warmup"], ["warmupCalls", "warmup-calls"], ["warmupMax", "warmup-max"], ["depth", "depth"]]) if (!(o[k] >= 0)) throw new Error(`--${flag} must be a non-negative number`);
   if (!Number.isInteger(o.repeat) || o.repeat < 1) throw new Error("--repeat must be a positive integer");
   return o;
