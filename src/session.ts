@@ -870,9 +870,15 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #finish(call: InboundCall, result: unknown, err: unknown): void {
     this.#running--;
-    if (call.timer !== undefined) clearTimeout(call.timer);
     const refs = this.#refs;
-    const endRefs = refs ? () => refs.endInbound(call) : undefined;
+    // The deadline covers the streams the answer carries too (docs/protocol.md 6.4): its timer goes when they end.
+    const endRefs = refs
+      ? () => {
+          if (call.timer !== undefined) clearTimeout(call.timer);
+          refs.endInbound(call);
+        }
+      : undefined;
+    if (!refs && call.timer !== undefined) clearTimeout(call.timer);
     let lingering = false;
     let replayable = true;
     // Idleness counts from the last answer too, not only from the last frame read.

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type AnyRemote, type CallContext, type Server } from "../src/index.js";
 import type { RPCProxy } from "../src/proxy.js";
+import { memoryTransport } from "../transports/memory/index.js";
 import { Deferred } from "./conformance.js";
 
 /** Long enough that the reply arrives well inside it on a loaded machine, short enough to keep the file quick. */
@@ -110,7 +111,8 @@ for (const [name, url] of [
         assert.ok(Date.now() - t0 >= TIMEOUT - 5, "the stream stopped before the timeout");
         assert.ok(n > 0, "no item arrived before the timeout");
         await probes.finallyRan.promise;
-        assert.equal(((await probes.signal.promise) as RpcError).code, "CANCELLED");
+        // The client's stop or the server's own copy of the deadline (the call header), whichever came first.
+        assert.ok(["CANCELLED", "TIMEOUT"].includes(((await probes.signal.promise) as RpcError).code));
         await proxy.echo(0); // the stop was sent before this call: the server has handled it
         assert.deepEqual(refsOf(proxy), { exports: 0, imports: 0, streams: 0 });
       });
@@ -165,3 +167,72 @@ for (const [name, url] of [
     });
   }
 }
+
+describe("the server's side of a call's deadline covers its stream", () => {
+  it("a deadline that travels with the call (header timeout) stops the stream on the server though the client never stops it", async () => {
+    const finallyRan = new Deferred();
+    const signal = new Deferred<unknown>();
+    const h = new RPCHandler();
+    h.register(
+      "stall",
+      (ctx: CallContext) => {
+        ctx.signal.addEventListener("abort", () => signal.resolve(ctx.signal.reason), { once: true });
+        return (async function* () {
+          try {
+            yield 0;
+            // Only the deadline ends this stream: a producer blocked in an await learns it from ctx.signal.
+            await new Promise((r) => ctx.signal.addEventListener("abort", r, { once: true }));
+            yield 1;
+          } finally {
+            finallyRan.resolve();
+          }
+        })();
+      },
+      { context: true },
+    );
+    const server = await serve(h, "mem://streams-deadline-raw");
+    // A hand-written peer: it grants credit and then only listens; nothing on its side stops the stream.
+    const conn = await memoryTransport.connect(new URL(server.url), {});
+    const frames: unknown[][] = [];
+    let wake: (() => void) | undefined;
+    conn.open({
+      frame: (f) => {
+        const v = JSON.parse(new TextDecoder().decode(f)) as unknown;
+        frames.push(Array.isArray(v) ? v : [v]);
+        wake?.();
+      },
+      drain() {},
+      close() {},
+    });
+    const send = (v: unknown): void => void conn.send(new TextEncoder().encode(JSON.stringify(v)), true);
+    const next = async (what: string): Promise<unknown[]> => {
+      const end = Date.now() + 10_000;
+      while (frames.length === 0) {
+        if (Date.now() > end) assert.fail(`no ${what} within 10 s`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 500).unref();
+        });
+      }
+      return frames.shift() as unknown[];
+    };
+    try {
+      send({ wirecall: 1, serializer: "json", refs: 1, meta: 1 });
+      const [hello] = (await next("the hello's answer")) as [{ refs?: number; meta?: number }];
+      assert.deepEqual([hello.refs, hello.meta], [1, 1]);
+      const t0 = Date.now();
+      send([0, 1, "stall", [], null, null, { timeout: 600 }]);
+      assert.deepEqual(await next("the answer"), [1, 1, null, [[[2], "s", 1]]]);
+      send([9, 1, 64]);
+      assert.deepEqual(await next("the first item"), [8, 1, 0]);
+      const [kind, sid, err] = (await next("the stream's end")) as [number, number, { code: string }];
+      assert.deepEqual([kind, sid, err.code], [11, 1, "TIMEOUT"]);
+      assert.ok(Date.now() - t0 >= 590, `stopped after ${Date.now() - t0} ms, before the deadline`);
+      await finallyRan.promise;
+      assert.equal(((await signal.promise) as RpcError).code, "TIMEOUT");
+    } finally {
+      conn.close();
+      await server.close();
+    }
+  });
+});

@@ -9,7 +9,7 @@
 import { startCall, unref, type CallOptions, type Caller, type OutgoingCall } from "../caller.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "../errors.js";
 import { createFacade, proxyInfo } from "../facade.js";
-import { Consumer, streamTimeout, type StreamLimit } from "../streams/consumer.js";
+import { Consumer, type StreamLimit } from "../streams/consumer.js";
 import { Producer } from "../streams/producer.js";
 import { registerStub, type RefOwner } from "./marks.js";
 import { formatPath, placeRef, replaceRefs, type PathKey, type RefEntry } from "./walk.js";
@@ -380,7 +380,7 @@ export class RefSession implements RefOwner {
       else signal.addEventListener("abort", () => c.stop(new RpcError("CANCELLED", "the stream's call was aborted", { cause: signal.reason })), { once: true });
     }
     if (limit.deadline !== undefined) {
-      const expire = (): void => c.stop(streamTimeout(limit.name));
+      const expire = (): void => c.expire();
       const left = limit.deadline - Date.now();
       if (left <= 0) expire();
       else timer = unref(setTimeout(expire, left));

@@ -43,6 +43,8 @@ export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> 
   #read = 0;
   /** Items granted and not yet received. */
   #outstanding = 0;
+  #expired = false;
+  #ended = false;
   /** The call's signal and deadline; streams nested in its items inherit them. */
   limit: StreamLimit | undefined;
 
@@ -67,7 +69,7 @@ export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> 
     if (!this.#started) this[Symbol.asyncIterator]();
     // Also checked here: a loop fed only by microtasks (mem://, a full buffer) never lets the deadline's timer run.
     const limit = this.limit;
-    if (limit?.deadline !== undefined && !this.#done && Date.now() >= limit.deadline) this.stop(streamTimeout(limit.name));
+    if (limit?.deadline !== undefined && Date.now() >= limit.deadline) this.expire();
     if (this.#head < this.#items.length) {
       const value = this.#items[this.#head];
       this.#items[this.#head++] = undefined;
@@ -87,6 +89,26 @@ export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> 
   return(): Promise<IteratorResult<unknown>> {
     this.stop();
     return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /**
+   * The call's deadline passed: whatever is buffered is dropped and every
+   * read from now on fails with `TIMEOUT`, also when the producer's error
+   * (its side of the deadline) arrived first. A stream that ended cleanly
+   * keeps its items.
+   */
+  expire(): void {
+    // A stream that ended cleanly before the deadline keeps what it delivered.
+    if (this.#expired || this.#ended) return;
+    this.#expired = true;
+    const err = streamTimeout(this.limit?.name ?? "");
+    this.#error = err;
+    if (!this.#done) this.stop(err);
+    this.#items = [];
+    this.#head = 0;
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.reject(err);
   }
 
   /** Stop without reading further (also used when the call's signal aborts). */
@@ -136,6 +158,7 @@ export class Consumer implements AsyncIterable<unknown>, AsyncIterator<unknown> 
   end(): void {
     if (this.#done) return;
     this.#done = true;
+    this.#ended = true;
     this.host.finished(this.id);
     this.#settle();
   }
