@@ -22,7 +22,7 @@ import { orderSpecs, peerSpec, transportBuilt, wirecallSpec } from "./lib/system
 import { summaryLines } from "./lib/summary.mjs";
 import { markdownTable, textTable } from "./lib/table.mjs";
 import { makeTlsFiles } from "./lib/tls-files.mjs";
-import { streamBench, streamMarkdown } from "./streams.mjs";
+import { streamBench, streamMarkdown, streamSummary } from "./streams.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -157,5 +157,5 @@ writeFileSync(
 const tableFile = out.replace(/\.json$/, ".txt");
 const streamsText = streams ? `\nStreams (window ${streams.window}, msgpack, best of ${streams.rounds}):\n${streamMarkdown(streams)}\n` : "";
 writeFileSync(tableFile, `${title}\n\n${textTable(rows)}\n${barList.length ? `\nTargets:\n${barsText(barList)}\n` : ""}${streamsText}`);
-process.stdout.write(`\n${summaryLines(rows).join("\n")}\n${streamsText}\n`);
+process.stdout.write(`\n${summaryLines(rows).join("\n")}\n${streams ? `${streamSummary(streams).join("\n")}\n` : ""}\n`);
 process.stdout.write(`table:   ${tableFile}\nreport:  ${out.replace(/\.json$/, ".md")}\nchart:   ${out.replace(/\.json$/, ".svg")}\nresults: ${out}\n`);

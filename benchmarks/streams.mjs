@@ -227,6 +227,30 @@ export function streamMarkdown(result) {
   return lines.join("\n");
 }
 
+/** One terminal line per transport: wirecall against its floor, small items and chunks. */
+export function streamSummary(result) {
+  const lines = ["streams (wirecall / raw floor, same run):"];
+  for (const t of ["tcp", "ws"]) {
+    const cell = (kind, system) => result.rows.find((r) => r.system === system && r.workload.includes(kind === "small" ? "small" : "64 KiB"));
+    const floor = t === "tcp" ? "raw TCP (floor)" : "raw ws (floor)";
+    const ours = `wirecall ${t}`;
+    const parts = [];
+    for (const kind of ["small", "chunks"]) {
+      const a = cell(kind, ours);
+      const b = cell(kind, floor);
+      if (!a || !b) continue;
+      if (a.error || b.error) {
+        parts.push(`${kind}: error`);
+        continue;
+      }
+      const [x, y, unit] = kind === "small" ? [a.itemsPerSec, b.itemsPerSec, "items/s"] : [a.mbPerSec, b.mbPerSec, "MB/s"];
+      parts.push(`${kind === "small" ? "small" : "64 KiB"} ${x.toLocaleString("en")} / ${y.toLocaleString("en")} ${unit} (${(x / y).toFixed(2)}x)`);
+    }
+    if (parts.length) lines.push(`  ${t.padEnd(4)} ${parts.join("   ")}`);
+  }
+  return lines;
+}
+
 // ---- as a script ----------------------------------------------------------------------
 
 const main = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
