@@ -155,7 +155,8 @@ export class OutgoingCall {
 
   /** Arm the timeout and the signal. Called once by {@link startCall}. */
   arm(timeout: number | undefined, signal: AbortSignal | undefined, why?: string): void {
-    if (timeout !== undefined && timeout > 0) {
+    // Past setTimeout's range (2^31-1 ms, 24.8 days) a timer would fire at once: no timer, the deadline still travels.
+    if (timeout !== undefined && timeout > 0 && timeout <= 0x7fffffff) {
       this.deadline ??= Date.now() + timeout;
       const what = why ?? `timed out after ${timeout} ms`;
       this.#timer = unref(setTimeout(() => this.#giveUp(new RpcError("TIMEOUT", `call to '${this.name}' ${what}`)), timeout));

@@ -803,7 +803,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     if (id === null) this.#oneway.add(call);
     else this.#calls.set(id, call);
-    if (call.deadline !== undefined) call.timer = unref(setTimeout(this.#expire, call.deadline - Date.now(), call));
+    // Past setTimeout's range (24.8 days) a timer would fire at once: such a deadline is never reached while the call runs.
+    if (call.deadline !== undefined && call.deadline - Date.now() <= MAX_TIMER) call.timer = unref(setTimeout(this.#expire, call.deadline - Date.now(), call));
     if (this.#running < this.#maxInFlight && !this.#writeBlocked && this.#queue.length === 0) {
       this.#run(call);
       if (this.#running >= this.#maxInFlight) this.#updateReading();
@@ -1045,6 +1046,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
     return new RpcError("SERIALIZE_ERROR", `cannot encode the arguments of '${name}' with ${s.name}: ${(err as Error)?.message ?? err}`, { cause: err });
   }
 }
+
+/** The longest delay setTimeout takes (2^31-1 ms); longer ones fire at once. */
+const MAX_TIMER = 0x7fffffff;
 
 /** How the encoding walk names where a value sits, by the envelope index it starts from. */
 const ARG_NAMES: Record<number, string[]> = { 2: ["", "", "args", "kwargs"], 3: ["", "", "", "args", "kwargs"], 4: ["", "", "", "", "args", "kwargs"] };

@@ -196,3 +196,30 @@ describe("deadlines: the caller side", () => {
     }
   });
 });
+
+describe("deadlines past setTimeout's range", () => {
+  it("a 30-day timeout or a far header timeout does not fire at once", async () => {
+    const h = new RPCHandler().register(
+      "later",
+      async (ctx: CallContext) => {
+        // Long enough for a timer that overflowed (and so fires at once) to have fired.
+        await new Promise((r) => setTimeout(r, 20));
+        return !ctx.signal.aborted && (ctx.deadline ?? 0) - Date.now() > 20 * 86_400_000;
+      },
+      { context: true },
+    );
+    const server = await start(h, "tcp://127.0.0.1:0");
+    const proxy = await connect(server.url);
+    const peer = await raw(server.url);
+    try {
+      assert.equal(await proxy.$with({ timeout: 30 * 86_400_000 }).later(), true);
+      peer.send({ wirecall: 1, serializer: "json", meta: 1 });
+      await peer.next();
+      peer.send([0, 1, "later", [], null, null, { timeout: 1e12 }]);
+      assert.deepEqual(await peer.next(), [1, 1, true]);
+    } finally {
+      await proxy.$close();
+      peer.conn.close();
+    }
+  });
+});
