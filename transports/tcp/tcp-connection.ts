@@ -179,10 +179,11 @@ export class TcpConnection extends ConnectionBase {
   readonly #onClose = (): void => {
     this.#socketClosed = true;
     if (this.#linger) clearTimeout(this.#linger);
-    const err = this.#socketError ?? closedError("the peer closed the connection");
+    // A peer of another protocol may reset the connection before its first bytes were decoded (a ZeroMQ socket does).
+    const err = this.#explain(this.#socketError ?? closedError("the peer closed the connection"));
     this.#failWaiter(err);
     // An orderly end was already reported by #pump; this is a reset or an error.
-    this.ended(this.#socketError);
+    this.ended(this.#socketError && this.#explain(this.#socketError));
   };
 
   // ---- internals ---------------------------------------------------------
