@@ -221,7 +221,14 @@ export class TcpConnection extends ConnectionBase {
   /** `err` about the stream's first bytes, or a CONNECT_FAILED naming the protocol they look like. */
   #explain(err: Error): Error {
     const head = this.#head;
-    if (!head || head.length === 0 || this.#dialled === undefined) return err;
+    if (!head || this.#dialled === undefined) return err;
+    if (head.length === 0) {
+      // Nothing read: a ZeroMQ socket resets a peer whose first bytes are not ZMTP, at times before its own greeting is read.
+      const reset = ((err as { cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code) === "ECONNRESET";
+      return reset
+        ? new RpcError("CONNECT_FAILED", `${this.#dialled} reset the connection before sending a byte: a ZeroMQ socket does that to a client that does not speak ZMTP (use zmq+tcp://host:port), or the server refused this peer`, { cause: err })
+        : err;
+    }
     const message = wrongPeerMessage(head, this.#dialled);
     return message ? new RpcError("CONNECT_FAILED", message, { cause: err }) : err;
   }
