@@ -6,16 +6,19 @@
  * - REQ: strict lock-step. ZeroMQ refuses a second request before the
  *   reply, so frames wait here, one request outstanding at a time.
  *
- * The first frame the core sends is its hello; it is remembered and repeated
- * in front of every later payload (`[hello, payload]`), which makes each
- * message self-describing for workers behind a load-balancing broker.
+ * The first frame the core sends is its hello, sent with `"tags":1` added
+ * (an offer older servers ignore); it is remembered and repeated in front of
+ * every later payload (`[hello, payload]`), which makes each message
+ * self-describing for workers behind a load-balancing broker. When the
+ * server's answer accepts the offer, a one-byte tag replaces the repeated
+ * hello (`[tag, payload]`, frames.ts).
  */
 import type { Dealer, MessageLike, Request } from "zeromq";
 import { ConnectionBase } from "../../src/transport-sdk.js";
 import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientOptions } from "./curve.js";
-import { EMPTY, KNOCK, READY, REFUSED } from "./frames.js";
+import { EMPTY, KNOCK, READY, REFUSED, tagFor, withTags } from "./frames.js";
 import { waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -40,6 +43,8 @@ export class ZmqClientConnection extends ConnectionBase {
   /** The core's hello, repeated before each payload. */
   #hello: Buffer | undefined;
   #sentFirst = false;
+  /** The hello was sent and its answer not yet seen: the answer says whether the server takes tags. */
+  #awaitingHelloAnswer = false;
   /** During the authkey challenge, messages go here instead of to the core. */
   #mailbox: Mailbox | undefined;
   #authenticated = false;
@@ -108,7 +113,12 @@ export class ZmqClientConnection extends ConnectionBase {
   protected write(frame: Uint8Array): boolean {
     if (!this.#sentFirst) {
       this.#sentFirst = true;
-      if (decodeHello(frame)) this.#hello = Buffer.from(frame);
+      const hello = decodeHello(frame);
+      if (hello && !hello.error) {
+        this.#hello = withTags(frame);
+        this.#awaitingHelloAnswer = true;
+        return this.#sendMessage(this.#hello);
+      }
       return this.#sendMessage(frame);
     }
     return this.#sendMessage(frame, this.#hello);
@@ -246,7 +256,15 @@ export class ZmqClientConnection extends ConnectionBase {
       this.close(new RpcError(this.#authenticated ? "CONNECTION_CLOSED" : "AUTH_FAILED", why));
       return;
     }
+    if (this.#awaitingHelloAnswer) this.#helloAnswered(payload);
     this.deliver(payload);
+  }
+
+  /** The server's answer to our hello: when it takes tags, the tag (if our hello has one) replaces the repeated hello. */
+  #helloAnswered(payload: Buffer): void {
+    this.#awaitingHelloAnswer = false;
+    const answer = decodeHello(payload) as { tags?: unknown } | undefined;
+    if (answer?.tags === 1 && this.#hello) this.#hello = tagFor(this.#hello) ?? this.#hello;
   }
 
   #nextRequest(): void {

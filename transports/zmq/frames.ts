@@ -6,7 +6,9 @@
  * delimiter of REQ/REP, then the body. The body is `[payload]`, or
  * `[hello, payload]` when the client repeats its hello so that any worker
  * behind a load-balancing broker can decode the payload without having seen
- * the first message. An empty payload is a goodbye: the session is over.
+ * the first message, or `[tag, payload]` where the one-byte tag stands for
+ * one of the hellos of {@link HELLO_TAGS} (negotiated: see there). An empty
+ * payload is a goodbye: the session is over.
  */
 import { RpcError, json, toWireError } from "../../src/transport-sdk.js";
 
@@ -17,6 +19,36 @@ export const KNOCK: Buffer = Buffer.from("#AUTH#");
 export const READY: Buffer = Buffer.from("#WELCOME#");
 /** The server's answer to a message too long to be a knock (over 256 bytes) from a peer it does not know: authenticate first. */
 export const REFUSED: Buffer = Buffer.from("#FAILURE#");
+
+/**
+ * The hellos a one-byte tag frame may stand for (docs/protocol.md, 5.4):
+ * tag `n` is entry `n - 1`, byte for byte. Append only: a tag never changes
+ * meaning. A client offers tags by adding `"tags":1` to its hello; a bound
+ * server that takes them says `"tags":1` in its answer, and from then on the
+ * client sends `[tag, payload]` instead of `[hello, payload]` when its hello
+ * is in this table. The tag is stateless (any server of this version decodes
+ * it without having seen the hello), so a forgotten peer still gets a session.
+ */
+export const HELLO_TAGS: readonly Buffer[] = ["json", "msgpack", "superjson"].flatMap((s) =>
+  ['"refs":1,"meta":1,', '"meta":1,', ""].map((extra) => Buffer.from(`{"wirecall":1,"serializer":"${s}",${extra}"tags":1}`)),
+);
+
+/** The tag frame for `hello`, or undefined when the hello has none. */
+export function tagFor(hello: Uint8Array): Buffer | undefined {
+  const i = HELLO_TAGS.findIndex((h) => h.equals(hello));
+  return i < 0 ? undefined : Buffer.of(i + 1);
+}
+
+/** The hello a one-byte tag frame stands for, or undefined for an unknown tag. */
+export function helloForTag(tag: Buffer): Buffer | undefined {
+  return HELLO_TAGS[(tag[0] as number) - 1];
+}
+
+/** `hello` (JSON object text) with `"tags":1` added: offered by a client, or accepted in a server's answer. */
+export function withTags(hello: Uint8Array): Buffer {
+  const text = Buffer.from(hello).toString("utf8").trimEnd();
+  return Buffer.from(`${text.slice(0, -1)}${text.length > 2 ? "," : ""}"tags":1}`);
+}
 
 /** Routing frames allowed before the delimiter: the peer identity plus a few broker hops. */
 export const MAX_ROUTING_FRAMES = 4;

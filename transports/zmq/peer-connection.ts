@@ -14,6 +14,7 @@
  */
 import { ConnectionBase } from "../../src/transport-sdk.js";
 import { RpcError, decodeHello, type ConnectionSink } from "../../src/transport-sdk.js";
+import { withTags } from "./frames.js";
 
 /** Frames one paused peer may have held before its session is ended (a quarter of the listener's bound over all peers). */
 export const MAX_HELD_PER_PEER = 1024;
@@ -39,17 +40,20 @@ export class PeerConnection extends ConnectionBase {
   /** The first frame is a hello that the client sent before a payload, not on its own: its answer must not reach the client. */
   #quietHello: boolean;
   #swallowing = false;
+  /** The peer offered hello tags and this server takes them: say so in the hello's answer. */
+  #acceptTags: boolean;
   /** Frames counted in the host's total, not yet known to be delivered. */
   #held = 0;
   #heldBytes = 0;
 
-  constructor(host: PeerHost, remoteAddress: string, hello: Buffer | undefined, quietHello: boolean) {
+  constructor(host: PeerHost, remoteAddress: string, hello: Buffer | undefined, quietHello: boolean, acceptTags = false) {
     // Held frames before open are bounded by the listener's total, not per peer.
     super({ holdBeforeOpen: Number.POSITIVE_INFINITY });
     this.#host = host;
     this.remoteAddress = remoteAddress;
     this.hello = hello;
     this.#quietHello = quietHello;
+    this.#acceptTags = acceptTags;
   }
 
   get closed(): boolean {
@@ -106,6 +110,12 @@ export class PeerConnection extends ConnectionBase {
     if (this.#swallowing) {
       const h = decodeHello(frame);
       if (h && !h.error) return true; // the client had its answer from whichever worker saw its hello first
+    }
+    if (this.#acceptTags) {
+      // The first frame of the session is the hello's answer.
+      this.#acceptTags = false;
+      const h = decodeHello(frame);
+      if (h && !h.error) return this.#host.sendTo(this, withTags(frame));
     }
     return this.#host.sendTo(this, frame);
   }

@@ -16,7 +16,7 @@ import type { Router } from "zeromq";
 import { MAX_HANDSHAKE_MESSAGE, RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
-import { EMPTY, READY, REFUSED, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
+import { EMPTY, READY, REFUSED, helloForTag, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
 import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -82,6 +82,8 @@ export class ZmqListener implements Listener, PeerHost {
    * its part must not tell the client that the service is gone.
    */
   readonly #sayGoodbye: boolean;
+  /** Only a bound server takes hello tags: behind a broker a client's next message may reach an older worker that does not. */
+  readonly #acceptTags: boolean;
   #held = 0;
   #heldBytes = 0;
   /** The peer last moved to the end of `#peers` (the most recently active one). */
@@ -113,6 +115,7 @@ export class ZmqListener implements Listener, PeerHost {
     this.#releaseZap = releaseZap;
     this.#refuseLegacyMd5 = booleanOption(options, "refuseLegacyMd5");
     this.#sayGoodbye = !booleanOption(options, "connect");
+    this.#acceptTags = this.#sayGoodbye;
     this.#handshakeTimeout = handshakeTimeout(options);
     this.#onHandshakeError = handshakeErrorHook(options);
     this.#maxPeers = Math.max(1, numberOption(options, "maxPeers", 10_000));
@@ -260,6 +263,7 @@ export class ZmqListener implements Listener, PeerHost {
     let peer = this.#peers.get(key);
     const payload = body[body.length - 1] as Buffer;
     const bye = body.length === 1 && payload.length === 0;
+    let lone: ReturnType<typeof decodeHello>;
     if (!peer) {
       const challenged = this.#pending.get(key);
       if (challenged) {
@@ -286,17 +290,26 @@ export class ZmqListener implements Listener, PeerHost {
       }
     }
     if (body.length === 2) {
-      const hello = body[0] as Buffer;
+      let hello = body[0] as Buffer;
+      if (hello.length === 1) {
+        const tagged = helloForTag(hello);
+        if (!tagged) {
+          this.#send(routing, protocolErrorFrame(`unknown hello tag ${hello[0]} (docs/protocol.md, 5.4, lists the tags); send the hello itself instead`));
+          return;
+        }
+        hello = tagged;
+      }
       // The common case is the same hello as last time: a byte compare, no parse.
       if (!peer.conn?.hello?.equals(hello)) {
         if (!decodeHello(hello)) {
-          this.#send(routing, protocolErrorFrame("with two frames after the delimiter, the first must be a hello"));
+          this.#send(routing, protocolErrorFrame("with two frames after the delimiter, the first must be a hello or a hello tag"));
           return;
         }
         this.#openSession(peer, hello, true);
       }
-    } else if (decodeHello(payload)) {
-      this.#openSession(peer, payload, false); // a hello on its own starts a session, replacing any earlier one
+    } else if ((lone = decodeHello(payload))) {
+      // A hello on its own starts a session, replacing any earlier one.
+      this.#openSession(peer, payload, false, this.#acceptTags && (lone as { tags?: unknown }).tags === 1);
       (peer.conn as PeerConnection).deliver(payload);
       return;
     } else if (!peer.conn) {
@@ -333,13 +346,13 @@ export class ZmqListener implements Listener, PeerHost {
   }
 
   /** Start a session for `peer`; `quiet`: the hello came before a payload and was answered elsewhere. */
-  #openSession(peer: Peer, hello: Buffer | undefined, quiet: boolean): void {
+  #openSession(peer: Peer, hello: Buffer | undefined, quiet: boolean, acceptTags = false): void {
     if (peer.conn) {
       const old = peer.conn;
       this.#byConn.delete(old);
       old.ended(new RpcError("CONNECTION_CLOSED", "the peer started a new session"));
     }
-    const conn = new PeerConnection(this, peerName(peer.routing), hello, quiet);
+    const conn = new PeerConnection(this, peerName(peer.routing), hello, quiet, acceptTags);
     peer.conn = conn;
     this.#byConn.set(conn, peer);
     if (quiet && hello) conn.deliver(hello);
