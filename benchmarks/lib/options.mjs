@@ -30,6 +30,7 @@ export const HELP = `npm run bench -- [options]
                           64 KiB chunks, wirecall tcp/ws against raw TCP and raw ws floors;
                           benchmarks/streams.mjs), which runs after the matrix for the
                           selected tcp/ws transports
+  --streams               run it with --quick too (--quick skips it by default)
   --stream-items N,M      small items and 64 KiB chunks per stream (default 50000,400;
                           --quick 5000,50)
   --profile               run the children under node --cpu-prof (profiles in benchmarks/results/profiles)
@@ -64,7 +65,7 @@ export function parseOptions(argv) {
     out: undefined,
     wirecallOptions: {},
     profile: false,
-    streams: true,
+    streams: undefined,
     streamItems: undefined,
     install: true,
     micro: false,
@@ -100,6 +101,7 @@ export function parseOptions(argv) {
       }
       case "--profile": o.profile = true; break;
       case "--no-streams": o.streams = false; break;
+      case "--streams": o.streams = true; break;
       case "--stream-items": {
         const [small, chunks] = value().split(",").map(Number);
         if (!(small > 0) || !(chunks > 0)) throw new Error("--stream-items needs two positive numbers: N,M");
@@ -115,6 +117,8 @@ export function parseOptions(argv) {
   o.seconds ??= o.quick ? 0.3 : 2;
   o.warmup ??= o.quick ? 0.1 : 0.5;
   o.streamItems ??= o.quick ? [5000, 50] : [50_000, 400];
+  // A quick look is the RPC matrix; the stream workload's child processes would double its time.
+  o.streams ??= !o.quick;
   for (const [k, flag] of [["seconds", "seconds"], ["warmup", "warmup"], ["warmupCalls", "warmup-calls"], ["warmupMax", "warmup-max"], ["depth", "depth"]]) if (!(o[k] >= 0)) throw new Error(`--${flag} must be a non-negative number`);
   if (!Number.isInteger(o.repeat) || o.repeat < 1) throw new Error("--repeat must be a positive integer");
   return o;
