@@ -19,9 +19,35 @@ function bar(name, value, target, cmp, detail) {
   return { name, value, target: `${cmp} ${target}`, met, detail };
 }
 
-/** The bars of issue 6, each compared with the peers it names. */
-export function bars(rows) {
+/** The goals of issue 20 (performance at the floor), each against the peer it names. */
+function goals(rows) {
   const out = [];
+  const wc = (payload, transport) => find(rows, "wirecall", payload, transport, "msgpack");
+  const fm = (payload) => find(rows, "floor-msgpack", payload);
+  const a = wc("add", "tcp");
+  if (a && fm("add")) out.push(bar("goal: tcp+msgpack add p50 / floor-msgpack p50", a.seq.p50 / fm("add").seq.p50, 1.05, "<=", `${a.seq.p50} vs ${fm("add").seq.p50} µs`));
+  const b = wc("bin64k", "tcp");
+  if (b && fm("bin64k")) out.push(bar("goal: tcp+msgpack 64 KiB MB/s / floor-msgpack", b.mbPerSec / fm("bin64k").mbPerSec, 0.9, ">="));
+  const wb = wc("bin64k", "ws");
+  const rw = find(rows, "raw-ws", "bin64k");
+  if (wb && rw) out.push(bar("goal: ws+msgpack 64 KiB MB/s / raw-ws", wb.mbPerSec / rw.mbPerSec, 1, ">="));
+  const z = wc("add", "zmq");
+  const rz = find(rows, "raw-zmq", "add");
+  if (z && rz) out.push(bar("goal: zmq+msgpack add pipelined / raw-zmq", z.pipe.callsPerSec / rz.pipe.callsPerSec, 1, ">="));
+  if (z && Number.isFinite(z.wireUpPerCall)) {
+    const up = z.wireUpPerCall;
+    const down = z.wireBytesPerCall - up;
+    out.push({ ...bar("goal: zmq bytes per add, larger direction", Math.max(up, down), 25, "<=", `${up.toFixed(0)} up / ${down.toFixed(0)} down`), unit: "B" });
+  }
+  const w = wc("add", "ws");
+  const br = find(rows, "birpc", "add");
+  if (w && br) out.push(bar("goal: ws+msgpack add pipelined / birpc", w.pipe.callsPerSec / br.pipe.callsPerSec, 2, ">="));
+  return out;
+}
+
+/** The goals of issue 20 first, then the bars of issue 6, each compared with the peers it names. */
+export function bars(rows) {
+  const out = goals(rows);
   const wc = (payload, transport) => find(rows, "wirecall", payload, transport, "msgpack");
   for (const floor of ["floor", "floor-msgpack"]) {
     const a = wc("add", "tcp");
@@ -89,18 +115,19 @@ export function withRounds(list, roundLists) {
   return list.map((b) => ({ ...b, rounds: roundLists.map((l) => l.find((x) => x.name === b.name)?.value ?? null) }));
 }
 
-const roundsText = (b) => (b.rounds && !b.target.includes("of") ? `rounds ${b.rounds.map((v) => (v === null ? "—" : ratio(v))).join(" / ")}` : "");
+const shown = (b, v) => (b.unit ? `${Math.round(v)} ${b.unit}` : b.target.includes("of") ? String(v) : ratio(v));
+const roundsText = (b) => (b.rounds && !b.target.includes("of") ? `rounds ${b.rounds.map((v) => (v === null ? "—" : shown(b, v))).join(" / ")}` : "");
 
 export function barsText(list) {
   return list
-    .map((b) => `${b.met === null ? "?" : b.met ? "MET " : "MISS"}  ${b.name}: ${typeof b.value === "number" && b.target.includes("of") ? b.value : ratio(b.value)} (bar ${b.target})${b.detail ? `  ${b.detail}` : ""}${roundsText(b) ? `  (${roundsText(b)})` : ""}`)
+    .map((b) => `${b.met === null ? "?" : b.met ? "MET " : "MISS"}  ${b.name}: ${shown(b, b.value)} (bar ${b.target})${b.detail ? `  ${b.detail}` : ""}${roundsText(b) ? `  (${roundsText(b)})` : ""}`)
     .join("\n");
 }
 
 export function barsMarkdown(list) {
   const out = ["| bar | measured | target | met |", "|---|---:|---:|:---:|"];
   for (const b of list) {
-    const v = (b.target.includes("of") ? String(b.value) : ratio(b.value)) + (roundsText(b) ? ` (${roundsText(b)})` : "");
+    const v = shown(b, b.value) + (roundsText(b) ? ` (${roundsText(b)})` : "");
     out.push(`| ${b.name} | ${v} | ${b.target} | ${b.met === null ? "?" : b.met ? "yes" : "**no**"} |`);
     if (b.detail && !b.met && b.target.includes("of")) out.push(`| ↳ losing cells: ${b.detail} | | | |`);
   }
