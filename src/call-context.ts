@@ -1,6 +1,5 @@
 import { RpcError } from "./errors.js";
-import type { AnyRemote } from "./facade.js";
-import type { CallContext } from "./call-context-type.js";
+import type { AnyRemote, CallContext } from "./call-types.js";
 import { checkMeta, DEFAULT_META_LIMITS, NO_META, type Meta } from "./meta/meta.js";
 import type { KeyEntry } from "./meta/idempotency.js";
 

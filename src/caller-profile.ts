@@ -4,7 +4,7 @@
  * pickled tuples). A protocol package registers its profile when imported
  * (`import "wirecall/python"`), so the core never imports one.
  */
-import type { Caller } from "./caller.js";
+import type { Caller } from "./call-types.js";
 import { RpcError } from "./errors.js";
 import type { Connection, OptionSpecs } from "./transport.js";
 

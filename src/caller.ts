@@ -6,57 +6,11 @@
  * giving up on it means (send a cancel, drop it from a queue, abort a
  * request); see {@link OutgoingCall.onAbandon}.
  */
-import type { CallContext } from "./call-context-type.js";
+import type { CallContext, CallOptions } from "./call-types.js";
 import { currentCall } from "./deadline.js";
 import { RpcError } from "./errors.js";
 import { checkMeta, metaLimits, type Meta, type MetaLimits } from "./meta/meta.js";
 import type { CallSpan } from "./telemetry/telemetry.js";
-
-/** Options for a single call; they override the proxy's defaults. */
-export interface CallOptions {
-  /** Reject with `TIMEOUT` after this many ms and tell the server to cancel. No limit when unset or 0. */
-  timeout?: number;
-  /** Aborting rejects the call with `CANCELLED` at once and tells the server to cancel. */
-  signal?: AbortSignal;
-  /**
-   * Metadata sent with the call: string values, read by the handler as
-   * `ctx.meta`. Merged over the proxy's (`$with({ meta })`, `connect(url, { meta })`).
-   * At most 64 entries and 8 KiB by default (`META_TOO_LARGE`); docs/production.md.
-   */
-  meta?: Meta;
-  /** Called with the metadata the handler answered with (`ctx.setResponseMeta`), before the call settles, on success and on error. */
-  onResponseMeta?: (meta: Meta) => void;
-  /** A deadline in ms since the epoch (Date.now()); the earlier of it, `timeout` and the parent's deadline applies. */
-  deadline?: number;
-  /**
-   * The call being served that this call is made for: this call inherits
-   * what remains of its deadline and is cancelled with it. By default, on
-   * Node, the call whose handler is running (AsyncLocalStorage); `null` for none.
-   */
-  parent?: CallContext | null;
-  /**
-   * The call may run more than once without harm as far as the caller is
-   * concerned: it carries an idempotency key (a fresh random one for `true`,
-   * or this string), and a server answers a repeat of the key with the first
-   * outcome instead of running the handler again. With `retry`, the proxy
-   * repeats it on connection loss with the same key.
-   */
-  idempotent?: boolean | string;
-  /** Retry an idempotent call (only those) on connection loss: `true` for the defaults. docs/production.md, "Retries". */
-  retry?: boolean | RetryPolicy;
-}
-
-/** When and how often an idempotent call is repeated. */
-export interface RetryPolicy {
-  /** Attempts in all, the first included (default 3). */
-  attempts?: number;
-  /** Delay before the first retry, ms (default 50); doubles each time, with jitter. */
-  minDelay?: number;
-  /** Largest delay, ms (default 2000). */
-  maxDelay?: number;
-  /** Error codes that are retried (default CONNECTION_CLOSED and SHUTTING_DOWN: the call may not have run, or ran and its answer was lost). */
-  codes?: readonly string[];
-}
 
 /** A random idempotency key (122 random bits when the platform has crypto.randomUUID). */
 export function newIdempotencyKey(): string {
@@ -65,13 +19,6 @@ export function newIdempotencyKey(): string {
   let s = "";
   for (let i = 0; i < 4; i++) s += Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0");
   return s;
-}
-
-/** What the facade needs from a client: every client (session, XML-RPC, Python recipe) implements it. */
-export interface Caller {
-  call(name: string, args: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown>;
-  notify(name: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<void>;
-  close(): Promise<void>;
 }
 
 type Timer = ReturnType<typeof setTimeout>;

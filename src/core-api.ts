@@ -6,7 +6,8 @@
  * Add new public names here.
  */
 export { RPCHandler } from "./handler.js";
-export type { CallContext, HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
+export type { HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
+export type { AnyRemote, CallContext, CallOptions, Caller, ProxyControls, Remote, RemoteResult, RetryPolicy } from "./call-types.js";
 export { connect, serve } from "./endpoint.js";
 export type { ConnectOptions, ServeOptions, ServeOptionsFor } from "./endpoint.js";
 export type { ObjectServer } from "./objects.js";
@@ -24,7 +25,7 @@ export type { NameLookupOptions } from "./naming/resolve.js";
 export type { NamingLimits } from "./naming/naming-limits.js";
 export { RPCProxy } from "./proxy.js";
 export type { ProxyOptions, ReconnectOptions } from "./proxy.js";
-export type { CallOptions, CallerDefaults, RetryPolicy } from "./caller.js";
+export type { CallerDefaults } from "./caller.js";
 export { setCallStorage } from "./deadline.js";
 export type { CallStorage } from "./deadline.js";
 export { DEFAULT_META_LIMITS } from "./meta/meta.js";
@@ -32,7 +33,6 @@ export type { Meta, MetaLimits } from "./meta/meta.js";
 export type { ConnectionInfo, LifecycleHooks } from "./lifecycle.js";
 export type { TelemetryOptions } from "./telemetry/telemetry.js";
 export type { IdempotencyOptions } from "./meta/idempotency.js";
-export type { AnyRemote, Caller, ProxyControls, Remote, RemoteResult } from "./facade.js";
 export { ref, keep, release } from "./refs/marks.js";
 export { DEFAULT_STREAM_WINDOW } from "./refs/ref-session.js";
 export { kw, KwargsMarker } from "./params.js";

@@ -7,7 +7,7 @@
  * pass `{ parent: ctx }`, or install a storage with {@link setCallStorage}
  * (Deno, Bun, a zone-like library).
  */
-import type { CallContext } from "./call-context-type.js";
+import type { CallContext } from "./call-types.js";
 
 /** The two methods of AsyncLocalStorage that are used. */
 export interface CallStorage {

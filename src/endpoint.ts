@@ -3,9 +3,9 @@
  * framed transports get one {@link PeerSession} per connection end,
  * request/response front-ends serve and call their own way.
  */
-import type { Caller } from "./caller.js";
+import type { AnyRemote, Caller, Remote } from "./call-types.js";
 import { callerProfile } from "./caller-profile.js";
-import { createFacade, type AnyRemote, type Remote } from "./facade.js";
+import { createFacade } from "./facade.js";
 import { frameProtocolsOf, type FrameProtocol } from "./frame-protocol.js";
 import { FrameServer } from "./serve-frames.js";
 import { isFrontEnd } from "./front-end.js";

@@ -2,56 +2,8 @@
  * The typed call facade: `proxy.greeter.welcome(...)` becomes
  * `caller.call("greeter.welcome", args, kwargs)`.
  */
-import type { Caller, CallOptions } from "./caller.js";
+import type { Caller, CallOptions, Remote } from "./call-types.js";
 import { KwargsMarker } from "./params.js";
-
-export type { Caller } from "./caller.js";
-
-type AnyFn = (...args: never[]) => unknown;
-
-/**
- * Every leading slice of a parameter list (`[]`, `[a]`, `[a, b]`, ...), so
- * that `kw()` may follow any number of positionals, like Python's
- * `describe(1, 2, z=3)` for `describe(a, b, z?)`. A rest parameter adds any
- * number of its elements.
- */
-type ArgPrefixes<A extends readonly unknown[]> = A extends readonly []
-  ? []
-  : A extends readonly [infer H, ...infer Rest]
-    ? [] | [H, ...ArgPrefixes<Rest>]
-    : A;
-
-/** What a remote method resolves to: a stream arrives as an AsyncIterable of its items. */
-export type RemoteResult<R> = Awaited<R> extends AsyncIterable<infer X> ? AsyncIterable<X> : Awaited<R>;
-
-/** The remote form of `T`: every method returns a Promise of its awaited result; objects become namespaces. */
-export type Remote<T> = {
-  readonly [K in keyof T as K extends `$${string}` ? never : K]: T[K] extends (...args: infer A) => infer R
-    ? ((...args: A) => Promise<RemoteResult<R>>) & ((...args: [...ArgPrefixes<Required<A>>, KwargsMarker]) => Promise<RemoteResult<R>>)
-    : T[K] extends object
-      ? Remote<T[K]>
-      : never;
-} & ProxyControls<T>;
-
-/** The proxy's own members. Their `$` prefix keeps them apart from remote names. */
-export interface ProxyControls<T> {
-  /** Call any name, with explicit arguments, keyword arguments and options. */
-  $call<R = unknown>(name: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<R>;
-  /** One-way call: no reply, no error back. */
-  $notify(name: string, ...args: unknown[]): Promise<void>;
-  /** A facade on the same connection whose calls use these options by default. */
-  $with(options: CallOptions): unknown extends T ? AnyRemote : Remote<T>;
-  /** Close the connection; pending calls reject with `CONNECTION_CLOSED`. */
-  $close(): Promise<void>;
-  /** The underlying client. */
-  readonly $caller: Caller;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** A loosely typed facade for when no interface is given. */
-// `any` (not a nested type) so that noUncheckedIndexedAccess does not force `?.` on every call.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyRemote = { readonly [name: string]: any } & ProxyControls<unknown>;
 
 const asyncDispose: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 

@@ -5,7 +5,7 @@
  * {@link Caller}; `serve()` and `connect()` find them by URL scheme exactly
  * like framed transports (`registerTransport` takes either).
  */
-import type { Caller } from "./caller.js";
+import type { Caller } from "./call-types.js";
 import type { RPCHandler } from "./handler.js";
 import type { LooseOptions, OptionSpecs, Server, Transport } from "./transport.js";
 

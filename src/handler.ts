@@ -4,9 +4,8 @@
  * (src/session.ts) and other front ends call {@link RPCHandler.dispatch}.
  */
 import { RpcError } from "./errors.js";
-import type { CallContext } from "./call-context-type.js";
+import type { CallContext } from "./call-types.js";
 import { InstanceFactories, type FactoryOptions } from "./instance-modes.js";
-export type { CallContext } from "./call-context-type.js";
 import { bindArguments, parseParamSpecs, readParams, type Param, type ParamSpec } from "./params.js";
 
 /** Middleware wraps dispatch: call `next()` to run the rest of the chain and the method. */

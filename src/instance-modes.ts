@@ -4,7 +4,7 @@
  * The connection is known by the call context's `origin`, one object per
  * connection (src/call-context.ts), whose `closed` signal drops it.
  */
-import type { CallContext } from "./call-context-type.js";
+import type { CallContext } from "./call-types.js";
 
 /** Where a factory's instance lives. */
 export type InstanceMode = "connection" | "call";

@@ -5,7 +5,7 @@
  * client prefixes every call with `greeter.`, a name the handler already
  * routes, so no wire change and every transport (and front-end) carries it.
  */
-import type { Caller, CallOptions } from "./caller.js";
+import type { Caller, CallOptions } from "./call-types.js";
 import { RpcError } from "./errors.js";
 import type { Server } from "./transport.js";
 

@@ -4,7 +4,8 @@
  * connection is ready wait for the next one. Timeouts, signals and caller
  * stacks are src/caller.ts's, the pending-call table is the session's.
  */
-import { startCall, type Caller, type CallerDefaults, type CallOptions, type OutgoingCall } from "./caller.js";
+import { startCall, type CallerDefaults, type OutgoingCall } from "./caller.js";
+import type { Caller, CallOptions } from "./call-types.js";
 import { retrying } from "./retry.js";
 import { RpcError } from "./errors.js";
 import type { RPCHandler } from "./handler.js";
@@ -13,8 +14,6 @@ import { json, loadSerializer, type Serializer } from "./serializers/index.js";
 import { PeerSession } from "./session.js";
 import { isTelemetry, type Telemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import type { Connection } from "./transport.js";
-
-export type { CallOptions } from "./caller.js";
 
 export interface ReconnectOptions {
   /** Attempts after a loss before giving up (default Infinity). */

@@ -12,9 +12,10 @@
  * may call the other (docs/protocol.md, "Calls from the server").
  */
 import { sessionState, type PeerInfo } from "./call-context.js";
-import { startCall, unref, type CallerDefaults, type CallOptions, type OutgoingCall } from "./caller.js";
+import { startCall, unref, type CallerDefaults, type OutgoingCall } from "./caller.js";
+import type { AnyRemote, CallOptions } from "./call-types.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "./errors.js";
-import { createFacade, type AnyRemote } from "./facade.js";
+import { createFacade } from "./facade.js";
 import type { FrameProtocol, SessionLike } from "./frame-protocol.js";
 import type { RPCHandler } from "./handler.js";
 import { InboundCall, InboundQueue } from "./inbound-queue.js";

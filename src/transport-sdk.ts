@@ -48,7 +48,8 @@ export type { ChallengeIO, ChallengeOptions, HmacFn } from "./auth/index.js";
 
 // Callers and serving, for front-ends.
 export { startCall, withCallerStack, OutgoingCall } from "./caller.js";
-export type { Caller, CallerDefaults, CallOptions } from "./caller.js";
+export type { CallerDefaults } from "./caller.js";
+export type { Caller, CallOptions } from "./call-types.js";
 export { createFacade } from "./facade.js";
 export { objectUrl } from "./objects.js";
 export { ServerCall } from "./call-context.js";

@@ -1,7 +1,7 @@
 /**
  * The client side of `system.multicall`: many calls in one HTTP round trip.
  */
-import type { Caller } from "../../src/facade.js";
+import type { Caller } from "../../src/call-types.js";
 import { invalid } from "./codec-error.js";
 import { faultToError } from "./faults.js";
 import type { Fault } from "./message.js";

@@ -4,8 +4,7 @@
  * Pyro's argument names as keyword arguments (docs/protocol.md).
  */
 import { connect } from "../endpoint.js";
-import type { AnyRemote } from "../facade.js";
-import type { CallOptions } from "../caller.js";
+import type { AnyRemote, CallOptions } from "../call-types.js";
 import type { ProxyOptions } from "../proxy.js";
 import type { TransportOptions } from "../transport.js";
 import { registerError } from "../errors.js";

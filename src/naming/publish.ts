@@ -5,7 +5,7 @@
  * server that dies without closing (crash, SIGKILL) disappears from the
  * name server within `ttl`; `server.close()` removes its names first.
  */
-import type { CallOptions } from "../caller.js";
+import type { CallOptions } from "../call-types.js";
 import { RpcError } from "../errors.js";
 import type { ObjectServer } from "../objects.js";
 import type { LocateOptions, NameServerClient } from "./locate.js";

@@ -6,7 +6,8 @@
  * everything freed when the connection closes. The session calls in here
  * only when the hello negotiated references.
  */
-import { startCall, unref, type CallOptions, type Caller, type OutgoingCall } from "../caller.js";
+import { startCall, unref, type OutgoingCall } from "../caller.js";
+import type { CallOptions, Caller } from "../call-types.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "../errors.js";
 import { createFacade, proxyInfo } from "../facade.js";
 import { Consumer, type StreamLimit } from "../streams/consumer.js";

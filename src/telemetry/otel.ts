@@ -6,7 +6,7 @@
  * peer, imported here only, and this file only when telemetry is asked for.
  */
 import type * as Api from "@opentelemetry/api";
-import type { CallContext } from "../call-context-type.js";
+import type { CallContext } from "../call-types.js";
 import { RpcError } from "../errors.js";
 import type { Meta } from "../meta/meta.js";
 import type { CallSpan, ServerSpan, Telemetry, TelemetryOptions, TelemetryTarget } from "./telemetry.js";

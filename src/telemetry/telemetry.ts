@@ -4,7 +4,7 @@
  * client asks for it (`{ telemetry: true }`), so without it nothing is
  * imported and each call pays one `undefined` check.
  */
-import type { CallContext } from "../call-context-type.js";
+import type { CallContext } from "../call-types.js";
 import { RpcError } from "../errors.js";
 import type { Meta } from "../meta/meta.js";
 
