@@ -87,6 +87,14 @@ export abstract class ConnectionBase implements Connection {
    * called after `close()` or `ended()`.
    */
   protected abstract write(frame: Uint8Array, text: boolean): boolean;
+  /**
+   * Write one frame given as parts (their concatenation), same contract as
+   * `write`. This default joins them into one buffer and calls `write`; a
+   * transport that can write the parts as they are overrides it.
+   */
+  protected writeParts(parts: readonly Uint8Array[], text: boolean): boolean {
+    return this.write(joinParts(parts), text);
+  }
   /** Stop reading from the socket (best effort: frames that still arrive are held). */
   protected abstract pauseReading(): void;
   /**
@@ -197,6 +205,13 @@ export abstract class ConnectionBase implements Connection {
     return false;
   }
 
+  sendParts(parts: readonly Uint8Array[], text = false): boolean {
+    if (this.#state !== LIVE) return false;
+    if (this.writeParts(parts, text) && !this.#blocked) return true;
+    this.#blocked = true;
+    return false;
+  }
+
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
@@ -280,6 +295,20 @@ export abstract class ConnectionBase implements Connection {
     this.#early = undefined;
     early.reject(err ?? this.#closeErr ?? closedError());
   }
+}
+
+/** The parts of a frame as one buffer. */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  let size = 0;
+  for (const p of parts) size += p.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 function closedError(): RpcError {

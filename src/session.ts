@@ -17,6 +17,7 @@ import type { AnyRemote, CallOptions } from "./call-types.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "./errors.js";
 import { createFacade } from "./facade.js";
 import type { FrameProtocol, SessionLike } from "./frame-protocol.js";
+import { encodeFrame, sendFrame, type OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
 import { InboundCall, InboundQueue } from "./inbound-queue.js";
 import { DEFAULT_LIMITS } from "./limits.js";
@@ -233,14 +234,14 @@ export class PeerSession implements ConnectionSink, SessionLike {
       call.meta = t.meta;
       call.span = t.span;
     }
-    let frame: Uint8Array;
+    let frame: OutFrame;
     try {
       let env: unknown[] = call.kwargs === undefined ? [Kind.Call, id, call.name, call.args] : [Kind.Call, id, call.name, call.args, call.kwargs];
       if (target !== undefined) env = [5, id, target, call.name, call.args, null];
       const from = target === undefined ? 3 : 4;
       env = this.#refs ? this.#refs.encode(env, from, ARG_NAMES[from] as string[], this.#json, call) : replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, this.#json)[0];
       if (target === undefined && (call.meta !== undefined || call.deadline !== undefined || call.key !== undefined)) env = this.#withHeader(env, call);
-      frame = (this.#serializer as Serializer).encode(env);
+      frame = encodeFrame(this.#serializer as Serializer, env);
     } catch (err) {
       this.#refs?.endOutgoing(call);
       call.reject(err instanceof RpcError && err.code === "INVALID_META" ? err : this.#encodeError(call.name, err));
@@ -248,7 +249,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     this.#pending.set(id, call);
     call.onAbandon = this.#abandon;
-    this.conn.send(frame, this.#text);
+    sendFrame(this.conn, frame, this.#text);
   }
 
   /** One-way call: sent, never answered. Resolves once handed to the transport. */
@@ -893,7 +894,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       // Not cancelled, connection still open: the caller waits for this answer.
       this.#calls.delete(id);
       if (err === undefined) {
-        let frame: Uint8Array | undefined;
+        let frame: OutFrame | undefined;
         try {
           let env: unknown[] = [Kind.Reply, this.#wireId(id), result];
           if (refs) {
@@ -905,7 +906,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
           }
           const meta = call.responseMeta;
           if (meta !== undefined && this.#headers) env = putHeader(env, { meta });
-          frame = (this.#serializer as Serializer).encode(env);
+          frame = encodeFrame(this.#serializer as Serializer, env);
         } catch (e) {
           err = isLimit(e) ? e : new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
         }
@@ -1001,8 +1002,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
     return id !== null && id > 0xffffffff && this.#serializer?.name === "msgpack" ? BigInt(id) : id;
   }
 
-  #send(frame: Uint8Array): void {
-    if (!this.conn.send(frame, this.#text) && !this.#closed) {
+  #send(frame: OutFrame): void {
+    if (!sendFrame(this.conn, frame, this.#text) && !this.#closed) {
       this.#writeBlocked = true;
       this.#updateReading();
     }

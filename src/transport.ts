@@ -64,6 +64,15 @@ export interface Connection {
    * silent no-op returning false; the sink's `close` already said why.
    */
   send(frame: Uint8Array, text?: boolean): boolean;
+  /**
+   * Optional: queue one frame given as parts, in order (scatter/gather, from
+   * `Serializer.encodeParts`); the frame is their concatenation, exactly as
+   * if it had been passed to `send`. A transport that can write the parts as
+   * they are (tcp: one length prefix, then the parts in one writev) avoids
+   * copying large binary values; the others join them. Same ownership,
+   * return value and backpressure as `send`.
+   */
+  sendParts?(parts: readonly Uint8Array[], text?: boolean): boolean;
   /** Stop reading from the peer (the transport stops pulling from the socket). Idempotent. */
   pause(): void;
   /** Resume reading after {@link Connection.pause}. Idempotent. */

@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
 import { checkEncodable } from "./expansion.js";
+import { packParts } from "./msgpack-parts.js";
 import { scanMsgpack } from "./msgpack-scan.js";
 import type { Serializer } from "./serializer.js";
 
@@ -41,6 +42,10 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
       // would be written out exponentially.
       checkEncodable(value, limits, "msgpack");
       return packr.pack(value);
+    },
+    encodeParts(value) {
+      checkEncodable(value, limits, "msgpack");
+      return packParts(packr, value);
     },
     decode(frame) {
       scanMsgpack(frame, limits);

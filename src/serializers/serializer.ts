@@ -14,6 +14,15 @@ export interface Serializer {
   readonly binary?: boolean;
   encode(value: unknown): Uint8Array;
   /**
+   * Optional scatter/gather form of {@link encode}, for serializers that
+   * know where their large binary values are (msgpack). Returns one frame
+   * as a single buffer, or as parts whose concatenation is byte for byte
+   * what `encode` returns: the large binary values are parts of their own,
+   * the caller's own memory, so a transport can write them without a copy
+   * (`Connection.sendParts`). The parts must not be modified while queued.
+   */
+  encodeParts?(value: unknown): Uint8Array | Uint8Array[];
+  /**
    * May return values that are views into `frame` (no copy): transports hand
    * over frames they never reuse (see ConnectionSink.frame).
    */

@@ -10,6 +10,10 @@
  * - "cork": each frame is written at once (header, then payload) inside
  *   `socket.cork()`, uncorked on the next tick: one writev per tick, no copies.
  * - "none": each frame is written at once as two writes.
+ *
+ * A frame may come as parts (`writeParts`, scatter/gather): one length
+ * prefix for their total, then the parts, each treated like a frame's
+ * payload above (a large binary value is written as it is, never copied).
  */
 
 /** What the writer needs from a socket (net.Socket and tls.TLSSocket qualify). */
@@ -60,7 +64,8 @@ export function encodeHeader(length: number): Uint8Array {
 export class FrameWriter {
   readonly #socket: FrameSink;
   readonly #mode: CoalesceMode;
-  #queue: Uint8Array[] = [];
+  /** Frames, or frames in parts, in order. */
+  #queue: (Uint8Array | readonly Uint8Array[])[] = [];
   #pending = 0;
   #scheduled = false;
   #lastWrite = true;
@@ -114,6 +119,40 @@ export class FrameWriter {
     }
   }
 
+  /** Queue one frame given as parts (their concatenation); same ownership rule as `write`. */
+  writeParts(parts: readonly Uint8Array[]): void {
+    let length = 0;
+    for (const p of parts) length += p.length;
+    switch (this.#mode) {
+      case "gather":
+        this.#queue.push(parts);
+        this.#pending += headerSize(length) + length;
+        if (!this.#scheduled) {
+          this.#scheduled = true;
+          process.nextTick(this.#flush);
+        }
+        return;
+      case "cork":
+        if (!this.#scheduled) {
+          this.#scheduled = true;
+          this.#socket.cork();
+          process.nextTick(this.#flush);
+        }
+        this.#writeEach(length, parts);
+        return;
+      case "none":
+        this.#socket.cork();
+        this.#writeEach(length, parts);
+        this.#socket.uncork();
+        return;
+    }
+  }
+
+  #writeEach(length: number, parts: readonly Uint8Array[]): void {
+    this.#socket.write(encodeHeader(length));
+    for (const p of parts) this.#lastWrite = this.#socket.write(p);
+  }
+
   /** Hand everything queued to the socket now. Returns what the socket's write returned. */
   flush(): boolean {
     if (this.#mode === "cork") {
@@ -129,26 +168,52 @@ export class FrameWriter {
     this.#queue = [];
     this.#pending = 0;
     let size = 0;
-    for (const f of frames) size += headerSize(f.length) + (f.length <= GATHER_COPY_LIMIT ? f.length : 0);
+    for (const f of frames) {
+      if (f instanceof Uint8Array) {
+        size += headerSize(f.length) + (f.length <= GATHER_COPY_LIMIT ? f.length : 0);
+        continue;
+      }
+      let length = 0;
+      for (const p of f) {
+        length += p.length;
+        if (p.length <= GATHER_COPY_LIMIT) size += p.length;
+      }
+      size += headerSize(length);
+    }
     const slab = Buffer.allocUnsafe(size);
     let pos = 0;
     let start = 0;
     let parts: Uint8Array[] | undefined;
     for (const f of frames) {
-      pos = writeHeader(slab, pos, f.length);
-      if (f.length <= GATHER_COPY_LIMIT) {
-        slab.set(f, pos);
-        pos += f.length;
-      } else {
-        (parts ??= []).push(slab.subarray(start, pos), f);
-        start = pos;
+      if (f instanceof Uint8Array) {
+        pos = writeHeader(slab, pos, f.length);
+        if (f.length <= GATHER_COPY_LIMIT) {
+          slab.set(f, pos);
+          pos += f.length;
+        } else {
+          (parts ??= []).push(slab.subarray(start, pos), f);
+          start = pos;
+        }
+        continue;
+      }
+      let length = 0;
+      for (const p of f) length += p.length;
+      pos = writeHeader(slab, pos, length);
+      for (const p of f) {
+        if (p.length <= GATHER_COPY_LIMIT) {
+          slab.set(p, pos);
+          pos += p.length;
+        } else {
+          (parts ??= []).push(slab.subarray(start, pos), p);
+          start = pos;
+        }
       }
     }
     if (!parts) return (this.#lastWrite = this.#socket.write(slab));
     if (pos > start) parts.push(slab.subarray(start, pos));
     this.#socket.cork();
     let ok = true;
-    for (const p of parts) ok = this.#socket.write(p);
+    for (const p of parts) if (p.length > 0) ok = this.#socket.write(p);
     this.#socket.uncork();
     return (this.#lastWrite = ok);
   }

@@ -120,6 +120,11 @@ export class TcpConnection extends ConnectionBase {
     return this.#socket.writableLength + this.#writer.pending < this.#highWaterMark;
   }
 
+  protected override writeParts(parts: readonly Uint8Array[]): boolean {
+    this.#writer.writeParts(parts);
+    return this.#socket.writableLength + this.#writer.pending < this.#highWaterMark;
+  }
+
   protected pauseReading(): void {
     this.#socket.pause();
   }
