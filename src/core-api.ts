@@ -5,6 +5,9 @@
  * it names them (by name they load on first use: src/serializers/index.ts).
  * Add new public names here.
  */
+// PYRONAME:, PYROMETA: and server.publish(), loaded on first use (src/url-resolvers.ts).
+import "./naming/register.js";
+
 export { RPCHandler } from "./handler.js";
 export type { HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
 export type { AnyRemote, CallContext, CallOptions, Caller, ProxyControls, Remote, RemoteResult, RetryPolicy } from "./call-types.js";
@@ -19,8 +22,8 @@ export { NameRegistry, NAMESERVER_NAME } from "./naming/registry.js";
 export type { NameEntry, NameFilter, RegistrySnapshot } from "./naming/registry.js";
 export { NameServerObject, NamingError } from "./naming/name-server-object.js";
 export { DEFAULT_NAMING_LIMITS } from "./naming/naming-limits.js";
-export { DEFAULT_PUBLISH_TTL } from "./naming/publish.js";
-export type { PublishOptions, Publisher } from "./naming/publish.js";
+export { DEFAULT_PUBLISH_TTL } from "./url-resolvers.js";
+export type { NameServerHandle, PublishOptions, Publisher } from "./url-resolvers.js";
 export type { NameLookupOptions } from "./naming/resolve.js";
 export type { NamingLimits } from "./naming/naming-limits.js";
 export { RPCProxy } from "./proxy.js";

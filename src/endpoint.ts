@@ -22,8 +22,7 @@ import { PeerSession, type SessionOptions } from "./session.js";
 import { loadSerializers } from "./serializers/index.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
 import type { ConnectOptionsByScheme, LooseOptions, SchemeOf, Server, ServeOptionsByScheme, TransportOptions } from "./transport.js";
-import { urlResolverFor } from "./url-resolvers.js";
-import { withPublish, type Publisher } from "./naming/publish.js";
+import { loadPublisher, urlResolverFor, type Publisher } from "./url-resolvers.js";
 
 export interface ServeOptions extends TransportOptions, LifecycleHooks {
   /**
@@ -90,6 +89,8 @@ export async function serve<U extends string | URL>(handler: RPCHandler, url: U,
   // A server accepts every registered serializer: the built-ins load (once) before the first
   // hello (front-ends such as nats:// run sessions of their own).
   await loadSerializers();
+  // Loaded before listening, so that a failure to load it leaves nothing listening.
+  const withPublish = await loadPublisher();
   if (front) {
     const served = new URL(ep.url.href);
     served.search = clientQuery(ep.url, forClients);

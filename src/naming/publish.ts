@@ -8,40 +8,13 @@
 import type { CallOptions } from "../call-types.js";
 import { RpcError } from "../errors.js";
 import type { ObjectServer } from "../objects.js";
-import type { LocateOptions, NameServerClient } from "./locate.js";
-
-/** Options of `server.publish(name, options)`. */
-export interface PublishOptions {
-  /** The name server: URL, `host:port` (tcp), or a `locateNS` client. Default: `WIRECALL_NS`, else tcp://127.0.0.1:9090. */
-  nameserver?: string | NameServerClient;
-  /** How to connect to the name server (authkey...). */
-  nameserverOptions?: LocateOptions;
-  /** Tags, for `list({ metadataAll })` and `PYROMETA:`. */
-  metadata?: Iterable<string>;
-  /** Lease length in ms (default 30000); renewed every ttl/3. */
-  ttl?: number;
-  /**
-   * The object registered: its id on this server (default: `name`), or
-   * `null` for the server's URL itself (its plain functions).
-   */
-  object?: string | null;
-}
-
-/** What `serve()` adds to a server for the name server. */
-export interface Publisher {
-  /** Register `name` with a name server and keep it registered; resolves with the URL registered. */
-  publish(name: string, options?: PublishOptions): Promise<string>;
-  /** Stop renewing `name` and remove it from its name server. */
-  unpublish(name: string): Promise<void>;
-}
-
-export const DEFAULT_PUBLISH_TTL = 30_000;
+import { DEFAULT_PUBLISH_TTL, type NameServerHandle, type Publisher, type PublishOptions } from "../url-resolvers.js";
 
 /** Longest a close waits for the name server to remove a name (ms): a dead name server must not hold close(). */
 const REMOVE_TIMEOUT = 2000;
 
 class Publication {
-  #client: NameServerClient | undefined;
+  #client: NameServerHandle | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #renewing = false;
   #stopped = false;
@@ -53,7 +26,7 @@ class Publication {
     readonly ttl: number,
   ) {}
 
-  async #ns(): Promise<NameServerClient> {
+  async #ns(): Promise<NameServerHandle> {
     const given = this.options.nameserver;
     if (given !== undefined && typeof given !== "string") return given;
     if (this.#client) return this.#client;
