@@ -42,7 +42,7 @@ export async function connectNode(url: URL, options: WsClientOptions): Promise<C
   });
   // Built inside the 'open' event: the server's first message may follow it within the same tick.
   const conn = await opened(ws, target, limit, () =>
-    new WsConnection(new NodeWsSocket(ws, numberOption(options.keepAlive, DEFAULT_KEEPALIVE)), {
+    new WsConnection(new NodeWsSocket(ws, numberOption(options.keepAlive, DEFAULT_KEEPALIVE), true), {
       transport: target.protocol === "wss:" ? "wss" : "ws",
       remoteAddress: `${target.hostname}:${target.port || (target.protocol === "wss:" ? 443 : 80)}`,
       ...(hwm === undefined ? {} : { highWaterMark: hwm }),

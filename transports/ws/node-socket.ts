@@ -6,11 +6,14 @@
  */
 import type { WebSocket } from "ws";
 import { RpcError } from "../../src/transport-sdk.js";
+import { FrameWriter, type RawSocket } from "./frame-writer.js";
 import type { WsSocket, WsSocketEvents } from "./ws-socket.js";
 
 // ws copies its send options, so two shared objects spare an allocation per message.
 const BINARY = Object.freeze({ binary: true });
 const TEXT = Object.freeze({ binary: false });
+/** WebSocket.OPEN. */
+const OPEN = 1;
 
 export class NodeWsSocket implements WsSocket {
   readonly #ws: WebSocket;
@@ -26,15 +29,24 @@ export class NodeWsSocket implements WsSocket {
     if (this.#watching) this.#events?.writable();
   };
 
-  /** `keepAlive`: ping interval in ms, 0 for none. */
-  constructor(ws: WebSocket, keepAlive: number) {
+  readonly #isOpen = (): boolean => this.#ws.readyState === OPEN;
+  /** Writes our data messages; undefined when `ws` exposes no socket (then `ws.send` does). */
+  #writer: FrameWriter | undefined;
+  readonly #client: boolean;
+
+  /** `keepAlive`: ping interval in ms, 0 for none. `client`: this end masks what it sends. */
+  constructor(ws: WebSocket, keepAlive: number, client: boolean) {
     this.#ws = ws;
     this.#keepAlive = keepAlive;
+    this.#client = client;
   }
 
   attach(events: WsSocketEvents): void {
     this.#events = events;
     const ws = this.#ws;
+    // `_socket` is the net/tls socket `ws` runs over, set before 'open'.
+    const raw = (ws as unknown as { _socket?: RawSocket })._socket;
+    if (raw && typeof raw.write === "function" && typeof raw.cork === "function") this.#writer = new FrameWriter(raw, this.#client, this.#written, this.#isOpen);
     ws.on("message", (data: Buffer) => {
       this.#alive = true;
       events.message(data);
@@ -46,6 +58,7 @@ export class NodeWsSocket implements WsSocket {
       this.#error ??= mapError(err);
     });
     ws.on("close", (code: number, reason: Buffer) => {
+      this.#writer?.discard();
       if (this.#timer !== undefined) clearInterval(this.#timer);
       this.#timer = undefined;
       events.closed(code, reason.toString("utf8"), this.#error);
@@ -57,29 +70,17 @@ export class NodeWsSocket implements WsSocket {
   }
 
   send(data: Uint8Array, text: boolean): void {
-    if (!this.#corked) this.#cork();
-    this.#ws.send(data, text ? TEXT : BINARY, this.#written);
-  }
-
-  // Messages sent in the same tick (a burst of replies) leave in one write
-  // instead of one syscall each: `ws` corks per message, we cork per tick.
-  // `_socket` is ws's underlying net.Socket; without it we simply don't batch.
-  #corked = false;
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    (this.#ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
-  };
-
-  #cork(): void {
-    const socket = (this.#ws as unknown as { _socket?: { cork(): void } })._socket;
-    if (!socket) return;
-    socket.cork();
-    this.#corked = true;
-    process.nextTick(this.#uncork);
+    const writer = this.#writer;
+    if (!writer) {
+      this.#ws.send(data, text ? TEXT : BINARY, this.#written);
+      return;
+    }
+    // As ws.send: nothing after the closing handshake began (ConnectionBase stops on its own close; this covers the peer's).
+    if (this.#ws.readyState === OPEN) writer.send(data, text);
   }
 
   get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
+    return this.#ws.bufferedAmount + (this.#writer?.pending ?? 0);
   }
 
   watchDrain(): void {
@@ -103,6 +104,8 @@ export class NodeWsSocket implements WsSocket {
   close(code: number, reason: string): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    // What was sent before the close goes out before the close frame.
+    this.#writer?.flush();
     this.#ws.close(code, reason);
   }
 

@@ -135,7 +135,7 @@ class Endpoint implements Listener {
     const remoteAddress = addressOf(req);
     const info = { transport: this.#secure ? "wss" : "ws", remoteAddress };
     const conn = new WsConnection(
-      new NodeWsSocket(ws, this.#keepAlive),
+      new NodeWsSocket(ws, this.#keepAlive, false),
       this.#highWaterMark === undefined ? info : { ...info, highWaterMark: this.#highWaterMark },
     );
     const authkey = this.#authkey;
