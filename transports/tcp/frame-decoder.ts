@@ -6,8 +6,10 @@
  * Pull-based so the reader can stop between frames (backpressure): `push`
  * stores a chunk, `next` returns one frame or undefined. A frame that lies
  * within one chunk is handed out as a subarray of it (no copy); a frame that
- * spans chunks is copied once when complete. Memory held is what the peer
- * actually sent, never what a length prefix announced.
+ * spans chunks is copied once when complete, into memory of its own (so a
+ * value decoded from it, a msgpack bin view, keeps only that frame alive).
+ * Memory held is what the peer actually sent, never what a length prefix
+ * announced.
  *
  * With a {@link ReadAccount} (servers), the bytes of the unfinished frame
  * are reported to the server's shared budget each time `next` runs out of
@@ -162,7 +164,8 @@ export class FrameDecoder {
       else this.#offset += n;
       return frame;
     }
-    const frame = new Uint8Array(n);
+    // Every byte is written below: no zero-fill (a 64 KiB frame spans two socket reads, so this is the common case for large payloads).
+    const frame = Buffer.allocUnsafeSlow(n);
     let filled = 0;
     while (filled < n) {
       const c = this.#chunks[this.#head] as Uint8Array;
