@@ -7,58 +7,13 @@
  * int64 0xd3).
  */
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { RPCHandler, serve, type Server } from "../src/index.js";
-import { FrameDecoder } from "../transports/tcp/frame-decoder.js";
-import { tcpFrame, within } from "./support/hostile.js";
+import { within } from "./support/async.js";
+import { BYTES, RawTcpPeer } from "./support/raw-peer.js";
 
-/** A framed tcp peer that reads every frame the server sends. */
-class RawPeer {
-  readonly frames: Uint8Array[] = [];
-  closed = false;
-  #wake: (() => void) | undefined;
-  readonly #decoder = new FrameDecoder(1 << 20);
-  private constructor(readonly socket: net.Socket) {
-    socket.on("data", (c: Buffer) => {
-      this.#decoder.push(c);
-      for (let f = this.#decoder.next(); f; f = this.#decoder.next()) this.frames.push(f.slice());
-      this.#wake?.();
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      this.closed = true;
-      this.#wake?.();
-    });
-  }
-  static async open(url: string): Promise<RawPeer> {
-    const u = new URL(url);
-    const s = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: u.hostname, port: Number(u.port) }, () => resolve(s));
-      s.once("error", reject);
-    });
-    return new RawPeer(s);
-  }
-  send(payload: string | Uint8Array): void {
-    this.socket.write(tcpFrame(payload));
-  }
-  next(): Promise<Uint8Array> {
-    return within(
-      (async () => {
-        while (this.frames.length === 0) {
-          if (this.closed) throw new Error("the server closed the connection");
-          await new Promise<void>((r) => (this.#wake = r));
-        }
-        return this.frames.shift() as Uint8Array;
-      })(),
-      10_000,
-      "a frame from the server",
-    );
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
+/** A framed tcp peer that reads every frame the server sends, as bytes. */
+const openPeer = (url: string): Promise<RawTcpPeer<Uint8Array>> => RawTcpPeer.open(url, BYTES);
 
 const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ""), "hex");
 const text = (b: Uint8Array): string => Buffer.from(b).toString("utf8");
@@ -73,7 +28,7 @@ describe("first hour: call ids and integers from other languages", () => {
   after(() => server.close());
 
   it("msgpack: an id above 2^32 (uint64, as Python writes 2**40) is answered with that id", async () => {
-    const p = await RawPeer.open(server.url);
+    const p = await openPeer(server.url);
     try {
       p.send(msgpackHello);
       assert.match(text(await p.next()), /"serializer":"msgpack"/);
@@ -82,12 +37,12 @@ describe("first hour: call ids and integers from other languages", () => {
       // [1, 2**40, "x"]: the id comes back as a 64-bit int (int64), not as a float64
       assert.deepEqual(await p.next(), hex("93 01 d30000010000000000 a178"));
     } finally {
-      p.close();
+      p.destroy();
     }
   });
 
   it("msgpack: integers beyond 32 bits decode as numbers, so add(2**40, 1) works; beyond 2^53 as BigInt", async () => {
-    const p = await RawPeer.open(server.url);
+    const p = await openPeer(server.url);
     try {
       p.send(msgpackHello);
       await p.next();
@@ -109,12 +64,12 @@ describe("first hour: call ids and integers from other languages", () => {
       p.send(hex("94 00 09 a46563686f 91 cf0020000000000001"));
       assert.deepEqual(await p.next(), hex("93 01 09 d30020000000000001"));
     } finally {
-      p.close();
+      p.destroy();
     }
   });
 
   it("msgpack: an id beyond 2^53-1 is refused with an error carrying that id", async () => {
-    const p = await RawPeer.open(server.url);
+    const p = await openPeer(server.url);
     try {
       p.send(msgpackHello);
       await p.next();
@@ -129,12 +84,12 @@ describe("first hour: call ids and integers from other languages", () => {
       p.send(hex("94 00 01 a46563686f 91 02"));
       assert.deepEqual(await p.next(), hex("93 01 01 02"));
     } finally {
-      p.close();
+      p.destroy();
     }
   });
 
   it("json: ids up to 2^53-1 come back exactly; beyond, the error carries the id's own digits", async () => {
-    const p = await RawPeer.open(server.url);
+    const p = await openPeer(server.url);
     try {
       p.send('{"wirecall":1,"serializer":"json"}');
       await p.next();
@@ -152,7 +107,7 @@ describe("first hour: call ids and integers from other languages", () => {
       p.send('[0,3,"echo",["d"]]');
       assert.equal(text(await p.next()), '[1,3,"d"]');
     } finally {
-      p.close();
+      p.destroy();
     }
   });
 });
@@ -166,7 +121,7 @@ describe("first hour: the hello", () => {
 
   for (const hello of ['{"serializer":"msgpack","wirecall":1}', '{ "wirecall": 1, "serializer": "msgpack" }', '\n{"serializer": "msgpack",\n "wirecall": 1}\n']) {
     it(`any JSON object hello is one: ${JSON.stringify(hello)}`, async () => {
-      const p = await RawPeer.open(server.url);
+      const p = await openPeer(server.url);
       try {
         p.send(hello);
         assert.deepEqual(JSON.parse(text(await p.next())), { wirecall: 1, serializer: "msgpack" });
@@ -174,7 +129,7 @@ describe("first hour: the hello", () => {
         p.send(hex("94 00 01 a46563686f 91 a178"));
         assert.deepEqual(await p.next(), hex("93 01 01 a178"));
       } finally {
-        p.close();
+        p.destroy();
       }
     });
   }
@@ -185,7 +140,7 @@ describe("first hour: the hello", () => {
     ['{"wirecall":1,"serializer":["msgpack"]}', /"serializer" is not a string/],
   ] as const) {
     it(`a near miss is refused with a hello error and a close: ${hello}`, async () => {
-      const p = await RawPeer.open(server.url);
+      const p = await openPeer(server.url);
       try {
         p.send(hello);
         const answer = JSON.parse(text(await p.next())) as { wirecall: number; error: { code: string; message: string } };
@@ -199,18 +154,18 @@ describe("first hour: the hello", () => {
           "the server to close",
         );
       } finally {
-        p.close();
+        p.destroy();
       }
     });
   }
 
   it("a client without a hello still speaks JSON at once", async () => {
-    const p = await RawPeer.open(server.url);
+    const p = await openPeer(server.url);
     try {
       p.send('[0,1,"echo",[5]]');
       assert.equal(text(await p.next()), "[1,1,5]");
     } finally {
-      p.close();
+      p.destroy();
     }
   });
 });

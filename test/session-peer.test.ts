@@ -7,52 +7,18 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { RPCHandler, RemoteError, RpcError, connect, serve, type CallContext, type ServeOptions, type Server } from "../src/index.js";
-import { getTransport, parseEndpoint, type Connection } from "../src/transport-sdk.js";
 import { Deferred } from "./conformance.js";
 import "../transports/memory/index.js";
 import "../transports/tcp/index.js";
 // Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
 import "../protocols/python/index.js";
 import { within } from "./support/async.js";
+import { rawPeer } from "./support/raw-peer.js";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 const BOUND = 20_000;
 
-/** Reject if `p` has not settled within `ms`: a failing test, never a hung one. */
 /** A raw JSON client: frames in, frames out, for speaking the protocol by hand. */
-async function raw(url: string): Promise<{ conn: Connection; next(): Promise<unknown>; send(v: unknown): void; closed: Promise<Error | undefined> }> {
-  const ep = parseEndpoint(url);
-  const conn = await (await getTransport(ep.scheme)).connect(ep.url, {});
-  const queue: unknown[] = [];
-  let waiter: Deferred<unknown> | undefined;
-  const closed = new Deferred<Error | undefined>();
-  conn.open({
-    frame(f) {
-      const v = JSON.parse(dec.decode(f)) as unknown;
-      if (waiter) {
-        const w = waiter;
-        waiter = undefined;
-        w.resolve(v);
-      } else queue.push(v);
-    },
-    drain() {},
-    close(err) {
-      closed.resolve(err);
-      waiter?.reject(err ?? new Error("closed"));
-    },
-  });
-  return {
-    conn,
-    closed: closed.promise,
-    send: (v) => conn.send(enc.encode(JSON.stringify(v)), true),
-    next() {
-      if (queue.length > 0) return Promise.resolve(queue.shift());
-      waiter = new Deferred<unknown>();
-      return within(waiter.promise, BOUND, "a frame");
-    },
-  };
-}
+const raw = (url: string) => rawPeer(url);
 
 const servers: Server[] = [];
 after(async () => {

@@ -6,45 +6,17 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { RPCHandler, RpcError, connect, getSerializer, json, kw, msgpack, serve, type CallContext, type Server } from "../src/index.js";
-import { Kind, validateEnvelope, type Connection } from "../src/transport-sdk.js";
-import { memoryTransport } from "../transports/memory/index.js";
+import { Kind, validateEnvelope } from "../src/transport-sdk.js";
+import "../transports/memory/index.js";
 import { Deferred } from "./conformance.js";
+import { BYTES, rawPeer } from "./support/raw-peer.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
-/** A raw client: frames in, frames out, for speaking the protocol by hand. */
-async function raw(url: string): Promise<{ conn: Connection; next(): Promise<Uint8Array>; closed: Promise<Error | undefined> }> {
-  const conn = await memoryTransport.connect(new URL(url), {});
-  const queue: Uint8Array[] = [];
-  let waiter: Deferred<Uint8Array> | undefined;
-  const closed = new Deferred<Error | undefined>();
-  conn.open({
-    frame(f) {
-      if (waiter) {
-        const w = waiter;
-        waiter = undefined;
-        w.resolve(f);
-      } else queue.push(f);
-    },
-    drain() {},
-    close(err) {
-      closed.resolve(err);
-      waiter?.reject(err ?? new Error("closed"));
-    },
-  });
-  return {
-    conn,
-    closed: closed.promise,
-    next() {
-      const f = queue.shift();
-      if (f) return Promise.resolve(f);
-      waiter = new Deferred<Uint8Array>();
-      return waiter.promise;
-    },
-  };
-}
+/** A raw client: frames in, frames out (bytes), for speaking the protocol by hand. */
+const raw = (url: string) => rawPeer(url, { codec: BYTES });
 
 const servers: Server[] = [];
 after(async () => {

@@ -13,9 +13,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { RPCHandler, json, msgpack, ref, serve, type CallContext, type Serializer, type Server } from "../src/index.js";
-import type { Connection } from "../src/transport-sdk.js";
-import { memoryTransport } from "../transports/memory/index.js";
-import { Deferred } from "./conformance.js";
+import "../transports/memory/index.js";
+import { Deferred } from "./support/async.js";
+import { rawPeer, type RawCodec } from "./support/raw-peer.js";
 
 const TIME_FIXED_MS = 250;
 const TIME_PER_BYTE_MS = 0.01; // 10 µs per byte, both ends in this process
@@ -37,62 +37,29 @@ interface RawPeer {
   closed: boolean;
 }
 
-async function rawPeer(url: string, s: Serializer): Promise<RawPeer> {
-  const conn: Connection = await memoryTransport.connect(new URL(url), {});
-  const frames: unknown[][] = [];
-  let wake: (() => void) | undefined;
-  let closed = false;
-  conn.open({
-    frame(f) {
+async function openPeer(url: string, s: Serializer): Promise<RawPeer> {
+  const codec: RawCodec<unknown[]> = {
+    encode: (v) => s.encode(v),
+    decode(f) {
       try {
-        const v = frames.length === 0 && !helloDone ? JSON.parse(new TextDecoder().decode(f)) : s.decode(f);
-        frames.push(Array.isArray(v) ? v : [v]);
+        const v = s.decode(f);
+        return Array.isArray(v) ? v : [v];
       } catch {
-        frames.push(["undecodable"]);
+        return ["undecodable"];
       }
-      wake?.();
     },
-    drain() {},
-    close() {
-      closed = true;
-      wake?.();
-    },
-  });
-  let helloDone = false;
-  const next = async (match: (f: unknown[]) => boolean, timeout: number, what: string): Promise<unknown[]> => {
-    const end = Date.now() + timeout;
-    for (;;) {
-      const i = frames.findIndex(match);
-      if (i >= 0) return frames.splice(i, 1)[0] as unknown[];
-      if (closed) throw new Error(`the server closed the connection while waiting for ${what}`);
-      const left = end - Date.now();
-      if (left <= 0) throw new Error(`no ${what} within ${timeout} ms`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((r) => {
-        wake = r;
-        timer = setTimeout(r, left);
-      });
-      clearTimeout(timer);
-      wake = undefined;
-      // Frames nobody waits for are dropped once matched ones are gone, so the list stays short.
-      if (frames.length > 10_000) frames.splice(0, frames.length - 1000);
-    }
+    binary: s.binary !== false,
   };
-  conn.send(new TextEncoder().encode(JSON.stringify({ wirecall: 1, serializer: s.name, refs: 1 })), true);
-  const hello = (await next(() => true, 5000, "hello"))[0] as { refs?: number };
-  helloDone = true;
-  assert.equal(hello.refs, 1);
+  // Frames nobody waits for are dropped beyond 10,000, so the queue stays short.
+  const peer = await rawPeer(url, { codec, hello: { wirecall: 1, serializer: s.name, refs: 1 }, keep: 10_000 });
+  assert.equal(peer.hello?.refs, 1);
   return {
-    send(env) {
-      const bytes = s.encode(env);
-      conn.send(bytes, s.binary === false);
-      return bytes.byteLength;
-    },
-    answer: (id, timeout = 10_000) => next((f) => (f[0] === 1 || f[0] === 2) && f[1] === id, timeout, `the answer to call ${id}`),
-    await: (kind, id, timeout = 10_000) => next((f) => f[0] === kind && f[1] === id, timeout, `frame [${kind}, ${id}]`),
-    close: () => conn.close(),
+    send: (env) => peer.send(env),
+    answer: (id, timeout = 10_000) => peer.until((f) => (f[0] === 1 || f[0] === 2) && f[1] === id, `the answer to call ${id}`, timeout),
+    await: (kind, id, timeout = 10_000) => peer.until((f) => f[0] === kind && f[1] === id, `frame [${kind}, ${id}]`, timeout),
+    close: () => peer.close(),
     get closed() {
-      return closed;
+      return peer.queue.isClosed;
     },
   };
 }
@@ -202,7 +169,7 @@ for (const serializer of [json, msgpack]) {
       await fc.assert(
         fc.asyncProperty(fc.array(frame, { minLength: 1, maxLength: 40 }), async (frames) => {
           runs++;
-          const peer = await rawPeer(server.url, serializer);
+          const peer = await openPeer(server.url, serializer);
           try {
             // Live state: a stalled stream and an object the server exports, a stream it reads.
             peer.send([0, 1, "stalled", []]);

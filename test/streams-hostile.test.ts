@@ -9,12 +9,11 @@
  * and empty after it, and the codes the attackers were answered with.
  */
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { after, describe, it } from "node:test";
 import { connect, type AnyRemote } from "../src/index.js";
 import "../transports/tcp/index.js";
-import { FrameDecoder } from "../transports/tcp/frame-decoder.js";
-import { ServerProcess, honestCaller, tcpFrame, within } from "./support/hostile.js";
+import { ServerProcess, honestCaller, within } from "./support/hostile.js";
+import { JSON_TEXT, RawTcpPeer, type RawCodec } from "./support/raw-peer.js";
 
 const FIXTURE = new URL("./fixtures/streams-hostile/server.js", import.meta.url);
 const MiB = 1024 * 1024;
@@ -22,89 +21,35 @@ const MiB = 1024 * 1024;
 const MAX_EXPORTS = 4096;
 const MAX_STREAMS = 256;
 
+type RawPeer = RawTcpPeer<unknown[]>;
+
+/** Frames as arrays (the hello's answer too, as its only element). */
+const ARRAYS: RawCodec<unknown[]> = {
+  encode: JSON_TEXT.encode,
+  decode(f) {
+    const v = JSON_TEXT.decode(f);
+    return Array.isArray(v) ? v : [v];
+  },
+};
+
 /** A raw tcp peer speaking JSON with `"refs": 1`, that can stop reading and send what no client would. */
-class RawPeer {
-  readonly frames: unknown[][] = [];
-  closed = false;
-  #wake: (() => void) | undefined;
-  private constructor(readonly socket: net.Socket) {
-    const decoder = new FrameDecoder(64 * MiB);
-    socket.on("data", (chunk: Buffer) => {
-      decoder.push(chunk);
-      for (let f = decoder.next(); f; f = decoder.next()) {
-        const v = JSON.parse(Buffer.from(f).toString("utf8")) as unknown;
-        this.frames.push(Array.isArray(v) ? v : [v]);
-      }
-      this.#wake?.();
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      this.closed = true;
-      this.#wake?.();
-    });
-  }
+async function openPeer(url: string): Promise<RawPeer> {
+  const peer = await RawTcpPeer.open(url, ARRAYS, 64 * MiB);
+  peer.send({ wirecall: 1, serializer: "json", refs: 1 });
+  const hello = (await peer.until((f) => typeof f[0] === "object" && f[0] !== null, "the hello's answer", 10_000))[0] as { refs?: number };
+  assert.equal(hello.refs, 1);
+  return peer;
+}
 
-  static async open(url: string): Promise<RawPeer> {
-    const u = new URL(url);
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: u.hostname, port: Number(u.port) }, () => resolve(s));
-      s.once("error", reject);
-    });
-    const peer = new RawPeer(socket);
-    peer.send({ wirecall: 1, serializer: "json", refs: 1 });
-    const hello = (await peer.until((f) => typeof f[0] === "object" && f[0] !== null, 10_000, "the hello's answer"))[0] as { refs?: number };
-    assert.equal(hello.refs, 1);
-    return peer;
+/** Answers to calls `from..to` (inclusive), by id: the result or the error code. */
+async function answers(peer: RawPeer, from: number, to: number, timeout: number): Promise<Map<number, unknown>> {
+  const out = new Map<number, unknown>();
+  const end = Date.now() + timeout;
+  while (out.size < to - from + 1) {
+    const f = await peer.until((x) => (x[0] === 1 || x[0] === 2) && typeof x[1] === "number" && x[1] >= from && x[1] <= to, `answers to calls ${from}-${to} (${out.size} so far)`, end - Date.now());
+    out.set(f[1] as number, f[0] === 1 ? f : (f[2] as { code: string }).code);
   }
-
-  send(v: unknown): boolean {
-    return this.socket.write(tcpFrame(JSON.stringify(v)));
-  }
-
-  /** Write many frames in one go, waiting for drain between batches (the attacker's own backpressure). */
-  async flood(frames: Iterable<unknown>): Promise<void> {
-    let batch: Buffer[] = [];
-    for (const f of frames) {
-      batch.push(tcpFrame(JSON.stringify(f)));
-      if (batch.length === 512) {
-        if (!this.socket.write(Buffer.concat(batch))) await new Promise((r) => this.socket.once("drain", r));
-        batch = [];
-      }
-    }
-    if (batch.length) this.socket.write(Buffer.concat(batch));
-  }
-
-  async until(match: (f: unknown[]) => boolean, timeout: number, what: string): Promise<unknown[]> {
-    const end = Date.now() + timeout;
-    for (;;) {
-      const i = this.frames.findIndex(match);
-      if (i >= 0) return this.frames.splice(i, 1)[0] as unknown[];
-      if (this.closed) throw new Error(`the server closed the connection while waiting for ${what}`);
-      const left = end - Date.now();
-      if (left <= 0) throw new Error(`no ${what} within ${timeout} ms`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((r) => {
-        this.#wake = r;
-        timer = setTimeout(r, left);
-      });
-      clearTimeout(timer);
-    }
-  }
-
-  /** Answers to calls `from..to` (inclusive), by id: the result or the error code. */
-  async answers(from: number, to: number, timeout: number): Promise<Map<number, unknown>> {
-    const out = new Map<number, unknown>();
-    const end = Date.now() + timeout;
-    while (out.size < to - from + 1) {
-      const f = await this.until((x) => (x[0] === 1 || x[0] === 2) && typeof x[1] === "number" && x[1] >= from && x[1] <= to, end - Date.now(), `answers to calls ${from}-${to} (${out.size} so far)`);
-      out.set(f[1] as number, f[0] === 1 ? f : (f[2] as { code: string }).code);
-    }
-    return out;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
+  return out;
 }
 
 describe("a streams server against hostile stream and reference frames, in a child process", { timeout: 240_000 }, () => {
@@ -131,11 +76,11 @@ describe("a streams server against hostile stream and reference frames, in a chi
     const caller = honestCaller(honest);
 
     // A: endless streams, credit far past any window (and past 2^30 in total), then it stops reading.
-    const a = await RawPeer.open(url);
+    const a = await openPeer(url);
     peers.push(a);
     const A_STREAMS = 32;
     await a.flood(Array.from({ length: A_STREAMS }, (_, i) => [0, i + 1, "ticks", []]));
-    const aReplies = await a.answers(1, A_STREAMS, 20_000);
+    const aReplies = await answers(a, 1, A_STREAMS, 20_000);
     const ids = [...aReplies.values()].map((r) => (((r as unknown[])[3] as unknown[][])[0] as unknown[])[2] as number);
     a.socket.pause();
     await a.flood(
@@ -146,7 +91,7 @@ describe("a streams server against hostile stream and reference frames, in a chi
     );
 
     // B: streams asked for and never read, past MAX_STREAMS; then references never released, past MAX_EXPORTS.
-    const b = await RawPeer.open(url);
+    const b = await openPeer(url);
     peers.push(b);
     const B_STREAMS = MAX_STREAMS + 500;
     const B_REFS = MAX_EXPORTS - MAX_STREAMS + 100;
@@ -154,7 +99,7 @@ describe("a streams server against hostile stream and reference frames, in a chi
     await b.flood(Array.from({ length: B_REFS }, (_, i) => [0, B_STREAMS + i + 1, "greeter", []]));
 
     // C: frames for ids that do not exist, and keeps/stops for ids it never had.
-    const c = await RawPeer.open(url);
+    const c = await openPeer(url);
     peers.push(c);
     await c.flood(
       (function* () {
@@ -174,31 +119,31 @@ describe("a streams server against hostile stream and reference frames, in a chi
     );
 
     // D: calls on references that do not exist, then items past the credit of a stream the server reads.
-    const d = await RawPeer.open(url);
+    const d = await openPeer(url);
     peers.push(d);
     const D_CALLS = 3000;
     await d.flood(Array.from({ length: D_CALLS }, (_, i) => [5, i + 1, 100_000 + i, i % 2 ? "hello" : "", [i]]));
     d.send([0, 90_001, "sum", [null], null, [[[3, 0], "s", 1]]]);
-    const credit = await d.until((f) => f[0] === 9 && f[1] === 1, 20_000, "the server's credit for the upstream");
+    const credit = await d.until((f) => f[0] === 9 && f[1] === 1, "the server's credit for the upstream", 20_000);
     await d.flood(Array.from({ length: (credit[2] as number) + 10 }, (_, i) => [8, 1, i]));
 
     // Verdicts the attackers can read.
-    const bAnswers = [...(await b.answers(1, B_STREAMS + B_REFS, 60_000)).entries()];
+    const bAnswers = [...(await answers(b, 1, B_STREAMS + B_REFS, 60_000)).entries()];
     const tally = (from: number, to: number) => {
       const part = bAnswers.filter(([id]) => id >= from && id <= to).map(([, v]) => v);
       return { given: part.filter((v) => Array.isArray(v)).length, refused: part.filter((v) => v === "REFERENCE_LIMIT").length };
     };
     assert.deepEqual(tally(1, B_STREAMS), { given: MAX_STREAMS, refused: 500 }, "unread streams one connection may hold");
     assert.deepEqual(tally(B_STREAMS + 1, B_STREAMS + B_REFS), { given: MAX_EXPORTS - MAX_STREAMS, refused: 100 }, "references one connection may hold");
-    const dAnswers = await d.answers(1, D_CALLS, 60_000);
+    const dAnswers = await answers(d, 1, D_CALLS, 60_000);
     assert.deepEqual(new Set(dAnswers.values()), new Set(["REFERENCE_RELEASED"]));
-    const overCredit = await d.until((f) => f[0] === 2 && f[1] === null, 20_000, "the connection-level error for items past credit");
+    const overCredit = await d.until((f) => f[0] === 2 && f[1] === null, "the connection-level error for items past credit", 20_000);
     assert.equal((overCredit[2] as { code: string }).code, "PROTOCOL_ERROR");
-    const sumAnswer = await d.until((f) => (f[0] === 1 || f[0] === 2) && f[1] === 90_001, 20_000, "sum's answer");
+    const sumAnswer = await d.until((f) => (f[0] === 1 || f[0] === 2) && f[1] === 90_001, "sum's answer", 20_000);
     assert.equal(sumAnswer[0], 2, "sum should fail: its stream broke its credit");
     // C is answered with connection-level errors at most (one per malformed frame kind), and is still connected.
     c.send([0, 777, "add", [1, 2]]);
-    assert.deepEqual(await c.until((f) => f[1] === 777, 20_000, "C's call"), [1, 777, 3]);
+    assert.deepEqual(await c.until((f) => f[1] === 777, "C's call", 20_000), [1, 777, 3]);
 
     // While A stays stalled: tables bounded by what the peers hold.
     const during = (await honest.stats()) as { exports: number; imports: number; streams: number };

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type AnyRemote, type CallContext, type Server } from "../src/index.js";
 import type { RPCProxy } from "../src/proxy.js";
-import { memoryTransport } from "../transports/memory/index.js";
+import "../transports/memory/index.js";
 import { Deferred } from "./conformance.js";
+import { rawPeer } from "./support/raw-peer.js";
 
 /** Long enough that the reply arrives well inside it on a loaded machine, short enough to keep the file quick. */
 const TIMEOUT = 1500;
@@ -192,34 +193,11 @@ describe("the server's side of a call's deadline covers its stream", () => {
     );
     const server = await serve(h, "mem://streams-deadline-raw");
     // A hand-written peer: it grants credit and then only listens; nothing on its side stops the stream.
-    const conn = await memoryTransport.connect(new URL(server.url), {});
-    const frames: unknown[][] = [];
-    let wake: (() => void) | undefined;
-    conn.open({
-      frame: (f) => {
-        const v = JSON.parse(new TextDecoder().decode(f)) as unknown;
-        frames.push(Array.isArray(v) ? v : [v]);
-        wake?.();
-      },
-      drain() {},
-      close() {},
-    });
-    const send = (v: unknown): void => void conn.send(new TextEncoder().encode(JSON.stringify(v)), true);
-    const next = async (what: string): Promise<unknown[]> => {
-      const end = Date.now() + 10_000;
-      while (frames.length === 0) {
-        if (Date.now() > end) assert.fail(`no ${what} within 10 s`);
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 500).unref();
-        });
-      }
-      return frames.shift() as unknown[];
-    };
+    const peer = await rawPeer(server.url, { hello: { wirecall: 1, serializer: "json", refs: 1, meta: 1 } });
+    const send = (v: unknown): void => void peer.send(v);
+    const next = (what: string): Promise<unknown> => peer.next(what, 10_000);
     try {
-      send({ wirecall: 1, serializer: "json", refs: 1, meta: 1 });
-      const [hello] = (await next("the hello's answer")) as [{ refs?: number; meta?: number }];
-      assert.deepEqual([hello.refs, hello.meta], [1, 1]);
+      assert.deepEqual([peer.hello?.refs, peer.hello?.meta], [1, 1]);
       const t0 = Date.now();
       send([0, 1, "stall", [], null, null, { timeout: 600 }]);
       assert.deepEqual(await next("the answer"), [1, 1, null, [[[2], "s", 1]]]);
@@ -231,7 +209,7 @@ describe("the server's side of a call's deadline covers its stream", () => {
       await finallyRan.promise;
       assert.equal(((await signal.promise) as RpcError).code, "TIMEOUT");
     } finally {
-      conn.close();
+      peer.close();
       await server.close();
     }
   });

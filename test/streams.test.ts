@@ -5,14 +5,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, ref, serve, type Server } from "../src/index.js";
-import type { Connection } from "../src/transport-sdk.js";
-import { memoryTransport } from "../transports/memory/index.js";
-import { Deferred } from "./conformance.js";
+import "../transports/memory/index.js";
+import { Deferred } from "./support/async.js";
+import { rawPeer, type RawPeer } from "./support/raw-peer.js";
 // Registers the Python recipe: `profile: "python"` calls recipe servers.
 import "../protocols/python/index.js";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 const servers: Server[] = [];
 after(async () => {
@@ -36,33 +33,10 @@ async function start(url: string, opts = {}): Promise<Server> {
 }
 
 /** A hand-driven JSON peer over mem://, with or without `"refs": 1` in its hello. */
-async function raw(url: string, refs: boolean): Promise<{ send(v: unknown): void; next(): Promise<unknown>; conn: Connection }> {
-  const conn = await memoryTransport.connect(new URL(url), {});
-  const queue: Uint8Array[] = [];
-  let waiter: Deferred<Uint8Array> | undefined;
-  conn.open({
-    frame(f) {
-      if (waiter) {
-        const w = waiter;
-        waiter = undefined;
-        w.resolve(f);
-      } else queue.push(f);
-    },
-    drain() {},
-    close(err) {
-      waiter?.reject(err ?? new Error("closed"));
-    },
-  });
-  const next = (): Promise<unknown> => {
-    const f = queue.shift();
-    if (f) return Promise.resolve(JSON.parse(dec.decode(f)));
-    waiter = new Deferred<Uint8Array>();
-    return waiter.promise.then((b) => JSON.parse(dec.decode(b)));
-  };
-  conn.send(enc.encode(JSON.stringify(refs ? { wirecall: 1, serializer: "json", refs: 1 } : { wirecall: 1, serializer: "json" })), true);
-  const hello = (await next()) as { refs?: number };
-  assert.equal(hello.refs, refs ? 1 : undefined);
-  return { conn, next, send: (v) => conn.send(enc.encode(JSON.stringify(v)), true) };
+async function raw(url: string, refs: boolean): Promise<RawPeer<unknown>> {
+  const peer = await rawPeer(url, { hello: refs ? { wirecall: 1, serializer: "json", refs: 1 } : { wirecall: 1, serializer: "json" } });
+  assert.equal(peer.hello?.refs, refs ? 1 : undefined);
+  return peer;
 }
 
 describe("peers that did not negotiate references", () => {
