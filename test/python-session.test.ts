@@ -16,6 +16,7 @@ import { pythonRecipeProtocol } from "../protocols/python/recipe-protocol.js";
 import { memoryTransport } from "../transports/memory/index.js";
 // Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
 import "../protocols/python/index.js";
+import { addEchoHandler } from "./support/handlers.js";
 
 /** A raw client connection: frames in arrival order, and how it closed. */
 class Raw implements ConnectionSink {
@@ -70,13 +71,7 @@ async function start(handler: RPCHandler): Promise<string> {
 }
 
 function handler(): RPCHandler {
-  const h = new RPCHandler();
-  h.register(function add(x: number, y: number) {
-    return x + y;
-  });
-  h.register(function echo(v: unknown) {
-    return v;
-  });
+  const h = addEchoHandler();
   h.register(function boom(name: string) {
     throw Object.assign(new Error("boom"), { name });
   });

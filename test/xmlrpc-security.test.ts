@@ -17,6 +17,7 @@ import { XMLRPC_LIMITS, decodeMethodCall, decodeMethodResponse } from "../protoc
 import { attachXmlRpc } from "../transports/xmlrpc/index.js";
 import { findPython } from "./python-procs.js";
 import { skipInterop } from "./support/interop.js";
+import { addEchoHandler } from "./support/handlers.js";
 
 interface Raw {
   status: number;
@@ -69,13 +70,7 @@ function portOf(url: string): number {
 }
 
 function handler(): RPCHandler {
-  const h = new RPCHandler();
-  h.register(function add(x: number, y: number) {
-    return x + y;
-  });
-  h.register(function echo(v: unknown) {
-    return v;
-  });
+  const h = addEchoHandler();
   h.register("ping", () => "pong");
   return h;
 }
