@@ -8,15 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type AnyRemote, type Server } from "../src/index.js";
 import { makeTestCerts, type TestCerts } from "./tcp-certs.js";
-
-function isCode(code: string, pattern?: RegExp): (err: unknown) => boolean {
-  return (err: unknown) => {
-    assert.ok(err instanceof RpcError, `expected an RpcError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
+import { coded as isCode } from "./support/errors.js";
 
 describe("first hour: tls:// needs a certificate", () => {
   let certs: TestCerts;

@@ -6,11 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { RPCHandler, RpcError, connect, locateNS, startNameServer, type NameServer, type ObjectServer } from "../src/index.js";
+import { RPCHandler, connect, locateNS, startNameServer, type NameServer, type ObjectServer } from "../src/index.js";
 import { defaultNameServerUrl } from "../src/naming/locate.js";
 import "../transports/tcp/index.js";
 import "../transports/ws/index.js";
 import "../transports/zmq/index.js";
+import { coded } from "./support/errors.js";
 
 const KEY = "naming-lookup-key";
 
@@ -19,15 +20,6 @@ class Greeter {
   hello(name: string): string {
     return `${this.who} greets ${name}`;
   }
-}
-
-function coded(code: string, pattern?: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RpcError, String(err));
-    assert.equal(err.code, code, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
 }
 
 describe("PYRONAME: and PYROMETA:", () => {

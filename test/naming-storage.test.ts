@@ -11,18 +11,15 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { after, describe, it } from "node:test";
-import { RpcError, locateNS, startNameServer } from "../src/index.js";
+import { locateNS, startNameServer } from "../src/index.js";
 import { fileStore } from "../naming/index.js";
 import "../transports/tcp/index.js";
+import { coded } from "./support/errors.js";
 
 const KEY = "naming-storage-key";
 const NS_FIXTURE = new URL("./fixtures/naming/ns-server.js", import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), "wirecall-ns-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function coded(code: string) {
-  return (err: unknown) => err instanceof RpcError && err.code === code;
-}
 
 describe("name server storage", () => {
   it("a restart with the same storage file keeps registrations; each change is saved before its call returns", async () => {

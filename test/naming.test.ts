@@ -6,21 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RPCHandler, RpcError, connect, kw, locateNS, startNameServer, NamingError, type NameServer, type NameServerClient } from "../src/index.js";
+import { RPCHandler, connect, kw, locateNS, startNameServer, NamingError, type NameServer, type NameServerClient } from "../src/index.js";
 import "../transports/tcp/index.js";
 import "../transports/ws/index.js";
 import "../transports/zmq/index.js";
+import { coded } from "./support/errors.js";
 
 const KEY = "naming-test-key";
-
-function coded(code: string, pattern?: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RpcError, String(err));
-    assert.equal(err.code, code, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
 
 const TARGETS = [
   { name: "tcp", listen: "tcp://127.0.0.1:0" },

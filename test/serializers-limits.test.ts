@@ -12,7 +12,6 @@ import { SuperJSON } from "superjson";
 import {
   DEFAULT_DECODE_LIMITS,
   RPCHandler,
-  RpcError,
   connect,
   serve,
   createJson,
@@ -23,15 +22,10 @@ import {
   superjson,
   type Serializer,
 } from "../src/index.js";
+import { coded } from "./support/errors.js";
 
-function refusal(code: string, pattern?: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RpcError, `an RpcError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
+/** The refusal a test expects: an RpcError with this code (and message). */
+const refusal = coded;
 
 /** Run `f` and return how long it took (ms). */
 function timed(f: () => void): number {

@@ -8,17 +8,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Packr } from "msgpackr";
-import { RPCHandler, RpcError, connect, msgpack, serve, type Server } from "../src/index.js";
+import { RPCHandler, connect, msgpack, serve, type Server } from "../src/index.js";
 import { RawPeer } from "./serializers-peer.js";
+import { coded } from "./support/errors.js";
 
-function refusal(code: string, pattern?: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RpcError, `an RpcError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
+/** The refusal a test expects: an RpcError with this code (and message). */
+const refusal = coded;
 
 describe("msgpack: plain MessagePack on the wire", () => {
   let server: Server;

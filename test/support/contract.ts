@@ -10,7 +10,6 @@ import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import net from "node:net";
 import { join } from "node:path";
-import { inspect } from "node:util";
 import { after, before, describe } from "node:test";
 import {
   RPCHandler,
@@ -23,6 +22,7 @@ import {
 import { makeTestCerts, type TestCerts } from "../tcp-certs.js";
 import { interopSkip } from "./interop.js";
 import { Deferred, within } from "./async.js";
+import { coded } from "./errors.js";
 export { Deferred, within };
 
 // ---------------------------------------------------------------- helpers
@@ -31,13 +31,7 @@ export { Deferred, within };
 export const BOUND = 5000;
 
 /** assert.rejects validator: an RpcError with this code. */
-export function code(expected: string) {
-  return (err: unknown): true => {
-    assert.ok(err instanceof RpcError, `expected an RpcError ${expected}, got ${inspect(err)}`);
-    assert.equal(err.code, expected, inspect(err));
-    return true;
-  };
-}
+export const code = (expected: string): ((err: unknown) => true) => coded(expected);
 
 /** assert.rejects validator: INVALID_PARAMS whose message names the parameter. */
 export function invalidParam(param: string) {
