@@ -5,40 +5,18 @@
  * It needs nothing from benchmarks/node_modules (`--no-install`, no peers).
  */
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runToEnd, type Result } from "./support/run.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // Own process group, so a timeout kills npm, the runner and its children together.
-    const child = spawn("npm", ["run", "--silent", "bench", "--", ...args], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-(child.pid as number), "SIGKILL");
-      } catch {
-        // already gone
-      }
-      reject(new Error(`bench did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** `npm run bench -- ...args`, as its own process group, so a timeout kills npm, the runner and its children together. */
+function run(args: string[], timeoutMs: number): Promise<Result> {
+  return runToEnd("npm", ["run", "--silent", "bench", "--", ...args], { cwd: root, timeoutMs, group: true });
 }
 
 test("npm run bench -- --quick runs one cell and writes table, JSON and SVG", async () => {

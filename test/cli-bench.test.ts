@@ -1,11 +1,11 @@
 /** `wirecall bench` from a source checkout: runs benchmarks/run.mjs and passes its options through. */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ROOT, children, envWith, type Result } from "./cli-support.js";
+import { ROOT, children, envWith } from "./cli-support.js";
+import { runToEnd } from "./support/run.js";
 
 const dir = mkdtempSync(join(tmpdir(), "wirecall-cli-bench-"));
 after(() => {
@@ -16,19 +16,7 @@ after(() => {
 describe("wirecall bench in a source checkout", () => {
   it("runs benchmarks/run.mjs with its options and prints where the results are", async () => {
     const out = join(dir, "bench", "run.json");
-    const r = await new Promise<Result>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(ROOT, "dist/cli/wirecall.js"), "bench", "--quick", "--transports", "tcp", "--serializers", "json", "--payloads", "add", "--peers", "floor", "--seconds", "0.1", "--warmup-calls", "100", "--out", out], { cwd: ROOT, env: envWith(), stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
-      children.add(child);
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d));
-      child.stderr.on("data", (d: Buffer) => (stderr += d));
-      child.on("error", reject);
-      child.on("close", (code) => {
-        children.delete(child);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const r = await runToEnd(process.execPath, [join(ROOT, "dist/cli/wirecall.js"), "bench", "--quick", "--transports", "tcp", "--serializers", "json", "--payloads", "add", "--peers", "floor", "--seconds", "0.1", "--warmup-calls", "100", "--out", out], { cwd: ROOT, env: envWith(), timeoutMs: 120_000, children });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout + r.stderr, /\[1\/2\] wirecall tcp\+json add: /);
     // One summary line per transport with its ratio to the floor; the full table in files beside the results.

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runToEnd, type Result } from "./support/run.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("./fixtures/cli/", import.meta.url));
@@ -18,11 +19,7 @@ export const AUTHKEY = "cli-test-key";
 export const installed = { dir: "", bin: "" };
 export const children = new Set<ChildProcess>();
 
-export interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type { Result };
 
 export function sh(cmd: string, args: string[], cwd: string, timeout = 240_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -40,19 +37,7 @@ export function envWith(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /** Run the installed `wirecall` to completion. */
 export function wirecall(args: string[], extra: Record<string, string> = { WIRECALL_AUTHKEY: AUTHKEY }): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(installed.bin, args, { cwd: installed.dir, env: envWith(extra), stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
-    children.add(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runToEnd(installed.bin, args, { cwd: installed.dir, env: envWith(extra), timeoutMs: 60_000, children });
 }
 
 export interface Running {

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Dealer } from "zeromq";
 import type { RpcError } from "../src/index.js";
 import { within } from "./support/async.js";
+import { runToEnd, type Result } from "./support/run.js";
 export { within };
 
 /** The repository root (tests run from dist/test/). */
@@ -17,26 +18,8 @@ export const FIXTURES = `${ROOT}test/fixtures/zmq/`;
 export const PYTHON = "/usr/bin/python3";
 
 /** Run a program to completion within `timeoutMs`; resolves with its output, rejects on failure or timeout (and kills it). */
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<{ stdout: string; stderr: string; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${cmd} ${args.join(" ")} timed out after ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code });
-    });
-  });
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<Result> {
+  return runToEnd(cmd, args, { env: { ...process.env, ...env }, timeoutMs });
 }
 
 /** A long-running child that printed a first line (its address, or "ready"). */
