@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { RPCHandler, RpcError, connect, serve, type AnyRemote, type CallContext } from "../src/index.js";
+import { RPCHandler, RpcError, connect, serve, type AnyRemote } from "../src/index.js";
 import { NatsCaller } from "../transports/nats/index.js";
+import { registerAbortProbe } from "./support/abort-probe.js";
 import { startNatsCluster, startNatsServer, type NatsServer } from "./support/nats-server.js";
 import { startWorker, type WorkerProcess } from "./support/nats-workers.js";
 
@@ -238,23 +239,8 @@ describe("nats: liveness both ways", () => {
 
   it("a caller SIGKILLed mid-call: the worker aborts that call (ctx.signal, CONNECTION_CLOSED) within about two heartbeats", async () => {
     server ??= await startNatsServer();
-    let started!: () => void;
-    const startedP = new Promise<void>((r) => (started = r));
-    let aborted!: (reason: unknown) => void;
-    const abortedP = new Promise((r) => (aborted = r));
     const h = new RPCHandler();
-    h.register(
-      "wait",
-      (ctx: CallContext) =>
-        new Promise((_, reject) => {
-          started();
-          ctx.signal.addEventListener("abort", () => {
-            aborted(ctx.signal.reason);
-            reject(ctx.signal.reason);
-          });
-        }),
-      { context: true },
-    );
+    const { started: startedP, aborted: abortedP } = registerAbortProbe(h);
     const worker = await serve(h, `${server.url}/dead.caller`, { heartbeat: 200 });
     const child = spawn(process.execPath, [fileURLToPath(new URL("./fixtures/nats/caller.js", import.meta.url)), worker.url, "wait"], { stdio: ["pipe", "ignore", "inherit"] });
     try {

@@ -14,6 +14,7 @@ import { connect as natsConnect, nkeys } from "@nats-io/transport-node";
 import { RPCHandler, RpcError, connect, locateNS, serve, startNameServer, type AnyRemote, type CallContext } from "../src/index.js";
 import { importNats } from "../transports/nats/load-nats.js";
 import "../transports/nats/index.js";
+import { registerAbortProbe } from "./support/abort-probe.js";
 import { startNatsServer, type NatsServer } from "./support/nats-server.js";
 import { makeTestCerts } from "./tcp-certs.js";
 
@@ -179,23 +180,8 @@ describe("nats: no responders, authkey, missing package", () => {
   });
 
   it("a caller closing ends the worker's calls for it at once (ctx.signal, CONNECTION_CLOSED)", async () => {
-    let aborted!: (reason: unknown) => void;
-    const abortedP = new Promise((r) => (aborted = r));
-    let started!: () => void;
-    const startedP = new Promise<void>((r) => (started = r));
     const h = handler();
-    h.register(
-      "wait",
-      (ctx: CallContext) =>
-        new Promise((_, reject) => {
-          started();
-          ctx.signal.addEventListener("abort", () => {
-            aborted(ctx.signal.reason);
-            reject(ctx.signal.reason);
-          });
-        }),
-      { context: true },
-    );
+    const { started: startedP, aborted: abortedP } = registerAbortProbe(h);
     const server = await srv(h, `${ns.url}/`);
     const proxy = await cli(server.url, FAST);
     const call = proxy.wait().catch((e: RpcError) => e);
