@@ -585,6 +585,16 @@ async function pairOf(t: Target): Promise<Pair> {
   };
 }
 
+/** Both ends open and frame 0 delivered to the server (zmq's server sees a connection only once it has a frame). */
+async function started(p: Pair): Promise<{ clientSink: Recorder; server: Connection; sink: Recorder }> {
+  const clientSink = opened(p.client);
+  p.client.send(numbered(0));
+  const server = await p.server;
+  const sink = opened(server);
+  await sink.until(() => sink.frames.length === 1, "the first frame");
+  return { clientSink, server, sink };
+}
+
 /** Long enough for frames sent on loopback to have arrived: only to show that they were held, never to wait for a result. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await tick();
@@ -633,11 +643,7 @@ function connectionContract(t: Target): void {
     it("pause holds frames until resume; resume delivers them in order, not inside resume()", async () => {
       const p = await pairOf(t);
       try {
-        opened(p.client);
-        p.client.send(numbered(0));
-        const server = await p.server;
-        const sink = opened(server);
-        await sink.until(() => sink.frames.length === 1, "the first frame");
+        const { server, sink } = await started(p);
         server.pause();
         for (const i of range(20, 1)) p.client.send(numbered(i, 100 + i * 1000));
         await settle();
@@ -656,11 +662,7 @@ function connectionContract(t: Target): void {
       it("send returns false above the high-water mark while the peer is paused, keeps doing so, and drain fires once it reads", async () => {
         const p = await pairOf(t);
         try {
-          const clientSink = opened(p.client);
-          p.client.send(numbered(0));
-          const server = await p.server;
-          const sink = opened(server);
-          await sink.until(() => sink.frames.length === 1, "the first frame");
+          const { clientSink, server, sink } = await started(p);
           server.pause();
           let sent = 1;
           while (p.client.send(numbered(sent++, 256 * 1024))) {
@@ -708,11 +710,7 @@ function connectionContract(t: Target): void {
     it("both ends closing at once: each sink closes exactly once", async () => {
       const p = await pairOf(t);
       try {
-        const clientSink = opened(p.client);
-        p.client.send(numbered(0));
-        const server = await p.server;
-        const sink = opened(server);
-        await sink.until(() => sink.frames.length === 1, "the first frame");
+        const { clientSink, server, sink } = await started(p);
         server.close(new RpcError("SHUTTING_DOWN", "server"));
         p.client.close();
         await sink.until(() => sink.closes.length > 0, "the server's close");
@@ -731,11 +729,7 @@ function connectionContract(t: Target): void {
     it("a peer that closes while we are paused: held frames first, after resume, then the close", async () => {
       const p = await pairOf(t);
       try {
-        opened(p.client);
-        p.client.send(numbered(0));
-        const server = await p.server;
-        const sink = opened(server);
-        await sink.until(() => sink.frames.length === 1, "the first frame");
+        const { server, sink } = await started(p);
         server.pause();
         for (const i of range(9, 1)) p.client.send(numbered(i));
         p.client.close();

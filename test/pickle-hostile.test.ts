@@ -153,6 +153,28 @@ function answeredWith(reply: Uint8Array | undefined): { name: string; code: stri
   return { name: e.name, code: e.code };
 }
 
+/** The recipe server fixture in its own process, its heap capped; it prints its URL once listening. */
+async function startServer(): Promise<{ server: ChildProcess; serverExit: Promise<number | null>; url: string; port: number }> {
+  const server = spawn(process.execPath, [`--max-old-space-size=${SERVER_HEAP_MB}`, `${FIXTURES}server.mjs`], {
+    env: { ...process.env, AUTHKEY },
+    stdio: ["pipe", "pipe", "inherit"],
+    timeout: 170_000,
+    killSignal: "SIGKILL",
+  });
+  const serverExit = new Promise<number | null>((resolve) => server.on("close", (code) => resolve(code)));
+  const url = (JSON.parse(await lineReader(server)()) as { url: string }).url;
+  return { server, serverExit, url, port: Number(new URL(url).port) };
+}
+
+/** Close its stdin (it closes its server and exits), SIGKILL after 10 s; nothing when it already exited. */
+async function stopServer(server: ChildProcess, serverExit: Promise<number | null>): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return;
+  server.stdin?.end();
+  const t = setTimeout(() => server.kill("SIGKILL"), 10_000);
+  await serverExit;
+  clearTimeout(t);
+}
+
 const linux = existsSync("/proc/self/status");
 
 describe("pickle: hostile peers against a recipe server in its own process", { skip: !linux && "needs /proc for RSS", timeout: 180_000 }, () => {
@@ -166,15 +188,7 @@ describe("pickle: hostile peers against a recipe server in its own process", { s
   let honest: AnyRemote | undefined;
 
   before(async () => {
-    server = spawn(process.execPath, [`--max-old-space-size=${SERVER_HEAP_MB}`, `${FIXTURES}server.mjs`], {
-      env: { ...process.env, AUTHKEY },
-      stdio: ["pipe", "pipe", "inherit"],
-      timeout: 170_000,
-      killSignal: "SIGKILL",
-    });
-    serverExit = new Promise((resolve) => server.on("close", (code) => resolve(code)));
-    url = (JSON.parse(await lineReader(server)()) as { url: string }).url;
-    port = Number(new URL(url).port);
+    ({ server, serverExit, url, port } = await startServer());
   });
 
   after(async () => {
@@ -182,12 +196,7 @@ describe("pickle: hostile peers against a recipe server in its own process", { s
     for (const p of peers) p.destroy();
     await honest?.$close();
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-    if (server.exitCode === null && server.signalCode === null) {
-      server.stdin?.end();
-      const t = setTimeout(() => server.kill("SIGKILL"), 10_000);
-      await serverExit;
-      clearTimeout(t);
-    }
+    await stopServer(server, serverExit);
   });
 
   it("serves honest clients throughout, survives, and keeps its RSS bounded", async (t) => {
@@ -319,26 +328,13 @@ describe("pickle: requests pipelined behind a slow call wait undecoded", { skip:
   let honest: AnyRemote | undefined;
 
   before(async () => {
-    server = spawn(process.execPath, [`--max-old-space-size=${SERVER_HEAP_MB}`, `${FIXTURES}server.mjs`], {
-      env: { ...process.env, AUTHKEY },
-      stdio: ["pipe", "pipe", "inherit"],
-      timeout: 170_000,
-      killSignal: "SIGKILL",
-    });
-    serverExit = new Promise((resolve) => server.on("close", (code) => resolve(code)));
-    url = (JSON.parse(await lineReader(server)()) as { url: string }).url;
-    port = Number(new URL(url).port);
+    ({ server, serverExit, url, port } = await startServer());
   });
 
   after(async () => {
     peer?.destroy();
     await honest?.$close();
-    if (server.exitCode === null && server.signalCode === null) {
-      server.stdin?.end();
-      const t = setTimeout(() => server.kill("SIGKILL"), 10_000);
-      await serverExit;
-      clearTimeout(t);
-    }
+    await stopServer(server, serverExit);
   });
 
   it("16 requests of 200,000 dicts each are answered in order, one decoded at a time, another client served between", async (t) => {

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RPCHandler, RpcError, connect, type AnyRemote, type CallContext } from "../src/index.js";
+import { RPCHandler, RpcError, connect, type AnyRemote, type CallContext, type Server } from "../src/index.js";
 import { Deferred, TRANSPORTS, raw, start, within } from "./production-support.js";
 
 /** What a hop saw: its deadline when called, and why its signal fired. */
@@ -33,26 +33,35 @@ function waitAbort(ctx: CallContext, h: Hop): Promise<never> {
   });
 }
 
+/**
+ * A -> B -> C: C serves `work`, B serves `relay`, which calls C as `callC`
+ * says and then waits, like C, until its signal fires.
+ */
+async function relayChain(url: () => string, callC: (toC: AnyRemote, ctx: CallContext) => void): Promise<{ b: Hop; c: Hop; toC: AnyRemote; B: Server }> {
+  const b = hop();
+  const c = hop();
+  const C = await start(new RPCHandler().register("work", (ctx: CallContext) => waitAbort(ctx, c), { context: true }), url());
+  const toC = await connect(C.url);
+  const B = await start(
+    new RPCHandler().register(
+      "relay",
+      (ctx: CallContext) => {
+        callC(toC, ctx);
+        return waitAbort(ctx, b);
+      },
+      { context: true },
+    ),
+    url(),
+  );
+  return { b, c, toC, B };
+}
+
 for (const t of TRANSPORTS) {
   describe(`${t.name}: deadlines across hops`, () => {
     it("A -> B -> C: A's deadline travels; B's and C's signals fire when it passes", async () => {
-      const b = hop();
-      const c = hop();
       const cOut = new Deferred<unknown>();
-      const C = await start(new RPCHandler().register("work", (ctx: CallContext) => waitAbort(ctx, c), { context: true }), t.url());
-      const toC = await connect(C.url);
-      const B = await start(
-        new RPCHandler().register(
-          "relay",
-          (ctx: CallContext) => {
-            // No parent given: the call inherits from the call being served.
-            toC.work().then(cOut.resolve, cOut.resolve);
-            return waitAbort(ctx, b);
-          },
-          { context: true },
-        ),
-        t.url(),
-      );
+      // No parent given: the call inherits from the call being served.
+      const { b, c, toC, B } = await relayChain(t.url, (toC) => void toC.work().then(cOut.resolve, cOut.resolve));
       const a = await connect(B.url);
       try {
         const sent = Date.now();
@@ -75,21 +84,7 @@ for (const t of TRANSPORTS) {
     });
 
     it("$with({ parent: ctx }): cancelling A's call cancels B's call to C, with no deadline anywhere", async () => {
-      const b = hop();
-      const c = hop();
-      const C = await start(new RPCHandler().register("work", (ctx: CallContext) => waitAbort(ctx, c), { context: true }), t.url());
-      const toC = await connect(C.url);
-      const B = await start(
-        new RPCHandler().register(
-          "relay",
-          (ctx: CallContext) => {
-            toC.$with({ parent: ctx }).work().catch(() => undefined);
-            return waitAbort(ctx, b);
-          },
-          { context: true },
-        ),
-        t.url(),
-      );
+      const { b, c, toC, B } = await relayChain(t.url, (toC, ctx) => void toC.$with({ parent: ctx }).work().catch(() => undefined));
       const a = await connect(B.url);
       try {
         const ac = new AbortController();
