@@ -21,7 +21,7 @@ import { ErrorCodes, RpcError } from "../../src/errors.js";
 import { decodeUtf8Lenient } from "../python/text.js";
 import { defaultClassHook, type ClassHook } from "./class-dicts.js";
 import { pyro4Limits, type Pyro4Limits } from "./limits.js";
-import { PyComplex } from "./python-values.js";
+import { PyComplex, pythonDict } from "./python-values.js";
 
 export interface MarshalDecodeOptions {
   limits?: Partial<Pyro4Limits>;
@@ -296,19 +296,10 @@ class Reader {
       keys.push(this.#key(d, "dict key"));
       values.push(this.value(d));
     }
-    let allStrings = true;
-    for (const k of keys) if (typeof k !== "string") allStrings = false;
-    if (!allStrings) {
-      const m = new Map<unknown, unknown>();
-      for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i]);
+    const o = pythonDict(keys, values);
+    if (o instanceof Map) {
       this.#unhashable = true;
-      return m;
-    }
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      if (key === "__proto__") Object.defineProperty(o, key, { value: values[i], enumerable: true, writable: true, configurable: true });
-      else o[key] = values[i];
+      return o;
     }
     if (Object.prototype.hasOwnProperty.call(o, "__class__")) {
       const cls = o.__class__;

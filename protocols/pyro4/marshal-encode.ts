@@ -14,7 +14,7 @@ import { PyTuple } from "../python/pickle-encoder.js";
 import { encodeUtf8SurrogatePass } from "../python/text.js";
 import { DEFAULT_PYRO4_LIMITS } from "./limits.js";
 import { classDictFor } from "./class-dicts.js";
-import { PyComplex } from "./python-values.js";
+import { PyComplex, asBytes } from "./python-values.js";
 
 function refuse(message: string): never {
   throw new RpcError(ErrorCodes.SERIALIZE_ERROR, `marshal: ${message}`);
@@ -25,13 +25,6 @@ export function encodeMarshal(value: unknown, options: { maxDepth?: number } = {
   const w = new Writer(options.maxDepth ?? DEFAULT_PYRO4_LIMITS.maxDepth);
   w.value(value, 0);
   return w.finish();
-}
-
-function asBytes(v: unknown): Uint8Array | undefined {
-  if (v instanceof Uint8Array) return v;
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  return undefined;
 }
 
 class Writer {

@@ -48,3 +48,38 @@ function shortName(cls: string): string {
 export class Pyro4ExceptionWrapper {
   constructor(readonly exception: unknown) {}
 }
+
+/**
+ * A decoded Python dict as JavaScript: a plain object when every key is a
+ * string ("__proto__" stays an own key instead of replacing the
+ * prototype), else a Map that keeps the keys' types.
+ */
+export function pythonDict(keys: readonly unknown[], values: readonly unknown[]): Record<string, unknown> | Map<unknown, unknown> {
+  let allStrings = true;
+  for (const k of keys) {
+    if (typeof k !== "string") {
+      allStrings = false;
+      break;
+    }
+  }
+  if (!allStrings) {
+    const m = new Map<unknown, unknown>();
+    for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i]);
+    return m;
+  }
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (key === "__proto__") Object.defineProperty(o, key, { value: values[i], enumerable: true, writable: true, configurable: true });
+    else o[key] = values[i];
+  }
+  return o;
+}
+
+/** The bytes of a value that encodes as Python `bytes`, or undefined for any other value. */
+export function asBytes(v: unknown): Uint8Array | undefined {
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  return undefined;
+}

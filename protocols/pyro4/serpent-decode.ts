@@ -22,7 +22,7 @@
 import { ErrorCodes, RpcError } from "../../src/errors.js";
 import { defaultClassHook, serpentBytes, type ClassHook } from "./class-dicts.js";
 import { pyro4Limits, type Pyro4Limits } from "./limits.js";
-import { PyComplex } from "./python-values.js";
+import { PyComplex, pythonDict } from "./python-values.js";
 
 export interface SerpentDecodeOptions {
   limits?: Partial<Pyro4Limits>;
@@ -285,25 +285,8 @@ class Parser {
 
   #finishDict(keys: unknown[], values: unknown[]): unknown {
     this.#unhashable = "dict";
-    let allStrings = true;
-    for (const k of keys) {
-      if (typeof k !== "string") {
-        allStrings = false;
-        break;
-      }
-    }
-    if (!allStrings) {
-      const m = new Map<unknown, unknown>();
-      for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i]);
-      return m;
-    }
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      // "__proto__" stays an own key instead of replacing the prototype.
-      if (key === "__proto__") Object.defineProperty(o, key, { value: values[i], enumerable: true, writable: true, configurable: true });
-      else o[key] = values[i];
-    }
+    const o = pythonDict(keys, values);
+    if (o instanceof Map) return o;
     if (this.#bytes && keys.length === 2) {
       const b = serpentBytes(o);
       if (b) {

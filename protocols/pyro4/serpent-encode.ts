@@ -23,7 +23,7 @@ import { ErrorCodes, RpcError } from "../../src/errors.js";
 import { PyTuple } from "../python/pickle-encoder.js";
 import { DEFAULT_PYRO4_LIMITS } from "./limits.js";
 import { classDictFor } from "./class-dicts.js";
-import { PyComplex } from "./python-values.js";
+import { PyComplex, asBytes } from "./python-values.js";
 
 /** The first line of every serpent document Python 3's serpent writes. */
 export const SERPENT_HEADER = "# serpent utf-8 python3.2\n";
@@ -107,13 +107,6 @@ export function bytesLiteral(b: Uint8Array): string {
     else out += `\\x${c.toString(16).padStart(2, "0")}`;
   }
   return `${out}'`;
-}
-
-function asBytes(v: unknown): Uint8Array | undefined {
-  if (v instanceof Uint8Array) return v;
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  return undefined;
 }
 
 class Writer {
