@@ -7,36 +7,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { inspect } from "node:util";
 import { after, before, describe, it } from "node:test";
-import {
-  RemoteError,
-  RpcError,
-  connect,
-  kw,
-  serve,
-  type Server,
-} from "wirecall";
-import {
-  BOUND,
-  Deferred,
-  within,
-  code,
-  Probe,
-  token,
-  assertNoPollution,
-  KEY,
-  makeHandler,
-  mpDecode,
-  mpEncode,
-  RawTcp,
-  CHALLENGE,
-  SHA256,
-  hmac,
-  answerChallenge,
-  deliverChallenge,
-  rawTcpClient,
-  rawHello,
-  portOf,
-} from "./support/contract.js";
+import { RemoteError, RpcError, connect, kw, serve, type Server } from "wirecall";
+import { BOUND, Deferred, within, code, Probe, token, assertNoPollution, KEY, makeHandler, mpDecode, mpEncode, RawTcp, CHALLENGE, SHA256, hmac, answerChallenge, deliverChallenge, rawTcpClient, rawHello, portOf } from "./support/contract.js";
 
 // ================================================================ docs/protocol.md over TCP, by hand
 

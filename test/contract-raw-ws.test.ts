@@ -6,21 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import { connect, serve, type Server } from "wirecall";
-import {
-  BOUND,
-  Deferred,
-  within,
-  code,
-  Probe,
-  token,
-  KEY,
-  makeHandler,
-  mpDecode,
-  mpEncode,
-  SHA256,
-  answerChallenge,
-  deliverChallenge,
-} from "./support/contract.js";
+import { BOUND, Deferred, within, code, Probe, token, KEY, makeHandler, mpDecode, mpEncode, SHA256, answerChallenge, deliverChallenge } from "./support/contract.js";
 
 // ================================================================ WebSocket, by hand
 
