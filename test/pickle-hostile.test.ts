@@ -26,6 +26,7 @@ import { emptyDicts, listOfDicts, nestedExceptions, sharedPairs } from "./pickle
 import { findPython, findPythons } from "./python-procs.js";
 // Registers the Python recipe: tcp:// servers answer recipe clients, `profile: "python"` calls recipe servers.
 import "../protocols/python/index.js";
+import { stdoutLines } from "./support/child-lines.js";
 
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/pickle-hostile/", import.meta.url));
 const AUTHKEY = "hostile-pickles";
@@ -37,31 +38,6 @@ const MAX_RSS_MB = 600;
 function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : 0;
-}
-
-/** Lines of a child's stdout, one promise at a time. */
-function lineReader(child: ChildProcess): () => Promise<string> {
-  let buf = "";
-  const lines: string[] = [];
-  const waiters: ((l: string) => void)[] = [];
-  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-    buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      const w = waiters.shift();
-      if (w) w(line);
-      else lines.push(line);
-    }
-  });
-  const exited = new Promise<string>((_, reject) => child.on("close", (code) => reject(new Error(`exited (${code}) before printing a line`))));
-  exited.catch(() => {});
-  return () => {
-    const l = lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    return Promise.race([new Promise<string>((resolve) => waiters.push(resolve)), exited]);
-  };
 }
 
 function frame(payload: Uint8Array): Uint8Array {
@@ -162,7 +138,7 @@ async function startServer(): Promise<{ server: ChildProcess; serverExit: Promis
     killSignal: "SIGKILL",
   });
   const serverExit = new Promise<number | null>((resolve) => server.on("close", (code) => resolve(code)));
-  const url = (JSON.parse(await lineReader(server)()) as { url: string }).url;
+  const url = (JSON.parse(await stdoutLines(server)()) as { url: string }).url;
   return { server, serverExit, url, port: Number(new URL(url).port) };
 }
 
@@ -221,7 +197,7 @@ describe("pickle: hostile peers against a recipe server in its own process", { s
         killSignal: "SIGKILL",
       });
       children.push(pyClient);
-      pyLine = lineReader(pyClient);
+      pyLine = stdoutLines(pyClient);
       assert.equal(await pyLine(), "ready");
     }
 

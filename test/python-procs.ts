@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stdoutLines } from "./support/child-lines.js";
 
 /** test/fixtures/python, from the compiled test in dist/test. */
 export const PY_FIXTURES = fileURLToPath(new URL("../../test/fixtures/python/", import.meta.url));
@@ -120,30 +121,9 @@ export function startPython(bin: string, script: string, args: readonly string[]
     child.kill("SIGKILL");
     await exited;
   };
-  let out = "";
   let err = "";
-  const lines: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  const nextLine = (): Promise<string> => {
-    const line = lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    return Promise.race([
-      new Promise<string>((resolve) => waiting.push(resolve)),
-      exited.then((code) => Promise.reject(new Error(`${script} exited (${code}) before printing a line: ${err}`))),
-    ]);
-  };
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (err += d));
-  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-    out += d;
-    let nl: number;
-    while ((nl = out.indexOf("\n")) >= 0) {
-      const line = out.slice(0, nl).trim();
-      out = out.slice(nl + 1);
-      const w = waiting.shift();
-      if (w) w(line);
-      else lines.push(line);
-    }
-  });
+  const nextLine = stdoutLines(child, (code) => `${script} exited (${code}) before printing a line: ${err}`);
   return new Promise((resolve, reject) => {
     nextLine().then((firstLine) => resolve({ firstLine, nextLine, exited, stderr: () => err, stop }), reject);
     child.on("error", reject);
