@@ -5,5 +5,6 @@
  * module by itself; browsers use `locateNS` and `PYRONAME:` from `wirecall`.
  */
 export { fileStore, MAX_STORAGE_BYTES } from "./file-store.js";
-export { startNameServer, locateNS, NameServerClient, NameRegistry, NamingError, DEFAULT_NAMESERVER_URL, DEFAULT_NAMING_LIMITS } from "../src/index.js";
+export type { NameServerClient } from "../src/index.js";
+export { startNameServer, locateNS, NameRegistry, NamingError, DEFAULT_NAMESERVER_URL, DEFAULT_NAMING_LIMITS } from "../src/index.js";
 export type { NameServer, NameServerOptions, NameStore, NamingLimits } from "../src/index.js";

@@ -7,6 +7,7 @@
  */
 // PYRONAME:, PYROMETA: and server.publish(), loaded on first use (src/url-resolvers.ts).
 import "./naming/register.js";
+import type { LocateOptions, NameServerClient } from "./naming/locate.js";
 
 export { RPCHandler } from "./handler.js";
 export type { HandlerOptions, Middleware, RegisterOptions } from "./handler.js";
@@ -16,7 +17,7 @@ export type { ConnectOptions, ServeOptions, ServeOptionsFor } from "./endpoint.j
 export type { ObjectServer } from "./objects.js";
 export { startNameServer, DEFAULT_NAMESERVER_URL } from "./naming/start.js";
 export type { NameServer, NameServerOptions, NameStore } from "./naming/start.js";
-export { locateNS, NameServerClient } from "./naming/locate.js";
+export type { NameServerClient } from "./naming/locate.js";
 export type { ListOptions, LocateOptions, NameRecord, RegisterOptions as NameRegisterOptions } from "./naming/locate.js";
 export { NameRegistry, NAMESERVER_NAME } from "./naming/registry.js";
 export type { NameEntry, NameFilter, RegistrySnapshot } from "./naming/registry.js";
@@ -25,6 +26,18 @@ export { DEFAULT_NAMING_LIMITS } from "./naming/naming-limits.js";
 export { DEFAULT_PUBLISH_TTL } from "./url-resolvers.js";
 export type { NameServerHandle, PublishOptions, Publisher } from "./url-resolvers.js";
 export type { NameLookupOptions } from "./naming/resolve.js";
+
+/**
+ * Connect to the name server at `url` (default `WIRECALL_NS`, else
+ * `tcp://127.0.0.1:9090`; `host:port` means tcp). Options are connect()'s
+ * (authkey, serializer, timeout...).
+ *
+ * The client loads on first use, so a page that never looks a name up does
+ * not download it.
+ */
+export async function locateNS(url?: string, options?: LocateOptions): Promise<NameServerClient> {
+  return (await import("./naming/locate.js")).locateNS(url, options);
+}
 export type { NamingLimits } from "./naming/naming-limits.js";
 export { RPCProxy } from "./proxy.js";
 export type { ProxyOptions, ReconnectOptions } from "./proxy.js";
