@@ -1,16 +1,19 @@
 /**
  * Bytes on the wire per call over ZeroMQ, counted exactly by a TCP proxy
- * between a real client and a real server, and the hello-tag negotiation
- * that makes them small: a tag only after the server accepted the offer, the
- * full hello still taken from clients that never offered, a tag understood
- * without a session (stateless), an unknown tag refused.
+ * between a real client and a real server, and the negotiation that makes
+ * them small: a tag only after the server accepted the offer, the full hello
+ * still taken from clients that never offered, a tag understood without a
+ * session (stateless), an unknown tag refused; compact messages (no
+ * delimiter, the tag in the payload's frame) only from and to direct DEALER
+ * peers the server granted them, and a client that takes a reply without
+ * the delimiter only from a server that granted them.
  */
 import assert from "node:assert/strict";
 import { createServer, connect as netConnect, type AddressInfo, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { pack, unpack } from "msgpackr";
-import { Dealer } from "zeromq";
-import { RPCHandler, connect, serve, type Server as RpcServer } from "../src/index.js";
+import { Dealer, Router } from "zeromq";
+import { RPCHandler, RpcError, connect, serve, type Server as RpcServer } from "../src/index.js";
 
 /** A TCP proxy to `port` that counts the bytes going each way. */
 async function countingProxy(port: number): Promise<{ port: number; up: () => number; down: () => number; close: () => Promise<void> }> {
@@ -80,9 +83,15 @@ describe("zmq: bytes on the wire per add", () => {
         const up = (proxy.up() - up0) / calls;
         const down = (proxy.down() - down0) / calls;
         // ZMTP 3 short frames: a flags byte and a size byte each. The payloads: [0,id,"add",[1,2]] is 10 bytes of msgpack, [1,id,3] is 4.
-        // DEALER: ["", tag, payload] up, ["", payload] down. REQ: the socket adds the delimiter both ways.
-        assert.equal(up, 2 + 3 + 12, `client to server: ${up} bytes per add`);
-        assert.equal(down, 2 + 6, `server to client: ${down} bytes per add`);
+        if (socket === "dealer") {
+          // Compact messages: [tag ‖ payload] up, [payload] down.
+          assert.equal(up, 2 + 1 + 10, `client to server: ${up} bytes per add`);
+          assert.equal(down, 2 + 4, `server to client: ${down} bytes per add`);
+        } else {
+          // REQ: the socket adds the delimiter both ways: ["", tag, payload] up, ["", payload] down.
+          assert.equal(up, 2 + 3 + 12, `client to server: ${up} bytes per add`);
+          assert.equal(down, 2 + 6, `server to client: ${down} bytes per add`);
+        }
       } finally {
         await proxyClient.$close();
         await proxy.close();
@@ -125,11 +134,59 @@ describe("zmq: hello tags are negotiated", () => {
     assert.deepEqual(unpack(await ask(sock, pack([0, 2, "add", [2, 4]]))), [1, 2, 6]);
   });
 
-  it("a hello with the offer is answered with it, and the tag then stands for that hello", async () => {
+  it("a hello with the offer is answered with it (and compact messages granted), and the tag then stands for that hello", async () => {
     const sock = await dealer();
     const hello = Buffer.from('{"wirecall":1,"serializer":"msgpack","tags":1}');
-    assert.deepEqual(JSON.parse((await ask(sock, hello)).toString()), { wirecall: 1, serializer: "msgpack", tags: 1 });
+    assert.deepEqual(JSON.parse((await ask(sock, hello)).toString()), { wirecall: 1, serializer: "msgpack", tags: 1, compact: 1 });
     assert.deepEqual(unpack(await ask(sock, Buffer.of(6), pack([0, 1, "add", [2, 3]]))), [1, 1, 5]);
+  });
+
+  it("replies lose the delimiter only after the peer sent a compact message; both forms are taken after that", async () => {
+    const sock = await dealer();
+    const hello = Buffer.from('{"wirecall":1,"serializer":"msgpack","tags":1}');
+    assert.equal(JSON.parse((await ask(sock, hello)).toString()).compact, 1);
+    assert.deepEqual(unpack(await ask(sock, Buffer.of(6), pack([0, 1, "add", [2, 3]]))), [1, 1, 5]);
+    await sock.send(Buffer.concat([Buffer.of(6), pack([0, 2, "add", [2, 4]])]));
+    const compact = await sock.receive();
+    assert.equal(compact.length, 1, "a compact reply is the payload alone");
+    assert.deepEqual(unpack(compact[0] as Buffer), [1, 2, 6]);
+    // The delimited form still works (a client sends long payloads that way); the reply stays compact.
+    await sock.send([Buffer.alloc(0), Buffer.of(6), pack([0, 3, "add", [2, 5]])]);
+    const [only, ...rest] = await sock.receive();
+    assert.equal(rest.length, 0);
+    assert.deepEqual(unpack(only as Buffer), [1, 3, 7]);
+  });
+
+  it("a compact message needs no session: a peer the server never heard from is served in the tag's serializer", async () => {
+    const sock = await dealer();
+    await sock.send(Buffer.concat([Buffer.of(6), pack([0, 1, "add", [40, 2]])]));
+    const reply = await sock.receive();
+    assert.equal(reply.length, 1);
+    assert.deepEqual(unpack(reply[0] as Buffer), [1, 1, 42]);
+  });
+
+  it("a message without the delimiter whose first byte is not a tag is a PROTOCOL_ERROR, answered with the delimiter", async () => {
+    for (const first of [0, 10, 200]) {
+      const sock = await dealer();
+      await sock.send(Buffer.concat([Buffer.of(first), pack([0, 1, "add", [2, 3]])]));
+      const [delimiter, payload, ...rest] = await sock.receive();
+      assert.equal(delimiter?.length, 0);
+      assert.equal(rest.length, 0);
+      const answer = JSON.parse((payload as Buffer).toString());
+      assert.deepEqual([answer[0], answer[1], answer[2].code], [2, null, "PROTOCOL_ERROR"]);
+      assert.match(answer[2].message, new RegExp(`no empty delimiter.*first byte ${first} is not a hello tag`));
+    }
+  });
+
+  it("a hello that crossed a broker hop gets tags but no compact messages", async () => {
+    const sock = await dealer();
+    const hello = Buffer.from('{"wirecall":1,"serializer":"msgpack","tags":1}');
+    // An extra routing frame before the delimiter: to the server, a peer one hop behind a ROUTER broker.
+    await sock.send([Buffer.from("hop"), Buffer.alloc(0), hello]);
+    const [hop, delimiter, answer] = await sock.receive();
+    assert.equal(hop?.toString(), "hop");
+    assert.equal(delimiter?.length, 0);
+    assert.deepEqual(JSON.parse((answer as Buffer).toString()), { wirecall: 1, serializer: "msgpack", tags: 1 });
   });
 
   it("a tag needs no session: a peer the server never heard from is served in the tag's serializer", async () => {
@@ -146,5 +203,61 @@ describe("zmq: hello tags are negotiated", () => {
     assert.equal(answer[1], null);
     assert.equal(answer[2].code, "PROTOCOL_ERROR");
     assert.match(answer[2].message, /unknown hello tag 200.*send the hello itself/);
+  });
+});
+
+describe("zmq: a client takes replies without the delimiter only when it was granted compact messages", () => {
+  /**
+   * A hand-written server on a raw ROUTER: it answers the hello (granting
+   * compact messages or not), then answers the call without the delimiter.
+   */
+  async function fakeServer(grant: boolean): Promise<{ url: string; done: Promise<void>; close: () => void }> {
+    const router = new Router({ linger: 0 });
+    await router.bind("tcp://127.0.0.1:0");
+    const done = (async () => {
+      for (;;) {
+        const [id, ...body] = await router.receive();
+        const last = body[body.length - 1] as Buffer;
+        const text = last.subarray(0, 1).toString();
+        if (body.length === 2 && text === "{") {
+          const answer = { ...JSON.parse(last.toString()), ...(grant ? { compact: 1 } : {}) };
+          await router.send([id as Buffer, Buffer.alloc(0), Buffer.from(JSON.stringify(answer))]);
+          continue;
+        }
+        // The call: compact ([tag ‖ payload]) or delimited (["", hello or tag, payload]).
+        const payload = body.length === 1 ? last.subarray(1) : last;
+        const [, callId] = unpack(payload) as [number, number];
+        await router.send([id as Buffer, pack([1, callId, "no delimiter"])]);
+        return;
+      }
+    })();
+    return { url: `zmq+${router.lastEndpoint}`, done, close: () => router.close() };
+  }
+
+  it("granted: the reply [payload] is taken", async () => {
+    const fake = await fakeServer(true);
+    const proxy = await connect<{ add(x: number, y: number): string }>(fake.url, { serializer: "msgpack", timeout: 5000 });
+    try {
+      assert.equal(await proxy.add(1, 2), "no delimiter");
+    } finally {
+      await proxy.$close();
+      fake.close();
+    }
+  });
+
+  it("not granted: the reply [payload] is a PROTOCOL_ERROR", async () => {
+    const fake = await fakeServer(false);
+    const proxy = await connect<{ add(x: number, y: number): string }>(fake.url, { serializer: "msgpack", timeout: 5000 });
+    try {
+      await assert.rejects(proxy.add(1, 2), (err: RpcError) => {
+        // The client closes the connection on the malformed reply: the call fails with that reason.
+        assert.equal(err.code, "CONNECTION_CLOSED");
+        assert.match(err.message, /malformed message from the server \(1 frames, no empty delimiter first\)/);
+        return true;
+      });
+    } finally {
+      await proxy.$close();
+      fake.close();
+    }
   });
 });

@@ -11,7 +11,9 @@
  * every later payload (`[hello, payload]`), which makes each message
  * self-describing for workers behind a load-balancing broker. When the
  * server's answer accepts the offer, a one-byte tag replaces the repeated
- * hello (`[tag, payload]`, frames.ts).
+ * hello (`[tag, payload]`, frames.ts). When it also grants compact
+ * messages, a DEALER sends `[tag ‖ payload]` without the delimiter, and
+ * takes `[payload]` replies as well as `["", payload]`.
  */
 import type { Dealer, MessageLike, Request } from "zeromq";
 import { ConnectionBase } from "../../src/transport-sdk.js";
@@ -27,6 +29,13 @@ import { baseSocketOptions, booleanOption, handshakeTimeout, stringOption, zmqEn
 
 /** Messages waiting in JavaScript before `send` returns false. */
 const QUEUE_HIGH_WATER = 1024;
+/**
+ * The longest payload sent as a compact message: the tag is put in front by
+ * a copy, which up to here costs less than the two frames it saves (and
+ * zeromq.js copies frames of up to 128 bytes anyway); a longer payload
+ * leaves as its own frame, uncopied.
+ */
+const COMPACT_MAX = 2048;
 
 type ClientSocket = Dealer | Request;
 
@@ -45,6 +54,8 @@ export class ZmqClientConnection extends ConnectionBase {
   #sentFirst = false;
   /** The hello was sent and its answer not yet seen: the answer says whether the server takes tags. */
   #awaitingHelloAnswer = false;
+  /** The server granted compact messages: our hello's tag byte, else -1. */
+  #compactTag = -1;
   /** During the authkey challenge, messages go here instead of to the core. */
   #mailbox: Mailbox | undefined;
   #authenticated = false;
@@ -120,6 +131,12 @@ export class ZmqClientConnection extends ConnectionBase {
         return this.#sendMessage(this.#hello);
       }
       return this.#sendMessage(frame);
+    }
+    if (this.#compactTag >= 0 && frame.length <= COMPACT_MAX) {
+      const message = Buffer.allocUnsafe(frame.length + 1);
+      message[0] = this.#compactTag;
+      message.set(frame, 1);
+      return this.#queue.push(message);
     }
     return this.#sendMessage(frame, this.#hello);
   }
@@ -228,8 +245,9 @@ export class ZmqClientConnection extends ConnectionBase {
 
   #onMessage(msg: Buffer[]): void {
     if (!this.live) return;
-    // DEALER: ["", payload]; REQ: [payload] (the socket strips the delimiter). Indexed, not sliced: no copy per message.
-    const first = this.requestReply ? 0 : 1;
+    // DEALER: ["", payload], or [payload] once compact messages are granted; REQ: [payload] (the socket strips the delimiter).
+    // Indexed, not sliced: no copy per message.
+    const first = this.requestReply || (msg.length === 1 && this.#compactTag >= 0) ? 0 : 1;
     if (first === 1 && (msg.length < 2 || (msg[0] as Buffer).length !== 0)) {
       this.close(new RpcError("PROTOCOL_ERROR", `malformed message from the server (${msg.length} frames, no empty delimiter first)`));
       return;
@@ -260,11 +278,19 @@ export class ZmqClientConnection extends ConnectionBase {
     this.deliver(payload);
   }
 
-  /** The server's answer to our hello: when it takes tags, the tag (if our hello has one) replaces the repeated hello. */
+  /**
+   * The server's answer to our hello: when it takes tags, the tag (if our
+   * hello has one) replaces the repeated hello; when it grants compact
+   * messages too, a DEALER sends them from now on.
+   */
   #helloAnswered(payload: Buffer): void {
     this.#awaitingHelloAnswer = false;
-    const answer = decodeHello(payload) as { tags?: unknown } | undefined;
-    if (answer?.tags === 1 && this.#hello) this.#hello = tagFor(this.#hello) ?? this.#hello;
+    const answer = decodeHello(payload) as { tags?: unknown; compact?: unknown } | undefined;
+    if (answer?.tags !== 1 || !this.#hello) return;
+    const tag = tagFor(this.#hello);
+    if (!tag) return;
+    this.#hello = tag;
+    if (answer.compact === 1 && !this.requestReply) this.#compactTag = tag[0] as number;
   }
 
   #nextRequest(): void {

@@ -40,20 +40,20 @@ export class PeerConnection extends ConnectionBase {
   /** The first frame is a hello that the client sent before a payload, not on its own: its answer must not reach the client. */
   #quietHello: boolean;
   #swallowing = false;
-  /** The peer offered hello tags and this server takes them: say so in the hello's answer. */
-  #acceptTags: boolean;
+  /** The peer offered hello tags and this server takes them (1), and compact messages too (2): say so in the hello's answer. */
+  #offer: 0 | 1 | 2;
   /** Frames counted in the host's total, not yet known to be delivered. */
   #held = 0;
   #heldBytes = 0;
 
-  constructor(host: PeerHost, remoteAddress: string, hello: Buffer | undefined, quietHello: boolean, acceptTags = false) {
+  constructor(host: PeerHost, remoteAddress: string, hello: Buffer | undefined, quietHello: boolean, offer: 0 | 1 | 2 = 0) {
     // Held frames before open are bounded by the listener's total, not per peer.
     super({ holdBeforeOpen: Number.POSITIVE_INFINITY });
     this.#host = host;
     this.remoteAddress = remoteAddress;
     this.hello = hello;
     this.#quietHello = quietHello;
-    this.#acceptTags = acceptTags;
+    this.#offer = offer;
   }
 
   get closed(): boolean {
@@ -111,11 +111,12 @@ export class PeerConnection extends ConnectionBase {
       const h = decodeHello(frame);
       if (h && !h.error) return true; // the client had its answer from whichever worker saw its hello first
     }
-    if (this.#acceptTags) {
+    if (this.#offer !== 0) {
       // The first frame of the session is the hello's answer.
-      this.#acceptTags = false;
+      const offer = this.#offer;
+      this.#offer = 0;
       const h = decodeHello(frame);
-      if (h && !h.error) return this.#host.sendTo(this, withTags(frame));
+      if (h && !h.error) return this.#host.sendTo(this, withTags(frame, offer === 2));
     }
     return this.#host.sendTo(this, frame);
   }

@@ -16,7 +16,7 @@ import type { Router } from "zeromq";
 import { MAX_HANDSHAKE_MESSAGE, RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
-import { EMPTY, READY, REFUSED, helloForTag, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
+import { EMPTY, READY, REFUSED, helloForTag, identityKey, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
 import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -50,6 +50,8 @@ interface Peer {
   /** The authkey challenge in progress. */
   handshake: Mailbox | undefined;
   lastActive: number;
+  /** The peer sent a compact message, so it takes replies without the delimiter (frames.ts). */
+  compact: boolean;
 }
 
 export class ZmqListener implements Listener, PeerHost {
@@ -204,6 +206,11 @@ export class ZmqListener implements Listener, PeerHost {
     const peer = this.#byConn.get(conn);
     if (!peer) return false;
     this.#touch(peer);
+    if (peer.compact && payload.length > 0 && !this.#socketClosed) {
+      // A compact peer is a direct one: its routing is its identity alone.
+      this.#queue.push([peer.routing[0] as Buffer, payload]);
+      return true;
+    }
     return this.#send(peer.routing, payload);
   }
 
@@ -252,6 +259,15 @@ export class ZmqListener implements Listener, PeerHost {
       this.#connectionEvent(msg[0] as Buffer);
       return;
     }
+    if (msg.length === 2 && this.#acceptTags) {
+      // [identity, tag ‖ payload]: a compact message (frames.ts); any other two-frame message has no delimiter.
+      const identity = msg[0] as Buffer;
+      const frame = msg[1] as Buffer;
+      const key = identityKey(identity);
+      const peer = this.#peers.get(key);
+      this.#onBody(key, peer ? peer.routing : [identity], peer, frame[0] as number, frame.subarray(1), true);
+      return;
+    }
     const routed = splitRouted(msg);
     if (typeof routed === "string") {
       // Answer on the peer's identity alone: without a delimiter nothing else is trustworthy.
@@ -259,16 +275,26 @@ export class ZmqListener implements Listener, PeerHost {
       return;
     }
     const { routing, body } = routed;
-    const key = peerKey(routing);
-    let peer = this.#peers.get(key);
+    const key = routing.length === 1 ? identityKey(routing[0] as Buffer) : peerKey(routing);
     const payload = body[body.length - 1] as Buffer;
-    const bye = body.length === 1 && payload.length === 0;
+    const first = body.length === 2 ? (body[0] as Buffer) : undefined;
+    this.#onBody(key, routing, this.#peers.get(key), first?.length === 1 ? (first[0] as number) : first, payload, false);
+  }
+
+  /**
+   * One message of the peer `key` (`peer`, when it has a session):
+   * `hello` is the hello frame before `payload`, or the tag byte standing
+   * for one, or undefined for a one-frame body; `compact`: it came in the
+   * compact form.
+   */
+  #onBody(key: string, routing: Buffer[], peer: Peer | undefined, hello: Buffer | number | undefined, payload: Buffer, compact: boolean): void {
+    const bye = hello === undefined && payload.length === 0;
     let lone: ReturnType<typeof decodeHello>;
     if (!peer) {
       const challenged = this.#pending.get(key);
       if (challenged) {
         // Forgotten at once: the peer's next message is a new knock, whatever the challenge's promise does later.
-        if (bye || body.length !== 1) this.#forget(challenged, new RpcError("AUTH_FAILED", "the peer left or sent a call during the authkey challenge"));
+        if (bye || hello !== undefined) this.#forget(challenged, new RpcError("AUTH_FAILED", "the peer left or sent a call during the authkey challenge"));
         else (challenged.handshake as Mailbox).push(payload);
         return;
       }
@@ -278,7 +304,8 @@ export class ZmqListener implements Listener, PeerHost {
         return;
       }
       if (this.#authkey) {
-        this.#knock(key, routing, payload.length, this.#authkey); // this first message is the knock
+        // This first message is the knock, whatever it holds; its length counts the tag too.
+        this.#knock(key, routing, payload.length + (compact ? 1 : 0), this.#authkey);
         return;
       }
       peer = this.#addPeer(key, routing);
@@ -289,27 +316,33 @@ export class ZmqListener implements Listener, PeerHost {
         return;
       }
     }
-    if (body.length === 2) {
-      let hello = body[0] as Buffer;
-      if (hello.length === 1) {
+    if (hello !== undefined) {
+      if (typeof hello === "number") {
         const tagged = helloForTag(hello);
         if (!tagged) {
-          this.#send(routing, protocolErrorFrame(`unknown hello tag ${hello[0]} (docs/protocol.md, 5.4, lists the tags); send the hello itself instead`));
+          const why = compact
+            ? `malformed ZeroMQ message: no empty delimiter frame, and the frame's first byte ${hello} is not a hello tag (docs/protocol.md, 5.4); put the empty delimiter first`
+            : `unknown hello tag ${hello} (docs/protocol.md, 5.4, lists the tags); send the hello itself instead`;
+          this.#send(routing, protocolErrorFrame(why));
           return;
         }
         hello = tagged;
       }
-      // The common case is the same hello as last time: a byte compare, no parse.
-      if (!peer.conn?.hello?.equals(hello)) {
+      // The common case is the same hello as last time: the same table entry (a tag), or a byte compare, no parse.
+      const current = peer.conn?.hello;
+      if (current !== hello && !current?.equals(hello)) {
         if (!decodeHello(hello)) {
           this.#send(routing, protocolErrorFrame("with two frames after the delimiter, the first must be a hello or a hello tag"));
           return;
         }
         this.#openSession(peer, hello, true);
       }
+      // A peer that sends compact messages takes compact replies.
+      if (compact) peer.compact = true;
     } else if ((lone = decodeHello(payload))) {
-      // A hello on its own starts a session, replacing any earlier one.
-      this.#openSession(peer, payload, false, this.#acceptTags && (lone as { tags?: unknown }).tags === 1);
+      // A hello on its own starts a session, replacing any earlier one. A direct peer (no broker hop) may also send compact messages.
+      const offer = this.#acceptTags && (lone as { tags?: unknown }).tags === 1 ? (routing.length === 1 ? 2 : 1) : 0;
+      this.#openSession(peer, payload, false, offer);
       (peer.conn as PeerConnection).deliver(payload);
       return;
     } else if (!peer.conn) {
@@ -327,7 +360,7 @@ export class ZmqListener implements Listener, PeerHost {
 
   #newPeer(key: string, routing: Buffer[]): Peer {
     const link = (routing[0] as Buffer).toString("latin1");
-    const peer: Peer = { key, link, routing, conn: undefined, handshake: undefined, lastActive: Date.now() };
+    const peer: Peer = { key, link, routing, conn: undefined, handshake: undefined, lastActive: Date.now(), compact: false };
     let onLink = this.#links.get(link);
     if (!onLink) this.#links.set(link, (onLink = new Set()));
     onLink.add(peer);
@@ -345,14 +378,18 @@ export class ZmqListener implements Listener, PeerHost {
     this.#lastTouched = peer;
   }
 
-  /** Start a session for `peer`; `quiet`: the hello came before a payload and was answered elsewhere. */
-  #openSession(peer: Peer, hello: Buffer | undefined, quiet: boolean, acceptTags = false): void {
+  /**
+   * Start a session for `peer`; `quiet`: the hello came before a payload and
+   * was answered elsewhere; `offer`: the answer accepts hello tags (1), and
+   * compact messages too (2).
+   */
+  #openSession(peer: Peer, hello: Buffer | undefined, quiet: boolean, offer: 0 | 1 | 2 = 0): void {
     if (peer.conn) {
       const old = peer.conn;
       this.#byConn.delete(old);
       old.ended(new RpcError("CONNECTION_CLOSED", "the peer started a new session"));
     }
-    const conn = new PeerConnection(this, peerName(peer.routing), hello, quiet, acceptTags);
+    const conn = new PeerConnection(this, peerName(peer.routing), hello, quiet, offer);
     peer.conn = conn;
     this.#byConn.set(conn, peer);
     if (quiet && hello) conn.deliver(hello);

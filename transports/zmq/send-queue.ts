@@ -24,8 +24,11 @@
  */
 import type { MessageLike } from "zeromq";
 
+/** One message: its frames, or its only frame (no array to build). */
+export type Outgoing = MessageLike | MessageLike[];
+
 export interface SendTarget {
-  send(message: MessageLike[]): Promise<void>;
+  send(message: Outgoing): Promise<void>;
   /** ZMQ_POLLOUT: ZeroMQ takes a message now. */
   readonly writable: boolean;
   /** ZMQ_SNDTIMEO, managed by the queue. */
@@ -40,7 +43,7 @@ export class SendQueue {
   /** The socket never blocks a send (a ROUTER): skip the writability check. */
   readonly #neverBlocks: boolean;
   readonly #failed = (err: unknown): void => this.#fail(err);
-  #queue: MessageLike[][] = [];
+  #queue: Outgoing[] = [];
   #head = 0;
   /** The last send handed to zeromq.js on the fast path: normally settled at once; awaited only after an EBUSY. */
   #pending: Promise<void> | undefined;
@@ -70,7 +73,7 @@ export class SendQueue {
   }
 
   /** Queue one multipart message. False when above the high-water mark: stop producing until the drain callback. */
-  push(parts: MessageLike[]): boolean {
+  push(parts: Outgoing): boolean {
     if (this.#closed) return false;
     if (!this.#busy && (this.#neverBlocks || this.#sock.writable) && this.#trySend(parts)) return !this.#blocked;
     this.#queue.push(parts);
@@ -100,7 +103,7 @@ export class SendQueue {
    * False when zeromq.js reports EBUSY all the same (a build that defers
    * every send): the caller queues the message behind the pending one.
    */
-  #trySend(parts: MessageLike[]): boolean {
+  #trySend(parts: Outgoing): boolean {
     let sent: Promise<void>;
     try {
       sent = this.#sock.send(parts);
@@ -117,7 +120,7 @@ export class SendQueue {
   async #pump(): Promise<void> {
     this.#busy = true;
     while (!this.#closed && this.length > 0) {
-      const parts = this.#queue[this.#head] as MessageLike[];
+      const parts = this.#queue[this.#head] as Outgoing;
       if (this.#neverBlocks || this.#sock.writable) {
         if (!this.#trySend(parts)) {
           // EBUSY: zeromq.js still holds the previous send. Wait for it (its outcome is reported by #trySend), then retry.
@@ -125,10 +128,10 @@ export class SendQueue {
           this.#pending = undefined;
           continue;
         }
-        this.#queue[this.#head++] = undefined as unknown as MessageLike[];
+        this.#queue[this.#head++] = undefined as unknown as Outgoing;
       } else {
         // Blocked: let zeromq.js poll for writability with no timeout, then go back to the fast path.
-        this.#queue[this.#head++] = undefined as unknown as MessageLike[];
+        this.#queue[this.#head++] = undefined as unknown as Outgoing;
         this.#sock.sendTimeout = -1;
         try {
           await this.#sock.send(parts);
