@@ -49,6 +49,11 @@ export function tagFor(hello: Uint8Array): Buffer | undefined {
   return i < 0 ? undefined : Buffer.of(i + 1);
 }
 
+/** The entry of {@link HELLO_TAGS} equal to `hello` (so that later tags match it by identity), else `hello` itself. */
+export function sharedHello(hello: Buffer): Buffer {
+  return HELLO_TAGS.find((h) => h.equals(hello)) ?? hello;
+}
+
 /** The hello the tag byte `tag` stands for, or undefined for an unknown tag. */
 export function helloForTag(tag: number): Buffer | undefined {
   return HELLO_TAGS[tag - 1];

@@ -16,7 +16,7 @@ import type { Router } from "zeromq";
 import { MAX_HANDSHAKE_MESSAGE, RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
-import { EMPTY, READY, REFUSED, helloForTag, identityKey, peerKey, peerName, protocolErrorFrame, splitRouted } from "./frames.js";
+import { EMPTY, READY, REFUSED, helloForTag, identityKey, peerKey, peerName, protocolErrorFrame, sharedHello, splitRouted } from "./frames.js";
 import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -263,8 +263,14 @@ export class ZmqListener implements Listener, PeerHost {
       // [identity, tag ‖ payload]: a compact message (frames.ts); any other two-frame message has no delimiter.
       const identity = msg[0] as Buffer;
       const frame = msg[1] as Buffer;
-      const key = identityKey(identity);
-      const peer = this.#peers.get(key);
+      let peer = this.#lastPeer(identity);
+      let key: string;
+      if (peer) {
+        key = peer.key;
+      } else {
+        key = identityKey(identity);
+        peer = this.#peers.get(key);
+      }
       this.#onBody(key, peer ? peer.routing : [identity], peer, frame[0] as number, frame.subarray(1), true);
       return;
     }
@@ -275,10 +281,26 @@ export class ZmqListener implements Listener, PeerHost {
       return;
     }
     const { routing, body } = routed;
-    const key = routing.length === 1 ? identityKey(routing[0] as Buffer) : peerKey(routing);
+    let peer = routing.length === 1 ? this.#lastPeer(routing[0] as Buffer) : undefined;
+    const key = peer ? peer.key : peerKey(routing);
+    peer ??= this.#peers.get(key);
     const payload = body[body.length - 1] as Buffer;
     const first = body.length === 2 ? (body[0] as Buffer) : undefined;
-    this.#onBody(key, routing, this.#peers.get(key), first?.length === 1 ? (first[0] as number) : first, payload, false);
+    this.#onBody(key, routing, peer, first?.length === 1 ? (first[0] as number) : first, payload, false);
+  }
+
+  /**
+   * The most recently active peer when `identity` is its whole routing
+   * stack: a byte compare, cheaper than making the map key (a string) for
+   * every message of a peer that sends many in a row.
+   */
+  #lastPeer(identity: Buffer): Peer | undefined {
+    const last = this.#lastTouched;
+    if (last === undefined || last.routing.length !== 1) return undefined;
+    const known = last.routing[0] as Buffer;
+    if (known.length !== identity.length) return undefined;
+    for (let i = 0; i < known.length; i++) if (known[i] !== identity[i]) return undefined;
+    return last;
   }
 
   /**
@@ -342,7 +364,7 @@ export class ZmqListener implements Listener, PeerHost {
     } else if ((lone = decodeHello(payload))) {
       // A hello on its own starts a session, replacing any earlier one. A direct peer (no broker hop) may also send compact messages.
       const offer = this.#acceptTags && (lone as { tags?: unknown }).tags === 1 ? (routing.length === 1 ? 2 : 1) : 0;
-      this.#openSession(peer, payload, false, offer);
+      this.#openSession(peer, sharedHello(payload), false, offer);
       (peer.conn as PeerConnection).deliver(payload);
       return;
     } else if (!peer.conn) {
