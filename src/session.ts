@@ -29,8 +29,9 @@ import { metaLimits, type MetaLimits } from "./meta/meta.js";
 import type { ServerSpan, Telemetry } from "./telemetry/telemetry.js";
 import type { IdempotencyCache } from "./meta/idempotency.js";
 import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
-import { RefSession } from "./refs/ref-session.js";
-import { replaceRefs } from "./refs/walk.js";
+import { loadRefSession, refSessionClass } from "./refs/load.js";
+import type { RefSession } from "./refs/ref-tables.js";
+import { NEEDS_REFS, needsRefs, replaceRefs } from "./refs/walk.js";
 import { getSerializer, json, type Serializer } from "./serializers/index.js";
 import { utf8Encode } from "./serializers/utf8.js";
 import type { Connection, ConnectionSink } from "./transport.js";
@@ -122,8 +123,18 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #sawFrame = false;
-  /** Streams and references, once the hello negotiated them (src/refs/). */
+  /** The hello negotiated streams and references. */
+  #refsOn = false;
+  /** Their tables (src/refs/), made when the first reference or stream travels either way. */
   #refs: RefSession | undefined;
+  /** While the tables' module loads: what waits for it, in order (sends, answers, the held frames' replay). */
+  #refsWait: ((err?: Error) => void)[] | undefined;
+  /** The tables' module could not be loaded (a page's chunk that failed to download). */
+  #refsFailed: Error | undefined;
+  /** Frames read while the tables load, replayed in order once they exist (reading is paused meanwhile). */
+  #held: Uint8Array[] | undefined;
+  /** The transport closed while frames were held: closed after their replay. */
+  #closeLater: [Error | undefined] | undefined;
   /** Call headers (metadata, deadlines, idempotency keys), once the hello negotiated them (src/meta/). */
   #headers = false;
   readonly #metaLimits: Readonly<MetaLimits>;
@@ -156,6 +167,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
       closed: this.#closedSignal.signal,
     };
     if (options.role === "client") this.#useSerializer(options.serializer ?? json);
+    // A server loads the tables' module ahead (once per process), so that a first callback waits for nothing.
+    else loadRefSession().catch(() => {});
   }
 
   /** The agreed serializer (a client's is known from the start; a server's once the hello arrived). */
@@ -226,6 +239,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
       call.reject(this.#notReady(call.name));
       return;
     }
+    // Calls made while the reference tables load go after the one that needed them.
+    if (this.#refsWait !== undefined) {
+      this.#refsWait.push(() => this.send(call, target));
+      return;
+    }
     const id = this.#nextId++;
     call.id = id;
     const tel = this.#opts.telemetry;
@@ -239,10 +257,15 @@ export class PeerSession implements ConnectionSink, SessionLike {
       let env: unknown[] = call.kwargs === undefined ? [Kind.Call, id, call.name, call.args] : [Kind.Call, id, call.name, call.args, call.kwargs];
       if (target !== undefined) env = [5, id, target, call.name, call.args, null];
       const from = target === undefined ? 3 : 4;
-      env = this.#refs ? this.#refs.encode(env, from, ARG_NAMES[from] as string[], this.#json, call) : replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, this.#json)[0];
+      env = this.#refs ? this.#refs.encode(env, from, ARG_NAMES[from] as string[], this.#json, call) : replaceRefs(env, from, ARG_NAMES[from] as string[], this.#refsOn ? needsRefs : undefined, this.#json)[0];
       if (target === undefined && (call.meta !== undefined || call.deadline !== undefined || call.key !== undefined)) env = this.#withHeader(env, call);
       frame = encodeFrame(this.#serializer as Serializer, env);
     } catch (err) {
+      if (err === NEEDS_REFS) {
+        if (this.#refsFailed) call.reject(this.#refsFailed);
+        else this.#withRefs(() => this.send(call, target));
+        return;
+      }
       this.#refs?.endOutgoing(call);
       call.reject(err instanceof RpcError && err.code === "INVALID_META" ? err : this.#encodeError(call.name, err));
       return;
@@ -255,6 +278,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
   /** One-way call: sent, never answered. Resolves once handed to the transport. */
   async notify(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>): Promise<void> {
     if (!this.ready) throw this.#notReady(name, "one-way call");
+    const wait = this.#refsWait;
+    if (wait !== undefined) {
+      // In order with the calls waiting for the reference tables.
+      return new Promise((resolve, reject) => wait.push(() => this.notify(name, args, kwargs).then(resolve, reject)));
+    }
     if (this.conn.requestReply) throw new RpcError("PROTOCOL_ERROR", `cannot send one-way call '${name}': this connection is lock-step request/reply (ZeroMQ REQ)`);
     let frame: Uint8Array;
     try {
@@ -317,6 +345,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
       else this.#admitting.push(frame);
       return;
     }
+    if (this.#held !== undefined) {
+      this.#held.push(frame);
+      return;
+    }
     this.#sawFrame = true;
     if (!this.#ready) {
       if (this.#opts.role === "client") return this.#answer(frame);
@@ -331,9 +363,14 @@ export class PeerSession implements ConnectionSink, SessionLike {
     try {
       decoded = serializer.decode(frame);
       if (this.#headers && Array.isArray(decoded)) header = takeHeader(decoded);
-      if (this.#refs && Array.isArray(decoded)) {
+      if (this.#refsOn && Array.isArray(decoded)) {
         const kind = decoded[0] as unknown;
-        if (typeof kind === "number" && kind >= 5 && kind <= 12) {
+        const refFrame = typeof kind === "number" && kind >= 5 && kind <= 12;
+        if (refFrame || (kind === Kind.Call && decoded.length === 6) || (kind === Kind.Reply && decoded.length === 4)) {
+          // The first reference or stream either way: this frame and those after it wait for the tables.
+          if (this.#refs === undefined && !this.#makeRefs()) return this.#hold(frame);
+        }
+        if (refFrame && this.#refs !== undefined) {
           if (kind !== 5) return this.#refs.frame(decoded);
           // Calls on this side's references take the same in-flight slots and queue as calls.
           const rc = this.#refs.parseRefCall(decoded);
@@ -391,7 +428,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
   }
 
   close(err?: Error): void {
-    if (!this.#closed) this.#onClosed(err);
+    if (this.#closed) return;
+    // Frames delivered before the close are answered first.
+    if (this.#held !== undefined) this.#closeLater = [err];
+    else this.#onClosed(err);
   }
 
   #onClosed(err: Error | undefined): void {
@@ -493,7 +533,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     } else if (hello.wirecall !== PROTOCOL_VERSION || hello.serializer !== ours) {
       this.fail(new RpcError("PROTOCOL_ERROR", `the server answered version ${hello.wirecall} with serializer '${hello.serializer}'`));
     } else {
-      if (hello.refs === 1 && !this.conn.requestReply) this.#enableRefs();
+      this.#refsOn = hello.refs === 1 && !this.conn.requestReply;
       this.#headers = hello.meta === 1;
       this.#becomeReady();
     }
@@ -514,7 +554,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
         const refs = hello.refs === 1 && !this.conn.requestReply;
         const headers = hello.meta === 1;
         this.#admit(() => {
-          if (refs) this.#enableRefs();
+          this.#refsOn = refs;
           this.#headers = headers;
           this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name, ...(refs ? { refs: 1 } : {}), ...(headers ? { meta: 1 } : {}) }), true);
           this.#becomeReady();
@@ -618,9 +658,13 @@ export class PeerSession implements ConnectionSink, SessionLike {
     };
   }
 
-  #enableRefs(): void {
+  /** Make the reference tables now if their module is loaded. */
+  #makeRefs(): boolean {
+    const RefSessionClass = refSessionClass();
+    if (RefSessionClass === undefined) return false;
+    if (this.#refs !== undefined) return true;
     const session = this;
-    this.#refs = new RefSession(
+    this.#refs = new RefSessionClass(
       {
         sendEnvelope: (env) => {
           const ok = this.conn.send((this.#serializer as Serializer).encode(env), this.#text);
@@ -639,11 +683,54 @@ export class PeerSession implements ConnectionSink, SessionLike {
       },
       this.#opts.streamWindow,
     );
+    return true;
+  }
+
+  /**
+   * Run `then` once the reference tables exist (at once when their module
+   * is loaded), with the error when it cannot be loaded. Whatever waits
+   * runs in the order it came.
+   */
+  #withRefs(then: (err?: Error) => void): void {
+    if (this.#refsFailed) return then(this.#refsFailed);
+    if (this.#makeRefs()) return then();
+    if (this.#refsWait !== undefined) {
+      this.#refsWait.push(then);
+      return;
+    }
+    this.#refsWait = [then];
+    const done = (err?: Error): void => {
+      const waiting = this.#refsWait ?? [];
+      this.#refsWait = undefined;
+      if (err === undefined) this.#makeRefs();
+      else this.#refsFailed = err;
+      for (const w of waiting) w(err);
+    };
+    loadRefSession().then(
+      () => done(),
+      (e: unknown) => done(new RpcError("MISSING_DEPENDENCY", `cannot load wirecall's streams and references (src/refs/ref-tables.js): ${(e as Error)?.message ?? e}`, { cause: e })),
+    );
+  }
+
+  /** Hold `frame` and those after it (reading paused) until the reference tables exist, then replay them in order. */
+  #hold(frame: Uint8Array): void {
+    this.#held = [frame];
+    this.#updateReading();
+    this.#withRefs((err) => {
+      const held = this.#held ?? [];
+      this.#held = undefined;
+      if (err !== undefined) this.fail(err);
+      else for (const f of held) this.frame(f);
+      const later = this.#closeLater;
+      this.#closeLater = undefined;
+      if (later !== undefined && !this.#closed) this.#onClosed(later[0]);
+      else this.#updateReading();
+    });
   }
 
   /** Streams and references alive on this connection (undefined when the hello did not negotiate them). */
   get references(): { exports: number; imports: number; streams: number } | undefined {
-    return this.#refs?.size;
+    return this.#refs !== undefined ? this.#refs.size : this.#refsOn ? { exports: 0, imports: 0, streams: 0 } : undefined;
   }
 
   #refuse(err: RpcError): void {
@@ -881,7 +968,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
           refs.endInbound(call);
         }
       : undefined;
-    if (!refs && call.timer !== undefined) clearTimeout(call.timer);
     let lingering = false;
     let replayable = true;
     // Idleness counts from the last answer too, not only from the last frame read.
@@ -902,13 +988,21 @@ export class PeerSession implements ConnectionSink, SessionLike {
             env = refs.encodeResult(env, this.#json, (r) => call.abort(r), endRefs as () => void, () => call.signal);
             replayable = env.length === 3;
           } else {
-            env = replaceRefs(env, 2, RESULT_NAMES, undefined, this.#json)[0];
+            env = replaceRefs(env, 2, RESULT_NAMES, this.#refsOn ? needsRefs : undefined, this.#json)[0];
           }
           const meta = call.responseMeta;
           if (meta !== undefined && this.#headers) env = putHeader(env, { meta });
           frame = encodeFrame(this.#serializer as Serializer, env);
         } catch (e) {
-          err = isLimit(e) ? e : new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
+          if (e === NEEDS_REFS && this.#refsFailed === undefined) {
+            // The result carries the first reference or stream: answer once the tables exist, as if the handler had just returned.
+            this.#calls.set(id, call);
+            this.#running++;
+            this.#withRefs(() => this.#finish(call, result, undefined));
+            return;
+          }
+          if (e === NEEDS_REFS) err = this.#refsFailed;
+          else err = isLimit(e) ? e : new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
         }
         if (frame) this.#send(frame);
       }
@@ -920,7 +1014,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
       if (err !== undefined && call.aborted && call.key !== undefined) this.#opts.idempotency?.forget(call.method, call.key, entry);
       entry.settle(result, err, replayable);
     }
-    if (!lingering) endRefs?.();
+    if (endRefs === undefined) {
+      if (call.timer !== undefined) clearTimeout(call.timer);
+    } else if (!lingering) endRefs();
     if (this.#closed) return;
     this.#pump();
     if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
@@ -1011,7 +1107,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #updateReading(): void {
     if (this.#closed) return;
-    const pause = this.#writeBlocked || this.#queue.full;
+    const pause = this.#writeBlocked || this.#queue.full || this.#held !== undefined;
     if (pause === this.#readPaused) return;
     this.#readPaused = pause;
     if (pause) this.conn.pause();

@@ -102,6 +102,15 @@ describe("browser bundle of connect from wirecall/ws", () => {
     assert.ok(initial > 4 * 1024, `initial load is only ${initial} bytes`);
   });
 
+  it("loads the reference and stream tables only when the first reference or stream travels", async () => {
+    const { inputs, lazy } = await splitBundle();
+    const eager = inputs.filter((p) => /src\/refs\/ref-tables|src\/streams\//.test(p));
+    assert.deepEqual(eager, [], `a page that makes plain calls loads: ${eager.join(", ")}`);
+    for (const m of ["dist/src/refs/ref-tables.js", "dist/src/streams/consumer.js", "dist/src/streams/producer.js"]) {
+      assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
+    }
+  });
+
   // The first chunk is ~80 KB (December 2026): msgpackr and superjson are out
   // (they were 52 KB of it), but the session with streams and references,
   // deadlines and hooks, options, errors and auth are what a connect needs.

@@ -18,6 +18,17 @@ export type Exporter = ((v: unknown, kind: "f" | "o" | "s", path: readonly PathK
 
 const MAX_DEPTH = 64;
 
+/**
+ * Thrown by {@link needsRefs}: the value holds something that travels by
+ * reference, and the connection's reference tables are not loaded yet.
+ */
+export const NEEDS_REFS: unique symbol = Symbol("wirecall.needsRefs");
+
+/** The exporter of a connection that negotiated references before its tables exist: stop at the first one. */
+export const needsRefs: Exporter = () => {
+  throw NEEDS_REFS;
+};
+
 export function formatPath(path: readonly PathKey[], names: readonly string[]): string {
   let out = "";
   for (let i = 0; i < path.length; i++) {
