@@ -13,8 +13,10 @@
  * (what to send, what to accept, which error) is made here, so that a peer is
  * authenticated the same way on TCP, WebSocket and ZeroMQ.
  */
-import { RpcError } from "../errors.js";
 import { utf8Encode } from "../serializers/utf8.js";
+import type * as Handshake from "./handshake.js";
+
+export { CHALLENGE, isChallenge, resolveAuthkey } from "./authkey.js";
 
 /** One message each way; transports adapt their framing to this. recv() resolves with the next whole message or rejects. */
 export interface ChallengeIO {
@@ -40,8 +42,6 @@ export interface ChallengeOptions {
   timeout?: number;
 }
 
-/** Prefix of a challenge message. */
-export const CHALLENGE: Uint8Array = utf8Encode("#CHALLENGE#");
 /** Verdict sent by the deliverer when the answer is right. */
 export const WELCOME: Uint8Array = utf8Encode("#WELCOME#");
 /** Verdict sent by the deliverer when the answer is wrong. */
@@ -51,21 +51,6 @@ export const MESSAGE_LENGTH = 40;
 /** Largest handshake message read, as Python's `recv_bytes(256)`. */
 export const MAX_HANDSHAKE_MESSAGE = 256;
 
-// Python <= 3.11 sends a bare 20-byte challenge and answers with a bare
-// 16-byte HMAC-MD5. No prefixed message can have either length, which is how
-// the modern protocol tells the two forms apart.
-const LEGACY_CHALLENGE_LENGTH = 20;
-const MD5_LENGTH = 16;
-const SHA256_PREFIX = utf8Encode("{sha256}");
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-// Longest digest name Python allows ("sha3_384"), to bound the prefix search.
-const MAX_DIGEST_NAME = 8;
-
-function authFailed(message: string, cause?: unknown): RpcError {
-  return new RpcError("AUTH_FAILED", message, cause === undefined ? {} : { cause });
-}
-
 /** True when `a` and `b` hold the same bytes; the time taken depends only on their lengths. */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -74,178 +59,42 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-/** True when `frame` is a challenge: lets a client without an authkey say why a server is talking past it. */
-export function isChallenge(frame: Uint8Array): boolean {
-  return startsWith(frame, CHALLENGE);
-}
-
-type Digest = { algorithm: "sha256" | "md5"; legacy: boolean; payload: Uint8Array };
-
-/**
- * Which digest a challenge or an answer asks for, as Python's
- * `_get_digest_name_and_payload`: a 16- or 20-byte message is the legacy
- * bare HMAC-MD5 form, anything else must start with `{name}`.
- */
-function digestOf(message: Uint8Array, opts: ChallengeOptions): Digest {
-  let d: Digest | undefined;
-  if (message.length === LEGACY_CHALLENGE_LENGTH || message.length === MD5_LENGTH) {
-    d = { algorithm: "md5", legacy: true, payload: message };
-  } else if (message[0] === OPEN_BRACE) {
-    const end = message.subarray(0, MAX_DIGEST_NAME + 2).indexOf(CLOSE_BRACE, 1);
-    const name = end > 0 ? String.fromCharCode(...message.subarray(1, end)) : "";
-    if (name === "sha256" || name === "md5") d = { algorithm: name, legacy: false, payload: message.subarray(end + 1) };
-    else if (end > 0) throw authFailed(`the peer asked for digest '${name}'; wirecall supports sha256 and md5`);
-  }
-  if (!d) throw authFailed(`malformed handshake message (${message.length} bytes, no {digest} prefix)`);
-  if (d.algorithm === "md5" && opts.refuseLegacyMd5) throw authFailed("the peer uses legacy HMAC-MD5, refused by refuseLegacyMd5");
-  return d;
-}
-
-async function hmacOf(opts: ChallengeOptions, algorithm: "sha256" | "md5", key: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
-  try {
-    return await opts.hmac(algorithm, key, message);
-  } catch (err) {
-    throw authFailed(`HMAC-${algorithm.toUpperCase()} is not available here`, err);
-  }
-}
-
-async function receive(io: ChallengeIO): Promise<Uint8Array> {
-  let msg: Uint8Array;
-  try {
-    msg = await io.recv(MAX_HANDSHAKE_MESSAGE);
-  } catch (err) {
-    // AUTH_FAILED, or a transport's CONNECT_FAILED that recognised a server of another protocol.
-    if (err instanceof RpcError && (err.code === "AUTH_FAILED" || err.code === "CONNECT_FAILED")) throw err;
-    throw authFailed(`authentication did not complete: ${(err as Error)?.message ?? err}`, err);
-  }
-  if (msg.length > MAX_HANDSHAKE_MESSAGE) throw authFailed(`handshake message of ${msg.length} bytes exceeds ${MAX_HANDSHAKE_MESSAGE}`);
-  return msg;
-}
-
-function send(io: ChallengeIO, msg: Uint8Array): void {
-  try {
-    io.send(msg);
-  } catch (err) {
-    throw authFailed(`authentication did not complete: ${(err as Error)?.message ?? err}`, err);
-  }
-}
-
-/** The answer to `message` (a challenge without its `#CHALLENGE#` prefix), as Python's `_create_response`. */
-export async function createResponse(authkey: Uint8Array, message: Uint8Array, opts: ChallengeOptions): Promise<Uint8Array> {
-  const d = digestOf(message, opts);
-  // The MAC covers the whole message, prefix included, so a peer cannot downgrade the digest.
-  const mac = await hmacOf(opts, d.algorithm, authkey, message);
-  return d.legacy ? mac : concat(utf8Encode(`{${d.algorithm}}`), mac);
-}
-
-/** Throws AUTH_FAILED unless `response` is a right answer to `message`, as Python's `_verify_challenge`. */
-export async function verifyResponse(authkey: Uint8Array, message: Uint8Array, response: Uint8Array, opts: ChallengeOptions): Promise<void> {
-  const d = digestOf(response, opts);
-  const expected = await hmacOf(opts, d.algorithm, authkey, message);
-  if (!constantTimeEqual(expected, d.payload)) throw authFailed("the peer's answer to our challenge is wrong (different authkey?)");
-}
-
-function randomBytes(n: number): Uint8Array {
-  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
-  if (!c?.getRandomValues) throw authFailed("no secure random source (globalThis.crypto.getRandomValues)");
-  return c.getRandomValues(new Uint8Array(n));
-}
-
-/** Deliver a challenge and check the peer's answer; sends `#WELCOME#` or `#FAILURE#`. Throws AUTH_FAILED. */
-export async function deliverChallenge(io: ChallengeIO, authkey: Uint8Array, opts: ChallengeOptions): Promise<void> {
-  const message = concat(SHA256_PREFIX, randomBytes(MESSAGE_LENGTH));
-  send(io, concat(CHALLENGE, message));
-  const response = await receive(io);
-  try {
-    await verifyResponse(authkey, message, response, opts);
-  } catch (err) {
-    try {
-      io.send(FAILURE);
-    } catch {
-      // the peer is gone: nobody to tell
-    }
+// The handshake itself (./handshake.ts) loads when a first one runs: a
+// browser page that connects without an authkey never fetches it.
+let loading: Promise<typeof Handshake> | undefined;
+function handshake(): Promise<typeof Handshake> {
+  return (loading ??= import("./handshake.js").catch((err: unknown) => {
+    loading = undefined;
     throw err;
-  }
-  send(io, WELCOME);
+  }));
 }
 
-/** Answer the peer's challenge and read its verdict. Throws AUTH_FAILED. */
+/** The answer to a challenge message: `{sha256}` + HMAC (or the bare legacy HMAC-MD5). */
+export async function createResponse(authkey: Uint8Array, message: Uint8Array, opts: ChallengeOptions): Promise<Uint8Array> {
+  return (await handshake()).createResponse(authkey, message, opts);
+}
+
+/** Resolves when `response` answers `message` under `authkey`; rejects with AUTH_FAILED. */
+export async function verifyResponse(authkey: Uint8Array, message: Uint8Array, response: Uint8Array, opts: ChallengeOptions): Promise<void> {
+  return (await handshake()).verifyResponse(authkey, message, response, opts);
+}
+
+/** Send a challenge, check the answer, send the verdict. */
+export async function deliverChallenge(io: ChallengeIO, authkey: Uint8Array, opts: ChallengeOptions): Promise<void> {
+  return (await handshake()).deliverChallenge(io, authkey, opts);
+}
+
+/** Read a challenge, answer it, read the verdict. */
 export async function answerChallenge(io: ChallengeIO, authkey: Uint8Array, opts: ChallengeOptions): Promise<void> {
-  const msg = await receive(io);
-  if (!startsWith(msg, CHALLENGE)) throw authFailed("expected a #CHALLENGE# message (does the peer use an authkey?)");
-  const message = msg.subarray(CHALLENGE.length);
-  if (message.length < LEGACY_CHALLENGE_LENGTH) throw authFailed(`challenge too short: ${message.length} bytes`);
-  send(io, await createResponse(authkey, message, opts));
-  const verdict = await receive(io);
-  if (constantTimeEqual(verdict, WELCOME)) return;
-  if (constantTimeEqual(verdict, FAILURE)) throw authFailed("the peer rejected our answer (different authkey?)");
-  throw authFailed("expected #WELCOME# or #FAILURE# from the peer");
+  return (await handshake()).answerChallenge(io, authkey, opts);
 }
 
-async function withTimeout(run: Promise<void>, timeout: number | undefined, why = (): string => ""): Promise<void> {
-  if (!timeout || timeout <= 0) return run;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(authFailed(`authentication did not complete within ${timeout} ms${why()}`)), timeout);
-  });
-  // A handshake that fails after the deadline must not surface as an unhandled rejection.
-  run.catch(() => {});
-  try {
-    await Promise.race([run, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** The server's side: challenge the client, then answer its challenge (AUTH_FAILED on any mismatch or timeout). */
+export async function serverHandshake(io: ChallengeIO, authkey: Uint8Array, opts: ChallengeOptions): Promise<void> {
+  return (await handshake()).serverHandshake(io, authkey, opts);
 }
 
-/** Server side: deliver a challenge, then answer the peer's. Throws RpcError AUTH_FAILED. */
-export function serverHandshake(io: ChallengeIO, authkey: Uint8Array, opts: ChallengeOptions): Promise<void> {
-  const run = (async () => {
-    await deliverChallenge(io, authkey, opts);
-    await answerChallenge(io, authkey, opts);
-  })();
-  return withTimeout(run, opts.timeout);
-}
-
-/** Client side: answer the server's challenge, then deliver one. Throws RpcError AUTH_FAILED. */
-export function clientHandshake(io: ChallengeIO, authkey: Uint8Array, opts: ChallengeOptions): Promise<void> {
-  let heard = false;
-  const counted: ChallengeIO = {
-    send: (m) => io.send(m),
-    recv: async (max) => {
-      const m = await io.recv(max);
-      heard = true;
-      return m;
-    },
-  };
-  const run = (async () => {
-    await answerChallenge(counted, authkey, opts);
-    await deliverChallenge(counted, authkey, opts);
-  })();
-  // A server without an authkey says nothing first (it waits for the hello), so silence is the only sign.
-  const why = (): string => (heard ? "" : ": the server sent no #CHALLENGE#; a server without an authkey (or an HTTP or TLS server) waits for the client to speak first. Connect without an authkey if the server has none");
-  return withTimeout(run, opts.timeout, why);
-}
-
-/** The authkey from an option or the WIRECALL_AUTHKEY environment variable (via globalThis.process?.env), as bytes; undefined when neither. */
-export function resolveAuthkey(option: string | Uint8Array | false | undefined): Uint8Array | undefined {
-  if (option === false) return undefined;
-  if (option instanceof Uint8Array) return option;
-  if (typeof option === "string") return utf8Encode(option);
-  if (option !== undefined && option !== null) throw new RpcError("AUTH_FAILED", "authkey must be a string or a Uint8Array");
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.WIRECALL_AUTHKEY;
-  // An empty variable is treated as unset: `WIRECALL_AUTHKEY= cmd` is how a shell unsets it for one command.
-  return env ? utf8Encode(env) : undefined;
+/** The client's side: answer the server's challenge, then challenge it (AUTH_FAILED on any mismatch or timeout). */
+export async function clientHandshake(io: ChallengeIO, authkey: Uint8Array, opts: ChallengeOptions): Promise<void> {
+  return (await handshake()).clientHandshake(io, authkey, opts);
 }

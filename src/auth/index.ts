@@ -1,6 +1,6 @@
 /** The mutual HMAC challenge shared by every authenticated transport. */
+export { CHALLENGE, isChallenge, resolveAuthkey } from "./authkey.js";
 export {
-  CHALLENGE,
   FAILURE,
   MAX_HANDSHAKE_MESSAGE,
   MESSAGE_LENGTH,
@@ -10,8 +10,6 @@ export {
   constantTimeEqual,
   createResponse,
   deliverChallenge,
-  isChallenge,
-  resolveAuthkey,
   serverHandshake,
   verifyResponse,
 } from "./challenge.js";
