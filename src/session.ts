@@ -19,18 +19,16 @@ import { createFacade } from "./facade.js";
 import type { FrameProtocol, SessionLike } from "./frame-protocol.js";
 import { encodeFrame, sendFrame, type OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
-import { InboundCall, InboundQueue } from "./inbound-queue.js";
-import { DEFAULT_LIMITS } from "./limits.js";
 import { isCallId, jsonCallIdText, outOfRangeCallId } from "./call-id.js";
-import { runInCall } from "./deadline.js";
 import { MAX_FRAMES_WHILE_ADMITTING, refusal, type ConnectionInfo, type LifecycleHooks } from "./lifecycle.js";
 import { putHeader, readHeader, takeHeader, type CallHeader } from "./meta/header.js";
 import { metaLimits, type MetaLimits } from "./meta/meta.js";
-import type { ServerSpan, Telemetry } from "./telemetry/telemetry.js";
+import type { Telemetry } from "./telemetry/telemetry.js";
 import type { IdempotencyCache } from "./meta/idempotency.js";
 import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import { loadRefSession, refSessionClass } from "./refs/load.js";
 import type { RefSession } from "./refs/ref-tables.js";
+import type { Serving, SessionAccess } from "./serving.js";
 import { NEEDS_REFS, needsRefs, replaceRefs } from "./refs/walk.js";
 import { getSerializer, json, type Serializer } from "./serializers/index.js";
 import { utf8Encode } from "./serializers/utf8.js";
@@ -81,6 +79,32 @@ export interface SessionOptions extends CallerDefaults, LifecycleHooks {
   idempotency?: IdempotencyCache | undefined;
 }
 
+/** How the serving half reaches into a session (set in PeerSession's static block). */
+let ACCESS: SessionAccess<PeerSession>;
+let remoteOf: (s: PeerSession) => AnyRemote;
+let closedOf: (s: PeerSession) => AbortSignal;
+
+/** Where a session's calls come from: its getters on the prototype, not closures per connection. */
+class Origin implements PeerInfo {
+  readonly transport: string;
+  readonly remoteAddress: string | undefined;
+  readonly #session: PeerSession;
+  constructor(session: PeerSession) {
+    this.#session = session;
+    this.transport = session.conn.transport;
+    this.remoteAddress = session.conn.remoteAddress;
+  }
+  get remote(): AnyRemote {
+    return remoteOf(this.#session);
+  }
+  get references(): { exports: number; imports: number; streams: number } | undefined {
+    return this.#session.references;
+  }
+  get closed(): AbortSignal {
+    return closedOf(this.#session);
+  }
+}
+
 /**
  * One end of one connection. A server creates one per accepted connection;
  * a client one per connection it dials (the proxy makes a new one on reconnect).
@@ -89,7 +113,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
   readonly conn: Connection;
   readonly #opts: SessionOptions;
   readonly #handler: RPCHandler | undefined;
-  readonly #maxInFlight: number;
   readonly #origin: PeerInfo;
   #serializer: Serializer | undefined;
   #text = false;
@@ -100,26 +123,23 @@ export class PeerSession implements ConnectionSink, SessionLike {
   // Calls this side made, by id.
   readonly #pending = new Map<CallId, OutgoingCall>();
   #nextId = 1;
-  // Calls the peer made: by id while running or waiting (not after a cancel).
-  readonly #calls = new Map<CallId, InboundCall>();
-  /** One-way calls running or waiting, so that a close can abort them. */
-  readonly #oneway = new Set<InboundCall>();
-  /** Handlers started and not yet settled, calls and one-way calls, cancelled ones included. */
-  #running = 0;
-  readonly #queue: InboundQueue;
+  /** Calls the peer makes (src/serving.ts), made when the first one arrives. */
+  #serving: Serving<PeerSession> | undefined;
+  /** While the serving half's module loads: what waits for it. */
+  #servingWait: ((err?: Error) => void)[] | undefined;
   #readPaused = false;
   #writeBlocked = false;
   #shuttingDown = false;
   #closed = false;
-  readonly #closedSignal = new AbortController();
+  /** Aborted when the connection closes (`origin.closed`), made when first asked for. */
+  #closedSignal: AbortController | undefined;
   #closeError: Error | undefined;
   /** Why this side gave up on the connection; wins over whatever the transport reports next. */
   #failure: Error | undefined;
   /** The last connection-level error the peer sent (e.g. why it is about to close). */
   #peerSaid: Error | undefined;
   #remote: AnyRemote | undefined;
-  #idleWaiters: (() => void)[] = [];
-  #closedWaiters: (() => void)[] = [];
+  #closedWaiters: (() => void)[] | undefined;
   #firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #sawFrame = false;
@@ -147,28 +167,46 @@ export class PeerSession implements ConnectionSink, SessionLike {
   /** Called once when the connection is gone, after pending calls were rejected. */
   onClose: ((session: PeerSession, err: Error | undefined) => void) | undefined;
 
+  static {
+    // The serving half's way in, one table for every session (src/serving.ts).
+    ACCESS = {
+      closed: (s) => s.#closed,
+      writeBlocked: (s) => s.#writeBlocked,
+      refs: (s) => s.#refs,
+      refsFailed: (s) => s.#refsFailed,
+      withRefs: (s, then) => s.#withRefs(then),
+      encode: (s, env) => encodeFrame(s.#serializer as Serializer, env),
+      send: (s, frame) => s.#send(frame),
+      sendError: (s, id, err, meta) => s.#sendError(id, err, meta),
+      wireId: (s, id) => s.#wireId(id),
+      updateReading: (s) => s.#updateReading(),
+      touch: (s) => {
+        s.#sawFrame = true;
+      },
+    };
+    remoteOf = (s) => s.#facade();
+    closedOf = (s) => s.#closedSignalOf();
+  }
+
   constructor(conn: Connection, options: SessionOptions) {
     this.conn = conn;
     this.#opts = options;
     this.#handler = options.handler;
-    this.#maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_LIMITS.maxInFlight);
-    this.#queue = new InboundQueue(Math.max(1, options.maxQueued ?? DEFAULT_MAX_QUEUED), options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
     this.#metaLimits = metaLimits(options.metaLimits);
-    const session = this;
-    this.#origin = {
-      transport: conn.transport,
-      remoteAddress: conn.remoteAddress,
-      get remote() {
-        return session.#facade();
-      },
-      get references() {
-        return session.references;
-      },
-      closed: this.#closedSignal.signal,
-    };
+    this.#origin = new Origin(this);
     if (options.role === "client") this.#useSerializer(options.serializer ?? json);
     // A server loads the tables' module ahead (once per process), so that a first callback waits for nothing.
     else loadRefSession().catch(() => {});
+    // So does a side that serves: its first call from the peer then waits for nothing either.
+    if (options.role === "server" || options.handler !== undefined) loadServing().catch(() => {});
+  }
+
+  #closedSignalOf(): AbortSignal {
+    if (this.#closedSignal === undefined) {
+      this.#closedSignal = new AbortController();
+      if (this.#closed) this.#closedSignal.abort();
+    }
+    return this.#closedSignal.signal;
   }
 
   /** The agreed serializer (a client's is known from the start; a server's once the hello arrived). */
@@ -192,7 +230,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   /** Handlers of the peer's calls currently running, one-way calls included. */
   get inFlight(): number {
-    return this.#delegate ? this.#delegate.inFlight : this.#running;
+    return this.#delegate ? this.#delegate.inFlight : (this.#serving?.running ?? 0);
   }
 
   /** Calls this side made that are waiting for their answer. */
@@ -313,7 +351,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
   /** Resolves once the transport reported the connection closed. */
   whenClosed(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+    return new Promise((resolve) => (this.#closedWaiters ??= []).push(resolve));
   }
 
   /** Close because this side found the connection unusable; `err` becomes the close's cause. */
@@ -353,6 +391,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (!this.#ready) {
       if (this.#opts.role === "client") return this.#answer(frame);
       clearTimeout(this.#firstFrameTimer);
+      this.#firstFrameTimer = undefined;
       if (this.#negotiate(frame)) return;
     }
     const serializer = this.#serializer as Serializer;
@@ -372,9 +411,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
         }
         if (refFrame && this.#refs !== undefined) {
           if (kind !== 5) return this.#refs.frame(decoded);
+          if (this.#serving === undefined && !this.#makeServing()) return this.#hold(frame, (k) => this.#withServing(k));
           // Calls on this side's references take the same in-flight slots and queue as calls.
           const rc = this.#refs.parseRefCall(decoded);
-          return this.#incoming(rc.id, rc.name, rc.args, undefined, frame.byteLength, rc.refs, rc.target, decoded);
+          return (this.#serving as Serving<PeerSession>).incoming(rc.id, rc.name, rc.args, undefined, frame.byteLength, rc.refs, rc.target, decoded);
         }
         if ((kind === Kind.Call && decoded.length === 6) || (kind === Kind.Reply && decoded.length === 4)) refList = decoded.pop();
       }
@@ -383,13 +423,16 @@ export class PeerSession implements ConnectionSink, SessionLike {
       this.#undecodable(decoded, err, frame);
       return;
     }
+    const serving = this.#serving;
     switch (msg[0]) {
       case Kind.Call:
-        return this.#incoming(msg[1], msg[2], msg[3], msg[4] ?? undefined, frame.byteLength, refList, undefined, undefined, header);
       case Kind.Notify:
-        return this.#incoming(null, msg[1], msg[2], msg[3] ?? undefined, frame.byteLength, undefined, undefined, undefined, header);
+        // The first call from the peer: it and the frames after it wait for the serving half.
+        if (serving === undefined) return this.#makeServing() ? this.frame(frame) : this.#hold(frame, (k) => this.#withServing(k));
+        if (msg[0] === Kind.Call) return serving.incoming(msg[1], msg[2], msg[3], msg[4] ?? undefined, frame.byteLength, refList, undefined, undefined, header);
+        return serving.incoming(null, msg[1], msg[2], msg[3] ?? undefined, frame.byteLength, undefined, undefined, undefined, header);
       case Kind.Cancel:
-        return this.#cancel(msg[1]);
+        return serving?.cancel(msg[1]);
       case Kind.Reply: {
         const call = this.#pending.get(msg[1]);
         if (!call) return; // timed out or cancelled: the late reply is dropped
@@ -423,7 +466,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (this.#delegate) return this.#delegate.drain();
     this.#writeBlocked = false;
     this.#refs?.drain();
-    this.#pump();
+    this.#serving?.pump();
     this.#updateReading();
   }
 
@@ -436,7 +479,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #onClosed(err: Error | undefined): void {
     this.#closed = true;
-    this.#closedSignal.abort();
+    this.#closedSignal?.abort();
     this.#ready = false;
     clearTimeout(this.#firstFrameTimer);
     clearTimeout(this.#idleTimer);
@@ -448,12 +491,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
     const cause = (announced && this.#failure === undefined ? said : undefined) ?? this.#closeError ?? said;
     const client = this.#opts.role === "client";
     const abort = new RpcError("CONNECTION_CLOSED", client ? "the server disconnected" : "the caller disconnected", cause ? { cause } : {});
-    for (const call of this.#calls.values()) call.abort(abort);
-    for (const call of this.#oneway) call.abort(abort);
+    this.#serving?.close(abort);
     this.#refs?.close(abort);
-    this.#calls.clear();
-    this.#oneway.clear();
-    this.#queue.drain();
     if (this.#pending.size > 0) {
       const reason = new RpcError(
         "CONNECTION_CLOSED",
@@ -464,7 +503,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
       this.#pending.clear();
       for (const call of pending) call.reject(reason);
     }
-    this.#wakeIdle();
     const admitted = this.#admitted;
     if (admitted !== undefined && this.#opts.onDisconnect) {
       try {
@@ -475,8 +513,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     this.onClose?.(this, this.#closeError);
     const waiters = this.#closedWaiters;
-    this.#closedWaiters = [];
-    for (const w of waiters) w();
+    this.#closedWaiters = undefined;
+    if (waiters) for (const w of waiters) w();
   }
 
   // ---- serving (SessionLike) -------------------------------------------
@@ -484,22 +522,17 @@ export class PeerSession implements ConnectionSink, SessionLike {
   beginShutdown(): void {
     this.#shuttingDown = true;
     this.#delegate?.beginShutdown();
-    // Calls still waiting for a slot are refused like new ones; one-way calls waiting are dropped.
-    for (const call of this.#queue.drain()) this.#refuseQueued(call);
-    if (this.#running === 0) this.#wakeIdle();
+    this.#serving?.shutdown();
   }
 
   idle(): Promise<void> {
     if (this.#delegate) return this.#delegate.idle();
-    // A closed connection's handlers were aborted; nobody waits for their answers.
-    if (this.#closed || (this.#running === 0 && this.#queue.length === 0)) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#serving === undefined ? Promise.resolve() : this.#serving.idle();
   }
 
   /** Abort every running call (server shutting down past its deadline) and close. */
   abortAll(reason: Error): void {
-    for (const call of this.#calls.values()) call.abort(reason);
-    for (const call of this.#oneway) call.abort(reason);
+    this.#serving?.abortAll(reason);
     // Say why before closing: every transport's client then fails its calls with this cause
     // (a ws close reason carries it, a tcp FIN or a zmq goodbye does not).
     if (this.#ready && !this.#delegate && !this.#closed) this.#sendError(null, reason);
@@ -712,11 +745,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
     );
   }
 
-  /** Hold `frame` and those after it (reading paused) until the reference tables exist, then replay them in order. */
-  #hold(frame: Uint8Array): void {
+  /** Hold `frame` and those after it (reading paused) until what `wait` waits for exists, then replay them in order. */
+  #hold(frame: Uint8Array, wait: (then: (err?: Error) => void) => void = (k) => this.#withRefs(k)): void {
     this.#held = [frame];
     this.#updateReading();
-    this.#withRefs((err) => {
+    wait((err) => {
       const held = this.#held ?? [];
       this.#held = undefined;
       if (err !== undefined) this.fail(err);
@@ -726,6 +759,43 @@ export class PeerSession implements ConnectionSink, SessionLike {
       if (later !== undefined && !this.#closed) this.#onClosed(later[0]);
       else this.#updateReading();
     });
+  }
+
+  /** Make the serving half now if its module is loaded. */
+  #makeServing(): boolean {
+    const ServingClass = servingClass;
+    if (ServingClass === undefined) return false;
+    if (this.#serving !== undefined) return true;
+    this.#serving = new ServingClass(this, ACCESS, {
+      opts: this.#opts,
+      origin: this.#origin,
+      metaLimits: this.#metaLimits,
+      headers: this.#headers,
+      refsOn: this.#refsOn,
+      json: this.#json,
+      shuttingDown: this.#shuttingDown,
+    });
+    return true;
+  }
+
+  /** Run `then` once the serving half exists (with the error when its module cannot be loaded). */
+  #withServing(then: (err?: Error) => void): void {
+    if (this.#makeServing()) return then();
+    if (this.#servingWait !== undefined) {
+      this.#servingWait.push(then);
+      return;
+    }
+    this.#servingWait = [then];
+    const done = (err?: Error): void => {
+      const waiting = this.#servingWait ?? [];
+      this.#servingWait = undefined;
+      if (err === undefined) this.#makeServing();
+      for (const w of waiting) w(err);
+    };
+    loadServing().then(
+      () => done(),
+      (e: unknown) => done(new RpcError("MISSING_DEPENDENCY", `cannot load wirecall's serving half (src/serving.js): ${(e as Error)?.message ?? e}`, { cause: e })),
+    );
   }
 
   /** Streams and references alive on this connection (undefined when the hello did not negotiate them). */
@@ -742,7 +812,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#sawFrame = false;
     this.#idleTimer = setTimeout(() => {
       if (this.#closed) return;
-      const busy = this.#running > 0 || this.#queue.length > 0 || this.#pending.size > 0;
+      const busy = this.#serving?.busy === true || this.#pending.size > 0;
       if (this.#sawFrame || busy) return this.#armIdle(limit);
       const err = new RpcError("CONNECTION_CLOSED", `closed after ${limit} ms without a frame (the server's idleTimeout)`);
       this.#sendError(null, err);
@@ -845,235 +915,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
     return putHeader(env, h);
   }
 
-  /** A call (`id` set) or one-way call (`id` null) from the peer. */
-  #incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number, refList?: unknown, target?: number, env?: unknown[], header?: unknown): void {
-    if (id !== null) {
-      if (this.#calls.has(id)) {
-        // Answered as a connection-level error: an error with this id would settle the first call.
-        this.#sendError(null, new RpcError("PROTOCOL_ERROR", `call id ${id} is already in flight on this connection; this call was refused and call ${id} goes on`, { data: { id } }));
-        return;
-      }
-      if (this.#shuttingDown) {
-        this.#sendError(id, new RpcError("SHUTTING_DOWN", "the server is shutting down"));
-        return;
-      }
-    } else if (this.#shuttingDown) {
-      return;
-    }
-    const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
-    call.target = target;
-    if (header !== undefined) {
-      let h: CallHeader;
-      try {
-        h = readHeader(header, this.#metaLimits, `metadata of '${method}'`);
-      } catch (err) {
-        if (id !== null) this.#sendError(id, err);
-        return;
-      }
-      if (h.meta !== undefined) call.meta = h.meta;
-      if (h.key !== undefined) call.key = h.key;
-      if (h.timeout !== undefined) {
-        if (h.timeout <= 0) {
-          if (id !== null) this.#sendError(id, new RpcError("TIMEOUT", `call to '${method}' arrived after its deadline`));
-          return;
-        }
-        call.deadline = Date.now() + h.timeout;
-      }
-    }
-    if (refList !== undefined && id !== null) {
-      try {
-        // In place: the call holds the same args and kwargs objects.
-        (this.#refs as RefSession).decode(env ?? [Kind.Call, id, method, args, kwargs ?? null], refList, call);
-      } catch (err) {
-        this.#refs?.endInbound(call);
-        this.#sendError(id, err);
-        return;
-      }
-    }
-    if (id === null) this.#oneway.add(call);
-    else this.#calls.set(id, call);
-    // Past setTimeout's range (24.8 days) a timer would fire at once: such a deadline is never reached while the call runs.
-    if (call.deadline !== undefined && call.deadline - Date.now() <= MAX_TIMER) call.timer = unref(setTimeout(this.#expire, call.deadline - Date.now(), call));
-    if (this.#running < this.#maxInFlight && !this.#writeBlocked && this.#queue.length === 0) {
-      this.#run(call);
-      if (this.#running >= this.#maxInFlight) this.#updateReading();
-    } else {
-      this.#queue.push(call);
-      this.#updateReading();
-    }
-  }
-
-  #run(call: InboundCall): void {
-    this.#running++;
-    call.started = true;
-    const handler = this.#handler;
-    const cache = this.#opts.idempotency;
-    if (call.key !== undefined && cache !== undefined && call.id !== null) {
-      const claim = cache.claim(call.method, call.key);
-      if ("repeat" in claim) {
-        claim.repeat.replay(call.method).then(
-          (result) => this.#finish(call, result, undefined),
-          (err: unknown) => this.#finish(call, undefined, err ?? new Error(String(err))),
-        );
-        return;
-      }
-      call.keyEntry = claim.first;
-    }
-    const tel = this.#opts.telemetry;
-    if (tel !== undefined && handler && call.target === undefined) return this.#runTraced(call, handler, tel);
-    const done =
-      call.target !== undefined
-        ? (this.#refs as RefSession).invoke(call.target, call.method, call.args)
-        : handler
-          ? call.deadline === undefined
-            ? handler.dispatch(call)
-            : // Only a call with a deadline enters the async context: AsyncLocalStorage slows every promise of the process once used.
-              runInCall(call, () => handler.dispatch(call))
-          : Promise.reject(new RpcError("METHOD_NOT_FOUND", `method '${call.method}' is not served here: this side serves no handler (connect(url, { handler }))`));
-    done.then(
-      (result) => this.#finish(call, result, undefined),
-      (err: unknown) => this.#finish(call, undefined, err ?? new Error(String(err))),
-    );
-  }
-
-  #runTraced(call: InboundCall, handler: RPCHandler, tel: Telemetry): void {
-    let span: ServerSpan | undefined;
-    let done: Promise<unknown>;
-    try {
-      span = tel.server(call);
-      const s = span;
-      done = s.plain && call.deadline === undefined ? handler.dispatch(call) : s.run(() => runInCall(call, () => handler.dispatch(call)));
-    } catch (err) {
-      done = Promise.reject(err);
-    }
-    done.then(
-      (result) => {
-        span?.end(undefined);
-        this.#finish(call, result, undefined);
-      },
-      (err: unknown) => {
-        span?.end(err ?? new Error(String(err)));
-        this.#finish(call, undefined, err ?? new Error(String(err)));
-      },
-    );
-  }
-
-  #finish(call: InboundCall, result: unknown, err: unknown): void {
-    this.#running--;
-    const refs = this.#refs;
-    // The deadline covers the streams the answer carries too (docs/protocol.md 6.4): its timer goes when they end.
-    const endRefs = refs
-      ? () => {
-          if (call.timer !== undefined) clearTimeout(call.timer);
-          refs.endInbound(call);
-        }
-      : undefined;
-    let lingering = false;
-    let replayable = true;
-    // Idleness counts from the last answer too, not only from the last frame read.
-    this.#sawFrame = true;
-    const id = call.id;
-    if (id === null) {
-      this.#oneway.delete(call);
-      if (err !== undefined && !this.#closed) this.#handler?.options.onError?.(err, call);
-    } else if (this.#calls.get(id) === call) {
-      // Not cancelled, connection still open: the caller waits for this answer.
-      this.#calls.delete(id);
-      if (err === undefined) {
-        let frame: OutFrame | undefined;
-        try {
-          let env: unknown[] = [Kind.Reply, this.#wireId(id), result];
-          if (refs) {
-            lingering = true;
-            env = refs.encodeResult(env, this.#json, (r) => call.abort(r), endRefs as () => void, () => call.signal);
-            replayable = env.length === 3;
-          } else {
-            env = replaceRefs(env, 2, RESULT_NAMES, this.#refsOn ? needsRefs : undefined, this.#json)[0];
-          }
-          const meta = call.responseMeta;
-          if (meta !== undefined && this.#headers) env = putHeader(env, { meta });
-          frame = encodeFrame(this.#serializer as Serializer, env);
-        } catch (e) {
-          if (e === NEEDS_REFS && this.#refsFailed === undefined) {
-            // The result carries the first reference or stream: answer once the tables exist, as if the handler had just returned.
-            this.#calls.set(id, call);
-            this.#running++;
-            this.#withRefs(() => this.#finish(call, result, undefined));
-            return;
-          }
-          if (e === NEEDS_REFS) err = this.#refsFailed;
-          else err = isLimit(e) ? e : new RpcError("SERIALIZE_ERROR", `cannot encode the result of '${call.method}': ${(e as Error)?.message ?? e}`);
-        }
-        if (frame) this.#send(frame);
-      }
-      if (err !== undefined) this.#sendError(id, err, call.responseMeta);
-    }
-    const entry = call.keyEntry;
-    if (entry !== undefined) {
-      // A handler that failed because its call was aborted did not complete: a retry runs it again.
-      if (err !== undefined && call.aborted && call.key !== undefined) this.#opts.idempotency?.forget(call.method, call.key, entry);
-      entry.settle(result, err, replayable);
-    }
-    if (endRefs === undefined) {
-      if (call.timer !== undefined) clearTimeout(call.timer);
-    } else if (!lingering) endRefs();
-    if (this.#closed) return;
-    this.#pump();
-    if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
-    this.#updateReading();
-  }
-
-  /** Start waiting calls while slots are free and the peer reads its answers. */
-  #pump(): void {
-    while (this.#running < this.#maxInFlight && !this.#writeBlocked && !this.#closed && this.#queue.length > 0) {
-      const call = this.#queue.shift();
-      if (!call) break;
-      if (this.#shuttingDown) this.#refuseQueued(call);
-      else this.#run(call);
-    }
-  }
-
-  #refuseQueued(call: InboundCall): void {
-    if (call.id === null) {
-      this.#oneway.delete(call);
-      return;
-    }
-    if (this.#calls.get(call.id) !== call) return;
-    this.#calls.delete(call.id);
-    this.#sendError(call.id, new RpcError("SHUTTING_DOWN", "the server is shutting down"));
-  }
-
-  /** A call's deadline passed: its handler's signal fires; a call still waiting for a slot never runs. */
-  readonly #expire = (call: InboundCall): void => {
-    call.timer = undefined;
-    const err = new RpcError("TIMEOUT", `the deadline of '${call.method}' passed`);
-    if (call.started) {
-      call.abort(err);
-      return;
-    }
-    if (call.id === null ? !this.#oneway.delete(call) : this.#calls.get(call.id) !== call) return;
-    if (call.id !== null) this.#calls.delete(call.id);
-    call.abort(err);
-    this.#queue.cancelled();
-    if (call.id !== null) this.#sendError(call.id, err);
-    if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
-    this.#updateReading();
-  };
-
-  #cancel(id: CallId): void {
-    const call = this.#calls.get(id);
-    if (!call) return; // finished already (its answer is on its way and will be ignored), or never existed
-    this.#calls.delete(id);
-    const waiting = !call.started;
-    call.abort(new RpcError("CANCELLED", "the caller cancelled the call"));
-    if (waiting) {
-      this.#queue.cancelled();
-      if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
-      this.#updateReading();
-    }
-    // A running call keeps its slot until its handler settles: cancelling frees no capacity by itself.
-  }
-
   #sendError(id: CallId | null, err: unknown, meta?: Record<string, string>): void {
     const s = this.#serializer ?? json;
     const wire = toWireError(err, this.#handler?.options.exposeStack ?? false);
@@ -1107,18 +948,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   #updateReading(): void {
     if (this.#closed) return;
-    const pause = this.#writeBlocked || this.#queue.full || this.#held !== undefined;
+    const pause = this.#writeBlocked || this.#serving?.full === true || this.#held !== undefined;
     if (pause === this.#readPaused) return;
     this.#readPaused = pause;
     if (pause) this.conn.pause();
     else this.conn.resume();
-  }
-
-  #wakeIdle(): void {
-    const waiters = this.#idleWaiters;
-    if (waiters.length === 0) return;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
   }
 
   #facade(): AnyRemote {
@@ -1145,12 +979,21 @@ export class PeerSession implements ConnectionSink, SessionLike {
   }
 }
 
-/** The longest delay setTimeout takes (2^31-1 ms); longer ones fire at once. */
-const MAX_TIMER = 0x7fffffff;
+// The serving half (src/serving.ts) loads once per process, when a side first serves.
+let servingClass: typeof Serving | undefined;
+let servingLoading: Promise<typeof Serving> | undefined;
+function loadServing(): Promise<typeof Serving> {
+  return (servingLoading ??= import("./serving.js").then(
+    (m) => (servingClass = m.Serving),
+    (err: unknown) => {
+      servingLoading = undefined;
+      throw err;
+    },
+  ));
+}
 
 /** How the encoding walk names where a value sits, by the envelope index it starts from. */
 const ARG_NAMES: Record<number, string[]> = { 2: ["", "", "args", "kwargs"], 3: ["", "", "", "args", "kwargs"], 4: ["", "", "", "", "args", "kwargs"] };
-const RESULT_NAMES = ["", "", "result"];
 
 /** The live-export limit is its own error, not an encoding failure. */
 function isLimit(e: unknown): e is RpcError {
