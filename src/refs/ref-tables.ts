@@ -17,7 +17,7 @@ import { registerStub, type RefOwner } from "./marks.js";
 import { DEFAULT_STREAM_WINDOW, MAX_EXPORTS, MAX_REFS_PER_FRAME, MAX_STREAMS, RefKind } from "./ref-session.js";
 
 export { DEFAULT_STREAM_WINDOW, MAX_EXPORTS, MAX_STREAMS, RefKind };
-import { formatPath, placeRef, replaceRefs, type PathKey, type RefEntry } from "./walk.js";
+import { MAX_DEPTH, formatPath, replaceRefs, type PathKey, type RefEntry } from "./walk.js";
 
 /** What the session lends to the tables. */
 export interface RefHost {
@@ -601,3 +601,31 @@ function trailing(env: unknown[], refs: RefEntry[]): unknown[] {
 }
 
 export { isWireError };
+
+/** Where a received reference sits: follow `path` from the envelope and check the slot holds the placeholder null. */
+export function placeRef(env: unknown[], path: unknown, value: unknown): void {
+  if (!Array.isArray(path) || path.length < 1 || path.length > MAX_DEPTH + 2) throw new RpcError("PROTOCOL_ERROR", "malformed reference path");
+  let node: unknown = env;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i] as unknown;
+    let holder: Record<string | number, unknown>;
+    if (Array.isArray(node)) {
+      if (typeof key !== "number" || !Number.isInteger(key) || key < 0 || key >= node.length) throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
+      holder = node as unknown as Record<number, unknown>;
+    } else if (typeof node === "object" && node !== null && !ArrayBuffer.isView(node)) {
+      const proto = Object.getPrototypeOf(node) as unknown;
+      if ((proto !== Object.prototype && proto !== null) || typeof key !== "string" || key === "__proto__" || !Object.hasOwn(node, key)) {
+        throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
+      }
+      holder = node as Record<string, unknown>;
+    } else {
+      throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
+    }
+    if (i === path.length - 1) {
+      if (holder[key as string] !== null) throw new RpcError("PROTOCOL_ERROR", "a reference path must end at a null placeholder");
+      holder[key as string] = value;
+      return;
+    }
+    node = holder[key as string];
+  }
+}

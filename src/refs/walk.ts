@@ -16,7 +16,8 @@ export type RefEntry = [PathKey[], string, number];
 /** Exports a value found by the walk; returns its [kind, id]. Undefined: the connection carries no references. */
 export type Exporter = ((v: unknown, kind: "f" | "o" | "s", path: readonly PathKey[]) => [string, number]) | undefined;
 
-const MAX_DEPTH = 64;
+/** Nesting the walk follows; a reference path is at most this deep (plus the envelope index and one key). */
+export const MAX_DEPTH = 64;
 
 /**
  * Thrown by {@link needsRefs}: the value holds something that travels by
@@ -139,34 +140,6 @@ export function replaceRefs(env: unknown[], from: number, names: readonly string
     }
   }
   return [out, w.refs];
-}
-
-/** Where a received reference sits: follow `path` from the envelope and check the slot holds the placeholder null. */
-export function placeRef(env: unknown[], path: unknown, value: unknown): void {
-  if (!Array.isArray(path) || path.length < 1 || path.length > MAX_DEPTH + 2) throw new RpcError("PROTOCOL_ERROR", "malformed reference path");
-  let node: unknown = env;
-  for (let i = 0; i < path.length; i++) {
-    const key = path[i] as unknown;
-    let holder: Record<string | number, unknown>;
-    if (Array.isArray(node)) {
-      if (typeof key !== "number" || !Number.isInteger(key) || key < 0 || key >= node.length) throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
-      holder = node as unknown as Record<number, unknown>;
-    } else if (typeof node === "object" && node !== null && !ArrayBuffer.isView(node)) {
-      const proto = Object.getPrototypeOf(node) as unknown;
-      if ((proto !== Object.prototype && proto !== null) || typeof key !== "string" || key === "__proto__" || !Object.hasOwn(node, key)) {
-        throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
-      }
-      holder = node as Record<string, unknown>;
-    } else {
-      throw new RpcError("PROTOCOL_ERROR", "reference path leaves the value");
-    }
-    if (i === path.length - 1) {
-      if (holder[key as string] !== null) throw new RpcError("PROTOCOL_ERROR", "a reference path must end at a null placeholder");
-      holder[key as string] = value;
-      return;
-    }
-    node = holder[key as string];
-  }
 }
 
 /**
