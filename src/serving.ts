@@ -21,7 +21,7 @@ import type { MetaLimits } from "./meta/meta.js";
 import { Kind, type CallId } from "./protocol.js";
 import type { RefSession } from "./refs/ref-tables.js";
 import { NEEDS_REFS, needsRefs, replaceRefs } from "./refs/walk.js";
-import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, type SessionOptions } from "./session.js";
+import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, type SessionOptions } from "./session-options.js";
 import type { ServerSpan, Telemetry } from "./telemetry/telemetry.js";
 
 /**

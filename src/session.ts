@@ -12,19 +12,18 @@
  * may call the other (docs/protocol.md, "Calls from the server").
  */
 import { sessionState, type PeerInfo } from "./call-context.js";
-import { startCall, unref, type CallerDefaults, type OutgoingCall } from "./caller.js";
+import { startCall, unref, type OutgoingCall } from "./caller.js";
 import type { AnyRemote, CallOptions } from "./call-types.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "./errors.js";
 import { createFacade } from "./facade.js";
-import type { FrameProtocol, SessionLike } from "./frame-protocol.js";
+import type { SessionLike } from "./frame-protocol.js";
 import { encodeFrame, sendFrame, type OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
+import { DEFAULT_IDLE_TIMEOUT, type SessionOptions } from "./session-options.js";
 import { isCallId, jsonCallIdText, outOfRangeCallId } from "./call-id.js";
-import { MAX_FRAMES_WHILE_ADMITTING, refusal, type ConnectionInfo, type LifecycleHooks } from "./lifecycle.js";
+import { MAX_FRAMES_WHILE_ADMITTING, refusal, type ConnectionInfo } from "./lifecycle.js";
 import { putHeader, readHeader, takeHeader, type CallHeader } from "./meta/header.js";
 import { metaLimits, type MetaLimits } from "./meta/meta.js";
-import type { Telemetry } from "./telemetry/telemetry.js";
-import type { IdempotencyCache } from "./meta/idempotency.js";
 import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import { loadRefSession, refSessionClass } from "./refs/load.js";
 import type { RefSession } from "./refs/ref-tables.js";
@@ -34,50 +33,8 @@ import { getSerializer, json, type Serializer } from "./serializers/index.js";
 import { utf8Encode } from "./serializers/utf8.js";
 import type { Connection, ConnectionSink } from "./transport.js";
 
-/** Close a server connection that sent no complete frame for this long with nothing in flight (10 minutes, like zmq's `peerIdleTimeout`). */
-export const DEFAULT_IDLE_TIMEOUT = 600_000;
-/** Calls read ahead of the in-flight limit, waiting for a slot, before a connection stops being read. */
-export const DEFAULT_MAX_QUEUED = 64;
-/** Bytes of frames read ahead of the in-flight limit before a connection stops being read. */
-export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-
-export interface SessionOptions extends CallerDefaults, LifecycleHooks {
-  /** "client" sends the hello and waits for the answer; "server" waits for the peer's first frame. */
-  role: "client" | "server";
-  /** The serializer a client asks for in its hello (default json). A server takes the one the hello names. */
-  serializer?: Serializer;
-  /** Serves the peer's calls. Without one, calls from the peer get `METHOD_NOT_FOUND`. */
-  handler?: RPCHandler | undefined;
-  /**
-   * Handlers (calls and one-way calls) running at once for this connection
-   * (default 256). A cancelled call counts until its handler settles. Past
-   * it, calls wait (up to `maxQueued`), then the connection stops being read.
-   */
-  maxInFlight?: number;
-  /** Calls waiting for a slot before the connection stops being read (default 64). */
-  maxQueued?: number;
-  /** Bytes of waiting calls' frames before the connection stops being read (default 4 MiB). */
-  maxQueuedBytes?: number;
-  /** Server: other protocols recognised by the connection's first frame. */
-  protocols?: readonly FrameProtocol[];
-  /** Server: close the connection when its first frame has not arrived within this many ms (0: no limit). */
-  firstFrameTimeout?: number;
-  /**
-   * Server: close the connection when, after the hello, it sent no complete
-   * frame for this many ms while nothing was in flight either way (0: never;
-   * default 600000). It is closed between one and two such periods after its
-   * last frame.
-   */
-  idleTimeout?: number;
-  /** Errors with no call to reject: connection-level errors from the peer. */
-  onError?: ((err: unknown) => void) | undefined;
-  /** Items of a stream this side reads that the producer may run ahead (default 64). */
-  streamWindow?: number;
-  /** Tracing and metrics (src/telemetry/), loaded by serve/connect when asked for. */
-  telemetry?: Telemetry | undefined;
-  /** Answers repeated idempotency keys from their first outcome (one per server, shared by its connections). */
-  idempotency?: IdempotencyCache | undefined;
-}
+export { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES } from "./session-options.js";
+export type { SessionOptions } from "./session-options.js";
 
 /** How the serving half reaches into a session (set in PeerSession's static block). */
 let ACCESS: SessionAccess<PeerSession>;

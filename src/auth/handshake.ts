@@ -5,7 +5,7 @@
 import { RpcError } from "../errors.js";
 import { utf8Encode } from "../serializers/utf8.js";
 import { CHALLENGE, startsWith } from "./authkey.js";
-import { FAILURE, MAX_HANDSHAKE_MESSAGE, MESSAGE_LENGTH, WELCOME, constantTimeEqual, type ChallengeIO, type ChallengeOptions } from "./challenge.js";
+import { FAILURE, MAX_HANDSHAKE_MESSAGE, MESSAGE_LENGTH, WELCOME, constantTimeEqual, type ChallengeIO, type ChallengeOptions } from "./messages.js";
 
 // Python <= 3.11 sends a bare 20-byte challenge and answers with a bare
 // 16-byte HMAC-MD5. No prefixed message can have either length, which is how
