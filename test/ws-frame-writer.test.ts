@@ -7,12 +7,13 @@
  * reordering; a server's large payload is written as the caller's buffer.
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import * as wsModule from "ws";
+import { RPCHandler, connect, serve } from "../src/index.js";
 import { FLUSH_BYTES, FLUSH_COUNT, FrameWriter, maskInPlace, type RawSocket } from "../transports/ws/frame-writer.js";
 
-type Message = { data: Uint8Array; text: boolean };
+type Message = { data: Uint8Array; text: boolean; cuts?: number[] };
 
 // ws exports its Sender and Receiver (wrapper.mjs); @types/ws does not declare them.
 const { Sender, Receiver } = wsModule as unknown as {
@@ -100,13 +101,32 @@ function splitFrames(bytes: Buffer, masked: boolean): { frame: Buffer; key: Uint
 
 const SIZES = [0, 1, 3, 125, 126, 127, 1000, 16 * 1024, 16 * 1024 + 1, 65535, 65536, 70001];
 
-const message = fc.record({
-  data: fc.oneof(
-    fc.uint8Array({ maxLength: 300 }),
-    fc.constantFrom(...SIZES).chain((n) => fc.integer({ min: 0, max: 255 }).map((seed) => bytes(n, seed))),
-  ),
-  text: fc.boolean(),
-});
+const message = fc.record(
+  {
+    data: fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.constantFrom(...SIZES).chain((n) => fc.integer({ min: 0, max: 255 }).map((seed) => bytes(n, seed))),
+    ),
+    text: fc.boolean(),
+    // Where to cut the message into parts (sendParts), as fractions of its length.
+    cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }),
+  },
+  { requiredKeys: ["data", "text"] },
+);
+
+/** The message's parts at its cuts (empty parts included), or undefined to send it whole. */
+function partsOf(m: Message): Uint8Array[] | undefined {
+  if (!m.cuts || m.cuts.length === 0) return undefined;
+  const at = m.cuts.map((c) => Math.floor(c * m.data.length)).sort((a, b) => a - b);
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const to of at) {
+    parts.push(m.data.subarray(from, to));
+    from = to;
+  }
+  parts.push(m.data.subarray(from));
+  return parts;
+}
 
 function bytes(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -117,7 +137,11 @@ function bytes(n: number, seed: number): Uint8Array {
 async function sendAll(masked: boolean, messages: Message[]): Promise<Recorder> {
   const socket = new Recorder();
   const w = writer(socket, masked);
-  for (const m of messages) w.send(m.data, m.text);
+  for (const m of messages) {
+    const parts = partsOf(m);
+    if (parts) w.sendParts(parts, m.text);
+    else w.send(m.data, m.text);
+  }
   await new Promise((r) => process.nextTick(r));
   assert.equal(w.pending, 0);
   return socket;
@@ -161,8 +185,8 @@ describe("ws frame writer", () => {
       );
     });
 
-    it(`${side}: each frame is the one ws's Sender writes for the same key`, async () => {
-      const messages = SIZES.map((n, i) => ({ data: bytes(n, i), text: i % 3 === 0 }));
+    it(`${side}: each frame is the one ws's Sender writes for the same key, whole or in parts`, async () => {
+      const messages: Message[] = SIZES.map((n, i) => ({ data: bytes(n, i), text: i % 3 === 0, ...(i % 2 ? { cuts: [0.1, 0.5, 0.5] } : {}) }));
       const socket = await sendAll(masked, messages);
       const frames = splitFrames(socket.bytes(), masked);
       assert.equal(frames.length, messages.length);
@@ -212,6 +236,23 @@ describe("ws frame writer", () => {
     assert.ok(parts.includes(big), "the payload is the buffer given");
   });
 
+  it("a server writes a message's large parts as the caller's buffers, in one frame", async () => {
+    const socket = new Recorder();
+    const w = writer(socket, false);
+    const head = bytes(9, 1);
+    const big = bytes(64 * 1024, 3);
+    const big2 = bytes(20 * 1024, 4);
+    const tail = bytes(3, 5);
+    w.sendParts([head, big, big2, tail], false);
+    assert.equal(socket.writes.length, 1);
+    const parts = socket.writes[0] as Uint8Array[];
+    assert.ok(parts.includes(big) && parts.includes(big2), "the large parts are the buffers given");
+    assert.ok(parts.every((p) => p.byteLength > 0), "no empty writes");
+    const got = await parse(socket.bytes(), false);
+    assert.equal(got.length, 1);
+    assert.deepEqual(got[0]?.data, new Uint8Array(Buffer.concat([head, big, big2, tail])));
+  });
+
   it("writes nothing once the connection is no longer open", async () => {
     const socket = new Recorder();
     let open = true;
@@ -222,4 +263,45 @@ describe("ws frame writer", () => {
     assert.equal(socket.writes.length, 0);
     assert.equal(w.pending, 0);
   });
+});
+
+describe("ws frame writer over real sockets", () => {
+  const closers: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of closers.reverse()) await c();
+  });
+
+  for (const serializer of ["msgpack", "json"] as const) {
+    it(`${serializer}: large values (binaries sent as parts with msgpack) and bursts of small calls arrive intact both ways`, async () => {
+      const handler = new RPCHandler();
+      handler.register("echo", (v: unknown) => v);
+      handler.register("add", (a: number, b: number) => a + b);
+      const server = await serve(handler, "ws://127.0.0.1:0/", {});
+      closers.push(() => server.close());
+      const proxy = await connect<{ echo(v: unknown): unknown; add(a: number, b: number): number }>(server.url, { serializer });
+      closers.push(() => proxy.$close());
+      if (serializer === "msgpack") {
+        const value = {
+          small: bytes(100, 1),
+          at16k: bytes(16 * 1024, 2),
+          big: bytes(64 * 1024 + 3, 3),
+          list: [bytes(300 * 1024, 4), "between", bytes(17 * 1024, 5)],
+        };
+        const back = (await proxy.echo(value)) as typeof value;
+        assert.deepEqual(new Uint8Array(back.small), value.small);
+        assert.deepEqual(new Uint8Array(back.at16k), value.at16k);
+        assert.deepEqual(new Uint8Array(back.big), value.big);
+        assert.deepEqual(new Uint8Array(back.list[0] as Uint8Array), value.list[0]);
+        assert.equal(back.list[1], "between");
+        assert.deepEqual(new Uint8Array(back.list[2] as Uint8Array), value.list[2]);
+      } else {
+        // Text messages: a large string and its UTF-8 past one byte per character.
+        const text = "ünïcode ✓ ".repeat(20_000);
+        assert.equal(await proxy.echo(text), text);
+      }
+      // More calls than one write holds (FLUSH_COUNT), in flight at once, each answered with its own result.
+      const sums = await Promise.all(Array.from({ length: 3 * FLUSH_COUNT + 5 }, (_, i) => proxy.add(i, 1000)));
+      assert.deepEqual(sums, Array.from({ length: 3 * FLUSH_COUNT + 5 }, (_, i) => i + 1000));
+    });
+  }
 });

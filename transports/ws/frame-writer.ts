@@ -11,7 +11,10 @@
  * - a client masks with a byte loop in `ws` unless the optional native
  *   `bufferutil` is installed (about 0.1 ms for 64 KiB); here the payload
  *   is copied and masked 32 bits at a time;
- * - a server's large payloads are written as they are, never copied.
+ * - a server's large payloads are written as they are, never copied, and
+ *   so are the large parts of a message given as parts (`sendParts`, a
+ *   serializer's scatter/gather): still one frame, its length the parts'
+ *   total, so the wire is the same as for the joined bytes.
  *
  * A tick's messages are written once they reach {@link FLUSH_COUNT} or
  * {@link FLUSH_BYTES} rather than all at the tick's end, so the peer can
@@ -57,12 +60,22 @@ function headerSize(length: number, masked: boolean): number {
   return (length < 126 ? 2 : length < 0x10000 ? 4 : 10) + (masked ? 4 : 0);
 }
 
+/** One message: its bytes, or its parts (scatter/gather) whose concatenation they are. */
+type Message = Uint8Array | readonly Uint8Array[];
+
+function messageLength(m: Message): number {
+  if (m instanceof Uint8Array) return m.byteLength;
+  let length = 0;
+  for (const p of m) length += p.byteLength;
+  return length;
+}
+
 export class FrameWriter {
   readonly #socket: RawSocket;
   readonly #masked: boolean;
   readonly #written: () => void;
   readonly #open: () => boolean;
-  #frames: Uint8Array[] = [];
+  #frames: Message[] = [];
   #opcodes: number[] = [];
   #bytes = 0;
   #scheduled = false;
@@ -91,9 +104,22 @@ export class FrameWriter {
 
   /** Queue one message; the caller must not change `data` until the tick ends. */
   send(data: Uint8Array, text: boolean): void {
-    this.#frames.push(data);
+    this.#queue(data, data.byteLength, text);
+  }
+
+  /**
+   * Queue one message given as parts: still one frame, its payload the
+   * parts one after another (a server writes a large part as it is, no
+   * copy; a client copies it once, masking it). Same ownership as `send`.
+   */
+  sendParts(parts: readonly Uint8Array[], text: boolean): void {
+    this.#queue(parts, messageLength(parts), text);
+  }
+
+  #queue(m: Message, length: number, text: boolean): void {
+    this.#frames.push(m);
     this.#opcodes.push(text ? OPCODE_TEXT : OPCODE_BINARY);
-    this.#bytes += data.byteLength + 14;
+    this.#bytes += length + 14;
     if (this.#bytes >= FLUSH_BYTES || this.#frames.length >= FLUSH_COUNT) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
@@ -121,16 +147,19 @@ export class FrameWriter {
     const masked = this.#masked;
     let size = 0;
     for (let i = 0; i < n; i++) {
-      const length = (frames[i] as Uint8Array).byteLength;
-      size += headerSize(length, masked) + (masked || length <= COPY_LIMIT ? length : 0);
+      const m = frames[i] as Message;
+      const length = messageLength(m);
+      size += headerSize(length, masked);
+      if (masked) size += length;
+      else if (m instanceof Uint8Array) size += length <= COPY_LIMIT ? length : 0;
+      else for (const p of m) size += p.byteLength <= COPY_LIMIT ? p.byteLength : 0;
     }
-    const slab = Buffer.allocUnsafe(size);
-    let pos = 0;
-    let start = 0;
-    let parts: Uint8Array[] | undefined;
+    const out: Out = { slab: Buffer.allocUnsafe(size), pos: 0, start: 0, parts: undefined };
     for (let i = 0; i < n; i++) {
-      const f = frames[i] as Uint8Array;
-      const length = f.byteLength;
+      const m = frames[i] as Message;
+      const length = messageLength(m);
+      const slab = out.slab;
+      let pos = out.pos;
       slab[pos++] = FIN | (opcodes[i] as number);
       const maskBit = masked ? 0x80 : 0;
       if (length < 126) slab[pos++] = maskBit | length;
@@ -157,29 +186,52 @@ export class FrameWriter {
         slab[pos++] = k1;
         slab[pos++] = k2;
         slab[pos++] = k3;
-        slab.set(f, pos);
+        // The payload is copied whole (parts one after another), then masked in one pass.
+        if (m instanceof Uint8Array) slab.set(m, pos);
+        else {
+          let at = pos;
+          for (const p of m) {
+            slab.set(p, at);
+            at += p.byteLength;
+          }
+        }
         maskInPlace(slab, pos, length, k0, k1, k2, k3);
-        pos += length;
-      } else if (length <= COPY_LIMIT) {
-        slab.set(f, pos);
-        pos += length;
-      } else {
-        (parts ??= []).push(slab.subarray(start, pos), f);
-        start = pos;
+        out.pos = pos + length;
+        continue;
       }
+      out.pos = pos;
+      if (m instanceof Uint8Array) place(out, m);
+      else for (const p of m) place(out, p);
     }
     const socket = this.#socket;
+    const parts = out.parts;
     if (!parts) {
-      socket.write(slab, this.#written);
+      socket.write(out.slab, this.#written);
       return;
     }
-    if (pos > start) parts.push(slab.subarray(start, pos));
+    if (out.pos > out.start) parts.push(out.slab.subarray(out.start, out.pos));
     socket.cork();
     const last = parts.length - 1;
     for (let i = 0; i < last; i++) socket.write(parts[i] as Uint8Array);
     socket.write(parts[last] as Uint8Array, this.#written);
     socket.uncork();
   }
+}
+
+/** A flush in progress: the slab, where it is filled to, and the buffers to write when some are not copied. */
+type Out = { slab: Buffer; pos: number; start: number; parts: Uint8Array[] | undefined };
+
+/** Unmasked payload bytes: small ones into the slab, a large one written as it is after the slab so far. */
+function place(out: Out, p: Uint8Array): void {
+  if (p.byteLength <= COPY_LIMIT) {
+    out.slab.set(p, out.pos);
+    out.pos += p.byteLength;
+    return;
+  }
+  const parts = (out.parts ??= []);
+  if (out.pos > out.start) parts.push(out.slab.subarray(out.start, out.pos));
+  parts.push(p);
+  out.start = out.pos;
 }
 
 /** XOR `length` bytes of `buf` from `at` with the key k0..k3 (RFC 6455 section 5.3). */

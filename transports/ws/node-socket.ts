@@ -79,6 +79,15 @@ export class NodeWsSocket implements WsSocket {
     if (this.#ws.readyState === OPEN) writer.send(data, text);
   }
 
+  sendParts(parts: readonly Uint8Array[], text: boolean): void {
+    const writer = this.#writer;
+    if (!writer) {
+      this.#ws.send(Buffer.concat(parts), text ? TEXT : BINARY, this.#written);
+      return;
+    }
+    if (this.#ws.readyState === OPEN) writer.sendParts(parts, text);
+  }
+
   get bufferedAmount(): number {
     return this.#ws.bufferedAmount + (this.#writer?.pending ?? 0);
   }

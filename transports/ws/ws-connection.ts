@@ -59,6 +59,17 @@ export class WsConnection extends ConnectionBase implements WsSocketEvents {
 
   protected write(frame: Uint8Array, text: boolean): boolean {
     this.#socket.send(frame, text);
+    return this.#belowMark();
+  }
+
+  protected override writeParts(parts: readonly Uint8Array[], text: boolean): boolean {
+    const socket = this.#socket;
+    if (!socket.sendParts) return super.writeParts(parts, text);
+    socket.sendParts(parts, text);
+    return this.#belowMark();
+  }
+
+  #belowMark(): boolean {
     if (this.#socket.bufferedAmount <= this.#hwm) return true;
     this.#socket.watchDrain();
     return false;

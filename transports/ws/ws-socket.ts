@@ -24,6 +24,11 @@ export interface WsSocket {
   attach(events: WsSocketEvents): void;
   /** Queue one message; `text` sends a text message holding these UTF-8 bytes. */
   send(data: Uint8Array, text: boolean): void;
+  /**
+   * Queue one message given as parts (their concatenation), without joining
+   * them where the adapter can; absent: the connection joins them and calls `send`.
+   */
+  sendParts?(parts: readonly Uint8Array[], text: boolean): void;
   /** Bytes queued but not yet handed to the operating system. */
   readonly bufferedAmount: number;
   /** Start reporting `writable()` until {@link WsSocket.unwatchDrain}. */
