@@ -9,7 +9,7 @@ import type * as Api from "@opentelemetry/api";
 import type { CallContext } from "../call-types.js";
 import { RpcError } from "../errors.js";
 import type { Meta } from "../meta/meta.js";
-import type { CallSpan, ServerSpan, Telemetry, TelemetryOptions, TelemetryTarget } from "./telemetry.js";
+import type { CallSpan, ServerSpan, Telemetry, TelemetryOptions, TelemetryTarget } from "./types.js";
 
 const API = "@opentelemetry/api";
 const NAME = "wirecall";
