@@ -97,6 +97,31 @@ describe("ReadBudget", () => {
     a.release();
     assert.equal(budget.unfinished, 0);
   });
+
+  it("starts one sweep timer for a run of frames, not one per frame, and stops it once idle", async () => {
+    const real = globalThis.setInterval;
+    let started = 0;
+    globalThis.setInterval = ((fn: () => void, ms: number) => {
+      started++;
+      return real(fn, ms);
+    }) as typeof setInterval;
+    try {
+      const budget = new ReadBudget({ frameTimeout: 80 });
+      const a = budget.open(never, () => assert.fail("expired"));
+      for (let i = 0; i < 1000; i++) {
+        a.hold(10);
+        a.release();
+      }
+      assert.equal(started, 1, "one timer for 1000 frames that each straddled a read");
+      // The sweep (every 20 ms here) finds nothing unfinished and stops; the next frame starts it again.
+      await new Promise((r) => setTimeout(r, 120));
+      a.hold(10);
+      assert.equal(started, 2);
+      a.release();
+    } finally {
+      globalThis.setInterval = real;
+    }
+  });
 });
 
 describe("FrameDecoder with a budget", () => {
