@@ -7,12 +7,11 @@
  * below) stays within 40 KB.
  */
 import assert from "node:assert/strict";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { pageBuild, root, splitPage } from "./support/page-bundle.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const LIMIT = 40 * 1024;
 
 const PAGE = `import { connect } from "wirecall/ws";
@@ -20,61 +19,13 @@ const api = await connect("wss://example.com/rpc", { serializer: "json", timeout
 document.body.textContent = String(await api.add(2, 3));
 `;
 
-/**
- * The page bundled as bundlers ship pages (Vite, Rollup and webpack split
- * at import(); esbuild with `splitting`): `initial` is what the page loads
- * before its first call (its chunk and the chunks that imports statically),
- * `inputs` the modules in those, `lazy` the modules only import() reaches.
- */
-async function splitBundle(): Promise<{ initial: number; inputs: string[]; lazy: string[] }> {
-  const result = await build({
-    stdin: { contents: PAGE, resolveDir: root, sourcefile: "page.js" },
-    bundle: true,
-    write: false,
-    splitting: true,
-    outdir: join(root, "dist/.bundle-size"),
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    metafile: true,
-    logLevel: "silent",
-  });
-  const outputs = result.metafile.outputs;
-  // Chunks loaded by import() are entry points too: the page's own is the one built from page.js.
-  const entry = Object.keys(outputs).find((k) => outputs[k]?.entryPoint === "page.js");
-  assert.ok(entry, "no entry chunk");
-  const seen = new Set<string>();
-  const stack = [entry];
-  let initial = 0;
-  const inputs: string[] = [];
-  while (stack.length > 0) {
-    const k = stack.pop() as string;
-    const out = outputs[k];
-    if (seen.has(k) || !out) continue;
-    seen.add(k);
-    initial += out.bytes;
-    inputs.push(...Object.keys(out.inputs));
-    for (const i of out.imports) if (i.kind === "import-statement") stack.push(i.path);
-  }
-  const lazy = Object.entries(outputs)
-    .filter(([k]) => !seen.has(k))
-    .flatMap(([, o]) => Object.keys(o.inputs));
-  return { initial, inputs, lazy };
-}
+const splitBundle = () => splitPage(PAGE, join(root, "dist/.bundle-size"));
 
 describe("browser bundle of connect from wirecall/ws", () => {
   it("holds no pickle, XML-RPC or Node code", async () => {
     const result = await build({
-      stdin: { contents: PAGE, resolveDir: root, sourcefile: "page.js" },
-      bundle: true,
+      ...pageBuild(PAGE),
       write: false,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      minify: true,
-      metafile: true,
-      logLevel: "silent",
       // A Node-only module reached from the page must fail the build, not be stubbed.
       external: [],
     });
@@ -94,7 +45,7 @@ describe("browser bundle of connect from wirecall/ws", () => {
   });
 
   it("loads msgpackr and superjson only when a serializer names them", async () => {
-    const { initial, inputs, lazy } = await splitBundle();
+    const { initial, eager: inputs, lazy } = await splitBundle();
     const eager = inputs.filter((p) => /node_modules\/(msgpackr|superjson)\/|serializers\/(msgpack|superjson)/.test(p));
     assert.deepEqual(eager, [], `a JSON-only page loads: ${eager.join(", ")}`);
     // They are still reachable, in chunks of their own loaded by import().
@@ -104,7 +55,7 @@ describe("browser bundle of connect from wirecall/ws", () => {
   });
 
   it("loads the reference and stream tables only when the first reference or stream travels", async () => {
-    const { inputs, lazy } = await splitBundle();
+    const { eager: inputs, lazy } = await splitBundle();
     const eager = inputs.filter((p) => /src\/refs\/ref-tables|src\/streams\//.test(p));
     assert.deepEqual(eager, [], `a page that makes plain calls loads: ${eager.join(", ")}`);
     for (const m of ["dist/src/refs/ref-tables.js", "dist/src/streams/consumer.js", "dist/src/streams/producer.js"]) {
@@ -115,7 +66,7 @@ describe("browser bundle of connect from wirecall/ws", () => {
   // Each of these loads when the page first uses it: a call from the server
   // (or a handler given to connect), an authkey, a retry policy.
   it("loads the serving half, the HMAC handshake and retries only when used", async () => {
-    const { inputs, lazy } = await splitBundle();
+    const { eager: inputs, lazy } = await splitBundle();
     const modules = ["dist/src/serving.js", "dist/src/inbound-queue.js", "dist/src/auth/handshake.js", "dist/src/retry-loop.js"];
     const eager = inputs.filter((p) => modules.includes(p));
     assert.deepEqual(eager, [], `a page that only calls, without an authkey or retries, loads: ${eager.join(", ")}`);

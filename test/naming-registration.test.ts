@@ -9,34 +9,23 @@
  * name server and a real server on loopback.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { pathToFileURL } from "node:url";
 import { RPCHandler, serve, startNameServer } from "../src/index.js";
+import { root, splitPage } from "./support/page-bundle.js";
+import { runToEnd } from "./support/run.js";
 import "../transports/ws/index.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Run `node args` in `cwd`; resolves with its stdout, rejects (after killing it) past `ms` or on a non-zero exit. */
-function run(args: string[], cwd: string, ms: number): Promise<string> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms);
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) res(out);
-      else rej(new Error(`node ${args.join(" ")} exited with ${code ?? signal}\nstdout: ${out}\nstderr: ${err}`));
-    });
-  });
+/** Run `node args` in `cwd`; resolves with its stdout, rejects past `ms` or on a non-zero exit. */
+async function run(args: string[], cwd: string, ms: number): Promise<string> {
+  const r = await runToEnd(process.execPath, args, { cwd, timeoutMs: ms });
+  if (r.code !== 0) throw new Error(`node ${args.join(" ")} exited with ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** A name server and a greeter registered with it as "greeter" (tagged "greeting"), both on ws://. */
@@ -94,33 +83,7 @@ await api.$close();
 `;
     const dir = mkdtempSync(join(tmpdir(), "wirecall-naming-bundle-"));
     try {
-      const result = await build({
-        stdin: { contents: page, resolveDir: root, sourcefile: "page.js" },
-        bundle: true,
-        splitting: true,
-        outdir: dir,
-        format: "esm",
-        platform: "browser",
-        target: "es2022",
-        minify: true,
-        metafile: true,
-        logLevel: "silent",
-      });
-      const outputs = result.metafile.outputs;
-      // Chunks loaded by import() are entry points too: the page's own is the one built from page.js.
-      const entry = Object.keys(outputs).find((k) => outputs[k]?.entryPoint === "page.js");
-      assert.ok(entry, "no entry chunk");
-      const initial = new Set<string>();
-      const stack = [entry];
-      while (stack.length > 0) {
-        const k = stack.pop() as string;
-        if (initial.has(k) || !outputs[k]) continue;
-        initial.add(k);
-        for (const i of outputs[k].imports) if (i.kind === "import-statement") stack.push(i.path);
-      }
-      const inputsOf = (keys: Iterable<string>): string[] => [...keys].flatMap((k) => Object.keys(outputs[k]?.inputs ?? {}));
-      const eager = inputsOf(initial);
-      const lazy = inputsOf(Object.keys(outputs).filter((k) => !initial.has(k)));
+      const { eager, lazy } = await splitPage(page, dir, true);
       assert.ok(eager.includes("dist/src/naming/register.js"), `the registration was dropped from the page: ${eager.join(", ")}`);
       assert.ok(lazy.includes("dist/src/naming/resolve.js"), `PYRONAME: is in no lazy chunk: ${lazy.join(", ")}`);
       assert.ok(!eager.includes("dist/src/naming/resolve.js"), "PYRONAME: is in the page's first chunk");
