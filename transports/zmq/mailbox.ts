@@ -24,6 +24,11 @@ export class Mailbox implements ChallengeIO {
     this.#maxLength = maxLength;
   }
 
+  /** The exchange failed (a message too long or too many): nothing more is taken in. */
+  get failed(): boolean {
+    return this.#error !== undefined;
+  }
+
   send(msg: Uint8Array): void {
     if (this.#error) throw this.#error;
     this.#send(msg);

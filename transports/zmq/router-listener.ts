@@ -317,7 +317,13 @@ export class ZmqListener implements Listener, PeerHost {
       if (challenged) {
         // Forgotten at once: the peer's next message is a new knock, whatever the challenge's promise does later.
         if (bye || hello !== undefined) this.#forget(challenged, new RpcError("AUTH_FAILED", "the peer left or sent a call during the authkey challenge"));
-        else (challenged.handshake as Mailbox).push(payload);
+        else {
+          const mailbox = challenged.handshake as Mailbox;
+          mailbox.push(payload);
+          // A message that failed the challenge ends it now, not when the challenge's promise settles: the
+          // peer's next message, even one taken in this same turn, is a new knock and gets its own answer.
+          if (mailbox.failed) this.#forget(challenged, new RpcError("AUTH_FAILED", "the peer failed the authkey challenge"));
+        }
         return;
       }
       if (bye) return; // goodbye from a peer we no longer (or never) knew
