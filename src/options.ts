@@ -12,48 +12,60 @@ import type { OptionSpec, OptionSpecs, OptionType } from "./transport.js";
 
 export type { OptionSpec, OptionSpecs, OptionType };
 
+/** An option a URL's query string may also set (numbers, flags, names: never secrets). */
+/* @__NO_SIDE_EFFECTS__ */
+export function urlOption(...type: OptionType[]): OptionSpec {
+  return { type, query: true };
+}
+
+/** An option only `serve`/`connect` options may set (objects, functions, secrets). */
+/* @__NO_SIDE_EFFECTS__ */
+export function option(...type: OptionType[]): OptionSpec {
+  return { type };
+}
+
 /** Options of every `connect` (the client's caller, proxy and handshake), whatever the transport. */
 export const CONNECT_OPTIONS: OptionSpecs = {
-  timeout: { type: "number", query: true },
-  signal: { type: "object" },
-  captureStack: { type: "boolean", query: true },
-  serializer: { type: ["string", "object"], query: true },
-  reconnect: { type: ["boolean", "object"], query: true },
-  handshakeTimeout: { type: "number", query: true },
-  onError: { type: "function" },
-  handler: { type: "object" },
-  maxInFlight: { type: "number", query: true },
-  streamWindow: { type: "number", query: true },
-  authkey: { type: ["string", "bytes", "false"] },
-  maxFrameSize: { type: "number", query: true },
+  timeout: urlOption("number"),
+  signal: option("object"),
+  captureStack: urlOption("boolean"),
+  serializer: urlOption("string", "object"),
+  reconnect: urlOption("boolean", "object"),
+  handshakeTimeout: urlOption("number"),
+  onError: option("function"),
+  handler: option("object"),
+  maxInFlight: urlOption("number"),
+  streamWindow: urlOption("number"),
+  authkey: option("string", "bytes", "false"),
+  maxFrameSize: urlOption("number"),
   // Another protocol's client (registered by its package, e.g. wirecall/python).
-  profile: { type: "string", query: true },
+  profile: urlOption("string"),
   // docs/production.md
-  meta: { type: "object" },
-  onResponseMeta: { type: "function" },
-  metaLimits: { type: "object" },
-  deadline: { type: "number" },
-  parent: { type: "any" },
-  idempotent: { type: ["boolean", "string"] },
-  retry: { type: ["boolean", "object"] },
-  telemetry: { type: ["boolean", "object"], query: true },
+  meta: option("object"),
+  onResponseMeta: option("function"),
+  metaLimits: option("object"),
+  deadline: option("number"),
+  parent: option("any"),
+  idempotent: option("boolean", "string"),
+  retry: urlOption("boolean", "object"),
+  telemetry: urlOption("boolean", "object"),
 };
 
 /** Options of every `serve`, whatever the transport. */
 export const SERVE_OPTIONS: OptionSpecs = {
-  maxInFlight: { type: "number", query: true },
-  closeTimeout: { type: "number", query: true },
-  idleTimeout: { type: "number", query: true },
-  protocols: { type: "object" },
-  handshakeTimeout: { type: "number", query: true },
-  authkey: { type: ["string", "bytes", "false"] },
-  maxFrameSize: { type: "number", query: true },
+  maxInFlight: urlOption("number"),
+  closeTimeout: urlOption("number"),
+  idleTimeout: urlOption("number"),
+  protocols: option("object"),
+  handshakeTimeout: urlOption("number"),
+  authkey: option("string", "bytes", "false"),
+  maxFrameSize: urlOption("number"),
   // docs/production.md
-  metaLimits: { type: "object" },
-  onConnect: { type: "function" },
-  onDisconnect: { type: "function" },
-  idempotency: { type: ["boolean", "object"], query: true },
-  telemetry: { type: ["boolean", "object"], query: true },
+  metaLimits: option("object"),
+  onConnect: option("function"),
+  onDisconnect: option("function"),
+  idempotency: urlOption("boolean", "object"),
+  telemetry: urlOption("boolean", "object"),
 };
 
 /** Query-string names that must never be in a URL (URLs get logged). */
@@ -61,6 +73,11 @@ const SECRET = new Set(["authkey", "password", "key", "passphrase", "curveSecret
 
 function typesOf(spec: OptionSpec): readonly OptionType[] {
   return typeof spec.type === "string" ? [spec.type] : spec.type;
+}
+
+/** `specs[name]` when `name` is its own key (never `__proto__` or `toString` from the prototype). */
+function specOf(specs: OptionSpecs | undefined, name: string): OptionSpec | undefined {
+  return specs && Object.prototype.hasOwnProperty.call(specs, name) ? specs[name] : undefined;
 }
 
 /** Edit distance, small inputs only (option names). */
@@ -84,15 +101,19 @@ export function nearestName(name: string, known: Iterable<string>): string | und
   let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {
-    const d = k.toLowerCase() === lower ? 0 : distance(lower, k.toLowerCase());
+    const d = distance(lower, k.toLowerCase());
     if (d < bestD) [best, bestD] = [k, d];
   }
   // One edit for short names, two for longer ones: closer guesses than that mislead.
-  return best !== undefined && bestD <= (name.length <= 4 ? 1 : 2) ? best : undefined;
+  return bestD <= (name.length <= 4 ? 1 : 2) ? best : undefined;
 }
 
 function invalid(message: string, option: string): RpcError {
   return new RpcError("INVALID_OPTION", message, { data: { option } });
+}
+
+function notInQuery(name: string): RpcError {
+  return invalid(`option '${name}' cannot be given in a URL's query string; pass it as an option`, name);
 }
 
 function matches(v: unknown, t: OptionType): boolean {
@@ -112,27 +133,26 @@ function matches(v: unknown, t: OptionType): boolean {
   }
 }
 
-function describeTypes(spec: OptionSpec): string {
-  if (spec.values) return spec.values.join(", ");
-  return typesOf(spec)
-    .map((t) => (t === "number" ? "a non-negative number" : t === "bytes" ? "a Uint8Array" : t === "object" ? "an object" : t === "false" ? "false" : `a ${t}`))
-    .join(" or ");
-}
+const NUMBER = "a non-negative number";
 
 /** Throw `INVALID_OPTION` unless `value` fits `spec`. */
 export function checkOption(name: string, spec: OptionSpec, value: unknown, from = "option"): void {
   if (value === undefined) return;
-  const ok = typesOf(spec).some((t) => matches(value, t)) && (!spec.values || (typeof value === "string" && spec.values.includes(value)));
-  if (!ok) {
-    const shown = typeof value === "string" ? `'${value}'` : typeof value === "function" ? "a function" : typeof value === "object" ? (value === null ? "null" : "an object") : String(value);
-    throw invalid(`${from} '${name}' must be ${describeTypes(spec)}, got ${shown}`, name);
-  }
+  const types = typesOf(spec);
+  if (types.some((t) => matches(value, t)) && (!spec.values || (typeof value === "string" && spec.values.includes(value)))) return;
+  const wanted = spec.values ? spec.values.join(", ") : types.map((t) => (t === "number" ? NUMBER : t === "bytes" ? "a Uint8Array" : t === "object" ? "an object" : t === "false" ? "false" : `a ${t}`)).join(" or ");
+  const shown = typeof value === "string" ? `'${value}'` : typeof value === "function" ? "a function" : typeof value === "object" ? (value === null ? "null" : "an object") : String(value);
+  throw invalid(`${from} '${name}' must be ${wanted}, got ${shown}`, name);
 }
 
 function unknown(name: string, specs: OptionSpecs, where: string, from: string): RpcError {
-  const near = nearestName(name, Object.keys(specs));
-  return invalid(`unknown ${from} '${name}' in ${where}${near ? `: did you mean '${near}'?` : ` (known: ${Object.keys(specs).sort().join(", ")})`}`, name);
+  const known = Object.keys(specs);
+  const near = nearestName(name, known);
+  return invalid(`unknown ${from} '${name}' in ${where}${near ? `: did you mean '${near}'?` : ` (known: ${known.sort().join(", ")})`}`, name);
 }
+
+/** How a query string writes a flag. */
+const FLAGS: Readonly<Record<string, boolean>> = { "": true, 1: true, true: true, yes: true, 0: false, false: false, no: false };
 
 /** A query-string value as the option's type: numbers and flags from text. */
 function fromQuery(name: string, spec: OptionSpec, text: string): unknown {
@@ -140,14 +160,14 @@ function fromQuery(name: string, spec: OptionSpec, text: string): unknown {
   if (types.includes("number")) {
     const n = text.trim() === "" ? NaN : Number(text);
     if (Number.isFinite(n) && n >= 0) return n;
-    if (!types.includes("string")) throw invalid(`query option '${name}' must be a non-negative number, got '${text}'`, name);
+    if (!types.includes("string")) throw invalid(`query option '${name}' must be ${NUMBER}, got '${text}'`, name);
   }
   if (types.includes("boolean")) {
-    if (text === "" || text === "1" || text === "true" || text === "yes") return true;
-    if (text === "0" || text === "false" || text === "no") return false;
+    const flag = Object.prototype.hasOwnProperty.call(FLAGS, text) ? FLAGS[text] : undefined;
+    if (flag !== undefined) return flag;
     if (!types.includes("string")) throw invalid(`query option '${name}' must be true or false (1/0, yes/no), got '${text}'`, name);
   }
-  if (!types.includes("string") && !types.includes("any")) throw invalid(`option '${name}' cannot be given in a URL's query string; pass it as an option`, name);
+  if (!types.includes("string") && !types.includes("any")) throw notInQuery(name);
   return text;
 }
 
@@ -164,9 +184,9 @@ export function resolveOptions(url: URL, explicit: object, specs: OptionSpecs, w
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of url.searchParams) {
     if (SECRET.has(k)) throw new RpcError("INVALID_URL", `'${k}' must not be in a URL (URLs get logged); pass it as an option or environment variable`);
-    const spec = Object.prototype.hasOwnProperty.call(specs, k) ? specs[k] : undefined;
+    const spec = specOf(specs, k);
     if (!spec) {
-      const client = forClients && Object.prototype.hasOwnProperty.call(forClients, k) ? forClients[k] : undefined;
+      const client = specOf(forClients, k);
       if (client?.query) {
         checkOption(k, client, fromQuery(k, client, v), "query option");
         continue;
@@ -175,19 +195,17 @@ export function resolveOptions(url: URL, explicit: object, specs: OptionSpecs, w
       out[k] = v;
       continue;
     }
-    if (!spec.query) throw invalid(`option '${k}' cannot be given in a URL's query string; pass it as an option`, k);
+    if (!spec.query) throw notInQuery(k);
     const value = fromQuery(k, spec, v);
     checkOption(k, spec, value, "query option");
     out[k] = value;
   }
   for (const [k, v] of Object.entries(explicit)) {
-    const spec = Object.prototype.hasOwnProperty.call(specs, k) ? specs[k] : undefined;
-    if (!spec) {
-      if (strict && v !== undefined) throw unknown(k, specs, where, "option");
-    } else {
-      checkOption(k, spec, v);
-    }
-    if (v !== undefined) out[k] = v;
+    if (v === undefined) continue;
+    const spec = specOf(specs, k);
+    if (spec) checkOption(k, spec, v);
+    else if (strict) throw unknown(k, specs, where, "option");
+    out[k] = v;
   }
   return out;
 }
@@ -201,8 +219,7 @@ export function clientQuery(url: URL, forClients: OptionSpecs | undefined): stri
   if (!forClients || url.search === "") return url.search;
   const kept = new URLSearchParams();
   for (const [k, v] of url.searchParams) {
-    const spec = Object.prototype.hasOwnProperty.call(forClients, k) ? forClients[k] : undefined;
-    if (spec?.query) kept.append(k, v);
+    if (specOf(forClients, k)?.query) kept.append(k, v);
   }
   const q = kept.toString();
   return q === "" ? "" : `?${q}`;

@@ -4,7 +4,7 @@
  * holds messages in WsConnection's queue, keepalive relies on the server's
  * pings (browsers answer them), and drain is polled from `bufferedAmount`.
  */
-import { RpcError } from "../../src/transport-sdk.js";
+import { RpcError } from "../../src/errors.js"; // not the SDK: see ./options.ts
 import type { WsSocket, WsSocketEvents } from "./ws-socket.js";
 
 /** How often a blocked sender looks at `bufferedAmount`, ms. */

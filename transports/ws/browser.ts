@@ -11,7 +11,7 @@
  * `"sideEffects": false` may skip this module's top level when only
  * re-exported names are used.
  */
-import { registerTransport } from "../../src/transport-sdk.js";
+import { registerTransport } from "../../src/transport-registry.js"; // not the SDK: see ./options.ts
 import { connect as coreConnect } from "../../src/core-api.js";
 import { browserWsTransport } from "./client-browser.js";
 

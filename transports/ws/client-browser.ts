@@ -3,8 +3,9 @@
  * (which needs a secure context: https pages, or http on localhost/127.0.0.1).
  * No import here may reach `ws`, `node:*` or zeromq: browser.ts bundles this.
  */
-import { RpcError, isChallenge, resolveAuthkey, webCryptoHmac, type Connection, type Transport } from "../../src/transport-sdk.js";
-import { authenticate } from "./auth.js";
+import { isChallenge, resolveAuthkey } from "../../src/auth/authkey.js";
+import { RpcError } from "../../src/errors.js";
+import type { Connection, Transport } from "../../src/transport.js";
 import { BrowserWsSocket, type BrowserWebSocket } from "./browser-socket.js";
 import { WS_CLIENT_OPTIONS, handshakeTimeoutOf, maxPayloadOf, numberOption, type WsClientOptions } from "./options.js";
 import { WsConnection } from "./ws-connection.js";
@@ -55,7 +56,9 @@ export async function connectBrowser(url: URL, options: WsClientOptions): Promis
   });
   if (authkey) {
     try {
-      await authenticate(conn, "client", authkey, webCryptoHmac, deadline - Date.now());
+      // The challenge and WebCrypto's HMAC load with the first authkey: a page without one never fetches them.
+      const { authenticateBrowser } = await import("./browser-auth.js");
+      await authenticateBrowser(conn, authkey, deadline - Date.now());
     } catch (err) {
       conn.close(err as Error);
       throw err;

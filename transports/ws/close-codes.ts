@@ -6,7 +6,7 @@
  * stable code without a frame of its own. Browsers may only send 1000 and
  * 3000-4999, which is why no other code is ever sent by wirecall itself.
  */
-import { RpcError } from "../../src/transport-sdk.js";
+import { RpcError } from "../../src/errors.js"; // not the SDK: see ./options.ts
 
 /** Orderly close. */
 export const NORMAL = 1000;

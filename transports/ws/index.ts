@@ -12,7 +12,8 @@ import { Server as TlsServer } from "node:tls";
 import { registerTransport, type RPCHandler, type Server, type Transport } from "../../src/transport-sdk.js";
 import { serve } from "../../src/index.js";
 import { connectNode } from "./client-node.js";
-import { WS_CLIENT_OPTIONS, WS_SERVER_OPTIONS, type WsCommonOptions } from "./options.js";
+import { WS_CLIENT_OPTIONS, type WsCommonOptions } from "./options.js";
+import { WS_SERVER_OPTIONS } from "./server-options.js";
 import { listenWs } from "./server.js";
 
 export const wsTransport: Transport = {

@@ -3,8 +3,12 @@
  * Every option can also come from the URL's query string where it is a
  * number or a flag (`?keepAlive=10000&maxPayload=1048576`); secrets cannot.
  */
-import { DEFAULT_LIMITS, type OptionSpecs, type TransportOptions } from "../../src/transport-sdk.js";
-import type { ReadLimits } from "../read-budget.js";
+// Each module by its own path, not through src/transport-sdk.ts: the browser
+// client imports this file, and a bundler puts in a page's first chunk every
+// module the SDK re-exports (the HMAC handshake among them).
+import { DEFAULT_LIMITS } from "../../src/limits.js";
+import { option, urlOption, type OptionSpecs } from "../../src/options.js";
+import type { TransportOptions } from "../../src/transport.js";
 
 /** Default ping interval, ms. */
 export const DEFAULT_KEEPALIVE = 30_000;
@@ -92,41 +96,24 @@ declare module "../../src/transport.js" {
   }
 }
 
-const COMMON: OptionSpecs = {
-  maxPayload: { type: "number", query: true },
-  keepAlive: { type: "number", query: true },
-  highWaterMark: { type: "number", query: true },
+/** Options of both ends (the server's own are in ./server-options.ts, which no browser loads). */
+export const WS_COMMON_OPTIONS: OptionSpecs = {
+  maxPayload: urlOption("number"),
+  keepAlive: urlOption("number"),
+  highWaterMark: urlOption("number"),
 };
 
 /** What `connect("ws://...")` checks its options against (src/options.ts): one entry per {@link WsClientOptions} field. */
 export const WS_CLIENT_OPTIONS: OptionSpecs = {
-  ...COMMON,
-  ca: { type: ["string", "bytes", "object"] },
-  cert: { type: ["string", "bytes"] },
-  key: { type: ["string", "bytes"] },
-  passphrase: { type: "string" },
-  rejectUnauthorized: { type: "boolean", query: true },
-  servername: { type: "string", query: true },
-  headers: { type: "object" },
-  origin: { type: "string", query: true },
-};
-
-/** What `serve("ws://...")` checks its options against: one entry per {@link WsServerOptions} field. */
-export const WS_SERVER_OPTIONS: OptionSpecs = {
-  ...COMMON,
-  allowedOrigins: { type: ["string", "object"] },
-  maxBufferedBytes: { type: "number", query: true },
-  frameTimeout: { type: "number", query: true },
-  minReadRate: { type: "number", query: true },
-  path: { type: "string", query: true },
-  allowRemote: { type: "boolean", query: true },
-  cert: { type: ["string", "bytes", "object"] },
-  key: { type: ["string", "bytes", "object"] },
-  ca: { type: ["string", "bytes", "object"] },
-  pfx: { type: ["string", "bytes"] },
-  passphrase: { type: "string" },
-  onHandshakeError: { type: "function" },
-  httpServer: { type: "object" },
+  ...WS_COMMON_OPTIONS,
+  ca: option("string", "bytes", "object"),
+  cert: option("string", "bytes"),
+  key: option("string", "bytes"),
+  passphrase: option("string"),
+  rejectUnauthorized: urlOption("boolean"),
+  servername: urlOption("string"),
+  headers: option("object"),
+  origin: urlOption("string"),
 };
 
 /** A non-negative number from an option or a query string, else `fallback`. */
@@ -137,15 +124,6 @@ export function numberOption(v: unknown, fallback: number): number {
 
 export function maxPayloadOf(o: WsCommonOptions): number {
   return numberOption(o.maxPayload, numberOption(o.maxFrameSize, DEFAULT_LIMITS.maxFrameSize));
-}
-
-/** The server's budget for unfinished messages. */
-export function readLimitsOf(o: WsServerOptions): ReadLimits {
-  return {
-    maxBufferedBytes: numberOption(o.maxBufferedBytes, DEFAULT_LIMITS.maxBufferedBytes),
-    frameTimeout: numberOption(o.frameTimeout, DEFAULT_LIMITS.frameTimeout),
-    minReadRate: numberOption(o.minReadRate, DEFAULT_LIMITS.minReadRate),
-  };
 }
 
 export function handshakeTimeoutOf(o: TransportOptions): number {

@@ -7,8 +7,9 @@
  * and the core taking over) the socket is paused after each message, so an
  * unauthenticated peer cannot make us buffer more than one message it sent ahead.
  */
-import { ConnectionBase } from "../../src/transport-sdk.js";
-import { RpcError } from "../../src/transport-sdk.js";
+// By their own paths, as ./options.ts says why.
+import { ConnectionBase } from "../../src/connection-base.js";
+import { RpcError } from "../../src/errors.js";
 import { closeErrorFor, closeFrameFor } from "./close-codes.js";
 import type { WsSocket, WsSocketEvents } from "./ws-socket.js";
 
