@@ -5,7 +5,11 @@
  * codes at the end of the table.
  */
 
-/** Every code wirecall itself raises. Tests and callers branch on these, never on messages. */
+/**
+ * Every code wirecall itself raises. Tests and callers branch on these, never on messages.
+ * wirecall's own code writes codes as literals (the {@link ErrorCode} type checks them) and
+ * never reads this table, so a browser page that does not import it does not bundle it.
+ */
 export const ErrorCodes = {
   /** The called name is not registered (or is private). */
   METHOD_NOT_FOUND: "METHOD_NOT_FOUND",
@@ -98,7 +102,7 @@ export class RemoteError extends RpcError {
   #name: string;
   remoteStack?: string;
 
-  constructor(name: string, message: string, code: string = ErrorCodes.REMOTE_ERROR, options: RpcErrorOptions = {}) {
+  constructor(name: string, message: string, code: string = "REMOTE_ERROR", options: RpcErrorOptions = {}) {
     super(code, message, options);
     this.#name = name;
   }
@@ -178,7 +182,24 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function wireCode(code: unknown): string {
   // Wire codes are strings; a numeric code (errno-style) keeps its digits.
-  return typeof code === "string" && code ? code : typeof code === "number" && Number.isFinite(code) ? String(code) : ErrorCodes.REMOTE_ERROR;
+  return typeof code === "string" && code ? code : typeof code === "number" && Number.isFinite(code) ? String(code) : "REMOTE_ERROR";
+}
+
+/**
+ * `out` with the thrown value's `data` and its other own enumerable fields
+ * (`props`), functions and symbols left out: they cannot travel.
+ */
+function withExtras(out: WireError, o: object, data: unknown): WireError {
+  if (data !== undefined) out.data = data;
+  let props: Record<string, unknown> | undefined;
+  for (const key of Object.keys(o)) {
+    if (RESERVED.has(key)) continue;
+    const v = (o as Record<string, unknown>)[key];
+    if (typeof v === "function" || typeof v === "symbol") continue;
+    (props ??= {})[key] = v;
+  }
+  if (props) out.props = props;
+  return out;
 }
 
 /**
@@ -186,49 +207,31 @@ function wireCode(code: unknown): string {
  * its author meant the caller to see (String() of it is "[object Object]").
  */
 function plainObjectError(o: Record<string, unknown>): WireError {
-  let get: (k: string) => unknown;
   try {
-    get = (k) => (Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
-    const out: WireError = {
-      name: typeof get("name") === "string" && get("name") ? (get("name") as string) : "Error",
-      // No message of its own: its own toString if it has one, never "[object Object]".
-      message: typeof get("message") === "string" ? (get("message") as string) : o.toString !== Object.prototype.toString ? safeString(o, "unknown error") : "",
-      code: wireCode(get("code")),
-    };
-    if (get("data") !== undefined) out.data = get("data");
-    let props: Record<string, unknown> | undefined;
-    for (const key of Object.keys(o)) {
-      if (RESERVED.has(key)) continue;
-      const v = o[key];
-      if (typeof v === "function" || typeof v === "symbol") continue;
-      (props ??= {})[key] = v;
-    }
-    if (props) out.props = props;
-    return out;
+    const get = (k: string): unknown => (Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
+    const name = get("name");
+    const message = get("message");
+    return withExtras(
+      {
+        name: typeof name === "string" && name ? name : "Error",
+        // No message of its own: its own toString if it has one, never "[object Object]".
+        message: typeof message === "string" ? message : o.toString !== Object.prototype.toString ? safeString(o, "unknown error") : "",
+        code: wireCode(get("code")),
+      },
+      o,
+      get("data"),
+    );
   } catch {
     // a hostile object (throwing getters, proxies): say no more than that it failed
-    return { name: "Error", message: "unknown error", code: ErrorCodes.REMOTE_ERROR };
+    return { name: "Error", message: "unknown error", code: "REMOTE_ERROR" };
   }
 }
 
 /** Convert anything thrown by a handler to its wire form. Never throws. */
 export function toWireError(err: unknown, withStack = false, depth = 0): WireError {
-  if (!(err instanceof Error)) return isRecord(err) ? plainObjectError(err) : { name: "Error", message: safeString(err, "unknown error"), code: ErrorCodes.REMOTE_ERROR };
+  if (!(err instanceof Error)) return isRecord(err) ? plainObjectError(err) : { name: "Error", message: safeString(err, "unknown error"), code: "REMOTE_ERROR" };
   const e = err as Error & { code?: unknown; data?: unknown };
-  const out: WireError = {
-    name: wireName(e),
-    message: safeString(e.message, ""),
-    code: wireCode(e.code),
-  };
-  if (e.data !== undefined) out.data = e.data;
-  let props: Record<string, unknown> | undefined;
-  for (const key of Object.keys(e)) {
-    if (RESERVED.has(key)) continue;
-    const v = (e as unknown as Record<string, unknown>)[key];
-    if (typeof v === "function" || typeof v === "symbol") continue;
-    (props ??= {})[key] = v;
-  }
-  if (props) out.props = props;
+  const out = withExtras({ name: wireName(e), message: safeString(e.message, ""), code: wireCode(e.code) }, e, e.data);
   if (withStack && typeof e.stack === "string") out.stack = e.stack;
   if (e.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = toWireError(e.cause, withStack, depth + 1);
   return out;
