@@ -55,12 +55,7 @@ export function resolveDecodeLimits(overrides: Partial<DecodeLimits> = {}): Read
 
 /** The refusal of a frame that breaks a limit: names the limit and says how to raise it. */
 export function decodeLimitError(serializer: string, limit: keyof DecodeLimits, value: number, what: string): RpcError {
-  return new RpcError(
-    "PROTOCOL_ERROR",
-    `${serializer} frame refused: ${what} exceeds the decode limit ${limit} (${value}); ` +
-      `split the data over several calls, or raise ${limit} with create${cap(serializer)}({ ${limit} }) and registerSerializer() on both peers`,
-    { data: { limit, value } },
-  );
+  return overLimit("PROTOCOL_ERROR", serializer, limit, value, `frame refused: ${what} exceeds the decode limit`, "; split the data over several calls");
 }
 
 /** A frame the underlying parser rejected (malformed text or bytes), as a coded error. */
@@ -71,14 +66,20 @@ export function undecodable(serializer: string, err: unknown): RpcError {
 
 /** The refusal of a value that breaks a limit while encoding (the peer's decoder would refuse the frame). */
 export function encodeLimitError(serializer: string, limit: keyof DecodeLimits, value: number, what: string): RpcError {
-  return new RpcError(
+  return overLimit(
     "SERIALIZE_ERROR",
-    `${serializer} cannot encode this value: ${what} exceeds the limit ${limit} (${value}) past which a peer refuses the frame; ` +
-      `a shared object is written out once per use. Send less per call, or raise ${limit} with create${cap(serializer)}({ ${limit} }) and registerSerializer() on both peers`,
-    { data: { limit, value } },
+    serializer,
+    limit,
+    value,
+    `cannot encode this value: ${what} exceeds the limit`,
+    " past which a peer refuses the frame; a shared object is written out once per use. Send less per call",
   );
 }
 
-function cap(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+/** `<serializer> <what> <limit> (<value>)<fix>, or raise <limit> with create<Serializer>({ <limit> }) and registerSerializer() on both peers` */
+function overLimit(code: string, serializer: string, limit: string, value: number, what: string, fix: string): RpcError {
+  const create = `create${serializer.charAt(0).toUpperCase()}${serializer.slice(1)}`;
+  return new RpcError(code, `${serializer} ${what} ${limit} (${value})${fix}, or raise ${limit} with ${create}({ ${limit} }) and registerSerializer() on both peers`, {
+    data: { limit, value },
+  });
 }

@@ -1,6 +1,6 @@
 import { toBase64 } from "./base64.js";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
-import { checkEncodable } from "./expansion.js";
+import { JSON_WALK, checkEncodable } from "./expansion.js";
 import { scanJson } from "./json-scan.js";
 import type { Serializer } from "./serializer.js";
 import { utf8Decode, utf8Encode } from "./utf8.js";
@@ -76,7 +76,7 @@ export function createJson(overrides: Partial<DecodeLimits> = {}): Serializer {
       maxVisits = fastVisits;
       maxLevels = fastLevels;
       if (!needsReplacer(value, 0)) return utf8Encode(JSON.stringify(value));
-      checkEncodable(value, limits, "json");
+      checkEncodable(value, limits, JSON_WALK);
       return utf8Encode(JSON.stringify(value, replacer));
     },
     decode(frame) {

@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
 import { checkEncodable } from "./expansion.js";
+import { MSGPACK_WALK } from "./rich-walks.js";
 import { packParts } from "./msgpack-parts.js";
 import { scanMsgpack } from "./msgpack-scan.js";
 import type { Serializer } from "./serializer.js";
@@ -40,11 +41,11 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
       // Refuses typed arrays other than bytes (msgpackr would fill most of
       // their bin from uninitialised memory) and shared-reference DAGs that
       // would be written out exponentially.
-      checkEncodable(value, limits, "msgpack");
+      checkEncodable(value, limits, MSGPACK_WALK);
       return packr.pack(value);
     },
     encodeParts(value) {
-      checkEncodable(value, limits, "msgpack");
+      checkEncodable(value, limits, MSGPACK_WALK);
       return packParts(packr, value);
     },
     decode(frame) {

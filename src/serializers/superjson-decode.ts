@@ -1,7 +1,7 @@
 import { RpcError } from "../errors.js";
-import { fromBase64 } from "./base64.js";
+import { fromBase64 } from "./base64-decode.js";
 import { decodeLimitError, type DecodeLimits } from "./decode-limits.js";
-import { checkDecodedExpansion } from "./expansion.js";
+import { checkDecodedExpansion } from "./rich-walks.js";
 
 // superjson's own deserializer walks annotation paths through Sets and Maps
 // by iterating them (quadratic), builds a typed array from whatever the
@@ -291,7 +291,7 @@ export function deserializeSuperjson(payload: unknown, limits: Readonly<DecodeLi
   }
   // Shared references make a DAG whose written-out size can be exponential
   // in the frame: refuse it here, before a handler or an echo walks it.
-  checkDecodedExpansion(root, limits, "superjson");
+  checkDecodedExpansion(root, limits);
   return root;
 }
 

@@ -1,8 +1,10 @@
 import { SuperJSON } from "superjson";
 import type { Serializer } from "./serializer.js";
-import { fromBase64, toBase64 } from "./base64.js";
+import { toBase64 } from "./base64.js";
+import { fromBase64 } from "./base64-decode.js";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
 import { checkEncodable } from "./expansion.js";
+import { SUPERJSON_WALK } from "./rich-walks.js";
 import { scanJson } from "./json-scan.js";
 import { deserializeSuperjson } from "./superjson-decode.js";
 import { utf8Decode, utf8Encode } from "./utf8.js";
@@ -94,7 +96,7 @@ export function createSuperjson(overrides: Partial<DecodeLimits> = {}): Serializ
       if (isPlain(value, 0)) return utf8Encode(`{"json":${JSON.stringify(value)}}`);
       // superjson writes every use of a shared object out in full (and marks
       // it as a reference): a small DAG would be written out exponentially.
-      checkEncodable(value, limits, "superjson");
+      checkEncodable(value, limits, SUPERJSON_WALK);
       return utf8Encode(sj.stringify(value));
     },
     decode(frame) {
