@@ -4,12 +4,15 @@
  */
 import { RpcError } from "./errors.js";
 import { objectUrl } from "./objects.js";
+import { serverOpening, type ServerOpening } from "./server-opening.js";
 import type { PeerSession } from "./session.js";
 import type { Listener, Server } from "./transport.js";
 
 export class FrameServer implements Server {
   readonly #listener: Listener;
-  readonly #sessions = new Set<PeerSession>();
+  /** Each open connection's server end (its session behind it). */
+  readonly #sessions = new Set<ServerOpening>();
+  readonly #open = serverOpening((end) => this.#sessions.delete(end));
   readonly #closeTimeout: number;
   readonly #query: string;
   #closing: Promise<void> | undefined;
@@ -37,15 +40,14 @@ export class FrameServer implements Server {
     return this.#sessions.size;
   }
 
+  /** Serve the peer of `session` (a server-role session, not started yet) until it closes. */
   track(session: PeerSession): void {
+    const end = session.start(this.#open) as ServerOpening;
     if (this.#closing) {
-      session.start();
-      session.abortAll(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
+      end.abortAll(new RpcError("SHUTTING_DOWN", "the server is shutting down"));
       return;
     }
-    this.#sessions.add(session);
-    session.onClose = (s) => this.#sessions.delete(s);
-    session.start();
+    this.#sessions.add(end);
   }
 
   close(): Promise<void> {

@@ -9,35 +9,56 @@
  * The roles differ only in the opening: the "client" sends the hello and
  * waits for its answer; the "server" waits for a hello (or a first envelope,
  * or another protocol's first frame) and answers it. After that either side
- * may call the other (docs/protocol.md, "Calls from the server").
+ * may call the other (docs/protocol.md, "Calls from the server"). The
+ * server's opening is src/server-opening.ts, given to {@link PeerSession.start}
+ * by the server (src/serve-frames.ts), so a client never loads it.
  */
-import { sessionState, type PeerInfo } from "./call-context.js";
-import { startCall, unref, type OutgoingCall } from "./caller.js";
+import type { PeerInfo } from "./call-context.js";
+import { startCall, type OutgoingCall } from "./caller.js";
 import type { AnyRemote, CallOptions } from "./call-types.js";
 import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "./errors.js";
 import { createFacade } from "./facade.js";
 import type { SessionLike } from "./frame-protocol.js";
 import { encodeFrame, sendFrame, type OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
-import { DEFAULT_IDLE_TIMEOUT, type SessionOptions } from "./session-options.js";
-import { isCallId, jsonCallIdText, outOfRangeCallId } from "./call-id.js";
-import { MAX_FRAMES_WHILE_ADMITTING, refusal, type ConnectionInfo } from "./lifecycle.js";
+import type { SessionOptions } from "./session-options.js";
 import { putHeader, readHeader, takeHeader, type CallHeader } from "./meta/header.js";
 import { metaLimits, type MetaLimits } from "./meta/meta.js";
-import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
+import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import { loadRefSession, refSessionClass } from "./refs/load.js";
 import type { RefSession } from "./refs/ref-tables.js";
 import type { Serving, SessionAccess } from "./serving.js";
 import { NEEDS_REFS, needsRefs, replaceRefs } from "./refs/walk.js";
-import { getSerializer, json, type Serializer } from "./serializers/index.js";
-import { utf8Encode } from "./serializers/utf8.js";
+import { json, type Serializer } from "./serializers/index.js";
 import type { Connection, ConnectionSink } from "./transport.js";
 
 export { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES } from "./session-options.js";
 export type { SessionOptions } from "./session-options.js";
 
-/** How the serving half reaches into a session (set in PeerSession's static block). */
-let ACCESS: SessionAccess<PeerSession>;
+/**
+ * The server's end of the opening (src/server-opening.ts): the connection's
+ * sink until the peer is admitted, and what `server.close()` drives.
+ */
+export interface Opening extends ConnectionSink, SessionLike {
+  abortAll(reason: Error): void;
+  /** Answer a frame from the peer that could not be decoded. */
+  undecodable(decoded: unknown, err: RpcError, frame: Uint8Array): void;
+}
+
+/** How the server's opening reaches into its session: the serving half's way in, and the opening's. */
+export interface OpeningAccess extends SessionAccess<PeerSession> {
+  opts(s: PeerSession): SessionOptions;
+  origin(s: PeerSession): PeerInfo;
+  /** Take `serializer` (the peer's hello named it). */
+  use(s: PeerSession, serializer: Serializer): void;
+  /** The opening is done with what was negotiated: calls can flow. */
+  agree(s: PeerSession, refs: boolean, headers: boolean): void;
+  /** True when an answer was sent since last asked. */
+  touched(s: PeerSession): boolean;
+}
+
+/** How the serving half and the server's opening reach into a session (set in PeerSession's static block). */
+let ACCESS: OpeningAccess;
 let remoteOf: (s: PeerSession) => AnyRemote;
 let closedOf: (s: PeerSession) => AbortSignal;
 
@@ -76,7 +97,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
   /** Under json, Map, Set and non-finite numbers are refused rather than sent changed. */
   #json = false;
   #ready = false;
-  #delegate: (ConnectionSink & SessionLike) | undefined;
+  /** Server: its opening (src/server-opening.ts), given to start(). */
+  #opening: Opening | undefined;
   // Calls this side made, by id.
   readonly #pending = new Map<CallId, OutgoingCall>();
   #nextId = 1;
@@ -97,8 +119,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #peerSaid: Error | undefined;
   #remote: AnyRemote | undefined;
   #closedWaiters: (() => void)[] | undefined;
-  #firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** An answer was sent (the server's idle timer asks). */
   #sawFrame = false;
   /** The hello negotiated streams and references. */
   #refsOn = false;
@@ -115,10 +136,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
   /** Call headers (metadata, deadlines, idempotency keys), once the hello negotiated them (src/meta/). */
   #headers = false;
   readonly #metaLimits: Readonly<MetaLimits>;
-  /** Server: frames read while `onConnect` decides (undefined when not deciding). */
-  #admitting: Uint8Array[] | undefined;
-  /** Server: what the lifecycle hooks were given, once `onConnect` admitted the connection. */
-  #admitted: ConnectionInfo | undefined;
   /** Called once when the hello is done and calls can flow both ways. */
   onReady: ((session: PeerSession) => void) | undefined;
   /** Called once when the connection is gone, after pending calls were rejected. */
@@ -139,6 +156,20 @@ export class PeerSession implements ConnectionSink, SessionLike {
       updateReading: (s) => s.#updateReading(),
       touch: (s) => {
         s.#sawFrame = true;
+      },
+      opts: (s) => s.#opts,
+      origin: (s) => s.#origin,
+      use: (s, serializer) => s.#useSerializer(serializer),
+      agree: (s, refs, headers) => {
+        s.#refsOn = refs;
+        s.#headers = headers;
+        s.#ready = true;
+        s.onReady?.(s);
+      },
+      touched: (s) => {
+        const t = s.#sawFrame;
+        s.#sawFrame = false;
+        return t;
       },
     };
     remoteOf = (s) => s.#facade();
@@ -187,7 +218,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   /** Handlers of the peer's calls currently running, one-way calls included. */
   get inFlight(): number {
-    return this.#delegate ? this.#delegate.inFlight : (this.#serving?.running ?? 0);
+    return this.#serving?.running ?? 0;
   }
 
   /** Calls this side made that are waiting for their answer. */
@@ -195,22 +226,21 @@ export class PeerSession implements ConnectionSink, SessionLike {
     return this.#pending.size;
   }
 
-  /** Open the connection; a client sends its hello. The session now owns the connection. */
-  start(): this {
-    if (this.#opts.role === "server") {
-      const limit = this.#opts.firstFrameTimeout;
-      if (limit && limit > 0) {
-        this.#firstFrameTimer = setTimeout(() => {
-          this.conn.close(new RpcError("PROTOCOL_ERROR", `no hello or call within ${limit} ms`));
-        }, limit);
-        (this.#firstFrameTimer as { unref?: () => void }).unref?.();
-      }
-      this.conn.open(this);
-    } else {
-      this.conn.open(this);
-      const refs = this.conn.requestReply ? {} : { refs: 1 };
-      this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: (this.#serializer as Serializer).name, ...refs, meta: 1 }), true);
+  /**
+   * Open the connection. A client sends its hello; a server passes its
+   * opening (src/server-opening.ts: `serverOpening()`), which waits for the
+   * peer's. The session now owns the connection. Returns the opening made,
+   * else this session.
+   */
+  start<O extends Opening>(opening?: (s: PeerSession, access: OpeningAccess) => O): O | this {
+    if (opening) {
+      const o = (this.#opening = opening(this, ACCESS));
+      this.conn.open(o);
+      return o;
     }
+    this.conn.open(this);
+    const refs = this.conn.requestReply ? {} : { refs: 1 };
+    this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: (this.#serializer as Serializer).name, ...refs, meta: 1 }), true);
     return this;
   }
 
@@ -334,23 +364,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
   // ---- ConnectionSink --------------------------------------------------
 
   frame(frame: Uint8Array): void {
-    if (this.#delegate) return this.#delegate.frame(frame);
-    if (this.#admitting) {
-      if (this.#admitting.length >= MAX_FRAMES_WHILE_ADMITTING) this.fail(new RpcError("PROTOCOL_ERROR", "too many frames before the connection was admitted"));
-      else this.#admitting.push(frame);
-      return;
-    }
     if (this.#held !== undefined) {
       this.#held.push(frame);
       return;
     }
-    this.#sawFrame = true;
-    if (!this.#ready) {
-      if (this.#opts.role === "client") return this.#answer(frame);
-      clearTimeout(this.#firstFrameTimer);
-      this.#firstFrameTimer = undefined;
-      if (this.#negotiate(frame)) return;
-    }
+    // A server's frames come through its opening, which made it ready first.
+    if (!this.#ready) return this.#answer(frame);
     const serializer = this.#serializer as Serializer;
     let decoded: unknown;
     let msg: Envelope;
@@ -420,7 +439,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
   }
 
   drain(): void {
-    if (this.#delegate) return this.#delegate.drain();
     this.#writeBlocked = false;
     this.#refs?.drain();
     this.#serving?.pump();
@@ -438,9 +456,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#closed = true;
     this.#closedSignal?.abort();
     this.#ready = false;
-    clearTimeout(this.#firstFrameTimer);
-    clearTimeout(this.#idleTimer);
-    if (this.#delegate) this.#delegate.close(err);
     this.#closeError = this.#failure ?? err;
     // A peer that announced its close (server shutdown, idle timeout) said why better than any transport can.
     const said = this.#peerSaid as RpcError | undefined;
@@ -460,14 +475,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
       this.#pending.clear();
       for (const call of pending) call.reject(reason);
     }
-    const admitted = this.#admitted;
-    if (admitted !== undefined && this.#opts.onDisconnect) {
-      try {
-        this.#opts.onDisconnect(admitted, this.#closeError);
-      } catch (e) {
-        this.#handler?.options.onError?.(e, undefined);
-      }
-    }
     this.onClose?.(this, this.#closeError);
     const waiters = this.#closedWaiters;
     this.#closedWaiters = undefined;
@@ -478,12 +485,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   beginShutdown(): void {
     this.#shuttingDown = true;
-    this.#delegate?.beginShutdown();
     this.#serving?.shutdown();
   }
 
   idle(): Promise<void> {
-    if (this.#delegate) return this.#delegate.idle();
     return this.#serving === undefined ? Promise.resolve() : this.#serving.idle();
   }
 
@@ -492,7 +497,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#serving?.abortAll(reason);
     // Say why before closing: every transport's client then fails its calls with this cause
     // (a ws close reason carries it, a tcp FIN or a zmq goodbye does not).
-    if (this.#ready && !this.#delegate && !this.#closed) this.#sendError(null, reason);
+    if (this.#ready && !this.#closed) this.#sendError(null, reason);
     this.conn.close(reason);
   }
 
@@ -502,13 +507,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#serializer = s;
     this.#json = s.name === "json";
     this.#text = s.binary === false;
-  }
-
-  #becomeReady(): void {
-    this.#ready = true;
-    const idle = this.#opts.role === "server" ? (this.#opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) : 0;
-    if (idle > 0) this.#armIdle(idle);
-    this.onReady?.(this);
   }
 
   /** Client: the server's answer to our hello. */
@@ -525,127 +523,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
     } else {
       this.#refsOn = hello.refs === 1 && !this.conn.requestReply;
       this.#headers = hello.meta === 1;
-      this.#becomeReady();
+      this.#ready = true;
+      this.onReady?.(this);
     }
-  }
-
-  /** Server: the peer's first frame. Returns true when it was consumed (hello or another protocol). */
-  #negotiate(frame: Uint8Array): boolean {
-    const hello = decodeHello(frame);
-    if (hello) {
-      const name = hello.serializer ?? json.name;
-      const s = getSerializer(name);
-      if (hello.wirecall < 1 || !Number.isInteger(hello.wirecall)) {
-        this.#refuse(new RpcError("PROTOCOL_ERROR", `unsupported protocol version ${hello.wirecall}`));
-      } else if (!s) {
-        this.#refuse(new RpcError("PROTOCOL_ERROR", `unknown serializer '${name}'`));
-      } else {
-        this.#useSerializer(s);
-        const refs = hello.refs === 1 && !this.conn.requestReply;
-        const headers = hello.meta === 1;
-        this.#admit(() => {
-          this.#refsOn = refs;
-          this.#headers = headers;
-          this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, serializer: s.name, ...(refs ? { refs: 1 } : {}), ...(headers ? { meta: 1 } : {}) }), true);
-          this.#becomeReady();
-        });
-      }
-      return true;
-    }
-    const handler = this.#handler;
-    for (const p of handler ? (this.#opts.protocols ?? []) : []) {
-      if (p.detect(frame)) {
-        this.#delegate = p.start(handler as RPCHandler, this.conn, { transport: this.conn.transport, remoteAddress: this.conn.remoteAddress, protocol: p.name });
-        this.#delegate.frame(frame);
-        return true;
-      }
-    }
-    const mistake = helloMistake(frame);
-    if (mistake) {
-      this.#refuse(new RpcError("PROTOCOL_ERROR", mistake));
-      return true;
-    }
-    // No hello: version 1 with JSON, so the simplest clients need no handshake.
-    this.#useSerializer(json);
-    if (this.#admit(() => this.#becomeReady())) return false;
-    // Refused, or decided later: then this first frame is read after the others waiting.
-    this.#admitting?.unshift(frame);
-    return true;
-  }
-
-  /**
-   * Run the server's `onConnect` hook, then `accept` (or refuse the
-   * connection). True when the connection was accepted at once.
-   */
-  #admit(accept: () => void): boolean {
-    const hook = this.#opts.onConnect;
-    if (!hook) {
-      accept();
-      return true;
-    }
-    const info = this.#connectionInfo();
-    let r: void | Promise<void>;
-    try {
-      r = hook(info);
-    } catch (err) {
-      this.#refuse(refusal(err));
-      return false;
-    }
-    if (!(r instanceof Promise)) {
-      this.#admitted = info;
-      accept();
-      return true;
-    }
-    // Decided later: what the peer sends meanwhile waits (a conforming client sends nothing before the hello's answer).
-    this.#admitting = [];
-    this.conn.pause();
-    let decided = false;
-    const limit = this.#opts.firstFrameTimeout;
-    const timer =
-      limit && limit > 0
-        ? unref(
-            setTimeout(() => {
-              decided = true;
-              this.#admitting = undefined;
-              this.#refuse(new RpcError("CONNECTION_REFUSED", `the server did not admit the connection within ${limit} ms (onConnect)`));
-            }, limit),
-          )
-        : undefined;
-    r.then(
-      () => {
-        if (decided) return;
-        decided = true;
-        clearTimeout(timer);
-        const waiting = this.#admitting ?? [];
-        this.#admitting = undefined;
-        if (this.#closed) return;
-        this.#admitted = info;
-        accept();
-        this.conn.resume();
-        for (const f of waiting) this.frame(f);
-      },
-      (err: unknown) => {
-        if (decided) return;
-        decided = true;
-        clearTimeout(timer);
-        this.#admitting = undefined;
-        if (!this.#closed) this.#refuse(refusal(err));
-      },
-    );
-    return false;
-  }
-
-  #connectionInfo(): ConnectionInfo {
-    const origin = this.#origin;
-    const serializer = (this.#serializer as Serializer).name;
-    return {
-      transport: origin.transport,
-      remoteAddress: origin.remoteAddress,
-      serializer,
-      get session() {
-        return sessionState(origin);
-      },
-    };
   }
 
   /** Make the reference tables now if their module is loaded. */
@@ -760,24 +640,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
     return this.#refs !== undefined ? this.#refs.size : this.#refsOn ? { exports: 0, imports: 0, streams: 0 } : undefined;
   }
 
-  #refuse(err: RpcError): void {
-    this.conn.send(encodeHello({ wirecall: PROTOCOL_VERSION, error: toWireError(err) }), true);
-    this.conn.close(err);
-  }
-
-  #armIdle(limit: number): void {
-    this.#sawFrame = false;
-    this.#idleTimer = setTimeout(() => {
-      if (this.#closed) return;
-      const busy = this.#serving?.busy === true || this.#pending.size > 0;
-      if (this.#sawFrame || busy) return this.#armIdle(limit);
-      const err = new RpcError("CONNECTION_CLOSED", `closed after ${limit} ms without a frame (the server's idleTimeout)`);
-      this.#sendError(null, err);
-      this.conn.close(err);
-    }, limit);
-    (this.#idleTimer as { unref?: () => void }).unref?.();
-  }
-
   // ---- internals: frames -----------------------------------------------
 
   #undecodable(decoded: unknown, err: unknown, frame: Uint8Array): void {
@@ -791,37 +653,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
         return;
       }
     }
-    if (this.#opts.role === "client") {
-      // The side that sent the hello gives up on a peer that sends garbage (docs/protocol.md, section 2).
-      this.fail(new RpcError(e.code, `undecodable frame from the server: ${e.message}`));
-      return;
-    }
-    const bad = outOfRangeCallId(decoded);
-    if (bad !== undefined) return this.#refuseCallId(bad, frame);
-    const id = Array.isArray(decoded) && decoded[0] === Kind.Call && isCallId(decoded[1]) ? decoded[1] : null;
-    this.#sendError(id, e);
-  }
-
-  /**
-   * A call whose id is an integer outside 0..2^53-1: refused, and the error
-   * carries the id exactly as sent (a JSON peer's digits, a msgpack peer's
-   * 64-bit int) so that peer can tell which of its calls failed.
-   */
-  #refuseCallId(bad: number | bigint, frame: Uint8Array): void {
-    const s = this.#serializer ?? json;
-    const digits = s.name === "json" ? jsonCallIdText(frame) : undefined;
-    const text = digits ?? String(bad);
-    const err = new RpcError("PROTOCOL_ERROR", `call id ${text} is out of range: call ids are integers from 0 to 2^53-1 (docs/protocol.md, "Call ids"); this call was not run`, { data: { id: text } });
-    const wire = toWireError(err);
-    if (digits !== undefined) return this.#send(utf8Encode(`[${Kind.Error},${digits},${JSON.stringify(wire)}]`));
-    if (s.binary) {
-      try {
-        return this.#send(s.encode([Kind.Error, typeof bad === "bigint" ? bad : BigInt(bad), wire]));
-      } catch {
-        // a binary serializer without 64-bit ints: the id travels in data only
-      }
-    }
-    this.#sendError(null, err);
+    // The side that sent the hello gives up on a peer that sends garbage (docs/protocol.md, section 2).
+    if (this.#opening === undefined) this.fail(new RpcError(e.code, `undecodable frame from the server: ${e.message}`));
+    else this.#opening.undecodable(decoded, e, frame);
   }
 
   #errorReply(id: CallId | null, wire: WireError, header: unknown): void {
