@@ -207,6 +207,19 @@ export class RPCHandler {
     });
   }
 
+  /**
+   * Like {@link dispatch}, for a caller that can take a result at once: a
+   * method that returns a plain value (no middleware, no `redactError`)
+   * gives that value here, with no promise made, and one that throws
+   * throws here. Otherwise (an async method, middleware, `redactError`)
+   * this returns the Promise that `dispatch` returns. A session answers
+   * such a call before it reads the next frame (src/serving.ts).
+   */
+  dispatchNow(ctx: CallContext): unknown {
+    if (this.#middleware.length !== 0 || (this.options.redactError !== undefined && !ctx.oneway)) return this.dispatch(ctx);
+    return this.#call(ctx);
+  }
+
   #run(ctx: CallContext): Promise<unknown> {
     if (this.#middleware.length === 0) return this.#invoke(ctx);
     const chain = this.#middleware;
@@ -224,20 +237,25 @@ export class RPCHandler {
 
   #invoke(ctx: CallContext): Promise<unknown> {
     try {
-      const m = isPrivate(ctx.method) ? undefined : this.#methods.get(ctx.method);
-      if (!m) {
-        const made = this.#factories.size > 0 && !isPrivate(ctx.method) ? this.#factories.resolve(ctx) : undefined;
-        if (!made) throw this.#notFound(ctx.method);
-        const result: unknown = made.fn.apply(made.thisArg, bindArguments(ctx.method, paramsOf(made.fn), ctx.args, ctx.kwargs));
-        return result instanceof Promise ? result : Promise.resolve(result);
-      }
-      const bound = bindArguments(ctx.method, m.params, ctx.args, ctx.kwargs);
-      const result: unknown = m.context ? m.fn.call(m.thisArg, ctx, ...bound) : m.fn.apply(m.thisArg, bound);
+      const result = this.#call(ctx);
       // Plain values skip a microtask hop; thenables are adopted.
       return result instanceof Promise ? result : Promise.resolve(result);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** The method's own return value; throws what it throws, and METHOD_NOT_FOUND / INVALID_PARAMS. */
+  #call(ctx: CallContext): unknown {
+    const name = ctx.method;
+    const m = isPrivate(name) ? undefined : this.#methods.get(name);
+    if (m === undefined) {
+      const made = this.#factories.size > 0 && !isPrivate(name) ? this.#factories.resolve(ctx) : undefined;
+      if (!made) throw this.#notFound(name);
+      return made.fn.apply(made.thisArg, bindArguments(name, paramsOf(made.fn), ctx.args, ctx.kwargs));
+    }
+    const bound = bindArguments(name, m.params, ctx.args, ctx.kwargs);
+    return m.context ? m.fn.call(m.thisArg, ctx, ...bound) : m.fn.apply(m.thisArg, bound);
   }
 
   #notFound(method: string): RpcError {

@@ -122,6 +122,7 @@ function invalid(method: string, msg: string): RpcError {
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
+const NO_NAMES: readonly string[] = [];
 
 /**
  * Bind positional `args` then keyword `kwargs` to `params`, the way Python
@@ -134,14 +135,21 @@ export function bindArguments(
   args: readonly unknown[],
   kwargs: Record<string, unknown> | undefined | null,
 ): unknown[] {
-  const kwNames = kwargs ? Object.keys(kwargs) : [];
+  // No kwargs is the common case: no key list is made for it.
+  const kwNames = kwargs ? Object.keys(kwargs) : NO_NAMES;
   if (!params) {
     if (kwNames.length > 0) {
       throw invalid(method, `accepts positional arguments only (its parameter names are unknown), got keyword '${kwNames[0]}'`);
     }
     return args as unknown[];
   }
-  const restIndex = params.findIndex((p) => p.rest);
+  let restIndex = -1;
+  for (let i = 0; i < params.length; i++) {
+    if ((params[i] as Param).rest) {
+      restIndex = i;
+      break;
+    }
+  }
   const fixed = restIndex < 0 ? params.length : restIndex;
   if (args.length > fixed && restIndex < 0) {
     throw invalid(method, `takes ${fixed} positional argument${fixed === 1 ? "" : "s"} but ${args.length} were given`);

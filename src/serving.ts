@@ -222,6 +222,17 @@ export class Serving<S = unknown> {
     }
     const tel = this.#telemetry;
     if (tel !== undefined && handler && call.target === undefined) return this.#runTraced(call, handler, tel);
+    if (handler !== undefined && call.target === undefined && call.deadline === undefined) {
+      // The plain call: a method that returns a value is answered now, with no promise and no closure made.
+      let result: unknown;
+      try {
+        result = handler.dispatchNow(call);
+      } catch (err) {
+        return this.#finish(call, undefined, err ?? new Error(String(err)));
+      }
+      if (!isThenable(result)) return this.#finish(call, result, undefined);
+      return this.#settle(call, result instanceof Promise ? result : Promise.resolve(result));
+    }
     const done =
       call.target !== undefined
         ? (this.#a.refs(this.#s) as RefSession).invoke(call.target, call.method, call.args)
@@ -231,6 +242,10 @@ export class Serving<S = unknown> {
             : // Only a call with a deadline enters the async context: AsyncLocalStorage slows every promise of the process once used.
               runInCall(call, () => handler.dispatch(call))
           : Promise.reject(new RpcError("METHOD_NOT_FOUND", `method '${call.method}' is not served here: this side serves no handler (connect(url, { handler }))`));
+    this.#settle(call, done);
+  }
+
+  #settle(call: InboundCall, done: Promise<unknown>): void {
     done.then(
       (result) => this.#finish(call, result, undefined),
       (err: unknown) => this.#finish(call, undefined, err ?? new Error(String(err))),
@@ -288,7 +303,7 @@ export class Serving<S = unknown> {
             lingering = true;
             env = refs.encodeResult(env, this.#json, (r) => call.abort(r), endRefs as () => void, () => call.signal);
             replayable = env.length === 3;
-          } else {
+          } else if (mayHoldRefs(result, this.#json)) {
             env = replaceRefs(env, 2, RESULT_NAMES, this.#refsOn ? needsRefs : undefined, this.#json)[0];
           }
           const meta = call.responseMeta;
@@ -380,6 +395,31 @@ export class Serving<S = unknown> {
 const MAX_TIMER = 0x7fffffff;
 
 const RESULT_NAMES = ["", "", "result"];
+
+/**
+ * False for a result the reference walk (src/refs/walk.ts) would pass
+ * unchanged without a look inside: a primitive it accepts.
+ */
+function mayHoldRefs(v: unknown, json: boolean): boolean {
+  switch (typeof v) {
+    case "object":
+    case "function":
+      return v !== null;
+    case "symbol":
+      return true;
+    case "number":
+      return json && !Number.isFinite(v);
+    default:
+      return false;
+  }
+}
+
+/** A value `await` would wait on: a Promise, or an object with a callable `then`. */
+function isThenable(v: unknown): boolean {
+  if (v instanceof Promise) return true;
+  if (v === null || (typeof v !== "object" && typeof v !== "function")) return false;
+  return typeof (v as { then?: unknown }).then === "function";
+}
 
 /** The live-export limit is its own error, not an encoding failure. */
 function isLimit(e: unknown): e is RpcError {

@@ -68,6 +68,8 @@ export class FrameWriter {
   #queue: (Uint8Array | readonly Uint8Array[])[] = [];
   #pending = 0;
   #scheduled = false;
+  /** Inside {@link hold}..{@link release}: "gather" frames wait for the release, not for the next tick. */
+  #held = false;
   #lastWrite = true;
   readonly #onFlush: (() => void) | undefined;
   readonly #flush = () => {
@@ -98,7 +100,7 @@ export class FrameWriter {
       case "gather":
         this.#queue.push(frame);
         this.#pending += headerSize(frame.length) + frame.length;
-        if (!this.#scheduled) {
+        if (!this.#scheduled && !this.#held) {
           this.#scheduled = true;
           process.nextTick(this.#flush);
         }
@@ -127,7 +129,7 @@ export class FrameWriter {
       case "gather":
         this.#queue.push(parts);
         this.#pending += headerSize(length) + length;
-        if (!this.#scheduled) {
+        if (!this.#scheduled && !this.#held) {
           this.#scheduled = true;
           process.nextTick(this.#flush);
         }
@@ -146,6 +148,23 @@ export class FrameWriter {
         this.#socket.uncork();
         return;
     }
+  }
+
+  /**
+   * While the owner delivers the frames of one read (whose answers may be
+   * written at once, synchronously): frames written until {@link release}
+   * go out together then, with no tick scheduled for them.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** End a {@link hold}: hand what it gathered to the socket now. Returns true when something was written. */
+  release(): boolean {
+    this.#held = false;
+    if (this.#scheduled || this.#queue.length === 0) return false;
+    this.flush();
+    return true;
   }
 
   #writeEach(length: number, parts: readonly Uint8Array[]): void {

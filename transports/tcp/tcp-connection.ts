@@ -273,6 +273,9 @@ export class TcpConnection extends ConnectionBase {
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
+    // Answers written while this read's frames are delivered (a method that returns a value
+    // is answered at once) leave in one write at the end, not on a tick of their own.
+    this.#writer.hold();
     try {
       while (this.flowing) {
         let frame: Uint8Array | undefined;
@@ -295,6 +298,7 @@ export class TcpConnection extends ConnectionBase {
       }
     } finally {
       this.#pumping = false;
+      if (this.#writer.release()) this.#afterFlush();
     }
     if (this.#peerEnded && this.flowing) {
       // Everything the peer sent has been delivered. A socket error seen on the way (a TLS alert) is the reason.
