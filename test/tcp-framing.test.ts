@@ -200,6 +200,36 @@ describe("tcp framing: writer", () => {
     });
   }
 
+  it("(gather) between hold and release, frames wait for the release and leave in one write, with no tick", async () => {
+    const sink = new RecordingSink();
+    const w = new FrameWriter(sink, "gather");
+    w.hold();
+    w.write(new Uint8Array([1]));
+    w.writeParts([new Uint8Array([2]), new Uint8Array([3])]);
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    assert.equal(sink.batches().length, 0, "held frames do not go out on a tick");
+    assert.equal(w.release(), true);
+    const batches = sink.batches();
+    assert.equal(batches.length, 1);
+    assert.deepEqual(decode(batches).frames, [new Uint8Array([1]), new Uint8Array([2, 3])]);
+    assert.equal(w.release(), false, "nothing left to write");
+    // After the release, writes go out on the next tick again.
+    w.write(new Uint8Array([4]));
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    assert.equal(sink.batches().length, 2);
+  });
+
+  it("(gather) a frame queued on a tick before a hold still goes out on that tick", async () => {
+    const sink = new RecordingSink();
+    const w = new FrameWriter(sink, "gather");
+    w.write(new Uint8Array([1]));
+    w.hold();
+    w.write(new Uint8Array([2]));
+    assert.equal(w.release(), false, "the tick already scheduled writes both");
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    assert.deepEqual(decode(sink.batches()).frames, [new Uint8Array([1]), new Uint8Array([2])]);
+  });
+
   it("(gather) writes big payloads as they are, without copying them", async () => {
     const seen: Uint8Array[] = [];
     const sink: FrameSink = { write: (c) => (seen.push(c), true), cork: () => {}, uncork: () => {} };

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { RPCHandler, RpcError, connect, serve } from "../src/index.js";
+import { ServerCall, type PeerInfo } from "../src/transport-sdk.js";
+
+const origin: PeerInfo = { transport: "test", remoteAddress: undefined };
+const call = (method: string, args: unknown[] = [], kwargs?: Record<string, unknown>, oneway = false) => new ServerCall(method, args, kwargs, origin, oneway);
+
+describe("RPCHandler.dispatchNow", () => {
+  it("gives a plain value at once, and what an async method returns as a Promise", async () => {
+    const h = new RPCHandler();
+    h.register("add", (a: number, b: number) => a + b);
+    h.register("later", async (a: number) => a * 2);
+    const thenable = { then: (resolve: (v: number) => void) => resolve(7) };
+    h.register("thenable", () => thenable);
+    assert.equal(h.dispatchNow(call("add", [2, 3])), 5);
+    assert.equal(h.dispatchNow(call("add", [], { a: 1, b: 2 })), 3);
+    const p = h.dispatchNow(call("later", [4]));
+    assert.ok(p instanceof Promise);
+    assert.equal(await p, 8);
+    assert.equal(h.dispatchNow(call("thenable")), thenable, "a thenable is the caller's to adopt");
+  });
+
+  it("throws at once what dispatch rejects with", async () => {
+    const h = new RPCHandler();
+    h.register("add", (a: number, b: number) => a + b);
+    h.register("boom", () => {
+      throw new TypeError("boom");
+    });
+    for (const [c, code] of [[call("nope"), "METHOD_NOT_FOUND"], [call("_private"), "METHOD_NOT_FOUND"], [call("add", [1], { c: 2 }), "INVALID_PARAMS"]] as const) {
+      assert.throws(() => h.dispatchNow(c), (e: unknown) => e instanceof RpcError && e.code === code);
+      await assert.rejects(h.dispatch(c), (e: unknown) => e instanceof RpcError && e.code === code);
+    }
+    assert.throws(() => h.dispatchNow(call("boom")), TypeError);
+  });
+
+  it("goes through dispatch (a Promise) with middleware or redactError", async () => {
+    const seen: string[] = [];
+    const withMw = new RPCHandler().use((ctx, next) => (seen.push(ctx.method), next()));
+    withMw.register("add", (a: number, b: number) => a + b);
+    const p = withMw.dispatchNow(call("add", [1, 2]));
+    assert.ok(p instanceof Promise);
+    assert.equal(await p, 3);
+    assert.deepEqual(seen, ["add"]);
+
+    const redacting = new RPCHandler({ redactError: () => new RpcError("INTERNAL_ERROR", "hidden") });
+    redacting.register("boom", () => {
+      throw new Error("secret path /etc/x");
+    });
+    const r = redacting.dispatchNow(call("boom"));
+    assert.ok(r instanceof Promise);
+    await assert.rejects(r as Promise<unknown>, (e: unknown) => e instanceof RpcError && e.message === "hidden");
+    // One-way calls are never redacted (their errors go to onError): those run at once.
+    assert.throws(() => redacting.dispatchNow(call("boom", [], undefined, true)), /secret path/);
+  });
+
+  it("over tcp: sync and async methods, sync and async errors, many calls in flight, answered by id", async () => {
+    const h = new RPCHandler();
+    h.register("add", (a: number, b: number) => a + b);
+    h.register("slowAdd", async (a: number, b: number) => {
+      await new Promise((r) => setImmediate(r));
+      return a + b;
+    });
+    h.register("fail", (sync: boolean) => {
+      if (sync) throw new RpcError("BAD_THING", "sync failure");
+      return Promise.reject(new RpcError("BAD_THING", "async failure"));
+    });
+    h.register("obj", (n: number) => ({ n, list: [n, n + 1] }));
+    const server = await serve(h, "tcp://127.0.0.1:0");
+    const proxy = await connect(server.url, { serializer: "msgpack" });
+    try {
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 200; i++) calls.push(i % 2 ? proxy.add(i, 1) : proxy.slowAdd(i, 1));
+      assert.deepEqual(await Promise.all(calls), Array.from({ length: 200 }, (_, i) => i + 1));
+      await assert.rejects(proxy.fail(true), (e: unknown) => (e as RpcError).code === "BAD_THING" && /sync failure/.test((e as Error).message));
+      await assert.rejects(proxy.fail(false), (e: unknown) => (e as RpcError).code === "BAD_THING" && /async failure/.test((e as Error).message));
+      assert.deepEqual(await proxy.obj(4), { n: 4, list: [4, 5] });
+    } finally {
+      await proxy.$close();
+      await server.close();
+    }
+  });
+});
