@@ -108,7 +108,8 @@ describe("zmq: every send on a socket goes through its one queue", () => {
     // Goodbyes from every client, then the server's own sends on close.
     await Promise.all(clients.map((p) => p.$close()));
     await server.close();
-    assert.ok(sends > 2400, `only ${sends} sends: the traffic did not happen`);
+    // 1200 calls, 20 malformed messages, goodbyes; the small calls (and replies) written in one tick share a message (a batch).
+    assert.ok(sends > 300, `only ${sends} sends: the traffic did not happen`);
     assert.ok(busy > 0, "the sends never overlapped: the test proves nothing");
   });
 

@@ -13,14 +13,16 @@
  * server's answer accepts the offer, a one-byte tag replaces the repeated
  * hello (`[tag, payload]`, frames.ts). When it also grants compact
  * messages, a DEALER sends `[tag ‖ payload]` without the delimiter, and
- * takes `[payload]` replies as well as `["", payload]`.
+ * takes `[payload]` replies as well as `["", payload]`. When it grants
+ * batches too, the small payloads written in one tick leave as one batch
+ * (frames.ts), and batches of replies are taken.
  */
 import type { Dealer, MessageLike, Request } from "zeromq";
 import { ConnectionBase } from "../../src/transport-sdk.js";
 import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientOptions } from "./curve.js";
-import { EMPTY, KNOCK, READY, REFUSED, tagFor, withTags } from "./frames.js";
+import { BATCH, BATCH_BYTES, BATCH_ENTRY_MAX, EMPTY, KNOCK, READY, REFUSED, encodeBatch, splitBatch, tagFor, withTags } from "./frames.js";
 import { waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -30,12 +32,12 @@ import { baseSocketOptions, booleanOption, handshakeTimeout, stringOption, zmqEn
 /** Messages waiting in JavaScript before `send` returns false. */
 const QUEUE_HIGH_WATER = 1024;
 /**
- * The longest payload sent as a compact message: the tag is put in front by
- * a copy, which up to here costs less than the two frames it saves (and
- * zeromq.js copies frames of up to 128 bytes anyway); a longer payload
- * leaves as its own frame, uncopied.
+ * The longest payload sent as a compact message or in a batch: the tag is
+ * put in front by a copy, which up to here costs less than the two frames it
+ * saves (and zeromq.js copies frames of up to 128 bytes anyway); a longer
+ * payload leaves as its own frame, uncopied.
  */
-const COMPACT_MAX = 2048;
+const COMPACT_MAX = BATCH_ENTRY_MAX;
 
 type ClientSocket = Dealer | Request;
 
@@ -56,6 +58,16 @@ export class ZmqClientConnection extends ConnectionBase {
   #awaitingHelloAnswer = false;
   /** The server granted compact messages: our hello's tag byte, else -1. */
   #compactTag = -1;
+  /** The server granted batches: small payloads wait here for the end of the tick, then leave as one message. */
+  #batching = false;
+  #batch: Uint8Array[] = [];
+  #batchCount = 0;
+  #batchBytes = 0;
+  #batchScheduled = false;
+  readonly #flushBatchTask = (): void => {
+    this.#batchScheduled = false;
+    this.#flushBatch();
+  };
   /** During the authkey challenge, messages go here instead of to the core. */
   #mailbox: Mailbox | undefined;
   #authenticated = false;
@@ -132,6 +144,17 @@ export class ZmqClientConnection extends ConnectionBase {
       }
       return this.#sendMessage(frame);
     }
+    if (this.#batching && frame.length <= COMPACT_MAX && frame.length > 0) {
+      // Payloads written in the same tick (a pipelined caller's burst, or replies to calls answered together) leave as one message.
+      this.#batch[this.#batchCount++] = frame;
+      this.#batchBytes += frame.length;
+      if (this.#batchBytes >= BATCH_BYTES) this.#flushBatch();
+      else if (!this.#batchScheduled) {
+        this.#batchScheduled = true;
+        process.nextTick(this.#flushBatchTask);
+      }
+      return !this.#queue.blocked;
+    }
     if (this.#compactTag >= 0 && frame.length <= COMPACT_MAX) {
       const message = Buffer.allocUnsafe(frame.length + 1);
       message[0] = this.#compactTag;
@@ -175,6 +198,7 @@ export class ZmqClientConnection extends ConnectionBase {
     if (this.#socketClosing) return;
     this.#socketClosing = true;
     // A REQ socket cannot send out of turn, and a REQ peer's session on the server simply expires.
+    this.#flushBatch();
     if (sayBye && !this.requestReply) this.#queue.push([EMPTY, EMPTY]);
     this.#mailbox?.fail(err ?? new RpcError("CONNECTION_CLOSED", "the connection closed"));
     // What is queued goes to ZeroMQ first (unless the server is gone), then ZeroMQ lingers to deliver it.
@@ -192,6 +216,7 @@ export class ZmqClientConnection extends ConnectionBase {
 
   /** Send `[hello?, payload]` as one message: after the empty delimiter on a DEALER, in turn on a REQ. */
   #sendMessage(payload: Uint8Array, hello?: Buffer): boolean {
+    if (this.#batchCount > 0) this.#flushBatch(); // in order: what was written before goes first
     if (!this.requestReply) return this.#queue.push(hello ? [EMPTY, hello, payload] : [EMPTY, payload]);
     const parts = hello ? [hello, payload] : [payload];
     if (this.#awaitingReply) {
@@ -201,6 +226,26 @@ export class ZmqClientConnection extends ConnectionBase {
     }
     this.#awaitingReply = true;
     return this.#queue.push(parts);
+  }
+
+  /** Send the payloads waiting for the end of the tick: one alone as a compact message, more as a batch. */
+  #flushBatch(): void {
+    const count = this.#batchCount;
+    if (count === 0) return;
+    const batch = this.#batch;
+    this.#batchCount = 0;
+    this.#batchBytes = 0;
+    if (count === 1) {
+      const frame = batch[0] as Uint8Array;
+      const message = Buffer.allocUnsafe(frame.length + 1);
+      message[0] = this.#compactTag;
+      message.set(frame, 1);
+      this.#queue.push(message);
+    } else {
+      this.#queue.push(encodeBatch([BATCH, this.#compactTag], batch, count));
+    }
+    // Keep the array (no allocation per tick), not its payloads.
+    for (let i = 0; i < count; i++) batch[i] = EMPTY;
   }
 
   async #authenticate(authkey: Uint8Array, timeout: number, refuseLegacyMd5: boolean): Promise<void> {
@@ -245,6 +290,19 @@ export class ZmqClientConnection extends ConnectionBase {
 
   #onMessage(msg: Buffer[]): void {
     if (!this.live) return;
+    if (msg.length === 2 && this.#batching && (msg[0] as Buffer).length === 1 && (msg[0] as Buffer)[0] === BATCH) {
+      // [0x00, entries]: the replies the server wrote in one tick.
+      const entries = splitBatch(msg[1] as Buffer, 0);
+      if (typeof entries === "string") {
+        this.close(new RpcError("PROTOCOL_ERROR", `malformed batch from the server: ${entries}`));
+        return;
+      }
+      for (const payload of entries) {
+        if (!this.live) return;
+        this.#onPayload(payload);
+      }
+      return;
+    }
     // DEALER: ["", payload], or [payload] once compact messages are granted; REQ: [payload] (the socket strips the delimiter).
     // Indexed, not sliced: no copy per message.
     const first = this.requestReply || (msg.length === 1 && this.#compactTag >= 0) ? 0 : 1;
@@ -258,6 +316,10 @@ export class ZmqClientConnection extends ConnectionBase {
     }
     const payload = msg[first] as Buffer;
     if (this.requestReply) this.#nextRequest();
+    this.#onPayload(payload);
+  }
+
+  #onPayload(payload: Buffer): void {
     if (this.#mailbox) {
       this.#mailbox.push(payload);
       return;
@@ -285,12 +347,14 @@ export class ZmqClientConnection extends ConnectionBase {
    */
   #helloAnswered(payload: Buffer): void {
     this.#awaitingHelloAnswer = false;
-    const answer = decodeHello(payload) as { tags?: unknown; compact?: unknown } | undefined;
+    const answer = decodeHello(payload) as { tags?: unknown; compact?: unknown; batch?: unknown } | undefined;
     if (answer?.tags !== 1 || !this.#hello) return;
     const tag = tagFor(this.#hello);
     if (!tag) return;
     this.#hello = tag;
-    if (answer.compact === 1 && !this.requestReply) this.#compactTag = tag[0] as number;
+    if (answer.compact !== 1 || this.requestReply) return;
+    this.#compactTag = tag[0] as number;
+    this.#batching = answer.batch === 1;
   }
 
   #nextRequest(): void {

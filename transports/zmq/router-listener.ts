@@ -16,7 +16,7 @@ import type { Router } from "zeromq";
 import { MAX_HANDSHAKE_MESSAGE, RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
-import { EMPTY, READY, REFUSED, helloForTag, identityKey, peerKey, peerName, protocolErrorFrame, sharedHello, splitRouted } from "./frames.js";
+import { BATCH, BATCH_BYTES, BATCH_ENTRY_MAX, BATCH_FRAME, EMPTY, READY, REFUSED, encodeBatch, helloForTag, identityKey, peerKey, peerName, protocolErrorFrame, sharedHello, splitBatch, splitRouted } from "./frames.js";
 import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -52,6 +52,11 @@ interface Peer {
   lastActive: number;
   /** The peer sent a compact message, so it takes replies without the delimiter (frames.ts). */
   compact: boolean;
+  /** The peer sent a batch, so it takes batches: its replies written in one tick wait in `out` for the end of the tick. */
+  batch: boolean;
+  out: Uint8Array[] | undefined;
+  outCount: number;
+  outBytes: number;
 }
 
 export class ZmqListener implements Listener, PeerHost {
@@ -91,6 +96,13 @@ export class ZmqListener implements Listener, PeerHost {
   /** The peer last moved to the end of `#peers` (the most recently active one). */
   #lastTouched: Peer | undefined;
   #wakeReader: (() => void) | undefined;
+  /** Peers with replies waiting for the end of the tick, in the order they first had one. */
+  #outPeers: Peer[] = [];
+  #outScheduled = false;
+  readonly #flushOutTask = (): void => {
+    this.#outScheduled = false;
+    this.#flushOut();
+  };
   #closing = false;
   #socketClosed = false;
 
@@ -207,6 +219,21 @@ export class ZmqListener implements Listener, PeerHost {
     if (!peer) return false;
     this.#touch(peer);
     if (peer.compact && payload.length > 0 && !this.#socketClosed) {
+      if (peer.batch && payload.length <= BATCH_ENTRY_MAX) {
+        // Replies written in the same tick (calls that arrived together) leave as one message.
+        let out = peer.out;
+        if (out === undefined) out = peer.out = [];
+        if (peer.outCount === 0) this.#outPeers.push(peer);
+        out[peer.outCount++] = payload;
+        peer.outBytes += payload.length;
+        if (peer.outBytes >= BATCH_BYTES) this.#flushPeer(peer);
+        else if (!this.#outScheduled) {
+          this.#outScheduled = true;
+          process.nextTick(this.#flushOutTask);
+        }
+        return true;
+      }
+      if (this.#outPeers.length > 0) this.#flushOut(); // in order: what was written before goes first
       // A compact peer is a direct one: its routing is its identity alone.
       this.#queue.push([peer.routing[0] as Buffer, payload]);
       return true;
@@ -219,6 +246,7 @@ export class ZmqListener implements Listener, PeerHost {
     if (!peer) return;
     this.#byConn.delete(conn);
     peer.conn = undefined;
+    this.#flushPeer(peer); // its last replies, then the goodbye
     this.#remove(peer);
     if (this.#sayGoodbye) this.#send(peer.routing, EMPTY); // goodbye: the server ended this session
     this.#closeSocketWhenIdle();
@@ -271,6 +299,10 @@ export class ZmqListener implements Listener, PeerHost {
         key = identityKey(identity);
         peer = this.#peers.get(key);
       }
+      if (frame[0] === BATCH && frame.length > 1) {
+        this.#onBatch(key, peer ? peer.routing : [identity], peer, frame);
+        return;
+      }
       this.#onBody(key, peer ? peer.routing : [identity], peer, frame[0] as number, frame.subarray(1), true);
       return;
     }
@@ -287,6 +319,39 @@ export class ZmqListener implements Listener, PeerHost {
     const payload = body[body.length - 1] as Buffer;
     const first = body.length === 2 ? (body[0] as Buffer) : undefined;
     this.#onBody(key, routing, peer, first?.length === 1 ? (first[0] as number) : first, payload, false);
+  }
+
+  /**
+   * A batch `0x00 ‖ tag ‖ entries` (frames.ts): each entry as if it came
+   * alone as `[identity, tag ‖ entry]`. From a peer without a session it
+   * counts as one message (the knock, or a call during the challenge) of its
+   * whole length, so a batch adds nothing to what an unauthenticated peer
+   * can do. Should the session end while the entries are taken (a goodbye
+   * cannot be among them), the rest are dropped.
+   */
+  #onBatch(key: string, routing: Buffer[], peer: Peer | undefined, frame: Buffer): void {
+    const tag = frame[1] as number;
+    if (!peer && (this.#authkey || this.#pending.has(key))) {
+      this.#onBody(key, routing, peer, tag, frame.subarray(1), true);
+      return;
+    }
+    if (helloForTag(tag) === undefined) {
+      this.#send(routing, protocolErrorFrame(`a batch (first byte 0) whose hello tag ${tag} is unknown (docs/protocol.md, 5.4, lists the tags); send the hello itself instead`));
+      return;
+    }
+    const entries = splitBatch(frame, 2);
+    if (typeof entries === "string") {
+      this.#send(routing, protocolErrorFrame(`malformed batch: ${entries} (docs/protocol.md, 5.4); none of its entries was taken`));
+      return;
+    }
+    const first = this.#onBody(key, routing, peer, tag, entries[0] as Buffer, true);
+    if (first === undefined) return;
+    first.batch = true;
+    const conn = first.conn;
+    for (let i = 1; i < entries.length; i++) {
+      if (first.conn !== conn || conn === undefined || conn.closed) return;
+      (conn as PeerConnection).deliver(entries[i] as Buffer);
+    }
   }
 
   /**
@@ -307,9 +372,9 @@ export class ZmqListener implements Listener, PeerHost {
    * One message of the peer `key` (`peer`, when it has a session):
    * `hello` is the hello frame before `payload`, or the tag byte standing
    * for one, or undefined for a one-frame body; `compact`: it came in the
-   * compact form.
+   * compact form. Returns the peer when the payload reached its session.
    */
-  #onBody(key: string, routing: Buffer[], peer: Peer | undefined, hello: Buffer | number | undefined, payload: Buffer, compact: boolean): void {
+  #onBody(key: string, routing: Buffer[], peer: Peer | undefined, hello: Buffer | number | undefined, payload: Buffer, compact: boolean): Peer | undefined {
     const bye = hello === undefined && payload.length === 0;
     let lone: ReturnType<typeof decodeHello>;
     if (!peer) {
@@ -324,24 +389,24 @@ export class ZmqListener implements Listener, PeerHost {
           // peer's next message, even one taken in this same turn, is a new knock and gets its own answer.
           if (mailbox.failed) this.#forget(challenged, new RpcError("AUTH_FAILED", "the peer failed the authkey challenge"));
         }
-        return;
+        return undefined;
       }
-      if (bye) return; // goodbye from a peer we no longer (or never) knew
+      if (bye) return undefined; // goodbye from a peer we no longer (or never) knew
       if (this.#closing) {
         if (this.#sayGoodbye) this.#send(routing, EMPTY);
-        return;
+        return undefined;
       }
       if (this.#authkey) {
         // This first message is the knock, whatever it holds; its length counts the tag too.
         this.#knock(key, routing, payload.length + (compact ? 1 : 0), this.#authkey);
-        return;
+        return undefined;
       }
       peer = this.#addPeer(key, routing);
     } else {
       this.#touch(peer);
       if (bye) {
         this.#forget(peer, peerClosed());
-        return;
+        return undefined;
       }
     }
     if (hello !== undefined) {
@@ -352,7 +417,7 @@ export class ZmqListener implements Listener, PeerHost {
             ? `malformed ZeroMQ message: no empty delimiter frame, and the frame's first byte ${hello} is not a hello tag (docs/protocol.md, 5.4); put the empty delimiter first`
             : `unknown hello tag ${hello} (docs/protocol.md, 5.4, lists the tags); send the hello itself instead`;
           this.#send(routing, protocolErrorFrame(why));
-          return;
+          return undefined;
         }
         hello = tagged;
       }
@@ -361,7 +426,7 @@ export class ZmqListener implements Listener, PeerHost {
       if (current !== hello && !current?.equals(hello)) {
         if (!decodeHello(hello)) {
           this.#send(routing, protocolErrorFrame("with two frames after the delimiter, the first must be a hello or a hello tag"));
-          return;
+          return undefined;
         }
         this.#openSession(peer, hello, true);
       }
@@ -372,11 +437,12 @@ export class ZmqListener implements Listener, PeerHost {
       const offer = this.#acceptTags && (lone as { tags?: unknown }).tags === 1 ? (routing.length === 1 ? 2 : 1) : 0;
       this.#openSession(peer, sharedHello(payload), false, offer);
       (peer.conn as PeerConnection).deliver(payload);
-      return;
+      return peer;
     } else if (!peer.conn) {
       this.#openSession(peer, undefined, false); // no hello: version 1 with json
     }
     (peer.conn as PeerConnection).deliver(payload);
+    return peer;
   }
 
   /** A new peer with a session (no authkey), or one that just passed the challenge. */
@@ -388,7 +454,7 @@ export class ZmqListener implements Listener, PeerHost {
 
   #newPeer(key: string, routing: Buffer[]): Peer {
     const link = (routing[0] as Buffer).toString("latin1");
-    const peer: Peer = { key, link, routing, conn: undefined, handshake: undefined, lastActive: Date.now(), compact: false };
+    const peer: Peer = { key, link, routing, conn: undefined, handshake: undefined, lastActive: Date.now(), compact: false, batch: false, out: undefined, outCount: 0, outBytes: 0 };
     let onLink = this.#links.get(link);
     if (!onLink) this.#links.set(link, (onLink = new Set()));
     onLink.add(peer);
@@ -518,6 +584,10 @@ export class ZmqListener implements Listener, PeerHost {
     const onLink = this.#links.get(peer.link);
     if (onLink?.delete(peer) && onLink.size === 0) this.#links.delete(peer.link);
     if (this.#lastTouched === peer) this.#lastTouched = undefined;
+    // Replies still waiting for the end of the tick go nowhere: a newcomer that takes over the identity must not get them.
+    peer.outCount = 0;
+    peer.outBytes = 0;
+    peer.out = undefined;
   }
 
   /** End the peer's session (or challenge) without a goodbye: it left, expired or was evicted. */
@@ -546,6 +616,7 @@ export class ZmqListener implements Listener, PeerHost {
 
   #send(routing: readonly Buffer[], payload: Uint8Array): boolean {
     if (this.#socketClosed) return false;
+    if (this.#outPeers.length > 0) this.#flushOut(); // in order: replies written before go first
     let parts: (Buffer | Uint8Array)[];
     if (routing.length === 1) {
       parts = [routing[0] as Buffer, EMPTY, payload];
@@ -555,6 +626,29 @@ export class ZmqListener implements Listener, PeerHost {
     }
     this.#queue.push(parts);
     return true;
+  }
+
+  /** Send every peer's waiting replies. */
+  #flushOut(): void {
+    const peers = this.#outPeers;
+    if (peers.length === 0) return;
+    this.#outPeers = [];
+    for (const peer of peers) this.#flushPeer(peer);
+  }
+
+  /** Send the peer's waiting replies: one alone as `[identity, payload]`, more as `[identity, 0x00, entries]`. */
+  #flushPeer(peer: Peer): void {
+    const count = peer.outCount;
+    const out = peer.out;
+    if (count === 0 || out === undefined) return;
+    peer.outCount = 0;
+    peer.outBytes = 0;
+    if (!this.#socketClosed) {
+      const identity = peer.routing[0] as Buffer;
+      this.#queue.push(count === 1 ? [identity, out[0] as Uint8Array] : [identity, BATCH_FRAME, encodeBatch([], out, count)]);
+    }
+    // Keep the array (no allocation per tick), not the payloads.
+    for (let i = 0; i < count; i++) out[i] = EMPTY;
   }
 
   #closeSocketWhenIdle(): void {

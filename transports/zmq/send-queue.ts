@@ -72,6 +72,11 @@ export class SendQueue {
     return !this.#busy && this.length === 0;
   }
 
+  /** Above the high-water mark: what `push` would return is false. */
+  get blocked(): boolean {
+    return this.#blocked || this.#closed;
+  }
+
   /** Queue one multipart message. False when above the high-water mark: stop producing until the drain callback. */
   push(parts: Outgoing): boolean {
     if (this.#closed) return false;
