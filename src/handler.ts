@@ -48,6 +48,8 @@ interface Method {
   readonly params: Param[] | undefined;
   readonly doc: string;
   readonly context: boolean;
+  /** Its name is private (`_x`, `a._x`): registered, but never callable from outside. */
+  readonly hidden: boolean;
 }
 
 const FORBIDDEN = new Set(["__proto__", "constructor", "prototype"]);
@@ -248,8 +250,8 @@ export class RPCHandler {
   /** The method's own return value; throws what it throws, and METHOD_NOT_FOUND / INVALID_PARAMS. */
   #call(ctx: CallContext): unknown {
     const name = ctx.method;
-    const m = isPrivate(name) ? undefined : this.#methods.get(name);
-    if (m === undefined) {
+    const m = this.#methods.get(name);
+    if (m === undefined || m.hidden) {
       const made = this.#factories.size > 0 && !isPrivate(name) ? this.#factories.resolve(ctx) : undefined;
       if (!made) throw this.#notFound(name);
       return made.fn.apply(made.thisArg, bindArguments(name, paramsOf(made.fn), ctx.args, ctx.kwargs));
@@ -280,7 +282,7 @@ export class RPCHandler {
     }
     let params = opts.params ? parseParamSpecs(opts.params) : readParams(fn);
     if (opts.context && params && !opts.params) params = params.slice(1);
-    this.#methods.set(name, { fn, thisArg, params, doc: opts.doc ?? "", context: !!opts.context });
+    this.#methods.set(name, { fn, thisArg, params, doc: opts.doc ?? "", context: !!opts.context, hidden: isPrivate(name) });
   }
 
   #lookup(name: unknown): Method {

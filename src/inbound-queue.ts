@@ -28,6 +28,45 @@ export class InboundCall extends ServerCall {
   }
 }
 
+/**
+ * The calls of one connection by id, while running or waiting. Most
+ * connections have one call in flight at a time: that one is kept in a
+ * field, and only the others in a Map (a Map emptied by every answer and
+ * refilled by the next call reallocates its table each time).
+ */
+export class CallTable {
+  #first: InboundCall | undefined = undefined;
+  #more: Map<CallId, InboundCall> | undefined = undefined;
+
+  get(id: CallId): InboundCall | undefined {
+    const first = this.#first;
+    if (first !== undefined && first.id === id) return first;
+    return this.#more === undefined ? undefined : this.#more.get(id);
+  }
+
+  /** Add a call whose id is not in the table. */
+  add(call: InboundCall): void {
+    if (this.#first === undefined) this.#first = call;
+    else (this.#more ??= new Map()).set(call.id as CallId, call);
+  }
+
+  delete(id: CallId): void {
+    const first = this.#first;
+    if (first !== undefined && first.id === id) this.#first = undefined;
+    else this.#more?.delete(id);
+  }
+
+  *[Symbol.iterator](): IterableIterator<InboundCall> {
+    if (this.#first !== undefined) yield this.#first;
+    if (this.#more !== undefined) yield* this.#more.values();
+  }
+
+  clear(): void {
+    this.#first = undefined;
+    this.#more = undefined;
+  }
+}
+
 export class InboundQueue {
   #items: (InboundCall | undefined)[] = [];
   #head = 0;

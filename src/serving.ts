@@ -13,7 +13,7 @@ import { runInCall } from "./deadline.js";
 import { RpcError } from "./errors.js";
 import type { OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
-import { InboundCall, InboundQueue } from "./inbound-queue.js";
+import { CallTable, InboundCall, InboundQueue } from "./inbound-queue.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { readHeader, putHeader, type CallHeader } from "./meta/header.js";
 import type { IdempotencyCache } from "./meta/idempotency.js";
@@ -70,7 +70,7 @@ export class Serving<S = unknown> {
   readonly #json: boolean;
   readonly #headers: boolean;
   // Calls the peer made: by id while running or waiting (not after a cancel).
-  readonly #calls = new Map<CallId, InboundCall>();
+  readonly #calls = new CallTable();
   /** One-way calls running or waiting, so that a close can abort them (made by the first one). */
   #oneway: Set<InboundCall> | undefined;
   /** Handlers started and not yet settled, calls and one-way calls, cancelled ones included. */
@@ -126,7 +126,7 @@ export class Serving<S = unknown> {
 
   /** Abort every call running or waiting. */
   abortAll(reason: Error): void {
-    for (const call of this.#calls.values()) call.abort(reason);
+    for (const call of this.#calls) call.abort(reason);
     if (this.#oneway) for (const call of this.#oneway) call.abort(reason);
   }
 
@@ -149,7 +149,7 @@ export class Serving<S = unknown> {
   /** A call (`id` set) or one-way call (`id` null) from the peer. */
   incoming(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number, refList?: unknown, target?: number, env?: unknown[], header?: unknown): void {
     if (id !== null) {
-      if (this.#calls.has(id)) {
+      if (this.#calls.get(id) !== undefined) {
         // Answered as a connection-level error: an error with this id would settle the first call.
         this.#a.sendError(this.#s, null, new RpcError("PROTOCOL_ERROR", `call id ${id} is already in flight on this connection; this call was refused and call ${id} goes on`, { data: { id } }));
         return;
@@ -192,7 +192,7 @@ export class Serving<S = unknown> {
       }
     }
     if (id === null) (this.#oneway ??= new Set()).add(call);
-    else this.#calls.set(id, call);
+    else this.#calls.add(call);
     // Past setTimeout's range (24.8 days) a timer would fire at once: such a deadline is never reached while the call runs.
     if (call.deadline !== undefined && call.deadline - Date.now() <= MAX_TIMER) call.timer = unref(setTimeout(this.#expire, call.deadline - Date.now(), call));
     if (this.#running < this.#maxInFlight && !this.#a.writeBlocked(this.#s) && this.#queue.length === 0) {
@@ -312,7 +312,7 @@ export class Serving<S = unknown> {
         } catch (e) {
           if (e === NEEDS_REFS && this.#a.refsFailed(this.#s) === undefined) {
             // The result carries the first reference or stream: answer once the tables exist, as if the handler had just returned.
-            this.#calls.set(id, call);
+            this.#calls.add(call);
             this.#running++;
             this.#a.withRefs(this.#s, () => this.#finish(call, result, undefined));
             return;

@@ -184,8 +184,16 @@ export class FrameWriter {
     this.#scheduled = false;
     const frames = this.#queue;
     if (frames.length === 0) return this.#lastWrite;
-    this.#queue = [];
     this.#pending = 0;
+    const one = frames.length === 1 ? frames[0] : undefined;
+    if (one instanceof Uint8Array && one.length <= GATHER_COPY_LIMIT) {
+      // One small frame (a sequential caller's answer): the queue is kept for the next one.
+      frames.pop();
+      const out = Buffer.allocUnsafe(headerSize(one.length) + one.length);
+      out.set(one, writeHeader(out, 0, one.length));
+      return (this.#lastWrite = this.#socket.write(out));
+    }
+    this.#queue = [];
     let size = 0;
     for (const f of frames) {
       if (f instanceof Uint8Array) {
