@@ -28,7 +28,8 @@ import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, validateEnvelope, typ
 import { loadRefSession, refSessionClass } from "./refs/load.js";
 import type { RefSession } from "./refs/ref-tables.js";
 import type { Serving, SessionAccess } from "./serving.js";
-import { NEEDS_REFS, needsRefs, replaceRefs } from "./refs/walk.js";
+import { needsWalk } from "./refs/detect.js";
+import type * as Walk from "./refs/walk.js";
 import { json, type Serializer } from "./serializers/index.js";
 import type { Connection, ConnectionSink } from "./transport.js";
 
@@ -282,13 +283,22 @@ export class PeerSession implements ConnectionSink, SessionLike {
       let env: unknown[] = call.kwargs === undefined ? [Kind.Call, id, call.name, call.args] : [Kind.Call, id, call.name, call.args, call.kwargs];
       if (target !== undefined) env = [5, id, target, call.name, call.args, null];
       const from = target === undefined ? 3 : 4;
-      env = this.#refs ? this.#refs.encode(env, from, ARG_NAMES[from] as string[], this.#json, call) : replaceRefs(env, from, ARG_NAMES[from] as string[], this.#refsOn ? needsRefs : undefined, this.#json)[0];
+      if (this.#refs) env = this.#refs.encode(env, from, ARG_NAMES[from] as string[], this.#json, call);
+      else if (needsWalk(env, from, this.#json)) env = this.#walk(env, from);
       if (target === undefined && (call.meta !== undefined || call.deadline !== undefined || call.key !== undefined)) env = this.#withHeader(env, call);
       frame = encodeFrame(this.#serializer as Serializer, env);
     } catch (err) {
       if (err === NEEDS_REFS) {
         if (this.#refsFailed) call.reject(this.#refsFailed);
         else this.#withRefs(() => this.send(call, target));
+        return;
+      }
+      if (err === NEEDS_WALK) {
+        // It only ever refuses here (what it found cannot travel on this connection): no order to keep.
+        loadWalk().then(
+          () => this.send(call, target),
+          (e: unknown) => call.reject(missing("the encoding walk (src/refs/walk.js)", e)),
+        );
         return;
       }
       this.#refs?.endOutgoing(call);
@@ -309,11 +319,13 @@ export class PeerSession implements ConnectionSink, SessionLike {
       return new Promise((resolve, reject) => wait.push(() => this.notify(name, args, kwargs).then(resolve, reject)));
     }
     if (this.conn.requestReply) throw new RpcError("PROTOCOL_ERROR", `cannot send one-way call '${name}': this connection is lock-step request/reply (ZeroMQ REQ)`);
+    const env = kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs];
+    // A one-way call has no end to scope references by: none travel with it (the walk refuses them).
+    const w = needsWalk(env, 2, this.#json) ? (walk ?? (await loadWalk().catch((e: unknown) => Promise.reject(missing("the encoding walk (src/refs/walk.js)", e))))) : undefined;
     let frame: Uint8Array;
     try {
-      const env = kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs];
-      // A one-way call has no end to scope references by: none travel with it.
-      frame = (this.#serializer as Serializer).encode(replaceRefs(env, 2, ARG_NAMES[2] as string[], undefined, this.#json)[0]);
+      w?.replaceRefs(env, 2, ARG_NAMES[2] as string[], undefined, this.#json);
+      frame = (this.#serializer as Serializer).encode(env);
     } catch (err) {
       throw this.#encodeError(name, err);
     }
@@ -345,6 +357,18 @@ export class PeerSession implements ConnectionSink, SessionLike {
   fail(err: Error): void {
     this.#failure ??= err;
     this.conn.close(err);
+  }
+
+  /**
+   * Walk an envelope that holds something special, before the reference
+   * tables exist: when the connection carries references, the tables load
+   * (the walk with them) and the call is sent again; otherwise the walk
+   * (loaded on its own) refuses what it found.
+   */
+  #walk(env: unknown[], from: number): unknown[] {
+    if (this.#refsOn) throw NEEDS_REFS;
+    if (walk === undefined) throw NEEDS_WALK;
+    return walk.replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, this.#json)[0];
   }
 
   /** Timeout or abort of a call sent on this connection: forget it, tell the peer if it can be told. */
@@ -578,7 +602,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     };
     loadRefSession().then(
       () => done(),
-      (e: unknown) => done(new RpcError("MISSING_DEPENDENCY", `cannot load wirecall's streams and references (src/refs/ref-tables.js): ${(e as Error)?.message ?? e}`, { cause: e })),
+      (e: unknown) => done(missing("streams and references (src/refs/ref-tables.js)", e)),
     );
   }
 
@@ -631,7 +655,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     };
     loadServing().then(
       () => done(),
-      (e: unknown) => done(new RpcError("MISSING_DEPENDENCY", `cannot load wirecall's serving half (src/serving.js): ${(e as Error)?.message ?? e}`, { cause: e })),
+      (e: unknown) => done(missing("serving half (src/serving.js)", e)),
     );
   }
 
@@ -781,6 +805,29 @@ function loadServing(): Promise<typeof Serving> {
       throw err;
     },
   ));
+}
+
+// The encoding walk (src/refs/walk.ts) loads once per process, when a value needs it.
+let walk: typeof Walk | undefined;
+let walkLoading: Promise<typeof Walk> | undefined;
+function loadWalk(): Promise<typeof Walk> {
+  return (walkLoading ??= import("./refs/walk.js").then(
+    (m) => (walk = m),
+    (err: unknown) => {
+      walkLoading = undefined;
+      throw err;
+    },
+  ));
+}
+
+/** Thrown inside send(): the value holds a reference or a stream, and the tables are not made yet. */
+const NEEDS_REFS: unique symbol = Symbol("wirecall.needsRefs");
+/** Thrown inside send(): the value needs the walk, not loaded yet. */
+const NEEDS_WALK: unique symbol = Symbol("wirecall.needsWalk");
+
+/** A lazily loaded part of wirecall could not be loaded (a page's chunk that failed to download). */
+function missing(what: string, e: unknown): RpcError {
+  return new RpcError("MISSING_DEPENDENCY", `cannot load wirecall's ${what}: ${(e as Error)?.message ?? e}`, { cause: e });
 }
 
 /** How the encoding walk names where a value sits, by the envelope index it starts from. */

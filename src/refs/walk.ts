@@ -4,10 +4,14 @@
  * result, replaces each with `null` in a copy, and lists them with their
  * path (docs/protocol.md, "Streams and references"). It also refuses values
  * that would arrive changed: symbols, and under json Map, Set and
- * non-finite numbers, naming where they sit.
+ * non-finite numbers, naming where they sit. ./detect.ts tells whether an
+ * envelope needs it at all (the session loads it only then).
  */
 import { RpcError } from "../errors.js";
+import { MAX_DEPTH } from "./detect.js";
 import { isRef } from "./marks.js";
+
+export { MAX_DEPTH };
 
 export type PathKey = string | number;
 /** `[path, kind, id]`: kind "f" function, "o" object by reference, "s" stream, "r" the receiver's own reference. */
@@ -15,9 +19,6 @@ export type RefEntry = [PathKey[], string, number];
 
 /** Exports a value found by the walk; returns its [kind, id]. Undefined: the connection carries no references. */
 export type Exporter = ((v: unknown, kind: "f" | "o" | "s", path: readonly PathKey[]) => [string, number]) | undefined;
-
-/** Nesting the walk follows; a reference path is at most this deep (plus the envelope index and one key). */
-export const MAX_DEPTH = 64;
 
 /**
  * Thrown by {@link needsRefs}: the value holds something that travels by
