@@ -7,7 +7,7 @@ import type { AnyRemote, Caller, Remote } from "./call-types.js";
 import { callerProfile } from "./caller-profile.js";
 import { createFacade } from "./facade.js";
 import { frameProtocolsOf, type FrameProtocol } from "./frame-protocol.js";
-import { FrameServer } from "./serve-frames.js";
+import { FrameServer, withUrlOf } from "./serve-frames.js";
 import { isFrontEnd } from "./front-end.js";
 import type { RPCHandler } from "./handler.js";
 import { DEFAULT_LIMITS } from "./limits.js";
@@ -17,7 +17,7 @@ import type { LifecycleHooks } from "./lifecycle.js";
 import { IdempotencyCache, type IdempotencyOptions } from "./meta/idempotency.js";
 import { isTelemetry, loadTelemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
-import { ObjectCaller, splitObjectUrl, withUrlOf, type ObjectServer } from "./objects.js";
+import type { ObjectServer } from "./objects.js";
 import { PeerSession, type SessionOptions } from "./session.js";
 import { loadSerializers } from "./serializers/index.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
@@ -137,8 +137,11 @@ export async function connect<T = never, U extends string | URL = string | URL>(
   const named = await urlResolverFor(url);
   if (named) return (await named.resolve(named.url, options as Record<string, unknown>, connect as (u: string, o: Record<string, unknown>) => Promise<unknown>)) as Facade;
   const ep = parseEndpoint(url);
-  const object = splitObjectUrl(ep.url);
-  ep.url = object.url;
+  // `url#id` calls go to the object's methods (src/objects.ts, loaded only for such a URL).
+  const objects = ep.url.hash !== "" || ep.url.href.endsWith("#") ? await import("./objects.js") : undefined;
+  const object = objects?.splitObjectUrl(ep.url);
+  if (object) ep.url = object.url;
+  const forObject = (caller: Caller): Caller => (objects && object?.id !== undefined ? new objects.ObjectCaller(caller, object.id) : caller);
   const transport = await lookupScheme(ep.scheme);
   refuseCredentials(ep.url, transport);
   const given = options as { profile?: unknown };
@@ -150,26 +153,21 @@ export async function connect<T = never, U extends string | URL = string | URL>(
   const opts = resolveOptions(ep.url, options, specs, `connect("${ep.scheme}://...")`, declared !== undefined) as ProxyOptions & LooseOptions;
   if (isFrontEnd(transport)) {
     const caller: Caller = await transport.connect(ep.url, opts);
-    return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
+    return createFacade(forObject(caller), defaults(opts)) as Facade;
   }
   if (client) {
     // Another protocol's client (Python's recipe: docs/python.md), registered by its package.
     const caller = await client.open(() => transport.connect(ep.url, opts), opts as Record<string, unknown>);
-    return createFacade(forObject(caller, object.id), defaults(opts)) as Facade;
+    return createFacade(forObject(caller), defaults(opts)) as Facade;
   }
   if (opts.telemetry && !isTelemetry(opts.telemetry)) opts.telemetry = await loadTelemetry(opts.telemetry, targetOf(ep.url, transport.name));
   const proxy = await RPCProxy.open(() => transport.connect(ep.url, opts), opts);
-  return createFacade(forObject(proxy, object.id)) as Facade;
+  return createFacade(forObject(proxy)) as Facade;
 }
 
 function targetOf(url: URL, transport: string): { address: string | undefined; port: number | undefined; transport: string } {
   const port = url.port === "" ? undefined : Number(url.port);
   return { address: url.hostname || url.pathname || undefined, port, transport };
-}
-
-/** `url#id` calls go to the object's methods (src/objects.ts). */
-function forObject(caller: Caller, id: string | undefined): Caller {
-  return id === undefined ? caller : new ObjectCaller(caller, id);
 }
 
 function defaults(opts: ProxyOptions): ProxyOptions | undefined {

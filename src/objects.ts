@@ -4,6 +4,7 @@
  * reaches the transport (browsers and `ws` refuse URLs with one); the
  * client prefixes every call with `greeter.`, a name the handler already
  * routes, so no wire change and every transport (and front-end) carries it.
+ * `connect` loads this module only for a URL with a `#`.
  */
 import type { Caller, CallOptions } from "./call-types.js";
 import { RpcError } from "./errors.js";
@@ -40,14 +41,6 @@ export function objectUrl(serverUrl: string, id: string): string {
   return u.toString();
 }
 
-/** Give a running server its `urlOf(id)`. */
-export function withUrlOf<S extends Server>(server: S): S & ObjectServer {
-  const s = server as S & ObjectServer;
-  if (typeof s.urlOf !== "function") {
-    Object.defineProperty(s, "urlOf", { value: (id: string) => objectUrl(s.url, id), configurable: true });
-  }
-  return s;
-}
 
 /**
  * Split the object id off a URL. Returns the URL the transport dials (no

@@ -93,8 +93,8 @@ export function encodeHello(h: Hello): Uint8Array {
   return utf8Encode(JSON.stringify(h));
 }
 
-// Hellos are small; a larger first frame is never parsed as one.
-const MAX_HELLO_BYTES = 4096;
+/** Hellos are small; a larger first frame is never parsed as one. */
+export const MAX_HELLO_BYTES = 4096;
 
 /** Index of the first byte that is not JSON whitespace. */
 function skipSpace(frame: Uint8Array): number {

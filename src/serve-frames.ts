@@ -3,7 +3,7 @@
  * {@link PeerSession} per accepted connection, and the drain on close.
  */
 import { RpcError } from "./errors.js";
-import { objectUrl } from "./objects.js";
+import { objectUrl, type ObjectServer } from "./objects.js";
 import { serverOpening, type ServerOpening } from "./server-opening.js";
 import type { PeerSession } from "./session.js";
 import type { Listener, Server } from "./transport.js";
@@ -68,4 +68,13 @@ export class FrameServer implements Server {
     const reason = new RpcError("SHUTTING_DOWN", "the server closed");
     for (const s of sessions) s.abortAll(reason);
   }
+}
+
+/** Give a running server its `urlOf(id)`. */
+export function withUrlOf<S extends Server>(server: S): S & ObjectServer {
+  const s = server as S & ObjectServer;
+  if (typeof s.urlOf !== "function") {
+    Object.defineProperty(s, "urlOf", { value: (id: string) => objectUrl(s.url, id), configurable: true });
+  }
+  return s;
 }

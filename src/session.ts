@@ -24,13 +24,14 @@ import type { RPCHandler } from "./handler.js";
 import type { SessionOptions } from "./session-options.js";
 import { putHeader, readHeader, takeHeader, type CallHeader } from "./meta/header.js";
 import { metaLimits, type MetaLimits } from "./meta/meta.js";
-import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
+import { Kind, MAX_HELLO_BYTES, PROTOCOL_VERSION, encodeHello, validateEnvelope, type CallId, type Envelope, type Hello } from "./protocol.js";
 import { loadRefSession, refSessionClass } from "./refs/load.js";
 import type { RefSession } from "./refs/ref-tables.js";
 import type { Serving, SessionAccess } from "./serving.js";
 import { needsWalk } from "./refs/detect.js";
 import type * as Walk from "./refs/walk.js";
 import { json, type Serializer } from "./serializers/index.js";
+import { utf8Decode } from "./serializers/utf8.js";
 import type { Connection, ConnectionSink } from "./transport.js";
 
 export { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES } from "./session-options.js";
@@ -535,13 +536,20 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   /** Client: the server's answer to our hello. */
   #answer(frame: Uint8Array): void {
-    const hello = decodeHello(frame);
+    // A small JSON object whatever the serializer (docs/protocol.md, "The hello"); the server's
+    // hello parser (protocol.ts, decodeHello) also finds hellos among frames of any kind.
+    let hello: Hello | undefined;
+    try {
+      hello = frame.length <= MAX_HELLO_BYTES ? (JSON.parse(utf8Decode(frame)) as Hello) : undefined;
+    } catch {
+      // not JSON: not a hello
+    }
     const ours = (this.#serializer as Serializer).name;
-    if (!hello) {
+    const error = hello?.error;
+    if (!hello || typeof hello.wirecall !== "number" || (error !== undefined && !isWireError(error))) {
       this.fail(new RpcError("PROTOCOL_ERROR", "the server did not answer the hello (is it a wirecall server?)"));
-    } else if (hello.error) {
-      const cause = isWireError(hello.error) ? fromWireError(hello.error) : undefined;
-      this.fail(new RpcError(hello.error.code, `the server refused the connection: ${hello.error.message}`, { cause }));
+    } else if (error) {
+      this.fail(new RpcError(error.code, `the server refused the connection: ${error.message}`, { cause: fromWireError(error) }));
     } else if (hello.wirecall !== PROTOCOL_VERSION || hello.serializer !== ours) {
       this.fail(new RpcError("PROTOCOL_ERROR", `the server answered version ${hello.wirecall} with serializer '${hello.serializer}'`));
     } else {
