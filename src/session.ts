@@ -22,14 +22,15 @@ import type { SessionLike } from "./frame-protocol.js";
 import { encodeFrame, sendFrame, type OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
 import type { SessionOptions } from "./session-options.js";
-import { putHeader, readHeader, takeHeader, type CallHeader } from "./meta/header.js";
+import { putHeader, takeHeader, type CallHeader } from "./meta/header.js";
+import { Lazy } from "./lazy.js";
 import { metaLimits, type MetaLimits } from "./meta/meta.js";
 import { Kind, MAX_HELLO_BYTES, PROTOCOL_VERSION, encodeHello, validateEnvelope, type CallId, type Envelope, type Hello } from "./protocol.js";
-import { loadRefSession, refSessionClass } from "./refs/load.js";
+import { REF_TABLES } from "./refs/load.js";
 import type { RefSession } from "./refs/ref-tables.js";
 import type { Serving, SessionAccess } from "./serving.js";
 import { needsWalk } from "./refs/detect.js";
-import type * as Walk from "./refs/walk.js";
+import type * as ReadHeader from "./meta/read-header.js";
 import { json, type Serializer } from "./serializers/index.js";
 import { utf8Decode } from "./serializers/utf8.js";
 import type { Connection, ConnectionSink } from "./transport.js";
@@ -106,8 +107,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #nextId = 1;
   /** Calls the peer makes (src/serving.ts), made when the first one arrives. */
   #serving: Serving<PeerSession> | undefined;
-  /** While the serving half's module loads: what waits for it. */
-  #servingWait: ((err?: Error) => void)[] | undefined;
   #readPaused = false;
   #writeBlocked = false;
   #shuttingDown = false;
@@ -186,9 +185,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#origin = new Origin(this);
     if (options.role === "client") this.#useSerializer(options.serializer ?? json);
     // A server loads the tables' module ahead (once per process), so that a first callback waits for nothing.
-    else loadRefSession().catch(() => {});
+    else REF_TABLES.load().catch(() => {});
     // So does a side that serves: its first call from the peer then waits for nothing either.
-    if (options.role === "server" || options.handler !== undefined) loadServing().catch(() => {});
+    if (options.role === "server" || options.handler !== undefined) SERVING.load().catch(() => {});
   }
 
   #closedSignalOf(): AbortSignal {
@@ -296,10 +295,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       }
       if (err === NEEDS_WALK) {
         // It only ever refuses here (what it found cannot travel on this connection): no order to keep.
-        loadWalk().then(
-          () => this.send(call, target),
-          (e: unknown) => call.reject(missing("the encoding walk (src/refs/walk.js)", e)),
-        );
+        WALK.run((e) => (e ? call.reject(e) : this.send(call, target)));
         return;
       }
       this.#refs?.endOutgoing(call);
@@ -322,7 +318,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (this.conn.requestReply) throw new RpcError("PROTOCOL_ERROR", `cannot send one-way call '${name}': this connection is lock-step request/reply (ZeroMQ REQ)`);
     const env = kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs];
     // A one-way call has no end to scope references by: none travel with it (the walk refuses them).
-    const w = needsWalk(env, 2, this.#json) ? (walk ?? (await loadWalk().catch((e: unknown) => Promise.reject(missing("the encoding walk (src/refs/walk.js)", e))))) : undefined;
+    const w = needsWalk(env, 2, this.#json) ? (WALK.m ?? (await WALK.load())) : undefined;
     let frame: Uint8Array;
     try {
       w?.replaceRefs(env, 2, ARG_NAMES[2] as string[], undefined, this.#json);
@@ -368,8 +364,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
    */
   #walk(env: unknown[], from: number): unknown[] {
     if (this.#refsOn) throw NEEDS_REFS;
-    if (walk === undefined) throw NEEDS_WALK;
-    return walk.replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, this.#json)[0];
+    if (WALK.m === undefined) throw NEEDS_WALK;
+    return WALK.m.replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, this.#json)[0];
   }
 
   /** Timeout or abort of a call sent on this connection: forget it, tell the peer if it can be told. */
@@ -402,7 +398,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
     let header: unknown;
     try {
       decoded = serializer.decode(frame);
-      if (this.#headers && Array.isArray(decoded)) header = takeHeader(decoded);
+      if (this.#headers && Array.isArray(decoded)) {
+        header = takeHeader(decoded);
+        // This side reads the headers of answers (the serving half those of calls): the reader loads with the first.
+        if (header !== undefined && HEADERS.m === undefined && (decoded[0] === Kind.Reply || decoded[0] === Kind.Error)) return this.#hold(frame, (k) => HEADERS.run(k));
+      }
       if (this.#refsOn && Array.isArray(decoded)) {
         const kind = decoded[0] as unknown;
         const refFrame = typeof kind === "number" && kind >= 5 && kind <= 12;
@@ -562,7 +562,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   /** Make the reference tables now if their module is loaded. */
   #makeRefs(): boolean {
-    const RefSessionClass = refSessionClass();
+    const RefSessionClass = REF_TABLES.m;
     if (RefSessionClass === undefined) return false;
     if (this.#refs !== undefined) return true;
     const session = this;
@@ -608,10 +608,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       else this.#refsFailed = err;
       for (const w of waiting) w(err);
     };
-    loadRefSession().then(
-      () => done(),
-      (e: unknown) => done(missing("streams and references (src/refs/ref-tables.js)", e)),
-    );
+    REF_TABLES.run(done);
   }
 
   /** Hold `frame` and those after it (reading paused) until what `wait` waits for exists, then replay them in order. */
@@ -632,7 +629,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   /** Make the serving half now if its module is loaded. */
   #makeServing(): boolean {
-    const ServingClass = servingClass;
+    const ServingClass = SERVING.m;
     if (ServingClass === undefined) return false;
     if (this.#serving !== undefined) return true;
     this.#serving = new ServingClass(this, ACCESS, {
@@ -649,23 +646,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   /** Run `then` once the serving half exists (with the error when its module cannot be loaded). */
   #withServing(then: (err?: Error) => void): void {
-    if (this.#makeServing()) return then();
-    if (this.#servingWait !== undefined) {
-      this.#servingWait.push(then);
-      return;
-    }
-    this.#servingWait = [then];
-    const done = (err?: Error): void => {
-      const waiting = this.#servingWait ?? [];
-      this.#servingWait = undefined;
+    SERVING.run((err) => {
       if (err === undefined) this.#makeServing();
-      for (const w of waiting) w(err);
-    };
-    loadServing().then(
-      () => done(),
-      (e: unknown) => done(missing("serving half (src/serving.js)", e)),
-    );
+      then(err);
+    });
   }
+
 
   /** Streams and references alive on this connection (undefined when the hello did not negotiate them). */
   get references(): { exports: number; imports: number; streams: number } | undefined {
@@ -709,7 +695,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #answerMeta(call: OutgoingCall, header: unknown): boolean {
     let h: CallHeader;
     try {
-      h = readHeader(header, this.#metaLimits, `response metadata of '${call.name}'`);
+      h = (HEADERS.m as typeof ReadHeader).readHeader(header, this.#metaLimits, `response metadata of '${call.name}'`);
     } catch (err) {
       call.reject(err);
       return false;
@@ -802,41 +788,16 @@ export class PeerSession implements ConnectionSink, SessionLike {
   }
 }
 
-// The serving half (src/serving.ts) loads once per process, when a side first serves.
-let servingClass: typeof Serving | undefined;
-let servingLoading: Promise<typeof Serving> | undefined;
-function loadServing(): Promise<typeof Serving> {
-  return (servingLoading ??= import("./serving.js").then(
-    (m) => (servingClass = m.Serving),
-    (err: unknown) => {
-      servingLoading = undefined;
-      throw err;
-    },
-  ));
-}
-
-// The encoding walk (src/refs/walk.ts) loads once per process, when a value needs it.
-let walk: typeof Walk | undefined;
-let walkLoading: Promise<typeof Walk> | undefined;
-function loadWalk(): Promise<typeof Walk> {
-  return (walkLoading ??= import("./refs/walk.js").then(
-    (m) => (walk = m),
-    (err: unknown) => {
-      walkLoading = undefined;
-      throw err;
-    },
-  ));
-}
+// Parts that load on first need (src/lazy.ts): the serving half when a side first serves, the
+// encoding walk when a value needs it, the header reader when the first answer with a header arrives.
+const SERVING = new Lazy("serving half (src/serving.js)", async () => (await import("./serving.js")).Serving);
+const WALK = new Lazy("encoding walk (src/refs/walk.js)", () => import("./refs/walk.js"));
+const HEADERS = new Lazy("call header reader (src/meta/read-header.js)", () => import("./meta/read-header.js"));
 
 /** Thrown inside send(): the value holds a reference or a stream, and the tables are not made yet. */
 const NEEDS_REFS: unique symbol = Symbol("wirecall.needsRefs");
 /** Thrown inside send(): the value needs the walk, not loaded yet. */
 const NEEDS_WALK: unique symbol = Symbol("wirecall.needsWalk");
-
-/** A lazily loaded part of wirecall could not be loaded (a page's chunk that failed to download). */
-function missing(what: string, e: unknown): RpcError {
-  return new RpcError("MISSING_DEPENDENCY", `cannot load wirecall's ${what}: ${(e as Error)?.message ?? e}`, { cause: e });
-}
 
 /** How the encoding walk names where a value sits, by the envelope index it starts from. */
 const ARG_NAMES: Record<number, string[]> = { 2: ["", "", "args", "kwargs"], 3: ["", "", "", "args", "kwargs"], 4: ["", "", "", "", "args", "kwargs"] };

@@ -10,9 +10,11 @@
  *   [2, id, error, header]                                error
  *
  * header: {"meta"?: {string: string}, "timeout"?: ms, "key"?: string}
+ *
+ * Reading one (./read-header.ts) is apart: a client loads it when the first
+ * answer with a header arrives.
  */
-import { RpcError } from "../errors.js";
-import { checkMeta, type Meta, type MetaLimits } from "./meta.js";
+import type { Meta } from "./meta.js";
 
 /** What a header carries. */
 export interface CallHeader {
@@ -23,9 +25,6 @@ export interface CallHeader {
   /** Calls: the idempotency key; a repeat within the server's window gets the first outcome. */
   key?: string;
 }
-
-/** Idempotency keys longer than this are refused: a key is an id, not a payload. */
-export const MAX_KEY_LENGTH = 128;
 
 /** Length an envelope of each kind has when it ends with a header. */
 function headerAt(kind: unknown): number {
@@ -50,23 +49,4 @@ export function putHeader(env: unknown[], header: CallHeader): unknown[] {
   while (env.length < at) env.push(null);
   env.push(header);
   return env;
-}
-
-/** Validate a header read from the wire: PROTOCOL_ERROR for its shape, INVALID_META / META_TOO_LARGE for its metadata. */
-export function readHeader(v: unknown, limits: Readonly<MetaLimits>, where: string): CallHeader {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new RpcError("PROTOCOL_ERROR", "malformed call header (not an object)");
-  const h = v as Record<string, unknown>;
-  const out: CallHeader = {};
-  if (h.meta !== undefined && h.meta !== null) out.meta = checkMeta(h.meta, limits, where);
-  const t = h.timeout;
-  if (t !== undefined && t !== null) {
-    if (typeof t !== "number" || !(t >= 0) || !Number.isFinite(t)) throw new RpcError("PROTOCOL_ERROR", "malformed call header: timeout must be a non-negative number of ms");
-    out.timeout = t;
-  }
-  const k = h.key;
-  if (k !== undefined && k !== null) {
-    if (typeof k !== "string" || k === "" || k.length > MAX_KEY_LENGTH) throw new RpcError("PROTOCOL_ERROR", `malformed call header: key must be a string of 1 to ${MAX_KEY_LENGTH} characters`);
-    out.key = k;
-  }
-  return out;
 }

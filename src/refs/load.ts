@@ -4,25 +4,18 @@
  * never passes a callback, `ref()` object or stream does not fetch them.
  * A Node server starts loading at once (no latency on its first use).
  */
+import { Lazy } from "../lazy.js";
 import type { RefSession } from "./ref-tables.js";
 
-type RefSessionClass = typeof RefSession;
-
-let loaded: RefSessionClass | undefined;
-let loading: Promise<RefSessionClass> | undefined;
+/** The tables' class, once loaded. */
+export const REF_TABLES = new Lazy("streams and references (src/refs/ref-tables.js)", async () => (await import("./ref-tables.js")).RefSession);
 
 /** The class once loaded; undefined before. */
-export function refSessionClass(): RefSessionClass | undefined {
-  return loaded;
+export function refSessionClass(): typeof RefSession | undefined {
+  return REF_TABLES.m;
 }
 
 /** Load the tables (once); a failed load may be retried. */
-export function loadRefSession(): Promise<RefSessionClass> {
-  return (loading ??= import("./ref-tables.js").then(
-    (m) => (loaded = m.RefSession),
-    (err: unknown) => {
-      loading = undefined;
-      throw err;
-    },
-  ));
+export function loadRefSession(): Promise<typeof RefSession> {
+  return REF_TABLES.load();
 }
