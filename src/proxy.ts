@@ -4,25 +4,23 @@
  * connection is ready wait for the next one. Timeouts, signals and caller
  * stacks are src/caller.ts's, the pending-call table is the session's.
  */
-import { startCall, type CallerDefaults, type OutgoingCall } from "./caller.js";
+import { startCall, unref, type CallerDefaults, type OutgoingCall } from "./caller.js";
 import type { Caller, CallOptions } from "./call-types.js";
 import { retrying } from "./retry.js";
 import { RpcError } from "./errors.js";
 import type { RPCHandler } from "./handler.js";
+import { Lazy } from "./lazy.js";
 import { DEFAULT_LIMITS } from "./limits.js";
+import type { ReconnectOptions, Reconnector } from "./reconnect.js";
 import { json, loadSerializer, type Serializer } from "./serializers/index.js";
-import { PeerSession } from "./session.js";
+import { PeerSession, type SessionOptions } from "./session.js";
 import { isTelemetry, type Telemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import type { Connection } from "./transport.js";
 
-export interface ReconnectOptions {
-  /** Attempts after a loss before giving up (default Infinity). */
-  retries?: number;
-  /** First delay, ms (default 100); doubles each attempt, with jitter. */
-  minDelay?: number;
-  /** Largest delay, ms (default 5000). */
-  maxDelay?: number;
-}
+export type { ReconnectOptions } from "./reconnect.js";
+
+// Loaded at connect time when `reconnect` is set.
+const RECONNECT = new Lazy("reconnection (src/reconnect.js)", async () => (await import("./reconnect.js")).Reconnector);
 
 export interface ProxyOptions extends CallerDefaults {
   /** Serializer name (json, superjson, msgpack, or one you registered) or object. Default json. */
@@ -52,15 +50,13 @@ export interface ProxyOptions extends CallerDefaults {
   telemetry?: boolean | TelemetryOptions | Telemetry;
 }
 
+/** The proxy's options its sessions take as they are. */
+const SESSION_KEYS = ["maxInFlight", "streamWindow", "timeout", "signal", "captureStack", "metaLimits"] as const;
+
 /** Opens one ready transport connection; called again on every reconnect. */
 export type Dialer = () => Promise<Connection>;
 
 type Timer = ReturnType<typeof setTimeout>;
-
-function unref(t: Timer): Timer {
-  (t as { unref?: () => void }).unref?.();
-  return t;
-}
 
 async function resolveSerializer(s: string | Serializer | undefined): Promise<Serializer> {
   if (s === undefined) return json;
@@ -80,8 +76,8 @@ export class RPCProxy implements Caller {
   #session: PeerSession | undefined;
   #closed = false;
   #closeReason: Error | undefined;
-  #reconnectTimer: Timer | undefined;
-  #attempt = 0;
+  /** Set when the proxy reconnects (the `reconnect` option). */
+  #reconnect: Reconnector | undefined;
   #firstReady: { resolve: () => void; reject: (e: unknown) => void } | undefined;
 
   private constructor(dial: Dialer, options: ProxyOptions, serializer: Serializer) {
@@ -93,6 +89,28 @@ export class RPCProxy implements Caller {
   /** Dial, authenticate and agree on the serializer; resolves when calls can flow. */
   static async open(dial: Dialer, options: ProxyOptions = {}): Promise<RPCProxy> {
     const proxy = new RPCProxy(dial, options, await resolveSerializer(options.serializer));
+    if (options.reconnect) {
+      const Reconnector = RECONNECT.m ?? (await RECONNECT.load());
+      proxy.#reconnect = new Reconnector(
+        {
+          dial,
+          attach: (conn) => proxy.#attach(conn),
+          get closed() {
+            return proxy.#closed;
+          },
+          get waiting() {
+            return proxy.#queue.length > 0;
+          },
+          giveUp: (reason) => {
+            proxy.#closed = true;
+            proxy.#closeReason = reason;
+            proxy.#failQueued(reason);
+          },
+          onError: options.onError,
+        },
+        options.reconnect,
+      );
+    }
     await proxy.#connectOnce();
     return proxy;
   }
@@ -127,7 +145,7 @@ export class RPCProxy implements Caller {
     else {
       call.onAbandon = this.#dropQueued;
       this.#queue.push(call);
-      (this.#reconnectTimer as { ref?: () => void } | undefined)?.ref?.();
+      this.#reconnect?.ref();
     }
     return promise;
   }
@@ -148,7 +166,7 @@ export class RPCProxy implements Caller {
     if (!this.#closed) {
       this.#closed = true;
       this.#closeReason = new RpcError("CONNECTION_CLOSED", "the proxy was closed");
-      if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+      this.#reconnect?.stop();
       this.#failQueued(this.#closeReason);
       await this.#session?.end(this.#closeReason);
       return;
@@ -165,7 +183,7 @@ export class RPCProxy implements Caller {
 
   #ready(session: PeerSession): void {
     if (session !== this.#session) return;
-    this.#attempt = 0;
+    this.#reconnect?.ready();
     const queue = this.#queue;
     this.#queue = [];
     for (const call of queue) session.send(call);
@@ -187,8 +205,8 @@ export class RPCProxy implements Caller {
       first.reject(err ?? reason);
       return;
     }
-    if (!this.#closed && this.#options.reconnect) {
-      this.#scheduleReconnect();
+    if (!this.#closed && this.#reconnect) {
+      this.#reconnect.lost();
     } else if (!this.#closed) {
       this.#closed = true;
       this.#closeReason = reason;
@@ -225,55 +243,15 @@ export class RPCProxy implements Caller {
 
   #attach(conn: Connection): void {
     const o = this.#options;
-    const session = new PeerSession(conn, {
-      role: "client",
-      serializer: this.#serializer,
-      handler: o.handler,
-      ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
-      ...(o.streamWindow !== undefined ? { streamWindow: o.streamWindow } : {}),
-      ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
-      ...(o.signal !== undefined ? { signal: o.signal } : {}),
-      ...(o.captureStack !== undefined ? { captureStack: o.captureStack } : {}),
-      ...(o.metaLimits !== undefined ? { metaLimits: o.metaLimits } : {}),
-      ...(isTelemetry(o.telemetry) ? { telemetry: o.telemetry } : {}),
-      onError: o.onError,
-      idleTimeout: 0,
-    });
+    const opts: SessionOptions = { role: "client", serializer: this.#serializer, handler: o.handler, onError: o.onError, idleTimeout: 0 };
+    // Only these: the session's defaults apply to calls on references and from ctx.peer, not the proxy's metadata or retries.
+    for (const k of SESSION_KEYS) if (o[k] !== undefined) (opts as unknown as Record<string, unknown>)[k] = o[k];
+    if (isTelemetry(o.telemetry)) opts.telemetry = o.telemetry;
+    const session = new PeerSession(conn, opts);
     session.onReady = (s) => this.#ready(s);
     session.onClose = (s, err) => this.#lost(s, err);
     this.#session = session;
     session.start();
-  }
-
-  #scheduleReconnect(): void {
-    const opts = typeof this.#options.reconnect === "object" ? this.#options.reconnect : {};
-    const retries = opts.retries ?? Infinity;
-    if (this.#attempt >= retries) {
-      this.#closed = true;
-      this.#closeReason = new RpcError("CONNECTION_CLOSED", `gave up reconnecting after ${retries} attempts`);
-      this.#failQueued(this.#closeReason);
-      return;
-    }
-    const min = opts.minDelay ?? 100;
-    const max = opts.maxDelay ?? 5000;
-    const delay = Math.min(max, min * 2 ** this.#attempt) * (0.5 + Math.random() / 2);
-    this.#attempt++;
-    const t = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      if (this.#closed) return;
-      this.#dial().then(
-        (conn) => {
-          if (this.#closed) conn.close();
-          else this.#attach(conn);
-        },
-        (err: unknown) => {
-          this.#options.onError?.(err);
-          if (!this.#closed) this.#scheduleReconnect();
-        },
-      );
-    }, delay);
-    // Keep the process alive only while calls are waiting for the connection.
-    this.#reconnectTimer = this.#queue.length > 0 ? t : unref(t);
   }
 
   #failQueued(reason: Error): void {
