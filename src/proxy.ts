@@ -14,7 +14,7 @@ import { DEFAULT_LIMITS } from "./limits.js";
 import type { ReconnectOptions, Reconnector } from "./reconnect.js";
 import { json, loadSerializer, type Serializer } from "./serializers/index.js";
 import { PeerSession, type SessionOptions } from "./session.js";
-import { isTelemetry, type Telemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
+import type { Telemetry, TelemetryOptions } from "./telemetry/telemetry.js";
 import type { Connection } from "./transport.js";
 
 export type { ReconnectOptions } from "./reconnect.js";
@@ -246,7 +246,8 @@ export class RPCProxy implements Caller {
     const opts: SessionOptions = { role: "client", serializer: this.#serializer, handler: o.handler, onError: o.onError, idleTimeout: 0 };
     // Only these: the session's defaults apply to calls on references and from ctx.peer, not the proxy's metadata or retries.
     for (const k of SESSION_KEYS) if (o[k] !== undefined) (opts as unknown as Record<string, unknown>)[k] = o[k];
-    if (isTelemetry(o.telemetry)) opts.telemetry = o.telemetry;
+    // A loaded Telemetry (connect loads it): its brand, read here without importing the telemetry seam.
+    if ((o.telemetry as Telemetry | undefined)?.brand === "wirecall.telemetry") opts.telemetry = o.telemetry as Telemetry;
     const session = new PeerSession(conn, opts);
     session.onReady = (s) => this.#ready(s);
     session.onClose = (s, err) => this.#lost(s, err);

@@ -27,3 +27,9 @@ export async function loadTelemetry(options: true | TelemetryOptions, target: Te
   }
   return mod.createOtelTelemetry(options === true ? {} : options, target);
 }
+
+/** What a client or server's telemetry says it talks to: the URL's host (or path) and port, and the transport. */
+export function targetOf(url: URL, transport: string): TelemetryTarget {
+  const port = url.port === "" ? undefined : Number(url.port);
+  return { address: url.hostname || url.pathname || undefined, port, transport };
+}
