@@ -23,6 +23,7 @@ import { MAX_FRAMES_WHILE_ADMITTING, refusal, type ConnectionInfo } from "./life
 import { Kind, PROTOCOL_VERSION, decodeHello, encodeHello, helloMistake } from "./protocol.js";
 import { getSerializer, json, type Serializer } from "./serializers/index.js";
 import { utf8Encode } from "./serializers/utf8.js";
+import { Origin, install } from "./serving-parts.js";
 import { DEFAULT_IDLE_TIMEOUT } from "./session-options.js";
 import type { Opening, OpeningAccess, PeerSession } from "./session.js";
 import type { ConnectionSink } from "./transport.js";
@@ -50,6 +51,7 @@ export class ServerOpening implements Opening {
     this.#s = session;
     this.#a = access;
     this.#gone = gone;
+    install(access);
     session.onClose = (_s, err) => this.#closed(err);
     const limit = access.opts(session).firstFrameTimeout;
     if (limit && limit > 0) {
@@ -206,7 +208,7 @@ export class ServerOpening implements Opening {
       accept();
       return true;
     }
-    const origin = this.#a.origin(s);
+    const origin = this.#a.origin(s, Origin);
     const info: ConnectionInfo = {
       transport: origin.transport,
       remoteAddress: origin.remoteAddress,

@@ -16,8 +16,7 @@
 import type { PeerInfo } from "./call-context.js";
 import { startCall, type OutgoingCall } from "./caller.js";
 import type { AnyRemote, CallOptions } from "./call-types.js";
-import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "./errors.js";
-import { createFacade } from "./facade.js";
+import { RpcError, fromWireError, isWireError, type WireError } from "./errors.js";
 import type { SessionLike } from "./frame-protocol.js";
 import { encodeFrame, sendFrame, type OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
@@ -31,6 +30,7 @@ import type { RefSession } from "./refs/ref-tables.js";
 import type { Serving, SessionAccess } from "./serving.js";
 import { needsWalk } from "./refs/detect.js";
 import type * as ReadHeader from "./meta/read-header.js";
+import type * as Parts from "./serving-parts.js";
 import { json, type Serializer } from "./serializers/index.js";
 import { utf8Decode } from "./serializers/utf8.js";
 import type { Connection, ConnectionSink } from "./transport.js";
@@ -51,7 +51,12 @@ export interface Opening extends ConnectionSink, SessionLike {
 /** How the server's opening reaches into its session: the serving half's way in, and the opening's. */
 export interface OpeningAccess extends SessionAccess<PeerSession> {
   opts(s: PeerSession): SessionOptions;
-  origin(s: PeerSession): PeerInfo;
+  /** The origin of the peer's calls, made (with `Origin`, src/serving-parts.ts) when first asked for. */
+  origin(s: PeerSession, Origin: new (s: PeerSession, a: OpeningAccess) => PeerInfo): PeerInfo;
+  /** Aborted when the connection closes. */
+  closedSignal(s: PeerSession): AbortSignal;
+  /** The hello negotiated call headers. */
+  headers(s: PeerSession): boolean;
   /** Take `serializer` (the peer's hello named it). */
   use(s: PeerSession, serializer: Serializer): void;
   /** The opening is done with what was negotiated: calls can flow. */
@@ -62,30 +67,6 @@ export interface OpeningAccess extends SessionAccess<PeerSession> {
 
 /** How the serving half and the server's opening reach into a session (set in PeerSession's static block). */
 let ACCESS: OpeningAccess;
-let remoteOf: (s: PeerSession) => AnyRemote;
-let closedOf: (s: PeerSession) => AbortSignal;
-
-/** Where a session's calls come from: its getters on the prototype, not closures per connection. */
-class Origin implements PeerInfo {
-  readonly transport: string;
-  readonly remoteAddress: string | undefined;
-  readonly #session: PeerSession;
-  constructor(session: PeerSession) {
-    this.#session = session;
-    this.transport = session.conn.transport;
-    this.remoteAddress = session.conn.remoteAddress;
-  }
-  get remote(): AnyRemote {
-    return remoteOf(this.#session);
-  }
-  get references(): { exports: number; imports: number; streams: number } | undefined {
-    return this.#session.references;
-  }
-  get closed(): AbortSignal {
-    return closedOf(this.#session);
-  }
-}
-
 /**
  * One end of one connection. A server creates one per accepted connection;
  * a client one per connection it dials (the proxy makes a new one on reconnect).
@@ -94,7 +75,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
   readonly conn: Connection;
   readonly #opts: SessionOptions;
   readonly #handler: RPCHandler | undefined;
-  readonly #origin: PeerInfo;
+  /** Where the peer's calls come from (src/serving-parts.ts), made by the serving half or the opening. */
+  #origin: PeerInfo | undefined;
   #serializer: Serializer | undefined;
   #text = false;
   /** Under json, Map, Set and non-finite numbers are refused rather than sent changed. */
@@ -118,7 +100,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #failure: Error | undefined;
   /** The last connection-level error the peer sent (e.g. why it is about to close). */
   #peerSaid: Error | undefined;
-  #remote: AnyRemote | undefined;
   #closedWaiters: (() => void)[] | undefined;
   /** An answer was sent (the server's idle timer asks). */
   #sawFrame = false;
@@ -152,14 +133,17 @@ export class PeerSession implements ConnectionSink, SessionLike {
       withRefs: (s, then) => s.#withRefs(then),
       encode: (s, env) => encodeFrame(s.#serializer as Serializer, env),
       send: (s, frame) => s.#send(frame),
-      sendError: (s, id, err, meta) => s.#sendError(id, err, meta),
-      wireId: (s, id) => s.#wireId(id),
+      // Filled in by src/serving-parts.ts, loaded with whatever answers the peer.
+      sendError: () => {},
+      wireId: (_s, id) => id,
       updateReading: (s) => s.#updateReading(),
       touch: (s) => {
         s.#sawFrame = true;
       },
       opts: (s) => s.#opts,
-      origin: (s) => s.#origin,
+      origin: (s, Origin) => (s.#origin ??= new Origin(s, ACCESS)),
+      closedSignal: (s) => s.#closedSignalOf(),
+      headers: (s) => s.#headers,
       use: (s, serializer) => s.#useSerializer(serializer),
       agree: (s, refs, headers) => {
         s.#refsOn = refs;
@@ -173,8 +157,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
         return t;
       },
     };
-    remoteOf = (s) => s.#facade();
-    closedOf = (s) => s.#closedSignalOf();
   }
 
   constructor(conn: Connection, options: SessionOptions) {
@@ -182,7 +164,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#opts = options;
     this.#handler = options.handler;
     this.#metaLimits = metaLimits(options.metaLimits);
-    this.#origin = new Origin(this);
     if (options.role === "client") this.#useSerializer(options.serializer ?? json);
     // A server loads the tables' module ahead (once per process), so that a first callback waits for nothing.
     else REF_TABLES.load().catch(() => {});
@@ -522,7 +503,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#serving?.abortAll(reason);
     // Say why before closing: every transport's client then fails its calls with this cause
     // (a ws close reason carries it, a tcp FIN or a zmq goodbye does not).
-    if (this.#ready && !this.#closed) this.#sendError(null, reason);
+    if (this.#ready && !this.#closed) ACCESS.sendError(this, null, reason);
     this.conn.close(reason);
   }
 
@@ -634,7 +615,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (this.#serving !== undefined) return true;
     this.#serving = new ServingClass(this, ACCESS, {
       opts: this.#opts,
-      origin: this.#origin,
+      origin: ACCESS.origin(this, (PARTS.m as typeof Parts).Origin),
       metaLimits: this.#metaLimits,
       headers: this.#headers,
       refsOn: this.#refsOn,
@@ -724,30 +705,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
     return putHeader(env, h);
   }
 
-  #sendError(id: CallId | null, err: unknown, meta?: Record<string, string>): void {
-    const s = this.#serializer ?? json;
-    const wire = toWireError(err, this.#handler?.options.exposeStack ?? false);
-    const env: unknown[] = [Kind.Error, this.#wireId(id), wire];
-    if (meta !== undefined && this.#headers) env.push({ meta });
-    let frame: Uint8Array;
-    try {
-      frame = s.encode(env);
-    } catch {
-      // data/props the serializer cannot carry: keep what always encodes.
-      env[2] = { name: wire.name, message: wire.message, code: wire.code } satisfies WireError;
-      frame = s.encode(env);
-    }
-    this.#send(frame);
-  }
-
-  /**
-   * The id as the answer carries it: msgpack writes a number beyond 32 bits
-   * as a float64, so a peer's 64-bit id goes back as an int64 it can match.
-   */
-  #wireId(id: CallId | null): CallId | bigint | null {
-    return id !== null && id > 0xffffffff && this.#serializer?.name === "msgpack" ? BigInt(id) : id;
-  }
-
   #send(frame: OutFrame): void {
     if (!sendFrame(this.conn, frame, this.#text) && !this.#closed) {
       this.#writeBlocked = true;
@@ -762,15 +719,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
     this.#readPaused = pause;
     if (pause) this.conn.pause();
     else this.conn.resume();
-  }
-
-  #facade(): AnyRemote {
-    // The facade's Caller is a face of its own: ConnectionSink.close(err) and Caller.close() differ.
-    return (this.#remote ??= createFacade({
-      call: (name, args, kwargs, options) => this.call(name, args, kwargs, options),
-      notify: (name, args, kwargs) => this.notify(name, args, kwargs),
-      close: () => this.end(),
-    }));
   }
 
   #notReady(name: string, what = "call"): RpcError {
@@ -790,7 +738,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
 // Parts that load on first need (src/lazy.ts): the serving half when a side first serves, the
 // encoding walk when a value needs it, the header reader when the first answer with a header arrives.
-const SERVING = new Lazy("serving half (src/serving.js)", async () => (await import("./serving.js")).Serving);
+const PARTS = new Lazy("serving parts (src/serving-parts.js)", async () => {
+  const m = await import("./serving-parts.js");
+  m.install(ACCESS);
+  return m;
+});
+const SERVING = new Lazy("serving half (src/serving.js)", async () => (await Promise.all([import("./serving.js"), PARTS.load()]))[0].Serving);
 const WALK = new Lazy("encoding walk (src/refs/walk.js)", () => import("./refs/walk.js"));
 const HEADERS = new Lazy("call header reader (src/meta/read-header.js)", () => import("./meta/read-header.js"));
 
