@@ -98,6 +98,16 @@ describe("zmq batches: a real server and a raw DEALER", () => {
     assert.deepEqual(messages[0]?.[0], Buffer.of(0));
   });
 
+  it("a batch of replies is at most 2 KiB (what a peer that reads nothing can make the ROUTER hold per message)", async () => {
+    const sock = dealer();
+    const calls = Array.from({ length: 1000 }, (_, i) => call(i + 1, i, 1));
+    await sock.send(Buffer.concat([Buffer.of(0, MSGPACK_TAG), entries(calls)]));
+    const { replies: got, messages } = await replies(sock, 1000);
+    assert.deepEqual(got, Array.from({ length: 1000 }, (_, i) => [1, i + 1, i + 1]));
+    for (const m of messages) assert.ok((m[m.length - 1] as Buffer).length <= 2048, `a message of ${(m[m.length - 1] as Buffer).length} bytes`);
+    assert.ok(messages.length >= 3 && messages.length < 20, `${messages.length} messages for 1000 replies of ~7 bytes`);
+  });
+
   it("a batch needs no session: a peer the server never heard from is served in the tag's serializer", async () => {
     const sock = dealer();
     await sock.send(Buffer.concat([Buffer.of(0, MSGPACK_TAG), entries([call(1, 1, 2), call(2, 3, 4), call(3, 5, 6)])]));

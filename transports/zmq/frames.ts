@@ -82,8 +82,20 @@ export const BATCH = 0;
 export const BATCH_FRAME: Buffer = Buffer.of(BATCH);
 /** The longest payload put into a batch (longer ones leave alone, uncopied); also the compact limit. */
 export const BATCH_ENTRY_MAX = 2048;
-/** A batch is sent once its entries reach this many bytes, without waiting for the end of the tick. */
+/** A client's batch is sent once its entries reach this many bytes, without waiting for the end of the tick. */
 export const BATCH_BYTES = 64 * 1024;
+/**
+ * The most bytes of entries in a server's batch. A ROUTER holds up to
+ * `sendHighWaterMark` messages for a peer that does not read them; kept
+ * this small, batches of replies (to calls of a few bytes each) make those
+ * messages no longer than a single compact reply can be.
+ */
+export const REPLY_BATCH_BYTES = BATCH_ENTRY_MAX;
+
+/** Bytes of an entry of `n` bytes in a batch, its length prefix included. */
+export function entrySize(n: number): number {
+  return prefixLength(n) + n;
+}
 
 /** Bytes of an entry's length prefix. */
 function prefixLength(n: number): number {

@@ -16,7 +16,7 @@ import type { Router } from "zeromq";
 import { MAX_HANDSHAKE_MESSAGE, RpcError, decodeHello, resolveAuthkey, serverHandshake, type Connection, type Listener } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientKeys, curveClientOptions, curveServerOptions, registerZapDomain } from "./curve.js";
-import { BATCH, BATCH_BYTES, BATCH_ENTRY_MAX, BATCH_FRAME, EMPTY, READY, REFUSED, encodeBatch, helloForTag, identityKey, peerKey, peerName, protocolErrorFrame, sharedHello, splitBatch, splitRouted } from "./frames.js";
+import { BATCH, BATCH_ENTRY_MAX, BATCH_FRAME, EMPTY, REPLY_BATCH_BYTES, entrySize, READY, REFUSED, encodeBatch, helloForTag, identityKey, peerKey, peerName, protocolErrorFrame, sharedHello, splitBatch, splitRouted } from "./frames.js";
 import { reportSecurityFailures, waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -221,13 +221,15 @@ export class ZmqListener implements Listener, PeerHost {
     if (peer.compact && payload.length > 0 && !this.#socketClosed) {
       if (peer.batch && payload.length <= BATCH_ENTRY_MAX) {
         // Replies written in the same tick (calls that arrived together) leave as one message.
+        const size = entrySize(payload.length);
+        // A batch stays within REPLY_BATCH_BYTES: what a peer that reads nothing can make the ROUTER hold stays bounded.
+        if (peer.outCount > 0 && peer.outBytes + size > REPLY_BATCH_BYTES) this.#flushPeer(peer);
         let out = peer.out;
         if (out === undefined) out = peer.out = [];
         if (peer.outCount === 0) this.#outPeers.push(peer);
         out[peer.outCount++] = payload;
-        peer.outBytes += payload.length;
-        if (peer.outBytes >= BATCH_BYTES) this.#flushPeer(peer);
-        else if (!this.#outScheduled) {
+        peer.outBytes += size;
+        if (!this.#outScheduled) {
           this.#outScheduled = true;
           process.nextTick(this.#flushOutTask);
         }
