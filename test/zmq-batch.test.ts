@@ -212,6 +212,13 @@ describe("zmq batches: a real client and a hand-written ROUTER", () => {
       const got = await Promise.all(Array.from({ length: 100 }, (_, i) => proxy.add(i, 1)));
       assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => i + 1));
       assert.equal(fake.messages.length, 2, `${fake.messages.length - 1} messages for 100 calls written in one tick`);
+      // At most 256 calls a batch: 600 written in one tick leave as three.
+      const more = await Promise.all(Array.from({ length: 600 }, (_, i) => proxy.add(i, 2)));
+      assert.deepEqual(more, Array.from({ length: 600 }, (_, i) => i + 2));
+      assert.deepEqual(
+        fake.messages.slice(2).map((m) => (splitBatch(m[0] as Buffer, 2) as Buffer[]).length),
+        [256, 256, 88],
+      );
       assert.equal(fake.messages[1]?.[0]?.[0], 0, "the burst is a batch");
       assert.equal(fake.messages[1]?.[0]?.[1], tag);
     } finally {

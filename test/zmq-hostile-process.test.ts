@@ -2,7 +2,7 @@
  * Hostile peers against a ZeroMQ server running in its own process, while
  * honest clients keep calling it (issue 11, item 3 and the zmq part of 5):
  * a knock flood, strangers sending long messages, a routing id reused after
- * its owner left, a client killed with calls in flight. Each asserts the
+ * its owner left, a flood of batched calls, a client killed with calls in flight. Each asserts the
  * honest clients' service (every call answered, in bounded time), the
  * server's survival, and its memory (peak RSS from /proc).
  */
@@ -10,8 +10,10 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { after, before, beforeEach, describe, it, type TestContext } from "node:test";
+import { pack, unpack } from "msgpackr";
 import type { Dealer } from "zeromq";
 import { connect, type AnyRemote } from "../src/index.js";
+import { splitBatch } from "../transports/zmq/frames.js";
 import { FIXTURES, ask, rawAuthenticate, rawDealer, startDaemon, within, type Daemon } from "./zmq-fixtures.js";
 
 const MiB = 1024 * 1024;
@@ -181,6 +183,44 @@ describe("zmq hostile peers, server in a child process (authkey)", { timeout: 18
     assert.ok(answered > 0, "no intruder got an answer at all");
     for (const { calls } of await Promise.all(calling.map((c) => c.stop()))) assert.ok(calls > 0);
     await assertHealthy(t, 32 * MiB, "routing id reuse");
+  });
+
+  it("an authenticated peer that floods batches of calls (80,000 in 320 messages) and reads nothing meanwhile", async (t) => {
+    const calling = honest.map(keepCalling);
+    const flooder = rawDealer(url, undefined, 10_000);
+    try {
+      await rawAuthenticate(flooder, AUTHKEY);
+      // Batches (docs/protocol.md 5.4): 0x00, tag 6 (msgpack), then entries of a length byte and a call to a name that does not exist.
+      // 250 a batch, as a wirecall client sends at most 256: one batch cannot outrun the session's in-flight limit.
+      const perBatch = 250;
+      for (let b = 0; b < 320; b++) {
+        const parts: Buffer[] = [Buffer.of(0, 6)];
+        for (let i = 0; i < perBatch; i++) {
+          const call = pack([0, b * perBatch + i + 1, "nope", []]);
+          parts.push(Buffer.of(call.length), call);
+        }
+        await flooder.send(Buffer.concat(parts));
+      }
+      // Only now read: every call was answered, in order, with METHOD_NOT_FOUND, in batches of replies.
+      let next = 1;
+      while (next <= 320 * perBatch) {
+        const msg = await flooder.receive();
+        const replies = msg.length === 2 && (msg[0] as Buffer).equals(Buffer.of(0)) ? splitBatch(msg[1] as Buffer, 0) : [msg[msg.length - 1] as Buffer];
+        assert.ok(Array.isArray(replies), `a malformed batch: ${replies}`);
+        for (const r of replies) {
+          const [kind, id, error] = unpack(r) as [number, number, { code: string }];
+          assert.deepEqual([kind, id, error.code], [2, next, "METHOD_NOT_FOUND"]);
+          next++;
+        }
+      }
+    } finally {
+      flooder.close();
+    }
+    for (const { calls, slowestMs } of await Promise.all(calling.map((c) => c.stop()))) {
+      assert.ok(calls > 0, "an honest client got no call through during the flood");
+      assert.ok(slowestMs < 5000, `an honest call took ${slowestMs.toFixed(0)} ms`);
+    }
+    await assertHealthy(t, 96 * MiB, "batch flood");
   });
 
   it("a client killed with 100 calls in flight has them all aborted at once", async (t) => {

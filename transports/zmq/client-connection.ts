@@ -22,7 +22,7 @@ import { ConnectionBase } from "../../src/transport-sdk.js";
 import { RpcError, clientHandshake, decodeHello, isChallenge, resolveAuthkey } from "../../src/transport-sdk.js";
 import { nodeHmac } from "../node-hmac.js";
 import { curveClientOptions } from "./curve.js";
-import { BATCH, BATCH_BYTES, BATCH_ENTRY_MAX, EMPTY, KNOCK, READY, REFUSED, encodeBatch, splitBatch, tagFor, withTags } from "./frames.js";
+import { BATCH, BATCH_BYTES, BATCH_ENTRIES, BATCH_ENTRY_MAX, EMPTY, KNOCK, READY, REFUSED, encodeBatch, splitBatch, tagFor, withTags } from "./frames.js";
 import { waitForHandshake } from "./handshake-event.js";
 import type { ZeroMQModule } from "./load-zeromq.js";
 import { Mailbox } from "./mailbox.js";
@@ -148,7 +148,7 @@ export class ZmqClientConnection extends ConnectionBase {
       // Payloads written in the same tick (a pipelined caller's burst, or replies to calls answered together) leave as one message.
       this.#batch[this.#batchCount++] = frame;
       this.#batchBytes += frame.length;
-      if (this.#batchBytes >= BATCH_BYTES) this.#flushBatch();
+      if (this.#batchBytes >= BATCH_BYTES || this.#batchCount >= BATCH_ENTRIES) this.#flushBatch();
       else if (!this.#batchScheduled) {
         this.#batchScheduled = true;
         process.nextTick(this.#flushBatchTask);

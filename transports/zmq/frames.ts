@@ -85,6 +85,14 @@ export const BATCH_ENTRY_MAX = 2048;
 /** A client's batch is sent once its entries reach this many bytes, without waiting for the end of the tick. */
 export const BATCH_BYTES = 64 * 1024;
 /**
+ * ...or this many entries. A server takes a batch's entries one after the
+ * other with nothing run in between, so a batch no longer than a session's
+ * default in-flight limit (256) cannot by itself push it past what it may
+ * hold while paused; between messages, as between calls sent one per
+ * message, answers that are ready go out.
+ */
+export const BATCH_ENTRIES = 256;
+/**
  * The most bytes of entries in a server's batch. A ROUTER holds up to
  * `sendHighWaterMark` messages for a peer that does not read them; kept
  * this small, batches of replies (to calls of a few bytes each) make those
