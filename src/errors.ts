@@ -255,13 +255,11 @@ export function fromWireError(w: WireError, localStack?: string, depth = 0): Err
   let err: Error & { code?: string; data?: unknown; remoteStack?: string };
   if (cls) {
     err = Object.create(cls.prototype as object) as Error;
-    Object.defineProperty(err, "message", { value: w.message, writable: true, configurable: true });
-    if (Object.getOwnPropertyDescriptor(cls.prototype, "name") === undefined && err.name !== w.name) {
-      Object.defineProperty(err, "name", { value: w.name, writable: true, configurable: true });
-    }
+    define(err, "message", w.message);
+    if (Object.getOwnPropertyDescriptor(cls.prototype, "name") === undefined && err.name !== w.name) define(err, "name", w.name);
     err.code = w.code;
     if (w.data !== undefined) err.data = w.data;
-    if (cause !== undefined) Object.defineProperty(err, "cause", { value: cause, writable: true, configurable: true });
+    if (cause !== undefined) define(err, "cause", cause);
   } else {
     err = new RemoteError(w.name, w.message, w.code, cause === undefined ? { data: w.data } : { cause, data: w.data });
   }
@@ -271,16 +269,18 @@ export function fromWireError(w: WireError, localStack?: string, depth = 0): Err
       (err as unknown as Record<string, unknown>)[key] = w.props[key];
     }
   }
-  if (typeof w.stack === "string") err.remoteStack = w.stack;
-  const head = `${w.name}: ${w.message}`;
-  const remote = typeof w.stack === "string" ? w.stack.split("\n").slice(1).map((l) => l.replace(/^\s*/, "    [remote] ")).join("\n") : "";
-  const local = localStack ? localStack.split("\n").slice(1).join("\n") : "";
-  Object.defineProperty(err, "stack", {
-    value: [head, remote, local].filter((s) => s).join("\n"),
-    writable: true,
-    configurable: true,
-  });
+  const stack = w.stack;
+  if (typeof stack === "string") err.remoteStack = stack;
+  // The remote frames, marked, then the local ones (the calling line), under the remote head.
+  const tail = (text: string | undefined): string[] => (typeof text === "string" ? text.split("\n").slice(1) : []);
+  const remote = tail(stack).map((l) => l.replace(/^\s*/, "    [remote] "));
+  define(err, "stack", [`${w.name}: ${w.message}`, remote.join("\n"), tail(localStack).join("\n")].filter((s) => s).join("\n"));
   return err;
+}
+
+/** An own property as the Error constructor makes `message` and `stack`: writable, configurable, not enumerable. */
+function define(err: Error, key: string, value: unknown): void {
+  Object.defineProperty(err, key, { value, writable: true, configurable: true });
 }
 
 /** Shorthand for creating wirecall's own errors. */

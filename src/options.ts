@@ -157,18 +157,13 @@ const FLAGS: Readonly<Record<string, boolean>> = { "": true, 1: true, true: true
 /** A query-string value as the option's type: numbers and flags from text. */
 function fromQuery(name: string, spec: OptionSpec, text: string): unknown {
   const types = typesOf(spec);
-  if (types.includes("number")) {
-    const n = text.trim() === "" ? NaN : Number(text);
-    if (Number.isFinite(n) && n >= 0) return n;
-    if (!types.includes("string")) throw invalid(`query option '${name}' must be ${NUMBER}, got '${text}'`, name);
-  }
-  if (types.includes("boolean")) {
-    const flag = Object.prototype.hasOwnProperty.call(FLAGS, text) ? FLAGS[text] : undefined;
-    if (flag !== undefined) return flag;
-    if (!types.includes("string")) throw invalid(`query option '${name}' must be true or false (1/0, yes/no), got '${text}'`, name);
-  }
-  if (!types.includes("string") && !types.includes("any")) throw notInQuery(name);
-  return text;
+  const n = text.trim() === "" ? NaN : Number(text);
+  // NaN fails both comparisons.
+  if (types.includes("number") && n >= 0 && n < Infinity) return n;
+  if (types.includes("boolean") && Object.prototype.hasOwnProperty.call(FLAGS, text)) return FLAGS[text];
+  if (types.includes("string") || types.includes("any")) return text;
+  const wanted = types.filter((t) => t === "number" || t === "boolean").map((t) => (t === "number" ? NUMBER : "true or false (1/0, yes/no)"));
+  throw wanted.length > 0 ? invalid(`query option '${name}' must be ${wanted.join(" or ")}, got '${text}'`, name) : notInQuery(name);
 }
 
 /**

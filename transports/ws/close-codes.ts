@@ -40,21 +40,22 @@ export function closeFrameFor(err: Error | undefined): { code: number; reason: s
  * undefined for an orderly close, else an RpcError whose code says why.
  */
 export function closeErrorFor(code: number, reason: string): RpcError | undefined {
+  const peer = "the peer closed the connection";
   switch (code) {
     case NORMAL:
     case GOING_AWAY:
     case NO_STATUS:
       return undefined;
     case MESSAGE_TOO_BIG:
-      return new RpcError("PAYLOAD_TOO_LARGE", `the peer closed the connection: a message exceeded its size limit${reason ? ` (${reason})` : ""}`);
+      return new RpcError("PAYLOAD_TOO_LARGE", `${peer}: a message exceeded its size limit${reason ? ` (${reason})` : ""}`);
     case ABNORMAL:
       return new RpcError("CONNECTION_CLOSED", "the connection was lost without a close frame");
     case WIRECALL_ERROR: {
       const sep = reason.indexOf(":");
       const remoteCode = sep > 0 ? reason.slice(0, sep) : reason;
-      return new RpcError(CODE_PATTERN.test(remoteCode) ? remoteCode : "CONNECTION_CLOSED", `the peer closed the connection: ${reason}`);
+      return new RpcError(CODE_PATTERN.test(remoteCode) ? remoteCode : "CONNECTION_CLOSED", `${peer}: ${reason}`);
     }
     default:
-      return new RpcError("CONNECTION_CLOSED", `the peer closed the connection with code ${code}${reason ? `: ${reason}` : ""}`);
+      return new RpcError("CONNECTION_CLOSED", `${peer} with code ${code}${reason ? `: ${reason}` : ""}`);
   }
 }
