@@ -14,6 +14,7 @@
  * authenticated the same way on TCP, WebSocket and ZeroMQ.
  */
 import type { ChallengeIO, ChallengeOptions } from "./messages.js";
+import { Lazy } from "../lazy.js";
 import type * as Handshake from "./handshake.js";
 
 export { CHALLENGE, isChallenge, resolveAuthkey } from "./authkey.js";
@@ -23,13 +24,8 @@ export type { ChallengeIO, ChallengeOptions, HmacFn } from "./messages.js";
 
 // The handshake itself (./handshake.ts) loads when a first one runs: a
 // browser page that connects without an authkey never fetches it.
-let loading: Promise<typeof Handshake> | undefined;
-function handshake(): Promise<typeof Handshake> {
-  return (loading ??= import("./handshake.js").catch((err: unknown) => {
-    loading = undefined;
-    throw err;
-  }));
-}
+const loader = new Lazy("HMAC challenge", () => import("./handshake.js"));
+const handshake = (): Promise<typeof Handshake> => loader.load();
 
 /** The answer to a challenge message: `{sha256}` + HMAC (or the bare legacy HMAC-MD5). */
 export async function createResponse(authkey: Uint8Array, message: Uint8Array, opts: ChallengeOptions): Promise<Uint8Array> {

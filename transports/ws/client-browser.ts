@@ -5,12 +5,16 @@
  */
 import { isChallenge, resolveAuthkey } from "../../src/auth/authkey.js";
 import { RpcError } from "../../src/errors.js";
+import { Lazy } from "../../src/lazy.js";
 import type { Connection, Transport } from "../../src/transport.js";
 import { BrowserWsSocket, type BrowserWebSocket } from "./browser-socket.js";
 import { WS_CLIENT_OPTIONS, handshakeTimeoutOf, maxPayloadOf, numberOption, type WsClientOptions } from "./options.js";
 import { WsConnection } from "./ws-connection.js";
 
 type WebSocketCtor = new (url: string) => BrowserWebSocket;
+
+// The challenge and WebCrypto's HMAC load with the first authkey: a page without one never fetches them.
+const challenge = new Lazy("HMAC challenge", () => import("./browser-auth.js"));
 
 export async function connectBrowser(url: URL, options: WsClientOptions): Promise<Connection> {
   const Ctor = (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
@@ -56,9 +60,7 @@ export async function connectBrowser(url: URL, options: WsClientOptions): Promis
   });
   if (authkey) {
     try {
-      // The challenge and WebCrypto's HMAC load with the first authkey: a page without one never fetches them.
-      const { authenticateBrowser } = await import("./browser-auth.js");
-      await authenticateBrowser(conn, authkey, deadline - Date.now());
+      await (await challenge.load()).authenticateBrowser(conn, authkey, deadline - Date.now());
     } catch (err) {
       conn.close(err as Error);
       throw err;
