@@ -63,6 +63,23 @@ export class FrameDecoder {
    * prefix; the stream cannot be resynchronised after that.
    */
   next(): Uint8Array | undefined {
+    if (this.#length < 0 && this.#buffered >= SHORT_HEADER) {
+      // The common case: a whole short-form frame in the first chunk, handed out as a view of it.
+      const c = this.#chunks[this.#head] as Uint8Array;
+      const o = this.#offset;
+      if (o + SHORT_HEADER <= c.length) {
+        const n = ((c[o] as number) << 24) | ((c[o + 1] as number) << 16) | ((c[o + 2] as number) << 8) | (c[o + 3] as number);
+        const end = o + SHORT_HEADER + n;
+        if (n > 0 && n <= this.maxFrameSize && end <= c.length) {
+          const frame = c.subarray(o + SHORT_HEADER, end);
+          this.#buffered -= SHORT_HEADER + n;
+          if (end === c.length) this.#dropHead();
+          else this.#offset = end;
+          if (this.#account !== undefined && this.#account.held !== 0) this.#account.release();
+          return frame;
+        }
+      }
+    }
     if (this.#length < 0) {
       if (this.#buffered < SHORT_HEADER) return this.#incomplete();
       const n = this.#int32(0);
@@ -182,7 +199,9 @@ export class FrameDecoder {
     this.#chunks[this.#head++] = EMPTY;
     this.#offset = 0;
     if (this.#head === this.#chunks.length) {
-      this.#chunks = [];
+      // One chunk at a time is the usual case: its array is kept (a new one would be allocated per read).
+      if (this.#head === 1) this.#chunks.pop();
+      else this.#chunks = [];
       this.#head = 0;
     } else if (this.#head > 64 && this.#head * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
