@@ -9,17 +9,69 @@
  *   node benchmarks/tcp-cpu.mjs [wirecall|floor|DIST_DIR] [add|bin64k] [calls]
  *
  * DIST_DIR is another build's dist/ (to compare with an older commit).
+ *
+ * On a loaded machine, compare servers in pairs of short rounds instead: one
+ * client process alternates between two (or more) server children, round by
+ * round (A B, B A, ...), so that the load drifts alike for each pair:
+ *
+ *   node benchmarks/tcp-cpu.mjs pairs SYSTEM_A SYSTEM_B [add|bin64k] [calls per round] [rounds]
+ *
+ * It prints each server's median user and user+sys CPU µs per call and the
+ * median of the per-round ratios A/B. The client is this build's (the
+ * floor's own for `floor`), the same for every wirecall server.
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const [system = "wirecall", payload = "add", callsArg = "10000", role] = process.argv.slice(2);
+const pairs = process.argv[2] === "pairs";
+const [system = "wirecall", payload = "add", callsArg = "10000", role] = pairs ? ["wirecall"] : process.argv.slice(2);
 const floor = system === "floor";
-const dist = system === "wirecall" ? new URL("../dist", import.meta.url).href : system.startsWith("/") ? `file://${system}` : system;
-const F = floor ? await import("./systems/floor-net.mjs") : undefined;
+const distOf = (sys) => (sys === "wirecall" ? new URL("../dist", import.meta.url).href : sys.startsWith("/") ? `file://${sys}` : sys);
+const dist = distOf(system);
+const F = floor || pairs ? await import("./systems/floor-net.mjs") : undefined;
 const W = floor ? undefined : await import(`${dist}/src/index.js`);
 
-if (role === "server") {
+if (pairs) {
+  const [, ...rest] = process.argv.slice(2);
+  const systems = rest.filter((a) => !/^\d+$/.test(a) && a !== "add" && a !== "bin64k");
+  const kind = rest.includes("bin64k") ? "bin64k" : "add";
+  const [callsPerRound = 3000, rounds = 40] = rest.filter((a) => /^\d+$/.test(a)).map(Number);
+  const bin = new Uint8Array(64 * 1024).fill(1);
+  const servers = [];
+  for (const sys of systems) {
+    const child = fork(fileURLToPath(import.meta.url), [sys, kind, "0", "server"]);
+    const next = () => new Promise((resolve) => child.once("message", resolve));
+    const url = await next();
+    const client =
+      sys === "floor"
+        ? await F.connectClient(url, { serializer: "msgpack" }).then((c) => ({ call: (m, a) => c.call(m, a), close: () => c.close() }))
+        : await W.connect(url, { authkey: "bench", serializer: "msgpack" }).then((p) => ({ call: (m, a) => p[m](...a), close: () => p.$close() }));
+    const one = kind === "add" ? () => client.call("add", [1, 2]) : () => client.call("echo", [bin]);
+    for (let i = 0; i < 3000; i++) await one();
+    servers.push({ sys, child, next, client, one, user: [], total: [] });
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const s of r % 2 ? [...servers].reverse() : servers) {
+      s.child.send("mark");
+      for (let i = 0; i < callsPerRound; i++) await s.one();
+      s.child.send("cpu");
+      const c = await s.next();
+      s.user.push(c.user / callsPerRound);
+      s.total.push((c.user + c.system) / callsPerRound);
+    }
+  }
+  const med = (x) => [...x].sort((a, b) => a - b)[x.length >> 1];
+  for (const s of servers) console.log(`${s.sys}: server ${med(s.user).toFixed(2)} µs user, ${med(s.total).toFixed(2)} µs user+sys per call (median of ${rounds} rounds of ${callsPerRound} ${kind} calls)`);
+  for (let i = 1; i < servers.length; i++) {
+    const [a, b] = [servers[0], servers[i]];
+    const ratio = (k) => med(a[k].map((x, j) => x / b[k][j])).toFixed(3);
+    console.log(`${a.sys} / ${b.sys}: server user ${ratio("user")}, user+sys ${ratio("total")} (median of per-round ratios)`);
+  }
+  for (const s of servers) {
+    await s.client.close();
+    s.child.send("exit");
+  }
+} else if (role === "server") {
   let server;
   if (floor) server = await F.startServer({ serializer: "msgpack" });
   else {
