@@ -197,8 +197,8 @@ export class ZmqClientConnection extends ConnectionBase {
   #shutdown(err: Error | undefined, sayBye: boolean): void {
     if (this.#socketClosing) return;
     this.#socketClosing = true;
+    this.#flushBatch(); // calls written in this tick go before the goodbye
     // A REQ socket cannot send out of turn, and a REQ peer's session on the server simply expires.
-    this.#flushBatch();
     if (sayBye && !this.requestReply) this.#queue.push([EMPTY, EMPTY]);
     this.#mailbox?.fail(err ?? new RpcError("CONNECTION_CLOSED", "the connection closed"));
     // What is queued goes to ZeroMQ first (unless the server is gone), then ZeroMQ lingers to deliver it.
