@@ -9,8 +9,23 @@
 import type { CallContext, CallOptions } from "./call-types.js";
 import { currentCall } from "./deadline.js";
 import { RpcError } from "./errors.js";
-import { checkMeta, metaLimits, type Meta, type MetaLimits } from "./meta/meta.js";
+import { Lazy } from "./lazy.js";
+import { metaLimits, type MetaLimits } from "./meta/limits.js";
+import type { Meta } from "./meta/meta.js";
 import type { CallSpan } from "./telemetry/telemetry.js";
+
+/**
+ * The metadata checks (src/meta/meta.ts), loaded with the first call that
+ * sends metadata: a client waits for them before {@link startCall} when
+ * {@link waitsForMeta} says so. Node loads them at once, for every client.
+ */
+export const META = new Lazy("call metadata checks (src/meta/meta.js)", () => import("./meta/meta.js"));
+if ((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) META.load().catch(() => {});
+
+/** True when a call with these options sends metadata and the checks are not loaded yet. */
+export function waitsForMeta(options: CallOptions | undefined, defaults: CallOptions | undefined): boolean {
+  return META.m === undefined && (options?.meta !== undefined || defaults?.meta !== undefined);
+}
 
 /** A random idempotency key (122 random bits when the platform has crypto.randomUUID). */
 export function newIdempotencyKey(): string {
@@ -181,7 +196,8 @@ export function startCall(
   const m2 = options?.meta;
   if (m1 !== undefined || m2 !== undefined) {
     try {
-      meta = checkMeta(m1 === undefined ? m2 : m2 === undefined ? m1 : { ...m1, ...m2 }, metaLimits(defaults?.metaLimits), `metadata of '${name}'`);
+      if (META.m === undefined) throw new RpcError("MISSING_DEPENDENCY", `call to '${name}' sends metadata before wirecall's metadata checks loaded (wait for META.load())`);
+      meta = META.m.checkMeta(m1 === undefined ? m2 : m2 === undefined ? m1 : { ...m1, ...m2 }, metaLimits(defaults?.metaLimits), `metadata of '${name}'`);
     } catch (err) {
       return { promise: Promise.reject(err), call: undefined };
     }

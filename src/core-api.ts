@@ -44,7 +44,7 @@ export type { ProxyOptions, ReconnectOptions } from "./proxy.js";
 export type { CallerDefaults } from "./caller.js";
 export { setCallStorage } from "./deadline.js";
 export type { CallStorage } from "./deadline.js";
-export { DEFAULT_META_LIMITS } from "./meta/meta.js";
+export { DEFAULT_META_LIMITS } from "./meta/limits.js";
 export type { Meta, MetaLimits } from "./meta/meta.js";
 export type { ConnectionInfo, LifecycleHooks } from "./lifecycle.js";
 export type { TelemetryOptions } from "./telemetry/telemetry.js";

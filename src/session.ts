@@ -14,7 +14,7 @@
  * by the server (src/serve-frames.ts), so a client never loads it.
  */
 import type { PeerInfo } from "./call-context.js";
-import { startCall, type OutgoingCall } from "./caller.js";
+import { META, startCall, waitsForMeta, type OutgoingCall } from "./caller.js";
 import type { AnyRemote, CallOptions } from "./call-types.js";
 import { RpcError, fromWireError, isWireError, type WireError } from "./errors.js";
 import type { SessionLike } from "./frame-protocol.js";
@@ -23,7 +23,7 @@ import type { RPCHandler } from "./handler.js";
 import type { SessionOptions } from "./session-options.js";
 import { putHeader, takeHeader, type CallHeader } from "./meta/header.js";
 import { Lazy } from "./lazy.js";
-import { metaLimits, type MetaLimits } from "./meta/meta.js";
+import { metaLimits, type MetaLimits } from "./meta/limits.js";
 import { Kind, MAX_HELLO_BYTES, PROTOCOL_VERSION, encodeHello, validateEnvelope, type CallId, type Envelope, type Hello } from "./protocol.js";
 import { REF_TABLES } from "./refs/load.js";
 import type { RefSession } from "./refs/ref-tables.js";
@@ -231,6 +231,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
   /** Call `name` on the peer; resolves with its result or rejects with its error. */
   call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
     if (!this.ready) return Promise.reject(this.#notReady(name));
+    if (waitsForMeta(options, this.#opts)) return META.load().then(() => this.call(name, args, kwargs, options));
     const { promise, call } = startCall(name, args, kwargs, options, this.#opts);
     if (call) this.send(call);
     return promise;

@@ -2,21 +2,18 @@
  * Call metadata: string key/value pairs that travel beside a call and its
  * answer (an authorization token, a trace context), like gRPC's metadata or
  * HTTP headers. Bounded in entries and bytes on both ends, so a peer cannot
- * make a server hold or walk more than it agreed to.
+ * make a server hold or walk more than it agreed to. Checking them loads
+ * with the first call that sends metadata (src/caller.ts); the limits
+ * themselves are ./limits.ts.
  */
 import { RpcError } from "../errors.js";
+import type { MetaLimits } from "./limits.js";
+
+export { DEFAULT_META_LIMITS, metaLimits } from "./limits.js";
+export type { MetaLimits } from "./limits.js";
 
 /** Metadata: keys and values are strings. */
 export type Meta = Record<string, string>;
-
-export interface MetaLimits {
-  /** Entries in one call's (or answer's) metadata (default 64). */
-  maxEntries: number;
-  /** UTF-8 bytes of all its keys and values together (default 8 KiB, like gRPC's default header list). */
-  maxBytes: number;
-}
-
-export const DEFAULT_META_LIMITS: Readonly<MetaLimits> = Object.freeze({ maxEntries: 64, maxBytes: 8192 });
 
 /** What a handler reads when the caller sent none: one frozen empty object, no allocation per call. */
 export const NO_META: Readonly<Meta> = Object.freeze(Object.create(null) as Meta);
@@ -68,14 +65,4 @@ export function mergeMeta(a: Meta | undefined, b: Meta | undefined): Meta | unde
   if (a === undefined) return b;
   if (b === undefined) return a;
   return { ...a, ...b };
-}
-
-/** Limits with overrides, each checked to be a positive integer. */
-export function metaLimits(o: Partial<MetaLimits> | undefined): Readonly<MetaLimits> {
-  if (o === undefined) return DEFAULT_META_LIMITS;
-  const l = { ...DEFAULT_META_LIMITS, ...o };
-  for (const k of ["maxEntries", "maxBytes"] as const) {
-    if (!Number.isInteger(l[k]) || l[k] < 0) throw new RpcError("INVALID_META", `metaLimits.${k} must be a non-negative integer, got ${String(l[k])}`);
-  }
-  return l;
 }
