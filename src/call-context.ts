@@ -1,3 +1,4 @@
+import { installFollow } from "./caller.js";
 import { RpcError } from "./errors.js";
 import type { AnyRemote, CallContext } from "./call-types.js";
 import { checkMeta, DEFAULT_META_LIMITS, NO_META, type Meta } from "./meta/meta.js";
@@ -112,3 +113,21 @@ export class ServerCall implements CallContext {
     this.#controller?.abort(reason);
   }
 }
+
+// A call made while serving one follows it: not sent once it ended, stopped when it ends (src/caller.ts).
+installFollow({
+  ended(name, parent) {
+    const signal = parent.signal;
+    return signal.aborted ? new RpcError("CANCELLED", `call to '${name}' not sent: the call it was made for has ended`, { cause: signal.reason }) : undefined;
+  },
+  follow(call, parent) {
+    const signal = parent.signal;
+    const onAbort = (): void => {
+      const r = signal.reason as { code?: unknown } | undefined;
+      const code = r instanceof RpcError && r.code === "TIMEOUT" ? "TIMEOUT" : "CANCELLED";
+      call.giveUp(new RpcError(code, `call to '${call.name}' stopped: the call it was made for ended (${(r as Error | undefined)?.message ?? "cancelled"})`, { cause: r }));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    call.onSettle = () => signal.removeEventListener("abort", onAbort);
+  },
+});

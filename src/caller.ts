@@ -65,8 +65,8 @@ export class OutgoingCall {
   #timer: Timer | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
-  #parentSignal: AbortSignal | undefined;
-  #onParentAbort: (() => void) | undefined;
+  /** Run once when the call settles (src/call-context.ts: stop following its parent). */
+  onSettle: (() => void) | undefined;
   /**
    * Called once, synchronously, when a timeout or an abort settled the call
    * (after it was rejected): tell the peer to cancel, or drop it from a queue.
@@ -121,27 +121,17 @@ export class OutgoingCall {
     if (timeout !== undefined && timeout > 0 && timeout <= 0x7fffffff) {
       this.deadline ??= Date.now() + timeout;
       const what = why ?? `timed out after ${timeout} ms`;
-      this.#timer = unref(setTimeout(() => this.#giveUp(new RpcError("TIMEOUT", `call to '${this.name}' ${what}`)), timeout));
+      this.#timer = unref(setTimeout(() => this.giveUp(new RpcError("TIMEOUT", `call to '${this.name}' ${what}`)), timeout));
     }
     if (signal) {
       this.#signal = signal;
-      this.#onAbort = () => this.#giveUp(new RpcError("CANCELLED", `call to '${this.name}' was aborted`, { cause: signal.reason }));
+      this.#onAbort = () => this.giveUp(new RpcError("CANCELLED", `call to '${this.name}' was aborted`, { cause: signal.reason }));
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
   }
 
-  /** Cancel this call when the call being served that made it is cancelled (or its deadline passes). */
-  follow(parent: AbortSignal): void {
-    this.#parentSignal = parent;
-    this.#onParentAbort = () => {
-      const r = parent.reason as { code?: unknown } | undefined;
-      const code = r instanceof RpcError && r.code === "TIMEOUT" ? "TIMEOUT" : "CANCELLED";
-      this.#giveUp(new RpcError(code, `call to '${this.name}' stopped: the call it was made for ended (${(r as Error | undefined)?.message ?? "cancelled"})`, { cause: r }));
-    };
-    parent.addEventListener("abort", this.#onParentAbort, { once: true });
-  }
-
-  #giveUp(err: RpcError): void {
+  /** Settle with `err` (a timeout, an abort, the parent's end) and tell the carrier ({@link onAbandon}). */
+  giveUp(err: RpcError): void {
     if (this.#settled) return;
     this.reject(err);
     this.onAbandon?.(this);
@@ -152,9 +142,27 @@ export class OutgoingCall {
     this.#settled = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
-    if (this.#onParentAbort) this.#parentSignal?.removeEventListener("abort", this.#onParentAbort);
+    this.onSettle?.();
     return true;
   }
+}
+
+/**
+ * How a call follows the call being served that made it (its parent):
+ * installed by src/call-context.ts, which is loaded wherever calls are
+ * served, so a page that only calls does not carry it.
+ */
+export interface Follow {
+  /** Why a call made for `parent` may not be sent (the parent ended), else undefined. */
+  ended(name: string, parent: CallContext): RpcError | undefined;
+  /** Stop `call` when `parent` ends. */
+  follow(call: OutgoingCall, parent: CallContext): void;
+}
+
+let FOLLOW: Follow | undefined;
+
+export function installFollow(f: Follow): void {
+  FOLLOW = f;
 }
 
 /** Per-client settings that shape every call (per-call options override the first two). */
@@ -186,11 +194,10 @@ export function startCall(
   if (signal?.aborted) {
     return { promise: Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason })), call: undefined };
   }
-  const parent = options?.parent !== undefined ? options.parent : defaults?.parent !== undefined ? defaults.parent : currentCall();
-  const psignal = parent?.signal;
-  if (psignal?.aborted) {
-    return { promise: Promise.reject(new RpcError("CANCELLED", `call to '${name}' not sent: the call it was made for has ended`, { cause: psignal.reason })), call: undefined };
-  }
+  const parent = (options?.parent !== undefined ? options.parent : defaults?.parent !== undefined ? defaults.parent : currentCall()) ?? undefined;
+  const follow = parent && FOLLOW;
+  const ended = follow && follow.ended(name, parent);
+  if (ended) return { promise: Promise.reject(ended), call: undefined };
   let meta: Meta | undefined;
   const m1 = defaults?.meta;
   const m2 = options?.meta;
@@ -231,7 +238,7 @@ export function startCall(
   const idem = options?.idempotent ?? defaults?.idempotent;
   if (idem) call.key = typeof idem === "string" ? idem : newIdempotencyKey();
   call.arm(ms, signal, why);
-  if (psignal) call.follow(psignal);
+  if (follow) follow.follow(call, parent);
   return { promise: defaults?.captureStack === false ? raw : withCallerStack(raw), call };
 }
 
