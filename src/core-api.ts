@@ -50,7 +50,7 @@ export type { ConnectionInfo, LifecycleHooks } from "./lifecycle.js";
 export type { TelemetryOptions } from "./telemetry/telemetry.js";
 export type { IdempotencyOptions } from "./meta/idempotency.js";
 export { ref, keep, release } from "./refs/marks.js";
-export { DEFAULT_STREAM_WINDOW } from "./refs/ref-session.js";
+export { DEFAULT_STREAM_WINDOW } from "./refs/stream-window.js";
 export { kw, KwargsMarker } from "./params.js";
 export { registerTransport } from "./transport-registry.js";
 export { ErrorCodes, RpcError, RemoteError, registerError, unregisterError } from "./errors.js";

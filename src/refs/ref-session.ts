@@ -8,8 +8,7 @@
 /** Envelope kinds added by references and streams. */
 export const RefKind = { RefCall: 5, Release: 6, Keep: 7, Item: 8, Credit: 9, End: 10, Fail: 11, Stop: 12 } as const;
 
-/** Items a consumer lets a producer run ahead by default. */
-export const DEFAULT_STREAM_WINDOW = 64;
+export { DEFAULT_STREAM_WINDOW } from "./stream-window.js";
 /** References one frame may carry. */
 export const MAX_REFS_PER_FRAME = 1024;
 /**
