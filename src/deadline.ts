@@ -5,7 +5,8 @@
  * without an import (the core stays browser-safe): it is taken from
  * `process.getBuiltinModule("node:async_hooks")` at first use. Elsewhere
  * pass `{ parent: ctx }`, or install a storage with {@link setCallStorage}
- * (Deno, Bun, a zone-like library).
+ * (Deno, Bun, a zone-like library). Running a handler inside it is
+ * ./run-in-call.ts, loaded where calls are served.
  */
 import type { CallContext } from "./call-types.js";
 
@@ -18,17 +19,6 @@ export interface CallStorage {
 // undefined: not looked for yet; null: none on this platform (or turned off).
 let storage: CallStorage | null | undefined;
 
-function detect(): CallStorage | null {
-  type Builtin = (id: string) => { AsyncLocalStorage?: new () => CallStorage } | undefined;
-  const proc = (globalThis as { process?: { getBuiltinModule?: Builtin } }).process;
-  try {
-    const Als = proc?.getBuiltinModule?.("node:async_hooks")?.AsyncLocalStorage;
-    return Als ? new Als() : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Use `s` to find the call being served (null: never; calls then inherit
  * only through `{ parent: ctx }`). Node needs none of this.
@@ -37,10 +27,9 @@ export function setCallStorage(s: CallStorage | null): void {
   storage = s;
 }
 
-/** Run a handler so that calls it makes know the call it serves. */
-export function runInCall<R>(ctx: CallContext, fn: () => R): R {
-  const s = storage === undefined ? (storage = detect()) : storage;
-  return s ? s.run(ctx, fn) : fn();
+/** The storage in use; undefined until looked for (./run-in-call.ts looks, where calls are served). */
+export function callStorage(): CallStorage | null | undefined {
+  return storage;
 }
 
 /** The call being served by the code running now, if known. */

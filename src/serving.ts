@@ -9,7 +9,7 @@
  */
 import { unref } from "./caller.js";
 import type { PeerInfo } from "./call-context.js";
-import { runInCall } from "./deadline.js";
+import { runInCall } from "./run-in-call.js";
 import { RpcError } from "./errors.js";
 import type { OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
