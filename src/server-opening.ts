@@ -138,10 +138,14 @@ export class ServerOpening implements Opening {
     const text = digits ?? String(bad);
     const err = new RpcError("PROTOCOL_ERROR", `call id ${text} is out of range: call ids are integers from 0 to 2^53-1 (docs/protocol.md, "Call ids"); this call was not run`, { data: { id: text } });
     const wire = toWireError(err);
-    if (digits !== undefined) return this.#a.send(this.#s, utf8Encode(`[${Kind.Error},${digits},${JSON.stringify(wire)}]`));
+    if (digits !== undefined) {
+      this.#a.send(this.#s, utf8Encode(`[${Kind.Error},${digits},${JSON.stringify(wire)}]`));
+      return;
+    }
     if (s.binary) {
       try {
-        return this.#a.send(this.#s, s.encode([Kind.Error, typeof bad === "bigint" ? bad : BigInt(bad), wire]));
+        this.#a.send(this.#s, s.encode([Kind.Error, typeof bad === "bigint" ? bad : BigInt(bad), wire]));
+        return;
       } catch {
         // a binary serializer without 64-bit ints: the id travels in data only
       }

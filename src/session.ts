@@ -50,6 +50,8 @@ export interface Opening extends ConnectionSink, SessionLike {
 
 /** How the server's opening reaches into its session: the serving half's way in, and the opening's. */
 export interface OpeningAccess extends SessionAccess<PeerSession> {
+  /** Send a frame; false when the transport asks to wait for drain (reading then pauses). */
+  send(s: PeerSession, frame: OutFrame): boolean;
   opts(s: PeerSession): SessionOptions;
   /** The origin of the peer's calls, made (with `Origin`, src/serving-parts.ts) when first asked for. */
   origin(s: PeerSession, Origin: new (s: PeerSession, a: OpeningAccess) => PeerInfo): PeerInfo;
@@ -544,31 +546,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   /** Make the reference tables now if their module is loaded. */
   #makeRefs(): boolean {
-    const RefSessionClass = REF_TABLES.m;
-    if (RefSessionClass === undefined) return false;
-    if (this.#refs !== undefined) return true;
-    const session = this;
-    this.#refs = new RefSessionClass(
-      {
-        sendEnvelope: (env) => {
-          const ok = this.conn.send((this.#serializer as Serializer).encode(env), this.#text);
-          if (!ok && !this.#closed) {
-            this.#writeBlocked = true;
-            this.#updateReading();
-          }
-          return ok;
-        },
-        sendRefCall: (call, target) => this.send(call, target),
-        get ready() {
-          return session.ready;
-        },
-        exposeStack: this.#handler?.options.exposeStack ?? false,
-        defaults: this.#opts,
-      },
-      this.#opts.streamWindow,
-    );
+    const make = REF_TABLES.m;
+    if (make === undefined) return false;
+    this.#refs ??= make(this, ACCESS);
     return true;
   }
+
 
   /**
    * Run `then` once the reference tables exist (at once when their module
@@ -706,11 +689,13 @@ export class PeerSession implements ConnectionSink, SessionLike {
     return putHeader(env, h);
   }
 
-  #send(frame: OutFrame): void {
-    if (!sendFrame(this.conn, frame, this.#text) && !this.#closed) {
+  #send(frame: OutFrame): boolean {
+    const ok = sendFrame(this.conn, frame, this.#text);
+    if (!ok && !this.#closed) {
       this.#writeBlocked = true;
       this.#updateReading();
     }
+    return ok;
   }
 
   #updateReading(): void {

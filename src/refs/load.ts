@@ -5,17 +5,17 @@
  * A Node server starts loading at once (no latency on its first use).
  */
 import { Lazy } from "../lazy.js";
-import type { RefSession } from "./ref-tables.js";
+import type { tablesOf } from "./ref-tables.js";
 
-/** The tables' class, once loaded. */
-export const REF_TABLES = new Lazy("streams and references (src/refs/ref-tables.js)", async () => (await import("./ref-tables.js")).RefSession);
+/** What makes a session's tables, once loaded. */
+export const REF_TABLES = new Lazy("streams and references (src/refs/ref-tables.js)", async () => (await import("./ref-tables.js")).tablesOf);
 
-/** The class once loaded; undefined before. */
-export function refSessionClass(): typeof RefSession | undefined {
+/** The tables' maker once loaded; undefined before. */
+export function refSessionClass(): typeof tablesOf | undefined {
   return REF_TABLES.m;
 }
 
 /** Load the tables (once); a failed load may be retried. */
-export function loadRefSession(): Promise<typeof RefSession> {
+export function loadRefSession(): Promise<typeof tablesOf> {
   return REF_TABLES.load();
 }

@@ -18,6 +18,8 @@ import { DEFAULT_STREAM_WINDOW, MAX_EXPORTS, MAX_REFS_PER_FRAME, MAX_STREAMS, Re
 
 export { DEFAULT_STREAM_WINDOW, MAX_EXPORTS, MAX_STREAMS, RefKind };
 import { MAX_DEPTH, formatPath, replaceRefs, type PathKey, type RefEntry } from "./walk.js";
+import type { Serializer } from "../serializers/serializer.js";
+import type { SessionOptions } from "../session-options.js";
 
 /** What the session lends to the tables. */
 export interface RefHost {
@@ -28,6 +30,37 @@ export interface RefHost {
   readonly ready: boolean;
   readonly exposeStack: boolean;
   readonly defaults: { timeout?: number; signal?: AbortSignal; captureStack?: boolean };
+}
+
+/** A session as its tables reach it (src/session.ts's PeerSession, named by shape so that no import loop forms). */
+export interface TablesSession {
+  readonly ready: boolean;
+  readonly serializer: Serializer | undefined;
+  send(call: OutgoingCall, target?: number): void;
+}
+
+/** What the tables take from the session's access table. */
+export interface TablesAccess<S> {
+  opts(s: S): SessionOptions;
+  /** Send a frame; false when the transport asks to wait for drain (the session then pauses reading). */
+  send(s: S, frame: Uint8Array): boolean;
+}
+
+/** The reference and stream tables of session `s` (made when the first reference or stream travels on it). */
+export function tablesOf<S extends TablesSession>(s: S, a: TablesAccess<S>): RefSession {
+  const o = a.opts(s);
+  return new RefSession(
+    {
+      sendEnvelope: (env) => a.send(s, (s.serializer as Serializer).encode(env)),
+      sendRefCall: (call, target) => s.send(call, target),
+      get ready() {
+        return s.ready;
+      },
+      exposeStack: o.handler?.options.exposeStack ?? false,
+      defaults: o,
+    },
+    o.streamWindow,
+  );
 }
 
 interface Export {
