@@ -144,7 +144,7 @@ describe("decode limits: superjson", () => {
 
   it("decodes random values with shared parts back to the value (or to what superjson decodes)", () => {
     const regexp = /a.b/g; // one instance: shared wherever it appears
-    const leaf = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(), fc.date(), fc.uint8Array({ maxLength: 4 }), fc.constant(regexp));
+    const leaf = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(), fc.date({ noInvalidDate: true }), fc.uint8Array({ maxLength: 4 }), fc.constant(regexp));
     const { tree } = fc.letrec((tie) => ({
       tree: fc.oneof({ depthSize: "small" }, leaf, tie("arr"), tie("obj"), tie("map"), tie("set")),
       arr: fc.array(tie("tree"), { maxLength: 4 }),
@@ -166,6 +166,13 @@ describe("decode limits: superjson", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it("refuses an Invalid Date, which superjson would write as null", () => {
+    for (const v of [new Date(NaN), { at: [new Date(NaN)] }, new Map([[new Date(NaN), 1]]), [new Date(1), new Set([new Date("no date")])]]) {
+      assert.throws(() => superjson.encode(v), refusal("SERIALIZE_ERROR", /Invalid Date/));
+    }
+    assert.deepEqual(superjson.decode(superjson.encode({ at: new Date(1) })), { at: new Date(1) });
   });
 
   it("never allocates a declared length: a typed array must be an array present in the frame", () => {

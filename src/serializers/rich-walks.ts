@@ -42,7 +42,12 @@ export const MSGPACK_WALK: Walk = {
 /** superjson: a value too deep for the plain walk may be a cycle, which superjson writes as a reference, so it is measured again with back edges as one value. */
 export const SUPERJSON_WALK: Walk = {
   kind: "superjson",
-  leaf: (v) => ArrayBuffer.isView(v) || v instanceof Date,
+  leaf(v) {
+    if (!(v instanceof Date)) return ArrayBuffer.isView(v);
+    // superjson writes an Invalid Date as its toJSON, null: it would arrive changed.
+    if (Number.isNaN(v.getTime())) throw new RpcError("SERIALIZE_ERROR", "superjson cannot carry an Invalid Date (it would arrive as null); send null or a valid Date");
+    return true;
+  },
   children,
   deep: (value, limits) => void new Measure(walkState(limits, SUPERJSON_WALK, false)).size(value, 1),
 };
