@@ -67,6 +67,36 @@ export class CallTable {
   }
 }
 
+/** One-way calls running or waiting, kept like {@link CallTable} keeps calls: the first in a field, the others in a Set. */
+export class CallSet {
+  #first: InboundCall | undefined = undefined;
+  #more: Set<InboundCall> | undefined = undefined;
+
+  add(call: InboundCall): void {
+    if (this.#first === undefined) this.#first = call;
+    else (this.#more ??= new Set()).add(call);
+  }
+
+  /** True when `call` was in the set. */
+  delete(call: InboundCall): boolean {
+    if (this.#first === call) {
+      this.#first = undefined;
+      return true;
+    }
+    return this.#more !== undefined && this.#more.delete(call);
+  }
+
+  *[Symbol.iterator](): IterableIterator<InboundCall> {
+    if (this.#first !== undefined) yield this.#first;
+    if (this.#more !== undefined) yield* this.#more;
+  }
+
+  clear(): void {
+    this.#first = undefined;
+    this.#more = undefined;
+  }
+}
+
 export class InboundQueue {
   #items: (InboundCall | undefined)[] = [];
   #head = 0;

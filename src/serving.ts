@@ -13,7 +13,7 @@ import { runInCall } from "./run-in-call.js";
 import { RpcError } from "./errors.js";
 import type { OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
-import { CallTable, InboundCall, InboundQueue } from "./inbound-queue.js";
+import { CallSet, CallTable, InboundCall, InboundQueue } from "./inbound-queue.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { putHeader, type CallHeader } from "./meta/header.js";
 import { readHeader } from "./meta/read-header.js";
@@ -73,7 +73,7 @@ export class Serving<S = unknown> {
   // Calls the peer made: by id while running or waiting (not after a cancel).
   readonly #calls = new CallTable();
   /** One-way calls running or waiting, so that a close can abort them (made by the first one). */
-  #oneway: Set<InboundCall> | undefined;
+  #oneway: CallSet | undefined;
   /** Handlers started and not yet settled, calls and one-way calls, cancelled ones included. */
   #running = 0;
   readonly #queue: InboundQueue;
@@ -192,7 +192,7 @@ export class Serving<S = unknown> {
         return;
       }
     }
-    if (id === null) (this.#oneway ??= new Set()).add(call);
+    if (id === null) (this.#oneway ??= new CallSet()).add(call);
     else this.#calls.add(call);
     // Past setTimeout's range (24.8 days) a timer would fire at once: such a deadline is never reached while the call runs.
     if (call.deadline !== undefined && call.deadline - Date.now() <= MAX_TIMER) call.timer = unref(setTimeout(this.#expire, call.deadline - Date.now(), call));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CallTable, InboundCall } from "../src/inbound-queue.js";
+import { CallSet, CallTable, InboundCall } from "../src/inbound-queue.js";
 import type { PeerInfo } from "../src/call-context.js";
 
 const origin: PeerInfo = { transport: "test", remoteAddress: undefined };
@@ -55,5 +55,27 @@ describe("CallTable", () => {
       for (let k = 0; k < 8; k++) assert.equal(t.get(k), m.get(k));
       assert.equal([...t].length, m.size);
     }
+  });
+});
+
+describe("CallSet", () => {
+  it("agrees with a Set over random adds and deletes", () => {
+    const calls = Array.from({ length: 6 }, () => new InboundCall(null, "m", [], undefined, origin, 10));
+    const t = new CallSet();
+    const m = new Set<InboundCall>();
+    let seed = 11;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    for (let i = 0; i < 5000; i++) {
+      const c = calls[rnd(calls.length)] as InboundCall;
+      if (rnd(2) === 0 && !m.has(c)) {
+        t.add(c);
+        m.add(c);
+      } else {
+        assert.equal(t.delete(c), m.delete(c));
+      }
+      assert.deepEqual(new Set(t), m);
+    }
+    t.clear();
+    assert.deepEqual([...t], []);
   });
 });
