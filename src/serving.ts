@@ -78,6 +78,7 @@ export class Serving<S = unknown> {
   #running = 0;
   readonly #queue: InboundQueue;
   #shuttingDown = false;
+  #pumping = false;
   #idleWaiters: (() => void)[] | undefined;
 
   constructor(session: S, access: SessionAccess<S>, init: ServingInit) {
@@ -342,11 +343,18 @@ export class Serving<S = unknown> {
 
   /** Start waiting calls while slots are free and the peer reads its answers. */
   pump(): void {
-    while (this.#running < this.#maxInFlight && !this.#a.writeBlocked(this.#s) && !this.#a.closed(this.#s) && this.#queue.length > 0) {
-      const call = this.#queue.shift();
-      if (!call) break;
-      if (this.#shuttingDown) this.#refuseQueued(call);
-      else this.#run(call);
+    // A call answered at once finishes inside #run and pumps again: the loop already running takes the next one.
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#queue.length > 0 && this.#running < this.#maxInFlight && !this.#a.writeBlocked(this.#s) && !this.#a.closed(this.#s)) {
+        const call = this.#queue.shift();
+        if (!call) break;
+        if (this.#shuttingDown) this.#refuseQueued(call);
+        else this.#run(call);
+      }
+    } finally {
+      this.#pumping = false;
     }
   }
 

@@ -54,6 +54,35 @@ describe("RPCHandler.dispatchNow", () => {
     assert.throws(() => redacting.dispatchNow(call("boom", [], undefined, true)), /secret path/);
   });
 
+  it("over tcp: calls queued behind a slow one at maxInFlight 1 are answered at once, in order, when it ends", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const order: number[] = [];
+    const h = new RPCHandler();
+    h.register("slow", async () => {
+      await gate;
+      order.push(-1);
+      return -1;
+    });
+    h.register("echo", (i: number) => (order.push(i), i));
+    const server = await serve(h, "tcp://127.0.0.1:0", { maxInFlight: 1 });
+    const proxy = await connect(server.url, { serializer: "msgpack" });
+    try {
+      const slow = proxy.slow();
+      const rest = Array.from({ length: 50 }, (_, i) => proxy.echo(i));
+      // Some turns for the calls to reach the server's queue (the order checked below holds either way).
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      assert.deepEqual(order, [], "nothing runs while the one slot is taken");
+      release();
+      assert.equal(await slow, -1);
+      assert.deepEqual(await Promise.all(rest), Array.from({ length: 50 }, (_, i) => i));
+      assert.deepEqual(order, [-1, ...Array.from({ length: 50 }, (_, i) => i)]);
+    } finally {
+      await proxy.$close();
+      await server.close();
+    }
+  });
+
   it("over tcp: sync and async methods, sync and async errors, many calls in flight, answered by id", async () => {
     const h = new RPCHandler();
     h.register("add", (a: number, b: number) => a + b);
