@@ -16,7 +16,8 @@
 import { sessionState } from "./call-context.js";
 import { unref } from "./caller.js";
 import { isCallId, jsonCallIdText, outOfRangeCallId } from "./call-id.js";
-import { RpcError, toWireError } from "./errors.js";
+import { RpcError } from "./errors.js";
+import { toWireError } from "./errors-to-wire.js";
 import type { SessionLike } from "./frame-protocol.js";
 import type { RPCHandler } from "./handler.js";
 import { MAX_FRAMES_WHILE_ADMITTING, refusal, type ConnectionInfo } from "./lifecycle.js";

@@ -7,7 +7,8 @@
  */
 import type { AnyRemote, Caller } from "./call-types.js";
 import type { PeerInfo } from "./call-context.js";
-import { toWireError, type WireError } from "./errors.js";
+import type { WireError } from "./errors.js";
+import { toWireError } from "./errors-to-wire.js";
 import { createFacade } from "./facade.js";
 import type { RPCHandler } from "./handler.js";
 import { Kind, type CallId } from "./protocol.js";

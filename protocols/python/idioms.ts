@@ -11,7 +11,8 @@
  * Errors go back as a pickled builtin exception in idioms 2 and 3, and as
  * `{"__error__": {"name", "message", "code"}}` in the JSON idioms.
  */
-import { ErrorCodes, RpcError, toWireError } from "../../src/errors.js";
+import { ErrorCodes, RpcError } from "../../src/errors.js";
+import { toWireError } from "../../src/errors-to-wire.js";
 import { utf8Decode, utf8Encode } from "../../src/serializers/utf8.js";
 import { decodePickle, pickleProtocol } from "./pickle-decoder.js";
 import { encodeLimitError, resolvePickleLimits, type PickleLimits } from "./pickle-limits.js";

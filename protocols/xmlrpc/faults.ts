@@ -15,7 +15,8 @@
  * and `msg`). The numeric code and the raw text stay on the error as
  * `faultCode` and `faultString`.
  */
-import { ErrorCodes, fromWireError, toWireError, type WireError } from "../../src/errors.js";
+import { ErrorCodes, fromWireError, type WireError } from "../../src/errors.js";
+import { toWireError } from "../../src/errors-to-wire.js";
 import { FaultCodes } from "./codec-error.js";
 import type { Fault } from "./message.js";
 

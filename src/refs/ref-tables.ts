@@ -9,7 +9,8 @@
  */
 import { META, startCall, unref, waitsForMeta, type OutgoingCall } from "../caller.js";
 import type { CallOptions, Caller } from "../call-types.js";
-import { RpcError, fromWireError, isWireError, toWireError, type WireError } from "../errors.js";
+import { RpcError, fromWireError, isWireError, type WireError } from "../errors.js";
+import { toWireError } from "../errors-to-wire.js";
 import { createFacade, proxyInfo } from "../facade.js";
 import { Consumer, type StreamLimit } from "../streams/consumer.js";
 import { Producer } from "../streams/producer.js";
