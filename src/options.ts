@@ -51,23 +51,6 @@ export const CONNECT_OPTIONS: OptionSpecs = {
   telemetry: urlOption("boolean", "object"),
 };
 
-/** Options of every `serve`, whatever the transport. */
-export const SERVE_OPTIONS: OptionSpecs = {
-  maxInFlight: urlOption("number"),
-  closeTimeout: urlOption("number"),
-  idleTimeout: urlOption("number"),
-  protocols: option("object"),
-  handshakeTimeout: urlOption("number"),
-  authkey: option("string", "bytes", "false"),
-  maxFrameSize: urlOption("number"),
-  // docs/production.md
-  metaLimits: option("object"),
-  onConnect: option("function"),
-  onDisconnect: option("function"),
-  idempotency: urlOption("boolean", "object"),
-  telemetry: urlOption("boolean", "object"),
-};
-
 /** Query-string names that must never be in a URL (URLs get logged). */
 const SECRET = new Set(["authkey", "password", "key", "passphrase", "curveSecretKey"]);
 
@@ -76,7 +59,7 @@ function typesOf(spec: OptionSpec): readonly OptionType[] {
 }
 
 /** `specs[name]` when `name` is its own key (never `__proto__` or `toString` from the prototype). */
-function specOf(specs: OptionSpecs | undefined, name: string): OptionSpec | undefined {
+export function specOf(specs: OptionSpecs | undefined, name: string): OptionSpec | undefined {
   return specs && Object.prototype.hasOwnProperty.call(specs, name) ? specs[name] : undefined;
 }
 
@@ -203,19 +186,4 @@ export function resolveOptions(url: URL, explicit: object, specs: OptionSpecs, w
     out[k] = v;
   }
   return out;
-}
-
-/**
- * The part of a served URL's query string its clients can use (names a
- * `connect` on the transport takes), for `server.url`: server-only options
- * (`closeTimeout`, `allowedOrigins`) would be refused by the client.
- */
-export function clientQuery(url: URL, forClients: OptionSpecs | undefined): string {
-  if (!forClients || url.search === "") return url.search;
-  const kept = new URLSearchParams();
-  for (const [k, v] of url.searchParams) {
-    if (specOf(forClients, k)?.query) kept.append(k, v);
-  }
-  const q = kept.toString();
-  return q === "" ? "" : `?${q}`;
 }

@@ -5,7 +5,6 @@
  */
 import { RpcError } from "./errors.js";
 import { isFrontEnd, type FrontEnd } from "./front-end.js";
-import { CONNECT_OPTIONS, SERVE_OPTIONS, resolveOptions } from "./options.js";
 import type { Transport } from "./transport.js";
 
 /** What a URL scheme can lead to: a framed transport or a request/response front-end. */
@@ -75,13 +74,8 @@ export async function lookupScheme(scheme: string): Promise<AnyTransport> {
   return transports.get(scheme) ?? mod.transport;
 }
 
-/**
- * Parse a URL. `query` is its query string read as options by the one
- * option parser (src/options.ts: the core's options typed, others as text),
- * computed when first read: `serve`/`connect` check the query against the
- * transport's declared options instead.
- */
-export function parseEndpoint(url: string | URL): { url: URL; scheme: string; readonly query: Record<string, unknown> } {
+/** Parse a URL (its query string is read by `serve`/`connect` against the transport's declared options). */
+export function parseEndpoint(url: string | URL): { url: URL; scheme: string } {
   let u: URL;
   try {
     u = typeof url === "string" ? new URL(url) : url;
@@ -89,11 +83,5 @@ export function parseEndpoint(url: string | URL): { url: URL; scheme: string; re
     throw new RpcError("INVALID_URL", `not a URL: ${JSON.stringify(String(url))}`, { cause: err });
   }
   const scheme = u.protocol.replace(/:$/, "");
-  return {
-    url: u,
-    scheme,
-    get query() {
-      return resolveOptions(this.url, {}, { ...SERVE_OPTIONS, ...CONNECT_OPTIONS }, `${scheme}://...`, false);
-    },
-  };
+  return { url: u, scheme };
 }

@@ -7,7 +7,8 @@
  * `tcp://127.0.0.1:9090`. Like Pyro, the name is resolved once, at connect.
  */
 import { RpcError } from "../errors.js";
-import { parseEndpoint } from "../transport-registry.js";
+import { CONNECT_OPTIONS, resolveOptions } from "../options.js";
+import { SERVE_OPTIONS } from "../serve-options.js";
 import type { UrlResolver } from "../url-resolvers.js";
 import { defaultNameServerUrl, locateNS, nameServerUrl, NameServerClient, type LocateOptions } from "./locate.js";
 
@@ -37,12 +38,20 @@ function splitLocation(url: URL): { what: string; location: string | undefined }
   return { what, location };
 }
 
+/**
+ * The URL's query string read as options by the one option parser (the core's
+ * options typed, others as text): the target's transport is not known yet.
+ */
+function queryOptions(url: URL): Record<string, unknown> {
+  return resolveOptions(url, {}, { ...SERVE_OPTIONS, ...CONNECT_OPTIONS }, `${url.protocol.replace(/:$/, "")}://...`, false);
+}
+
 export const connectByName: UrlResolver = async (url, options, connect) => {
   const meta = url.protocol.toLowerCase() === "pyrometa:";
   const { what, location } = splitLocation(url);
   const { nameserver, nameserverOptions, ...rest } = options as NameLookupOptions & Record<string, unknown>;
   // Query-string options (timeout, serializer...) apply to the target, as on any URL.
-  const target: Record<string, unknown> = { ...parseEndpoint(url).query, ...rest };
+  const target: Record<string, unknown> = { ...queryOptions(url), ...rest };
   let ns: NameServerClient;
   let own = true;
   if (location === undefined && nameserver instanceof NameServerClient) {
