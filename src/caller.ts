@@ -10,7 +10,7 @@ import type { CallContext, CallOptions } from "./call-types.js";
 import { currentCall } from "./deadline.js";
 import { RpcError } from "./errors.js";
 import { Lazy } from "./lazy.js";
-import { metaLimits, type MetaLimits } from "./meta/limits.js";
+import type { MetaLimits } from "./meta/limits.js";
 import type { Meta } from "./meta/meta.js";
 import type { CallSpan } from "./telemetry/telemetry.js";
 
@@ -191,22 +191,21 @@ export function startCall(
   defaults: CallerDefaults | undefined,
 ): { promise: Promise<unknown>; call: OutgoingCall | undefined } {
   const signal = options?.signal ?? defaults?.signal;
-  if (signal?.aborted) {
-    return { promise: Promise.reject(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason })), call: undefined };
-  }
+  if (signal?.aborted) return refused(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
   const parent = (options?.parent !== undefined ? options.parent : defaults?.parent !== undefined ? defaults.parent : currentCall()) ?? undefined;
   const follow = parent && FOLLOW;
   const ended = follow && follow.ended(name, parent);
-  if (ended) return { promise: Promise.reject(ended), call: undefined };
+  if (ended) return refused(ended);
   let meta: Meta | undefined;
   const m1 = defaults?.meta;
   const m2 = options?.meta;
   if (m1 !== undefined || m2 !== undefined) {
     try {
       if (META.m === undefined) throw new RpcError("MISSING_DEPENDENCY", `call to '${name}' sends metadata before wirecall's metadata checks loaded (wait for META.load())`);
-      meta = META.m.checkMeta(m1 === undefined ? m2 : m2 === undefined ? m1 : { ...m1, ...m2 }, metaLimits(defaults?.metaLimits), `metadata of '${name}'`);
+      // The checks' own module merges and bounds it: a call without metadata does not carry that code.
+      meta = META.m.checkMeta(META.m.mergeMeta(m1, m2), META.m.metaLimits(defaults?.metaLimits), `metadata of '${name}'`);
     } catch (err) {
-      return { promise: Promise.reject(err), call: undefined };
+      return refused(err);
     }
   }
   // The earliest of the call's timeout, its deadline and its parent's deadline.
@@ -225,7 +224,7 @@ export function startCall(
       why = "passed the deadline it inherited from the call being served";
     }
     ms = Math.max(0, (deadline as number) - now);
-    if (ms === 0) return { promise: Promise.reject(new RpcError("TIMEOUT", `call to '${name}' not sent: it ${why ?? "passed its deadline"}`)), call: undefined };
+    if (ms === 0) return refused(new RpcError("TIMEOUT", `call to '${name}' not sent: it ${why ?? "passed its deadline"}`));
   }
   let call!: OutgoingCall;
   const raw = new Promise<unknown>((resolve, reject) => {
@@ -240,6 +239,11 @@ export function startCall(
   call.arm(ms, signal, why);
   if (follow) follow.follow(call, parent);
   return { promise: defaults?.captureStack === false ? raw : withCallerStack(raw), call };
+}
+
+/** A call refused before it started: nothing is sent. */
+function refused(err: unknown): { promise: Promise<unknown>; call: undefined } {
+  return { promise: Promise.reject(err), call: undefined };
 }
 
 const captureStackTrace = (Error as { captureStackTrace?: (o: object, fn?: Function) => void }).captureStackTrace;

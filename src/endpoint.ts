@@ -54,14 +54,8 @@ export async function connect<T = never, U extends string | URL = string | URL>(
   const core = isFrontEnd(transport) && declared ? undefined : CONNECT_OPTIONS;
   const specs = { ...core, ...declared, ...client?.options };
   const opts = resolveOptions(ep.url, options, specs, `connect("${ep.scheme}://...")`, declared !== undefined) as ProxyOptions & LooseOptions;
-  if (isFrontEnd(transport)) {
-    const caller: Caller = await transport.connect(ep.url, opts);
-    return createFacade(forObject(caller), defaults(opts)) as Facade;
-  }
-  if (client) {
-    const caller = await client.open(() => transport.connect(ep.url, opts), opts as Record<string, unknown>);
-    return createFacade(forObject(caller), defaults(opts)) as Facade;
-  }
+  // A front-end's or a profile's caller (src/other-clients.ts, loaded only then).
+  if (isFrontEnd(transport) || client) return (await (await import("./other-clients.js")).connectOther(transport, ep.url, opts, client, forObject)) as Facade;
   if (opts.telemetry) {
     // Loaded only when asked for (src/telemetry/telemetry.ts, then OpenTelemetry).
     const t = await import("./telemetry/telemetry.js");
@@ -69,12 +63,4 @@ export async function connect<T = never, U extends string | URL = string | URL>(
   }
   const proxy = await RPCProxy.open(() => transport.connect(ep.url, opts), opts);
   return createFacade(forObject(proxy)) as Facade;
-}
-
-function defaults(opts: ProxyOptions): ProxyOptions | undefined {
-  if (opts.timeout === undefined && opts.signal === undefined) return undefined;
-  const d: ProxyOptions = {};
-  if (opts.timeout !== undefined) d.timeout = opts.timeout;
-  if (opts.signal !== undefined) d.signal = opts.signal;
-  return d;
 }

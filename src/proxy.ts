@@ -103,11 +103,7 @@ export class RPCProxy implements Caller {
           get waiting() {
             return proxy.#queue.length > 0;
           },
-          giveUp: (reason) => {
-            proxy.#closed = true;
-            proxy.#closeReason = reason;
-            proxy.#failQueued(reason);
-          },
+          giveUp: (reason) => proxy.#shut(reason),
           onError: options.onError,
         },
         options.reconnect,
@@ -174,11 +170,10 @@ export class RPCProxy implements Caller {
   /** Close the connection; every pending call rejects with `CONNECTION_CLOSED`. Idempotent. */
   async close(): Promise<void> {
     if (!this.#closed) {
-      this.#closed = true;
-      this.#closeReason = new RpcError("CONNECTION_CLOSED", "the proxy was closed");
+      const reason = new RpcError("CONNECTION_CLOSED", "the proxy was closed");
       this.#reconnect?.stop();
-      this.#failQueued(this.#closeReason);
-      await this.#session?.end(this.#closeReason);
+      this.#shut(reason);
+      await this.#session?.end(reason);
       return;
     }
     await this.#session?.whenClosed();
@@ -209,18 +204,14 @@ export class RPCProxy implements Caller {
       // The very first connection failed during the hello: connect() rejects.
       const first = this.#firstReady;
       this.#firstReady = undefined;
-      this.#closed = true;
-      this.#closeReason = reason;
-      this.#failQueued(reason);
+      this.#shut(reason);
       first.reject(err ?? reason);
       return;
     }
     if (!this.#closed && this.#reconnect) {
       this.#reconnect.lost();
     } else if (!this.#closed) {
-      this.#closed = true;
-      this.#closeReason = reason;
-      this.#failQueued(reason);
+      this.#shut(reason);
     }
   }
 
@@ -241,10 +232,8 @@ export class RPCProxy implements Caller {
       await Promise.race([ready, timeout]);
     } catch (err) {
       this.#firstReady = undefined;
-      this.#closed = true;
-      this.#closeReason = new RpcError("CONNECTION_CLOSED", "connect failed", { cause: err });
+      this.#shut(new RpcError("CONNECTION_CLOSED", "connect failed", { cause: err }));
       this.#session?.fail(err as Error);
-      this.#failQueued(this.#closeReason);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -265,7 +254,10 @@ export class RPCProxy implements Caller {
     session.start();
   }
 
-  #failQueued(reason: Error): void {
+  /** Closed for good: `reason` is what later calls and the queued ones reject with. */
+  #shut(reason: Error): void {
+    this.#closed = true;
+    this.#closeReason = reason;
     const queue = this.#queue;
     this.#queue = [];
     for (const call of queue) call.reject(reason);

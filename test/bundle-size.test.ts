@@ -73,6 +73,16 @@ describe("browser bundle of connect from wirecall/ws", () => {
     for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
   });
 
+  // Only a peer that answers calls turns errors into their wire form, and
+  // only a front-end's or another protocol's client needs the other connect path.
+  it("loads the error encoder and the other clients' connect only when used", async () => {
+    const { eager: inputs, lazy } = await splitBundle();
+    const modules = ["dist/src/errors-to-wire.js", "dist/src/other-clients.js"];
+    const eager = inputs.filter((p) => modules.includes(p));
+    assert.deepEqual(eager, [], `a page that only calls loads: ${eager.join(", ")}`);
+    for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
+  });
+
   // The first chunk is ~46.6 KB (December 2026; was ~81, then ~63): streams
   // and references, the serving half, the server's opening, the encoding
   // walk, metadata checks, the header reader, reconnection, objects by URL,
