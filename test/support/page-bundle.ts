@@ -33,6 +33,8 @@ export interface SplitPage {
   eager: string[];
   /** Modules only import() reaches. */
   lazy: string[];
+  /** Output files of the first load, the page's own first. */
+  initialFiles: string[];
 }
 
 /** Bundle `page` with code splitting into `outdir` (written only when `write`), and split its modules into eager and lazy. */
@@ -54,5 +56,5 @@ export async function splitPage(page: string, outdir: string, write = false): Pr
     for (const i of out.imports) if (i.kind === "import-statement") stack.push(i.path);
   }
   const inputsOf = (keys: string[]): string[] => keys.flatMap((k) => Object.keys(outputs[k]?.inputs ?? {}));
-  return { initial, eager: inputsOf([...seen]), lazy: inputsOf(Object.keys(outputs).filter((k) => !seen.has(k))) };
+  return { initial, eager: inputsOf([...seen]), lazy: inputsOf(Object.keys(outputs).filter((k) => !seen.has(k))), initialFiles: [entry, ...[...seen].filter((k) => k !== entry)] };
 }
