@@ -28,6 +28,8 @@ import { Kind, MAX_HELLO_BYTES, PROTOCOL_VERSION, encodeHello, validateEnvelope,
 import { REF_TABLES } from "./refs/load.js";
 import type { RefSession } from "./refs/ref-tables.js";
 import type { Serving, SessionAccess } from "./serving.js";
+import type * as Inbound from "./session-inbound.js";
+import type { InboundAccess } from "./session-inbound.js";
 import { needsWalk } from "./refs/detect.js";
 import type * as ReadHeader from "./meta/read-header.js";
 import type * as Parts from "./serving-parts.js";
@@ -49,7 +51,7 @@ export interface Opening extends ConnectionSink, SessionLike {
 }
 
 /** How the server's opening reaches into its session: the serving half's way in, and the opening's. */
-export interface OpeningAccess extends SessionAccess<PeerSession> {
+export interface OpeningAccess extends SessionAccess<PeerSession>, InboundAccess<PeerSession> {
   /** Send a frame; false when the transport asks to wait for drain (reading then pauses). */
   send(s: PeerSession, frame: OutFrame): boolean;
   opts(s: PeerSession): SessionOptions;
@@ -158,6 +160,15 @@ export class PeerSession implements ConnectionSink, SessionLike {
         s.#sawFrame = false;
         return t;
       },
+      // src/session-inbound.ts's way in.
+      refsOn: (s) => s.#refsOn,
+      makeRefs: (s) => s.#makeRefs(),
+      serving: (s, make) => (make && s.#makeServing(), s.#serving),
+      withServing: (s, then) => s.#withServing(then),
+      hold: (s, frame, wait) => s.#hold(frame, wait),
+      pending: (s) => s.#pending,
+      answerMeta: (s, call, header) => s.#answerMeta(call, header),
+      opening: (s) => s.#opening,
     };
   }
 
@@ -170,7 +181,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
     // A server loads the tables' module ahead (once per process), so that a first callback waits for nothing.
     else REF_TABLES.load().catch(() => {});
     // So does a side that serves: its first call from the peer then waits for nothing either.
-    if (options.role === "server" || options.handler !== undefined) SERVING.load().catch(() => {});
+    if (options.role === "server" || options.handler !== undefined) {
+      SERVING.load().catch(() => {});
+      INBOUND.load().catch(() => {});
+    }
   }
 
   #closedSignalOf(): AbortSignal {
@@ -377,8 +391,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (!this.#ready) return this.#answer(frame);
     const serializer = this.#serializer as Serializer;
     let decoded: unknown;
-    let msg: Envelope;
-    let refList: unknown;
+    let msg!: Envelope;
+    let inbound: unknown[] | undefined;
     let header: unknown;
     try {
       decoded = serializer.decode(frame);
@@ -387,59 +401,31 @@ export class PeerSession implements ConnectionSink, SessionLike {
         // This side reads the headers of answers (the serving half those of calls): the reader loads with the first.
         if (header !== undefined && HEADERS.m === undefined && (decoded[0] === Kind.Reply || decoded[0] === Kind.Error)) return this.#hold(frame, (k) => HEADERS.run(k));
       }
-      if (this.#refsOn && Array.isArray(decoded)) {
+      if (Array.isArray(decoded)) {
         const kind = decoded[0] as unknown;
-        const refFrame = typeof kind === "number" && kind >= 5 && kind <= 12;
-        if (refFrame || (kind === Kind.Call && decoded.length === 6) || (kind === Kind.Reply && decoded.length === 4)) {
-          // The first reference or stream either way: this frame and those after it wait for the tables.
-          if (this.#refs === undefined && !this.#makeRefs()) return this.#hold(frame);
+        // Calls from the peer, cancels, references and streams: src/session-inbound.ts, loaded with the first.
+        if (kind === Kind.Call || kind === Kind.Notify || kind === Kind.Cancel || (this.#refsOn && ((typeof kind === "number" && kind >= 5 && kind <= 12) || (kind === Kind.Reply && decoded.length === 4)))) {
+          inbound = decoded;
         }
-        if (refFrame && this.#refs !== undefined) {
-          if (kind !== 5) return this.#refs.frame(decoded);
-          if (this.#serving === undefined && !this.#makeServing()) return this.#hold(frame, (k) => this.#withServing(k));
-          // Calls on this side's references take the same in-flight slots and queue as calls.
-          const rc = this.#refs.parseRefCall(decoded);
-          return (this.#serving as Serving<PeerSession>).incoming(rc.id, rc.name, rc.args, undefined, frame.byteLength, rc.refs, rc.target, decoded);
-        }
-        if ((kind === Kind.Call && decoded.length === 6) || (kind === Kind.Reply && decoded.length === 4)) refList = decoded.pop();
       }
-      msg = validateEnvelope(decoded);
+      if (inbound === undefined) msg = validateEnvelope(decoded);
     } catch (err) {
-      this.#undecodable(decoded, err, frame);
-      return;
+      // Only a broken peer sends what cannot be decoded: handled there too (decoded again once it is loaded).
+      const m = INBOUND.m;
+      return m === undefined ? this.#hold(frame, (k) => INBOUND.run(k)) : m.undecodable(this, ACCESS, decoded, err, frame);
     }
-    const serving = this.#serving;
+    if (inbound !== undefined) {
+      const m = INBOUND.m;
+      return m === undefined ? this.#hold(frame, (k) => INBOUND.run(k)) : m.inbound(this, ACCESS, inbound, frame, header);
+    }
     switch (msg[0]) {
-      case Kind.Call:
-      case Kind.Notify:
-        // The first call from the peer: it and the frames after it wait for the serving half.
-        if (serving === undefined) return this.#makeServing() ? this.frame(frame) : this.#hold(frame, (k) => this.#withServing(k));
-        if (msg[0] === Kind.Call) return serving.incoming(msg[1], msg[2], msg[3], msg[4] ?? undefined, frame.byteLength, refList, undefined, undefined, header);
-        return serving.incoming(null, msg[1], msg[2], msg[3] ?? undefined, frame.byteLength, undefined, undefined, undefined, header);
-      case Kind.Cancel:
-        return serving?.cancel(msg[1]);
       case Kind.Reply: {
         const call = this.#pending.get(msg[1]);
         if (!call) return; // timed out or cancelled: the late reply is dropped
         this.#pending.delete(msg[1]);
-        if (header !== undefined && !this.#answerMeta(call, header)) {
-          this.#refs?.endOutgoing(call);
-          return;
-        }
-        if (refList !== undefined) {
-          const refs = this.#refs as RefSession;
-          try {
-            // Streams the call sent live while the streams its answer brings are read (bidirectional streams).
-            refs.decode(msg as unknown as unknown[], refList, undefined, call, () => refs.endOutgoing(call));
-          } catch (err) {
-            refs.endOutgoing(call);
-            call.reject(err);
-            return;
-          }
-        } else {
-          this.#refs?.endOutgoing(call);
-        }
-        call.resolve(msg[2]);
+        const ok = header === undefined || this.#answerMeta(call, header);
+        this.#refs?.endOutgoing(call);
+        if (ok) call.resolve(msg[2]);
         return;
       }
       case Kind.Error:
@@ -625,22 +611,6 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   // ---- internals: frames -----------------------------------------------
 
-  #undecodable(decoded: unknown, err: unknown, frame: Uint8Array): void {
-    const e = err instanceof RpcError ? err : new RpcError("PROTOCOL_ERROR", `undecodable frame: ${(err as Error)?.message ?? err}`);
-    // A broken answer to one of our calls fails that call rather than leaving it to its timeout.
-    if (Array.isArray(decoded) && (decoded[0] === Kind.Reply || decoded[0] === Kind.Error) && typeof decoded[1] === "number") {
-      const call = this.#pending.get(decoded[1]);
-      if (call) {
-        this.#pending.delete(decoded[1]);
-        call.reject(new RpcError("PROTOCOL_ERROR", `malformed answer to '${call.name}': ${e.message}`));
-        return;
-      }
-    }
-    // The side that sent the hello gives up on a peer that sends garbage (docs/protocol.md, section 2).
-    if (this.#opening === undefined) this.fail(new RpcError(e.code, `undecodable frame from the server: ${e.message}`));
-    else this.#opening.undecodable(decoded, e, frame);
-  }
-
   #errorReply(id: CallId | null, wire: WireError, header: unknown): void {
     if (id === null) {
       const err = fromWireError(wire);
@@ -730,6 +700,7 @@ const PARTS = new Lazy("serving parts (src/serving-parts.js)", async () => {
   return m;
 });
 const SERVING = new Lazy("serving half (src/serving.js)", async () => (await Promise.all([import("./serving.js"), PARTS.load()]))[0].Serving);
+const INBOUND = new Lazy("incoming calls and references (src/session-inbound.js)", (): Promise<typeof Inbound> => import("./session-inbound.js"));
 const WALK = new Lazy("encoding walk (src/refs/walk.js)", () => import("./refs/walk.js"));
 const HEADERS = new Lazy("call header reader (src/meta/read-header.js)", () => import("./meta/read-header.js"));
 
