@@ -8,7 +8,10 @@
  * it; a side that serves loads it ahead.
  */
 import type { OutgoingCall } from "./caller.js";
-import { RpcError } from "./errors.js";
+import { RpcError, fromWireError, type WireError } from "./errors.js";
+import type { CallHeader } from "./meta/header.js";
+import type { MetaLimits } from "./meta/limits.js";
+import { readHeader } from "./meta/read-header.js";
 import { Kind, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import type { RefSession } from "./refs/ref-tables.js";
 import type { Serving } from "./serving.js";
@@ -25,7 +28,9 @@ export interface InboundAccess<S> {
   /** Hold `frame` and those after it until what `wait` waits for (the reference tables by default) is here. */
   hold(s: S, frame: Uint8Array, wait?: (then: (err?: Error) => void) => void): void;
   pending(s: S): Map<CallId, OutgoingCall>;
-  answerMeta(s: S, call: OutgoingCall, header: unknown): boolean;
+  metaLimits(s: S): Readonly<MetaLimits>;
+  /** An error answer without metadata (or one about the connection: id null). */
+  errorReply(s: S, id: CallId | null, wire: WireError): void;
   /** The server's opening (undefined on the side that sent the hello). */
   opening(s: S): { undecodable(decoded: unknown, err: RpcError, frame: Uint8Array): void } | undefined;
 }
@@ -74,28 +79,64 @@ export function inbound<S extends SessionLike>(s: S, a: InboundAccess<S>, decode
     case Kind.Cancel:
       return a.serving(s, false)?.cancel(msg[1]);
     case Kind.Reply: {
-      // An answer that brings references or streams (one without comes no further than the session).
+      // An answer that brings metadata, references or streams (one with none comes no further than the session).
       const pending = a.pending(s);
       const call = pending.get(msg[1]);
       if (!call) return; // timed out or cancelled: the late reply is dropped
       pending.delete(msg[1]);
-      const refs = a.refs(s) as RefSession;
-      if (header !== undefined && !a.answerMeta(s, call, header)) {
-        refs.endOutgoing(call);
+      const refs = a.refs(s);
+      if (header !== undefined && !answerMeta(s, a, call, header)) {
+        refs?.endOutgoing(call);
         return;
       }
-      try {
-        // Streams the call sent live while the streams its answer brings are read (bidirectional streams).
-        refs.decode(msg as unknown as unknown[], refList, undefined, call, () => refs.endOutgoing(call));
-      } catch (err) {
-        refs.endOutgoing(call);
-        call.reject(err);
-        return;
+      if (refList !== undefined) {
+        const r = refs as RefSession;
+        try {
+          // Streams the call sent live while the streams its answer brings are read (bidirectional streams).
+          r.decode(msg as unknown as unknown[], refList, undefined, call, () => r.endOutgoing(call));
+        } catch (err) {
+          r.endOutgoing(call);
+          call.reject(err);
+          return;
+        }
+      } else {
+        refs?.endOutgoing(call);
       }
       call.resolve(msg[2]);
       return;
     }
+    case Kind.Error: {
+      // An error answer with metadata.
+      if (msg[1] === null) return a.errorReply(s, null, msg[2]);
+      const pending = a.pending(s);
+      const call = pending.get(msg[1]);
+      if (!call) return;
+      pending.delete(msg[1]);
+      a.refs(s)?.endOutgoing(call);
+      if (answerMeta(s, a, call, header)) call.reject(fromWireError(msg[2]));
+      return;
+    }
   }
+}
+
+/** Hand an answer's metadata to its call. False when the header was refused (the call is rejected). */
+function answerMeta<S extends SessionLike>(s: S, a: InboundAccess<S>, call: OutgoingCall, header: unknown): boolean {
+  let h: CallHeader;
+  try {
+    h = readHeader(header, a.metaLimits(s), `response metadata of '${call.name}'`);
+  } catch (err) {
+    call.reject(err);
+    return false;
+  }
+  if (h.meta !== undefined) {
+    try {
+      call.onResponseMeta?.(h.meta);
+    } catch (err) {
+      call.reject(err);
+      return false;
+    }
+  }
+  return true;
 }
 
 /** A frame from the peer that could not be decoded (or is not a valid envelope). */

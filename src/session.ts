@@ -31,7 +31,6 @@ import type { Serving, SessionAccess } from "./serving.js";
 import type * as Inbound from "./session-inbound.js";
 import type { InboundAccess } from "./session-inbound.js";
 import { needsWalk } from "./refs/detect.js";
-import type * as ReadHeader from "./meta/read-header.js";
 import type * as Parts from "./serving-parts.js";
 import { json, type Serializer } from "./serializers/index.js";
 import { utf8Decode } from "./serializers/utf8.js";
@@ -167,7 +166,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
       withServing: (s, then) => s.#withServing(then),
       hold: (s, frame, wait) => s.#hold(frame, wait),
       pending: (s) => s.#pending,
-      answerMeta: (s, call, header) => s.#answerMeta(call, header),
+      metaLimits: (s) => s.#metaLimits,
+      errorReply: (s, id, wire) => s.#errorReply(id, wire),
       opening: (s) => s.#opening,
     };
   }
@@ -396,15 +396,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
     let header: unknown;
     try {
       decoded = serializer.decode(frame);
-      if (this.#headers && Array.isArray(decoded)) {
-        header = takeHeader(decoded);
-        // This side reads the headers of answers (the serving half those of calls): the reader loads with the first.
-        if (header !== undefined && HEADERS.m === undefined && (decoded[0] === Kind.Reply || decoded[0] === Kind.Error)) return this.#hold(frame, (k) => HEADERS.run(k));
-      }
       if (Array.isArray(decoded)) {
+        if (this.#headers) header = takeHeader(decoded);
         const kind = decoded[0] as unknown;
-        // Calls from the peer, cancels, references and streams: src/session-inbound.ts, loaded with the first.
-        if (kind === Kind.Call || kind === Kind.Notify || kind === Kind.Cancel || (this.#refsOn && ((typeof kind === "number" && kind >= 5 && kind <= 12) || (kind === Kind.Reply && decoded.length === 4)))) {
+        // Calls from the peer, cancels, references, streams and answers with metadata: src/session-inbound.ts, loaded with the first.
+        if (header !== undefined || kind === Kind.Call || kind === Kind.Notify || kind === Kind.Cancel || (this.#refsOn && ((typeof kind === "number" && kind >= 5 && kind <= 12) || (kind === Kind.Reply && decoded.length === 4)))) {
           inbound = decoded;
         }
       }
@@ -423,13 +419,12 @@ export class PeerSession implements ConnectionSink, SessionLike {
         const call = this.#pending.get(msg[1]);
         if (!call) return; // timed out or cancelled: the late reply is dropped
         this.#pending.delete(msg[1]);
-        const ok = header === undefined || this.#answerMeta(call, header);
         this.#refs?.endOutgoing(call);
-        if (ok) call.resolve(msg[2]);
+        call.resolve(msg[2]);
         return;
       }
       case Kind.Error:
-        return this.#errorReply(msg[1], msg[2], header);
+        return this.#errorReply(msg[1], msg[2]);
     }
   }
 
@@ -611,7 +606,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   // ---- internals: frames -----------------------------------------------
 
-  #errorReply(id: CallId | null, wire: WireError, header: unknown): void {
+  #errorReply(id: CallId | null, wire: WireError): void {
     if (id === null) {
       const err = fromWireError(wire);
       this.#peerSaid = err;
@@ -622,28 +617,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (!call) return;
     this.#pending.delete(id);
     this.#refs?.endOutgoing(call);
-    if (header !== undefined && !this.#answerMeta(call, header)) return;
     call.reject(fromWireError(wire));
-  }
-
-  /** Hand an answer's metadata to its call. False when the header was refused (the call is rejected). */
-  #answerMeta(call: OutgoingCall, header: unknown): boolean {
-    let h: CallHeader;
-    try {
-      h = (HEADERS.m as typeof ReadHeader).readHeader(header, this.#metaLimits, `response metadata of '${call.name}'`);
-    } catch (err) {
-      call.reject(err);
-      return false;
-    }
-    if (h.meta !== undefined) {
-      try {
-        call.onResponseMeta?.(h.meta);
-      } catch (err) {
-        call.reject(err);
-        return false;
-      }
-    }
-    return true;
   }
 
   /** Append a call's header; a peer that did not negotiate headers cannot take metadata or keys. */
@@ -702,7 +676,6 @@ const PARTS = new Lazy("serving parts (src/serving-parts.js)", async () => {
 const SERVING = new Lazy("serving half (src/serving.js)", async () => (await Promise.all([import("./serving.js"), PARTS.load()]))[0].Serving);
 const INBOUND = new Lazy("incoming calls and references (src/session-inbound.js)", (): Promise<typeof Inbound> => import("./session-inbound.js"));
 const WALK = new Lazy("encoding walk (src/refs/walk.js)", () => import("./refs/walk.js"));
-const HEADERS = new Lazy("call header reader (src/meta/read-header.js)", () => import("./meta/read-header.js"));
 
 /** Thrown inside send(): the value holds a reference or a stream, and the tables are not made yet. */
 const NEEDS_REFS: unique symbol = Symbol("wirecall.needsRefs");
