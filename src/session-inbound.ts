@@ -12,6 +12,7 @@ import { RpcError, fromWireError, type WireError } from "./errors.js";
 import type { CallHeader } from "./meta/header.js";
 import type { MetaLimits } from "./meta/limits.js";
 import { readHeader } from "./meta/read-header.js";
+import { replaceRefs } from "./refs/walk.js";
 import { Kind, validateEnvelope, type CallId, type Envelope } from "./protocol.js";
 import type { RefSession } from "./refs/ref-tables.js";
 import type { Serving } from "./serving.js";
@@ -19,6 +20,8 @@ import type { Serving } from "./serving.js";
 /** How this module reaches into its session (src/session.ts fills it in). */
 export interface InboundAccess<S> {
   refsOn(s: S): boolean;
+  /** The serializer is json (Map, Set and non-finite numbers are refused rather than sent changed). */
+  json(s: S): boolean;
   refs(s: S): RefSession | undefined;
   /** Make the reference tables now; false when their module is not loaded yet. */
   makeRefs(s: S): boolean;
@@ -156,4 +159,23 @@ export function undecodable<S extends SessionLike>(s: S, a: InboundAccess<S>, de
   const opening = a.opening(s);
   if (opening === undefined) s.fail(new RpcError(e.code, `undecodable frame from the server: ${e.message}`));
   else opening.undecodable(decoded, e, frame);
+}
+
+/** How the encoding walk names where a value sits, by the envelope index it starts from. */
+const ARG_NAMES: Record<number, string[]> = { 2: ["", "", "args", "kwargs"], 3: ["", "", "", "args", "kwargs"], 4: ["", "", "", "", "args", "kwargs"] };
+
+/**
+ * Encode the arguments of an outgoing call (from index `from` of `env`)
+ * that hold references, streams or values only the walk handles: through
+ * the reference tables when made, else the walk alone, which refuses what
+ * cannot travel on this connection.
+ */
+export function encode<S extends SessionLike>(s: S, a: InboundAccess<S>, env: unknown[], from: number, call: OutgoingCall): unknown[] {
+  const refs = a.refs(s);
+  return refs !== undefined ? refs.encode(env, from, ARG_NAMES[from] as string[], a.json(s), call) : walk(env, from, a.json(s));
+}
+
+/** The walk alone (no reference tables): refuses references, streams, and under json what json would change. */
+export function walk(env: unknown[], from: number, json: boolean): unknown[] {
+  return replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, json)[0];
 }

@@ -161,6 +161,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       },
       // src/session-inbound.ts's way in.
       refsOn: (s) => s.#refsOn,
+      json: (s) => s.#json,
       makeRefs: (s) => s.#makeRefs(),
       serving: (s, make) => (make && s.#makeServing(), s.#serving),
       withServing: (s, then) => s.#withServing(then),
@@ -280,20 +281,17 @@ export class PeerSession implements ConnectionSink, SessionLike {
     try {
       let env: unknown[] = call.kwargs === undefined ? [Kind.Call, id, call.name, call.args] : [Kind.Call, id, call.name, call.args, call.kwargs];
       if (target !== undefined) env = [5, id, target, call.name, call.args, null];
-      const from = target === undefined ? 3 : 4;
-      if (this.#refs) env = this.#refs.encode(env, from, ARG_NAMES[from] as string[], this.#json, call);
-      else if (needsWalk(env, from, this.#json)) env = this.#walk(env, from);
+      // References, streams and values only the walk can refuse: src/session-inbound.ts encodes them.
+      if (this.#refs !== undefined || needsWalk(env, 3, this.#json)) env = this.#special(env, target, call);
       if (target === undefined && (call.meta !== undefined || call.deadline !== undefined || call.key !== undefined)) env = this.#withHeader(env, call);
       frame = encodeFrame(this.#serializer as Serializer, env);
     } catch (err) {
-      if (err === NEEDS_REFS) {
-        if (this.#refsFailed) call.reject(this.#refsFailed);
+      if (err === NEEDS_MODULE) {
+        // With references on, this call and those after it wait in order for the tables; without,
+        // the walk only ever refuses what it found (it cannot travel here): no order to keep.
+        if (!this.#refsOn) INBOUND.run((e) => (e ? call.reject(e) : this.send(call, target)));
+        else if (this.#refsFailed) call.reject(this.#refsFailed);
         else this.#withRefs(() => this.send(call, target));
-        return;
-      }
-      if (err === NEEDS_WALK) {
-        // It only ever refuses here (what it found cannot travel on this connection): no order to keep.
-        WALK.run((e) => (e ? call.reject(e) : this.send(call, target)));
         return;
       }
       this.#refs?.endOutgoing(call);
@@ -316,10 +314,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (this.conn.requestReply) throw new RpcError("PROTOCOL_ERROR", `cannot send one-way call '${name}': this connection is lock-step request/reply (ZeroMQ REQ)`);
     const env = kwargs === undefined ? [Kind.Notify, name, args] : [Kind.Notify, name, args, kwargs];
     // A one-way call has no end to scope references by: none travel with it (the walk refuses them).
-    const w = needsWalk(env, 2, this.#json) ? (WALK.m ?? (await WALK.load())) : undefined;
+    const w = needsWalk(env, 2, this.#json) ? (INBOUND.m ?? (await INBOUND.load())) : undefined;
     let frame: Uint8Array;
     try {
-      w?.replaceRefs(env, 2, ARG_NAMES[2] as string[], undefined, this.#json);
+      w?.walk(env, 2, this.#json);
       frame = (this.#serializer as Serializer).encode(env);
     } catch (err) {
       throw this.#encodeError(name, err);
@@ -355,15 +353,14 @@ export class PeerSession implements ConnectionSink, SessionLike {
   }
 
   /**
-   * Walk an envelope that holds something special, before the reference
-   * tables exist: when the connection carries references, the tables load
-   * (the walk with them) and the call is sent again; otherwise the walk
-   * (loaded on its own) refuses what it found.
+   * Encode an envelope that holds something special (src/session-inbound.ts):
+   * a reference call, or values for the reference tables or the walk.
+   * Throws NEEDS_MODULE while what that takes is not loaded or made yet.
    */
-  #walk(env: unknown[], from: number): unknown[] {
-    if (this.#refsOn) throw NEEDS_REFS;
-    if (WALK.m === undefined) throw NEEDS_WALK;
-    return WALK.m.replaceRefs(env, from, ARG_NAMES[from] as string[], undefined, this.#json)[0];
+  #special(env: unknown[], target: number | undefined, call: OutgoingCall): unknown[] {
+    const m = INBOUND.m;
+    if (m === undefined || (this.#refsOn && this.#refs === undefined)) throw NEEDS_MODULE;
+    return m.encode(this, ACCESS, env, target === undefined ? 3 : 4, call);
   }
 
   /** Timeout or abort of a call sent on this connection: forget it, tell the peer if it can be told. */
@@ -541,7 +538,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
    */
   #withRefs(then: (err?: Error) => void): void {
     if (this.#refsFailed) return then(this.#refsFailed);
-    if (this.#makeRefs()) return then();
+    if (INBOUND.m !== undefined && this.#makeRefs()) return then();
     if (this.#refsWait !== undefined) {
       this.#refsWait.push(then);
       return;
@@ -554,7 +551,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       else this.#refsFailed = err;
       for (const w of waiting) w(err);
     };
-    REF_TABLES.run(done);
+    REF_TABLES.run((err) => (err === undefined ? INBOUND.run(done) : done(err)));
   }
 
   /** Hold `frame` and those after it (reading paused) until what `wait` waits for exists, then replay them in order. */
@@ -675,15 +672,9 @@ const PARTS = new Lazy("serving parts (src/serving-parts.js)", async () => {
 });
 const SERVING = new Lazy("serving half (src/serving.js)", async () => (await Promise.all([import("./serving.js"), PARTS.load()]))[0].Serving);
 const INBOUND = new Lazy("incoming calls and references (src/session-inbound.js)", (): Promise<typeof Inbound> => import("./session-inbound.js"));
-const WALK = new Lazy("encoding walk (src/refs/walk.js)", () => import("./refs/walk.js"));
 
-/** Thrown inside send(): the value holds a reference or a stream, and the tables are not made yet. */
-const NEEDS_REFS: unique symbol = Symbol("wirecall.needsRefs");
-/** Thrown inside send(): the value needs the walk, not loaded yet. */
-const NEEDS_WALK: unique symbol = Symbol("wirecall.needsWalk");
-
-/** How the encoding walk names where a value sits, by the envelope index it starts from. */
-const ARG_NAMES: Record<number, string[]> = { 2: ["", "", "args", "kwargs"], 3: ["", "", "", "args", "kwargs"], 4: ["", "", "", "", "args", "kwargs"] };
+/** Thrown inside send(): the value needs src/session-inbound.ts (and the reference tables, when on), not loaded or made yet. */
+const NEEDS_MODULE: unique symbol = Symbol("wirecall.needsModule");
 
 /** The live-export limit is its own error, not an encoding failure. */
 function isLimit(e: unknown): e is RpcError {
