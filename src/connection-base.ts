@@ -24,7 +24,10 @@
  *
  * Runs in browsers too: nothing here may import node:*.
  */
+import type * as Early from "./connection-early.js";
+import type { EarlyAccess, EarlyRead } from "./connection-early.js";
 import { RpcError } from "./errors.js";
+import { Lazy } from "./lazy.js";
 import type { Connection, ConnectionSink } from "./transport.js";
 
 /** Tuning a transport passes to {@link ConnectionBase}. */
@@ -37,7 +40,10 @@ export interface ConnectionBaseOptions {
   holdBeforeOpen?: number;
 }
 
-type EarlyRead = { resolve: (frame: Uint8Array) => void; reject: (err: unknown) => void; maxLength: number };
+/** Set in ConnectionBase's static block. */
+let ACCESS: EarlyAccess<ConnectionBase>;
+/** The handshake read, loaded by the first one: only transports with a handshake (authkey) run it. */
+const EARLY = new Lazy("handshake read (src/connection-early.js)", (): Promise<typeof Early> => import("./connection-early.js"));
 
 /** The transport is up. */
 const LIVE = 0;
@@ -73,6 +79,23 @@ export abstract class ConnectionBase implements Connection {
   readonly #holdBeforeOpen: number;
   // One bound function for every schedule: no closure per flush.
   readonly #flushTask = (): void => this.#flush();
+
+  static {
+    ACCESS = {
+      busy: (c) => c.#sink !== undefined || c.#early !== undefined,
+      take: (c) => {
+        if (c.#head === c.#held.length) return undefined;
+        const frame = c.#shift();
+        if (c.#readPaused && c.#state === LIVE && !c.#overBudget()) c.#startReading();
+        return frame;
+      },
+      gone: (c) => (c.#state === LIVE ? undefined : (c.#closeErr ?? closedError())),
+      wait: (c, early) => {
+        c.#early = early;
+        if (c.#readPaused) c.#startReading();
+      },
+    };
+  }
 
   constructor(options: ConnectionBaseOptions = {}) {
     this.#holdBeforeOpen = options.holdBeforeOpen ?? 0;
@@ -122,8 +145,7 @@ export abstract class ConnectionBase implements Connection {
     const early = this.#early;
     if (early) {
       this.#early = undefined;
-      if (frame.byteLength > early.maxLength) early.reject(tooLong(frame, early.maxLength));
-      else early.resolve(frame);
+      early.resolve(frame);
       return;
     }
     this.#held.push(frame);
@@ -174,19 +196,8 @@ export abstract class ConnectionBase implements Connection {
    * with the close reason when the connection ends first.
    */
   protected receiveBeforeOpen(maxLength: number): Promise<Uint8Array> {
-    if (this.#sink || this.#early) {
-      return Promise.reject(new RpcError("INTERNAL_ERROR", "a handshake read after open() or while another read waits"));
-    }
-    if (this.#head < this.#held.length) {
-      const frame = this.#shift();
-      if (this.#readPaused && this.#state === LIVE && !this.#overBudget()) this.#startReading();
-      return frame.byteLength > maxLength ? Promise.reject(tooLong(frame, maxLength)) : Promise.resolve(frame);
-    }
-    if (this.#state !== LIVE) return Promise.reject(this.#closeErr ?? closedError());
-    return new Promise((resolve, reject) => {
-      this.#early = { resolve, reject, maxLength };
-      if (this.#readPaused) this.#startReading();
-    });
+    const m = EARLY.m;
+    return m !== undefined ? m.receive(this, ACCESS, maxLength) : EARLY.load().then((l) => l.receive(this, ACCESS, maxLength));
   }
 
   // ---- Connection --------------------------------------------------------
@@ -313,8 +324,4 @@ export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
 
 function closedError(): RpcError {
   return new RpcError("CONNECTION_CLOSED", "the connection is closed");
-}
-
-function tooLong(frame: Uint8Array, max: number): RpcError {
-  return new RpcError("PAYLOAD_TOO_LARGE", `handshake message of ${frame.byteLength} bytes exceeds ${max}`);
 }
