@@ -52,18 +52,20 @@ export function inbound<S extends SessionLike>(s: S, a: InboundAccess<S>, decode
       const kind = decoded[0] as unknown;
       const refFrame = typeof kind === "number" && kind >= 5 && kind <= 12;
       const listed = (kind === Kind.Call && decoded.length === 6) || (kind === Kind.Reply && decoded.length === 4);
-      // The first reference or stream either way: this frame and those after it wait for the tables.
-      if ((refFrame || listed) && a.refs(s) === undefined && !a.makeRefs(s)) return a.hold(s, frame);
-      const refs = a.refs(s);
-      if (refFrame && refs !== undefined) {
-        if (kind !== 5) return refs.frame(decoded);
-        const serving = a.serving(s, true);
-        if (serving === undefined) return a.hold(s, frame, (k) => a.withServing(s, k));
-        // Calls on this side's references take the same in-flight slots and queue as calls.
-        const rc = refs.parseRefCall(decoded);
-        return serving.incoming(rc.id, rc.name, rc.args, undefined, frame.byteLength, rc.refs, rc.target, decoded);
+      if (refFrame || listed) {
+        // The first reference or stream either way: this frame and those after it wait for the tables.
+        if (a.refs(s) === undefined && !a.makeRefs(s)) return a.hold(s, frame);
+        if (refFrame) {
+          const refs = a.refs(s) as RefSession;
+          if (kind !== 5) return refs.frame(decoded);
+          const serving = a.serving(s, true);
+          if (serving === undefined) return a.hold(s, frame, (k) => a.withServing(s, k));
+          // Calls on this side's references take the same in-flight slots and queue as calls.
+          const rc = refs.parseRefCall(decoded);
+          return serving.incoming(rc.id, rc.name, rc.args, undefined, frame.byteLength, rc.refs, rc.target, decoded);
+        }
+        refList = decoded.pop();
       }
-      if (listed) refList = decoded.pop();
     }
     msg = validateEnvelope(decoded);
   } catch (err) {
