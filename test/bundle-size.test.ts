@@ -83,17 +83,19 @@ describe("browser bundle of connect from wirecall/ws", () => {
     for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
   });
 
-  // The first chunk is ~44.6 KB (44,586 bytes, December 2026; was ~81, then
-  // ~63, then 46.6): streams and references, the serving half, the server's
-  // opening, the encoding walk, the error encoder, metadata checks, the header
-  // reader, reconnection, objects by URL, other protocols' clients, the HMAC
-  // handshake and retries load on first use. What a page pays before its
-  // first call is now the client session (~9.9 KB), options and errors
+  // The first chunk is ~43.0 KB (43,006 bytes, December 2026; was ~81, then
+  // ~63, then 46.6, 44.6): streams and references, the serving half, the
+  // server's opening, calls and frames from the peer (session-inbound), the
+  // encoding walk, the error encoder, metadata checks, the header reader,
+  // reconnection, objects by URL, other protocols' clients, the HMAC handshake
+  // and its early reads, and retries load on first use (bundle-browser-load
+  // checks in Chromium that a plain call fetches none of them). What a page
+  // pays before its first call is now the client session (~8.5 KB), options and errors
   // (~5 KB), the proxy, caller and facade (~7.6 KB), the JSON serializer with
   // its decode budgets (~5.5 KB), connect with the URL registry and resolvers
   // (~2.6 KB) and the ws transport on the connection base (~7.3 KB). Marked
   // todo (reported, not failing) until it is 40 KB.
-  it("is at most 40 KB minified", { todo: "the client session, options, errors, proxy, caller and the JSON serializer are ~44.6 KB (44,586 bytes) before any lazy chunk" }, async () => {
+  it("is at most 40 KB minified", { todo: "the client session, options, errors, proxy, caller and the JSON serializer are ~43.0 KB (43,006 bytes) before any lazy chunk" }, async () => {
     const { initial } = await splitBundle();
     assert.ok(initial <= LIMIT, `initial load is ${initial} bytes, over ${LIMIT}`);
   });
