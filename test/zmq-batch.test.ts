@@ -13,8 +13,9 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { pack, unpack } from "msgpackr";
 import { Dealer, Router } from "zeromq";
-import { RPCHandler, RpcError, connect, serve, type Server as RpcServer } from "../src/index.js";
+import { RpcError, connect, serve, type Server as RpcServer } from "../src/index.js";
 import { encodeBatch, splitBatch } from "../transports/zmq/frames.js";
+import { addEchoHandler } from "./support/handlers.js";
 
 const MSGPACK_TAG = 6; // {"wirecall":1,"serializer":"msgpack","tags":1}
 const HELLO = Buffer.from('{"wirecall":1,"serializer":"msgpack","tags":1}');
@@ -34,21 +35,13 @@ function entries(payloads: Uint8Array[]): Buffer {
   return Buffer.from(out);
 }
 
-function handler(): RPCHandler {
-  const h = new RPCHandler();
-  h.register(function add(x: number, y: number) {
-    return x + y;
-  });
-  return h;
-}
-
 describe("zmq batches: a real server and a raw DEALER", () => {
   let server: RpcServer;
   let keyed: RpcServer;
   const socks: Dealer[] = [];
   before(async () => {
-    server = await serve(handler(), "zmq+tcp://127.0.0.1:0");
-    keyed = await serve(handler(), "zmq+tcp://127.0.0.1:0", { authkey: "batch-key" });
+    server = await serve(addEchoHandler(), "zmq+tcp://127.0.0.1:0");
+    keyed = await serve(addEchoHandler(), "zmq+tcp://127.0.0.1:0", { authkey: "batch-key" });
   });
   after(async () => {
     for (const s of socks) s.close();
