@@ -7,7 +7,7 @@
 import type { AnyRemote, Caller, Remote } from "./call-types.js";
 import { createFacade } from "./facade.js";
 import { isFrontEnd } from "./front-end.js";
-import { CONNECT_OPTIONS, resolveOptions } from "./options.js";
+import { CONNECT_OPTIONS, readOptions } from "./options.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
 import type { ConnectOptionsByScheme, LooseOptions, SchemeOf, TransportOptions } from "./transport.js";
@@ -53,7 +53,10 @@ export async function connect<T = never, U extends string | URL = string | URL>(
   const declared = transport.options?.connect;
   const core = isFrontEnd(transport) && declared ? undefined : CONNECT_OPTIONS;
   const specs = { ...core, ...declared, ...client?.options };
-  const opts = resolveOptions(ep.url, options, specs, `connect("${ep.scheme}://...")`, declared !== undefined) as ProxyOptions & LooseOptions;
+  const opts = Object.create(null) as ProxyOptions & LooseOptions;
+  const problem = readOptions(ep.url, options, specs, declared !== undefined, undefined, opts);
+  // The refusal's words load only now (src/option-errors.ts): a page whose options are right never fetches them.
+  if (problem) throw (await import("./option-errors.js")).optionError(problem, specs, `connect("${ep.scheme}://...")`);
   // A front-end's or a profile's caller (src/other-clients.ts, loaded only then).
   if (isFrontEnd(transport) || client) return (await (await import("./other-clients.js")).connectOther(transport, ep.url, opts, client, forObject)) as Facade;
   if (opts.telemetry) {

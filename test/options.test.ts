@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type Server } from "../src/index.js";
-import { nearestName } from "../src/options.js";
+import { nearestName } from "../src/option-errors.js";
 import "../transports/memory/index.js";
 import "../transports/tcp/index.js";
 import "../transports/ws/index.js";
@@ -126,6 +126,44 @@ describe("options", () => {
     await c.$close();
     // A client option in a served query is still checked.
     await assert.rejects(serve(h, "ws://127.0.0.1:0?serializer=1&reconnect=maybe"), invalidOption("reconnect"));
+  });
+
+  // connect words a refusal with a lazily loaded module (src/option-errors.ts), serve
+  // synchronously: both must say exactly the same, for every kind of refusal.
+  it("connect and serve word each refusal the same, exactly", async () => {
+    const h = new RPCHandler();
+    const cases: [query: string, options: Record<string, unknown>, code: string, message: string][] = [
+      ["?authkey=k", {}, "INVALID_URL", "'authkey' must not be in a URL (URLs get logged); pass it as an option or environment variable"],
+      ["?onError=x", {}, "INVALID_OPTION", "option 'onError' cannot be given in a URL's query string; pass it as an option"],
+      ["?timout=5", {}, "INVALID_OPTION", `unknown query option 'timout' in WHERE: did you mean 'timeout'?`],
+      ["?maxInFlight=many", {}, "INVALID_OPTION", "query option 'maxInFlight' must be a non-negative number, got 'many'"],
+      ["?telemetry=maybe", {}, "INVALID_OPTION", "query option 'telemetry' must be true or false (1/0, yes/no), got 'maybe'"],
+      ["", { maxInFlight: "8" }, "INVALID_OPTION", "option 'maxInFlight' must be a non-negative number, got '8'"],
+      ["", { maxFrameSize: null }, "INVALID_OPTION", "option 'maxFrameSize' must be a non-negative number, got null"],
+      ["", { authkey: 7 }, "INVALID_OPTION", "option 'authkey' must be a string or a Uint8Array or false, got 7"],
+      ["", { telemetry: () => 1 }, "INVALID_OPTION", "option 'telemetry' must be a boolean or an object, got a function"],
+      ["", { maxInFlihgt: 8 }, "INVALID_OPTION", "unknown option 'maxInFlihgt' in WHERE: did you mean 'maxInFlight'?"],
+    ];
+    for (const [query, options, code, message] of cases) {
+      for (const [where, run] of [
+        ['connect("tcp://...")', () => connect(`tcp://127.0.0.1:1${query}`, options)],
+        ['serve("tcp://...")', () => serve(h, `tcp://127.0.0.1:0${query}`, options)],
+      ] as const) {
+        await assert.rejects(run(), (e: unknown) => {
+          assert.ok(e instanceof RpcError, String(e));
+          assert.equal(e.code, code);
+          assert.equal(e.message, message.replace("WHERE", where));
+          return true;
+        });
+      }
+    }
+    // A far miss lists every option the call takes, sorted.
+    await assert.rejects(connect("ws://127.0.0.1:1", { frobnicate: 1 } as Record<string, unknown>), (e: RpcError) => {
+      const known = /\(known: (.*)\)$/.exec(e.message)?.[1]?.split(", ") ?? [];
+      assert.ok(known.includes("keepAlive") && known.includes("timeout"), e.message);
+      assert.deepEqual(known, [...known].sort());
+      return true;
+    });
   });
 
   it("good options from the query string still apply", async () => {

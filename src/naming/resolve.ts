@@ -7,7 +7,8 @@
  * `tcp://127.0.0.1:9090`. Like Pyro, the name is resolved once, at connect.
  */
 import { RpcError } from "../errors.js";
-import { CONNECT_OPTIONS, resolveOptions } from "../options.js";
+import { resolveOptions } from "../option-errors.js";
+import { CONNECT_OPTIONS } from "../options.js";
 import { SERVE_OPTIONS } from "../serve-options.js";
 import type { UrlResolver } from "../url-resolvers.js";
 import { defaultNameServerUrl, locateNS, nameServerUrl, NameServerClient, type LocateOptions } from "./locate.js";
