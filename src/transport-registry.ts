@@ -1,7 +1,7 @@
 /**
  * URL scheme -> transport (framed) or front-end (request/response), and the
  * query-string options of an endpoint URL. Built-in transports load on
- * first use through the package's own subpath exports.
+ * first use through the package's own subpath exports (./transport-builtins.ts).
  */
 import { RpcError } from "./errors.js";
 import { isFrontEnd, type FrontEnd } from "./front-end.js";
@@ -11,24 +11,6 @@ import type { Transport } from "./transport.js";
 export type AnyTransport = Transport | FrontEnd;
 
 const transports = new Map<string, AnyTransport>();
-
-// Built-in transports load on first use through the package's own subpath
-// exports, so a browser bundle or an install without zeromq never loads what
-// it does not use. The specifier is computed to keep bundlers from inlining it.
-const BUILTIN: Record<string, string> = {
-  mem: "memory",
-  tcp: "tcp",
-  tls: "tcp",
-  ws: "ws",
-  wss: "ws",
-  "zmq+tcp": "zmq",
-  "zmq+ipc": "zmq",
-  "xmlrpc+http": "xmlrpc",
-  "xmlrpc+https": "xmlrpc",
-  pyro: "pyro4",
-  nats: "nats",
-  "nats+tls": "nats",
-};
 
 /** Refuse `user:password@` in a URL unless the transport uses it (URLs get logged). */
 export function refuseCredentials(url: URL, transport: AnyTransport): void {
@@ -55,23 +37,17 @@ export async function getTransport(scheme: string): Promise<Transport> {
   return t;
 }
 
-/** The transport or front-end for a URL scheme, loading a built-in one if needed. */
+/**
+ * The transport or front-end for a URL scheme, loading a built-in one if
+ * needed (src/transport-builtins.ts, loaded only then: a page that registered
+ * its transport never fetches it).
+ */
 export async function lookupScheme(scheme: string): Promise<AnyTransport> {
   const known = transports.get(scheme);
   if (known) return known;
-  const sub = Object.prototype.hasOwnProperty.call(BUILTIN, scheme) ? BUILTIN[scheme] : undefined;
-  if (!sub) throw new RpcError("INVALID_URL", `no transport for scheme '${scheme}:' (known: ${[...new Set([...Object.keys(BUILTIN), ...transports.keys()])].join(", ")})`);
-  const specifier = `wirecall/${sub}`;
-  let mod: { transport?: AnyTransport };
-  try {
-    mod = (await import(specifier)) as { transport?: AnyTransport };
-  } catch (err) {
-    if (err instanceof RpcError) throw err;
-    throw new RpcError("INVALID_URL", `cannot load the transport for '${scheme}:' from ${specifier}`, { cause: err });
-  }
-  if (!mod.transport) throw new RpcError("INTERNAL_ERROR", `${specifier} exports no transport`);
-  registerTransport(mod.transport);
-  return transports.get(scheme) ?? mod.transport;
+  const t = await (await import("./transport-builtins.js")).loadBuiltin(scheme, transports.keys());
+  registerTransport(t);
+  return transports.get(scheme) ?? t;
 }
 
 /** Parse a URL (its query string is read by `serve`/`connect` against the transport's declared options). */

@@ -83,6 +83,17 @@ describe("browser bundle of connect from wirecall/ws", () => {
     for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
   });
 
+  // A refused option's words (the typo suggestion) and the loader of the
+  // built-in transports (a page registers its own): only on failure, or a
+  // scheme no transport registered.
+  it("loads the option refusal's words and the built-in transports' loader only when used", async () => {
+    const { eager: inputs, lazy } = await splitBundle();
+    const modules = ["dist/src/option-errors.js", "dist/src/transport-builtins.js"];
+    const eager = inputs.filter((p) => modules.includes(p));
+    assert.deepEqual(eager, [], `a page that connects with good options loads: ${eager.join(", ")}`);
+    for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
+  });
+
   // The first chunk is ~43.0 KB (43,006 bytes, December 2026; was ~81, then
   // ~63, then 46.6, 44.6): streams and references, the serving half, the
   // server's opening, calls and frames from the peer (session-inbound), the
