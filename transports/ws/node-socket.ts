@@ -6,6 +6,7 @@
  */
 import type { WebSocket } from "ws";
 import { RpcError } from "../../src/transport-sdk.js";
+import { installBulkReader } from "./bulk-reader.js";
 import { FrameWriter, type RawSocket } from "./frame-writer.js";
 import type { WsSocket, WsSocketEvents } from "./ws-socket.js";
 
@@ -47,10 +48,13 @@ export class NodeWsSocket implements WsSocket {
     // `_socket` is the net/tls socket `ws` runs over, set before 'open'.
     const raw = (ws as unknown as { _socket?: RawSocket })._socket;
     if (raw && typeof raw.write === "function" && typeof raw.cork === "function") this.#writer = new FrameWriter(raw, this.#client, this.#written, this.#isOpen);
-    ws.on("message", (data: Buffer) => {
+    const message = (data: Buffer): void => {
       this.#alive = true;
       events.message(data);
-    });
+    };
+    ws.on("message", message);
+    // Large binary messages skip `ws`'s receiver (bulk-reader.ts says why); the rest still go through it.
+    installBulkReader(ws, message);
     ws.on("pong", () => {
       this.#alive = true;
     });
