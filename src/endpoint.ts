@@ -7,7 +7,7 @@
 import type { AnyRemote, Caller, Remote } from "./call-types.js";
 import { createFacade } from "./facade.js";
 import { isFrontEnd } from "./front-end.js";
-import { CONNECT_OPTIONS, readOptions } from "./options.js";
+import { CONNECT_OPTIONS, readExplicit } from "./options.js";
 import { RPCProxy, type ProxyOptions } from "./proxy.js";
 import { lookupScheme, parseEndpoint, refuseCredentials } from "./transport-registry.js";
 import type { ConnectOptionsByScheme, LooseOptions, SchemeOf, TransportOptions } from "./transport.js";
@@ -54,8 +54,10 @@ export async function connect<T = never, U extends string | URL = string | URL>(
   const core = isFrontEnd(transport) && declared ? undefined : CONNECT_OPTIONS;
   const specs = { ...core, ...declared, ...client?.options };
   const opts = Object.create(null) as ProxyOptions & LooseOptions;
-  const problem = readOptions(ep.url, options, specs, declared !== undefined, undefined, opts);
-  // The refusal's words load only now (src/option-errors.ts): a page whose options are right never fetches them.
+  const strict = declared !== undefined;
+  // The query string's reader loads only for a URL that has one (src/option-query.ts), and the words
+  // of a refusal only for a refused option (src/option-errors.ts): a plain page fetches neither.
+  const problem = (ep.url.search === "" ? undefined : (await import("./option-query.js")).readQuery(ep.url, specs, strict, undefined, opts)) ?? readExplicit(options, specs, strict, opts);
   if (problem) throw (await import("./option-errors.js")).optionError(problem, specs, `connect("${ep.scheme}://...")`);
   // A front-end's or a profile's caller (src/other-clients.ts, loaded only then).
   if (isFrontEnd(transport) || client) return (await (await import("./other-clients.js")).connectOther(transport, ep.url, opts, client, forObject)) as Facade;

@@ -7,7 +7,8 @@
  * a page (`serve`, transports' servers, the name lookup) import it directly.
  */
 import { RpcError } from "./errors.js";
-import { fits, readOptions, typesOf, type OptionProblem, type OptionSource, type OptionSpec, type OptionSpecs } from "./options.js";
+import { readQuery } from "./option-query.js";
+import { fits, readExplicit, typesOf, type OptionProblem, type OptionSource, type OptionSpec, type OptionSpecs } from "./options.js";
 
 /** Edit distance, small inputs only (option names). */
 function distance(a: string, b: string): number {
@@ -77,7 +78,7 @@ function unreadable(name: string, spec: OptionSpec, text: string): RpcError {
 }
 
 /**
- * The error for a problem {@link readOptions} found, given the same `specs`
+ * The error for a problem `readQuery` or `readExplicit` found, given the same `specs`
  * and `forClients`; `where` names the call (`connect("ws://...")`).
  */
 export function optionError(p: OptionProblem, specs: OptionSpecs, where: string, forClients?: OptionSpecs): RpcError {
@@ -96,13 +97,15 @@ export function optionError(p: OptionProblem, specs: OptionSpecs, where: string,
 }
 
 /**
- * The options one `serve`/`connect` runs with (see {@link readOptions}),
- * throwing the `INVALID_OPTION` (or, for a secret in the query string,
- * `INVALID_URL`) error of the first one refused.
+ * The options one `serve`/`connect` runs with: the URL's query string, then
+ * `explicit` over it, each checked against `specs` (see `readQuery`, which
+ * also says what `forClients` is, and `readExplicit`), throwing the
+ * `INVALID_OPTION` (or, for a secret in the query string, `INVALID_URL`)
+ * error of the first one refused.
  */
 export function resolveOptions(url: URL, explicit: object, specs: OptionSpecs, where: string, strict = true, forClients?: OptionSpecs): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  const problem = readOptions(url, explicit, specs, strict, forClients, out);
+  const problem = readQuery(url, specs, strict, forClients, out) ?? readExplicit(explicit, specs, strict, out);
   if (problem) throw optionError(problem, specs, where, forClients);
   return out;
 }

@@ -83,12 +83,13 @@ describe("browser bundle of connect from wirecall/ws", () => {
     for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
   });
 
-  // A refused option's words (the typo suggestion) and the loader of the
-  // built-in transports (a page registers its own): only on failure, or a
-  // scheme no transport registered.
-  it("loads the option refusal's words and the built-in transports' loader only when used", async () => {
+  // A refused option's words (the typo suggestion), the query string's
+  // options (this page's URL has none) and the loader of the built-in
+  // transports (a page registers its own): only on failure, for a URL with
+  // a query string, or a scheme no transport registered.
+  it("loads the option refusal's words, the query reader and the built-in transports' loader only when used", async () => {
     const { eager: inputs, lazy } = await splitBundle();
-    const modules = ["dist/src/option-errors.js", "dist/src/transport-builtins.js"];
+    const modules = ["dist/src/option-errors.js", "dist/src/option-query.js", "dist/src/transport-builtins.js"];
     const eager = inputs.filter((p) => modules.includes(p));
     assert.deepEqual(eager, [], `a page that connects with good options loads: ${eager.join(", ")}`);
     for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
