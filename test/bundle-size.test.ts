@@ -3,8 +3,7 @@
  * the JSON serializer, bundled and minified by esbuild, carries no Python
  * recipe, pickle, XML-RPC or Node built-in code (those live in protocols/
  * and transports/, which the core never imports), loads msgpackr and
- * superjson only when a serializer names them, and (not yet: see the todo
- * below) stays within 40 KB.
+ * superjson only when a serializer names them, and stays within 40 KB.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -95,19 +94,20 @@ describe("browser bundle of connect from wirecall/ws", () => {
     for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
   });
 
-  // The first chunk is ~43.0 KB (43,006 bytes, December 2026; was ~81, then
-  // ~63, then 46.6, 44.6): streams and references, the serving half, the
-  // server's opening, calls and frames from the peer (session-inbound), the
-  // encoding walk, the error encoder, metadata checks, the header reader,
-  // reconnection, objects by URL, other protocols' clients, the HMAC handshake
-  // and its early reads, and retries load on first use (bundle-browser-load
-  // checks in Chromium that a plain call fetches none of them). What a page
-  // pays before its first call is now the client session (~8.5 KB), options and errors
-  // (~5 KB), the proxy, caller and facade (~7.6 KB), the JSON serializer with
-  // its decode budgets (~5.5 KB), connect with the URL registry and resolvers
-  // (~2.6 KB) and the ws transport on the connection base (~7.3 KB). Marked
-  // todo (reported, not failing) until it is 40 KB.
-  it("is at most 40 KB minified", { todo: "the client session, options, errors, proxy, caller and the JSON serializer are ~43.0 KB (43,006 bytes) before any lazy chunk" }, async () => {
+  // The first chunk is ~40.7 KB (40,707 bytes, December 2026; was ~81, then
+  // ~63, then 46.6, 44.6, 43.0): streams and references, the serving half,
+  // the server's opening, calls and frames from the peer (session-inbound),
+  // the encoding walk, the error encoder, metadata checks, the header
+  // reader, reconnection, objects by URL, other protocols' clients, the HMAC
+  // handshake and its early reads, retries, the query-string reader, the
+  // words of a refused option and the built-in transports' loader load on
+  // first use (bundle-browser-load checks in Chromium that a plain call
+  // fetches none of them). What a page pays before its first call is the
+  // client session (~8.5 KB), the proxy, caller and facade (~7.6 KB), the ws
+  // transport on the connection base (~7.2 KB), the JSON serializer with its
+  // decode budgets and encode check (~5.5 KB), errors (~1.7 KB), connect with
+  // the option check, the URL registry and resolvers (~3.5 KB).
+  it("is at most 40 KB minified", async () => {
     const { initial } = await splitBundle();
     assert.ok(initial <= LIMIT, `initial load is ${initial} bytes, over ${LIMIT}`);
   });
