@@ -227,13 +227,19 @@ export class Serving<S = unknown> {
     if (handler !== undefined && call.target === undefined && call.deadline === undefined) {
       // The plain call: a method that returns a value is answered now, with no promise and no closure made.
       let result: unknown;
+      let then: unknown;
       try {
         result = handler.dispatchNow(call);
+        if (result instanceof Promise) return this.#settle(call, result);
+        // `await` reads a thenable's `then` once: so does this (a getter runs once; its throw fails the call).
+        if (result !== null && (typeof result === "object" || typeof result === "function")) then = (result as { then?: unknown }).then;
       } catch (err) {
         return this.#finish(call, undefined, err ?? new Error(String(err)));
       }
-      if (!isThenable(result)) return this.#finish(call, result, undefined);
-      return this.#settle(call, result instanceof Promise ? result : Promise.resolve(result));
+      if (typeof then !== "function") return this.#finish(call, result, undefined);
+      const thenable = result as object;
+      const adopt = then as (resolve: (v: unknown) => void, reject: (e: unknown) => void) => unknown;
+      return this.#settle(call, new Promise((resolve, reject) => void adopt.call(thenable, resolve, reject)));
     }
     const done =
       call.target !== undefined
@@ -421,13 +427,6 @@ function mayHoldRefs(v: unknown, json: boolean): boolean {
     default:
       return false;
   }
-}
-
-/** A value `await` would wait on: a Promise, or an object with a callable `then`. */
-function isThenable(v: unknown): boolean {
-  if (v instanceof Promise) return true;
-  if (v === null || (typeof v !== "object" && typeof v !== "function")) return false;
-  return typeof (v as { then?: unknown }).then === "function";
 }
 
 /** The live-export limit is its own error, not an encoding failure. */

@@ -83,6 +83,36 @@ describe("RPCHandler.dispatchNow", () => {
     }
   });
 
+  it("over tcp: a returned thenable's `then` is read once, as `await` reads it; a throwing getter fails that call only", async () => {
+    let reads = 0;
+    const h = new RPCHandler();
+    h.register("thenable", (v: number) => ({
+      get then() {
+        reads++;
+        return (resolve: (x: number) => void) => resolve(v * 2);
+      },
+    }));
+    h.register("badThen", () => ({
+      get then(): never {
+        reads++;
+        throw new RangeError("then getter failed");
+      },
+    }));
+    h.register("add", (a: number, b: number) => a + b);
+    const server = await serve(h, "tcp://127.0.0.1:0");
+    const proxy = await connect(server.url, { serializer: "msgpack" });
+    try {
+      assert.equal(await proxy.thenable(21), 42);
+      assert.equal(reads, 1, "the getter ran once for one call");
+      await assert.rejects(proxy.badThen(), (e: unknown) => (e as Error).name === "RangeError" && /then getter failed/.test((e as Error).message));
+      assert.equal(reads, 2);
+      assert.equal(await proxy.add(2, 3), 5, "the connection serves on");
+    } finally {
+      await proxy.$close();
+      await server.close();
+    }
+  });
+
   it("over tcp: sync and async methods, sync and async errors, many calls in flight, answered by id", async () => {
     const h = new RPCHandler();
     h.register("add", (a: number, b: number) => a + b);
