@@ -2,6 +2,7 @@ import { Packr } from "msgpackr";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
 import { checkEncodable } from "./expansion.js";
 import { MSGPACK_WALK } from "./rich-walks.js";
+import { fastDecode, fastFits, MISS } from "./msgpack-fast.js";
 import { packParts } from "./msgpack-parts.js";
 import { scanMsgpack } from "./msgpack-scan.js";
 import type { Serializer } from "./serializer.js";
@@ -34,6 +35,8 @@ const packr = new Packr({
  */
 export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer {
   const limits = resolveDecodeLimits(overrides);
+  // Small frames of small values are decoded directly (./msgpack-fast.ts), when the limits let all of them through.
+  const fast = fastFits(limits);
   return {
     name: "msgpack",
     binary: true,
@@ -49,6 +52,10 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
       return packParts(packr, value);
     },
     decode(frame) {
+      if (fast) {
+        const v = fastDecode(frame);
+        if (v !== MISS) return v;
+      }
       scanMsgpack(frame, limits);
       try {
         return packr.unpack(frame);
