@@ -4,6 +4,8 @@
  * whatever it takes it must build exactly as msgpackr does, and only frames
  * the full path accepts; it gives up on the rest, which then meet every
  * check of the full path (the decode limits included, for small frames too).
+ * And its encode twin: a flat array of scalars skips the encode check only
+ * where that check could not refuse it.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -99,6 +101,18 @@ describe("msgpack small-frame decoder", () => {
     const f = msgpack.encode([0, 1, "add", [1, 2]]);
     assert.throws(() => msgpack.decode(f.subarray(0, f.length - 1)), (e: unknown) => e instanceof RpcError && e.code === "PROTOCOL_ERROR" && /msgpack frame refused/.test(e.message));
     assert.throws(() => msgpack.decode(Uint8Array.from([...f, 0])), (e: unknown) => e instanceof RpcError && e.code === "PROTOCOL_ERROR" && /after the value/.test(e.message));
+  });
+
+  it("encode: an array of scalars goes straight to msgpackr, within the limits the encode check applies", () => {
+    assert.deepEqual(Buffer.from(msgpack.encode([1, 7, 3])), Buffer.from(packr.pack([1, 7, 3])));
+    const few = createMsgpack({ maxElements: 3 });
+    // The array and its three members are four values: over the limit, flat or not.
+    for (const f of [(v: unknown) => few.encode(v), (v: unknown) => few.encodeParts?.(v)]) {
+      assert.throws(() => f([1, 2, 3]), (e: unknown) => e instanceof RpcError && e.code === "SERIALIZE_ERROR" && /maxElements/.test(e.message));
+      assert.deepEqual(Buffer.from(f([1, 2]) as Uint8Array), Buffer.from(packr.pack([1, 2])));
+    }
+    // A typed array other than bytes is refused whether or not it sits in a flat-looking envelope.
+    assert.throws(() => msgpack.encodeParts?.([1, 1, new Float64Array(2)]), (e: unknown) => e instanceof RpcError && e.code === "SERIALIZE_ERROR");
   });
 
   it("gives up on a large hostile frame within its first values (cost independent of the frame's size)", () => {

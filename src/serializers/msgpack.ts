@@ -37,10 +37,14 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
   const limits = resolveDecodeLimits(overrides);
   // Small frames of small values are decoded directly (./msgpack-fast.ts), when the limits let all of them through.
   const fast = fastFits(limits);
+  // An array of scalars is all the encode check would count (itself and its members, depth 1):
+  // one this long passes it, and holds no binary value for packParts to find.
+  const flatMax = limits.maxDepth >= 1 && limits.maxContainers >= 1 ? Math.min(limits.maxElements, limits.maxExpandedElements) - 1 : -1;
   return {
     name: "msgpack",
     binary: true,
     encode(value) {
+      if (isFlat(value, flatMax)) return packr.pack(value);
       // Refuses typed arrays other than bytes (msgpackr would fill most of
       // their bin from uninitialised memory) and shared-reference DAGs that
       // would be written out exponentially.
@@ -48,6 +52,7 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
       return packr.pack(value);
     },
     encodeParts(value) {
+      if (isFlat(value, flatMax)) return packr.pack(value);
       checkEncodable(value, limits, MSGPACK_WALK);
       return packParts(packr, value);
     },
@@ -64,6 +69,16 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
       }
     },
   };
+}
+
+/** An array of at most `max` members, none an object or array: a plain answer (`[1, id, 3]`), a cancel. */
+function isFlat(v: unknown, max: number): boolean {
+  if (!Array.isArray(v) || v.length > max) return false;
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
+    if (typeof x === "object" && x !== null) return false;
+  }
+  return true;
 }
 
 /** `msgpack`: binary, plain MessagePack via msgpackr (only the timestamp extension). */
