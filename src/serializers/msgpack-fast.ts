@@ -133,3 +133,125 @@ function str(length: number): unknown {
   pos += length;
   return s;
 }
+
+/**
+ * `v`, an array of fewer than 16 scalars (the plain answer `[1, id, 3]`),
+ * written byte for byte as msgpackr writes it with wirecall's options
+ * (integers in their shortest form, -0 as 0, other numbers as float64,
+ * undefined as nil, ASCII strings of up to 31 bytes), or
+ * undefined when a member is anything else: msgpackr writes it then.
+ */
+export function fastEncodeFlat(v: readonly unknown[]): Uint8Array | undefined {
+  const n = v.length;
+  if (n >= 16) return undefined;
+  let size = 1;
+  for (let i = 0; i < n; i++) {
+    const x = v[i];
+    switch (typeof x) {
+      case "number":
+        size += numberSize(x);
+        break;
+      case "string": {
+        const len = x.length;
+        if (len >= 0x20) return undefined; // fixstr only
+        for (let j = 0; j < len; j++) if (x.charCodeAt(j) >= 0x80) return undefined;
+        size += 1 + len;
+        break;
+      }
+      case "boolean":
+      case "undefined":
+        size += 1;
+        break;
+      case "object":
+        if (x !== null) return undefined;
+        size += 1;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  const out = new Uint8Array(size);
+  out[0] = 0x90 | n;
+  let at = 1;
+  for (let i = 0; i < n; i++) {
+    const x = v[i];
+    switch (typeof x) {
+      case "number":
+        at = writeNumber(out, at, x);
+        break;
+      case "string": {
+        const len = x.length;
+        out[at++] = 0xa0 | len;
+        for (let j = 0; j < len; j++) out[at++] = x.charCodeAt(j);
+        break;
+      }
+      case "boolean":
+        out[at++] = x ? 0xc3 : 0xc2;
+        break;
+      default:
+        out[at++] = 0xc0;
+    }
+  }
+  return out;
+}
+
+/** Bytes msgpackr takes for the number `x` (its tests, in its order). */
+function numberSize(x: number): number {
+  if (x >>> 0 === x) return x < 0x80 ? 1 : x < 0x100 ? 2 : x < 0x10000 ? 3 : 5;
+  if (x >> 0 === x) return x >= -0x20 ? 1 : x >= -0x80 ? 2 : x >= -0x8000 ? 3 : 5;
+  return 9;
+}
+
+function writeNumber(out: Uint8Array, at: number, x: number): number {
+  if (x >>> 0 === x) {
+    if (x < 0x80) {
+      out[at] = x;
+      return at + 1;
+    }
+    if (x < 0x100) {
+      out[at] = 0xcc;
+      out[at + 1] = x;
+      return at + 2;
+    }
+    if (x < 0x10000) {
+      out[at] = 0xcd;
+      out[at + 1] = x >>> 8;
+      out[at + 2] = x & 0xff;
+      return at + 3;
+    }
+    out[at] = 0xce;
+    out[at + 1] = x >>> 24;
+    out[at + 2] = (x >>> 16) & 0xff;
+    out[at + 3] = (x >>> 8) & 0xff;
+    out[at + 4] = x & 0xff;
+    return at + 5;
+  }
+  if (x >> 0 === x) {
+    if (x >= -0x20) {
+      out[at] = 0x100 + x;
+      return at + 1;
+    }
+    if (x >= -0x80) {
+      out[at] = 0xd0;
+      out[at + 1] = x + 0x100;
+      return at + 2;
+    }
+    if (x >= -0x8000) {
+      out[at] = 0xd1;
+      out[at + 1] = (x >> 8) & 0xff;
+      out[at + 2] = x & 0xff;
+      return at + 3;
+    }
+    out[at] = 0xd2;
+    out[at + 1] = (x >> 24) & 0xff;
+    out[at + 2] = (x >> 16) & 0xff;
+    out[at + 3] = (x >> 8) & 0xff;
+    out[at + 4] = x & 0xff;
+    return at + 5;
+  }
+  out[at] = 0xcb;
+  f64[0] = x;
+  if (littleEndian) for (let i = 0; i < 8; i++) out[at + 1 + i] = f64Bytes[7 - i] as number;
+  else for (let i = 0; i < 8; i++) out[at + 1 + i] = f64Bytes[i] as number;
+  return at + 9;
+}

@@ -2,7 +2,7 @@ import { Packr } from "msgpackr";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
 import { checkEncodable } from "./expansion.js";
 import { MSGPACK_WALK } from "./rich-walks.js";
-import { fastDecode, fastFits, MISS } from "./msgpack-fast.js";
+import { fastDecode, fastEncodeFlat, fastFits, MISS } from "./msgpack-fast.js";
 import { packParts } from "./msgpack-parts.js";
 import { scanMsgpack } from "./msgpack-scan.js";
 import type { Serializer } from "./serializer.js";
@@ -44,7 +44,7 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
     name: "msgpack",
     binary: true,
     encode(value) {
-      if (isFlat(value, flatMax)) return packr.pack(value);
+      if (isFlat(value, flatMax)) return fastEncodeFlat(value) ?? packr.pack(value);
       // Refuses typed arrays other than bytes (msgpackr would fill most of
       // their bin from uninitialised memory) and shared-reference DAGs that
       // would be written out exponentially.
@@ -52,7 +52,7 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
       return packr.pack(value);
     },
     encodeParts(value) {
-      if (isFlat(value, flatMax)) return packr.pack(value);
+      if (isFlat(value, flatMax)) return fastEncodeFlat(value) ?? packr.pack(value);
       checkEncodable(value, limits, MSGPACK_WALK);
       return packParts(packr, value);
     },
@@ -72,7 +72,7 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
 }
 
 /** An array of at most `max` members, none an object or array: a plain answer (`[1, id, 3]`), a cancel. */
-function isFlat(v: unknown, max: number): boolean {
+function isFlat(v: unknown, max: number): v is unknown[] {
   if (!Array.isArray(v) || v.length > max) return false;
   for (let i = 0; i < v.length; i++) {
     const x: unknown = v[i];
