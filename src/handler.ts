@@ -81,6 +81,9 @@ function paramsOf(fn: Function): Param[] | undefined {
   return p;
 }
 
+/** What {@link RPCHandler.dispatchPlain} returns for a call that needs its context made first. */
+export const NEEDS_CONTEXT: unique symbol = Symbol("wirecall.needsContext");
+
 /** Dispatches `(name, args, kwargs)` to registered functions and instance methods. */
 export class RPCHandler {
   readonly #methods = new Map<string, Method>();
@@ -220,6 +223,24 @@ export class RPCHandler {
   dispatchNow(ctx: CallContext): unknown {
     if (this.#middleware.length !== 0 || (this.options.redactError !== undefined && !ctx.oneway)) return this.dispatch(ctx);
     return this.#call(ctx);
+  }
+
+  /**
+   * Like {@link dispatchNow}, for a caller that has not made the call's
+   * context yet (a session's plain call, src/serving.ts): the method's own
+   * return value, or its throw, when it runs without a context (no
+   * middleware, no `redactError`, a registered method that does not take
+   * `ctx`); otherwise {@link NEEDS_CONTEXT}, and nothing ran.
+   */
+  dispatchPlain(method: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> | undefined): unknown {
+    if (this.#middleware.length !== 0 || this.options.redactError !== undefined) return NEEDS_CONTEXT;
+    const m = this.#methods.get(method);
+    if (m === undefined || m.hidden) {
+      if (this.#factories.size > 0 && !isPrivate(method)) return NEEDS_CONTEXT;
+      throw this.#notFound(method);
+    }
+    if (m.context) return NEEDS_CONTEXT;
+    return m.fn.apply(m.thisArg, bindArguments(method, m.params, args, kwargs));
   }
 
   #run(ctx: CallContext): Promise<unknown> {

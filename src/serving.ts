@@ -12,7 +12,7 @@ import type { PeerInfo } from "./call-context.js";
 import { runInCall } from "./run-in-call.js";
 import { RpcError } from "./errors.js";
 import type { OutFrame } from "./frame-parts.js";
-import type { RPCHandler } from "./handler.js";
+import { NEEDS_CONTEXT, type RPCHandler } from "./handler.js";
 import { CallSet, CallTable, InboundCall, InboundQueue } from "./inbound-queue.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { putHeader, type CallHeader } from "./meta/header.js";
@@ -70,6 +70,8 @@ export class Serving<S = unknown> {
   readonly #maxInFlight: number;
   readonly #json: boolean;
   readonly #headers: boolean;
+  /** A plain call may run before its call object is made (src/handler.ts, dispatchPlain): a handler, no telemetry. */
+  readonly #plain: boolean;
   // Calls the peer made: by id while running or waiting (not after a cancel).
   readonly #calls = new CallTable();
   /** One-way calls running or waiting, so that a close can abort them (made by the first one). */
@@ -96,6 +98,7 @@ export class Serving<S = unknown> {
     this.#maxInFlight = Math.max(1, o.maxInFlight ?? DEFAULT_LIMITS.maxInFlight);
     this.#queue = new InboundQueue(Math.max(1, o.maxQueued ?? DEFAULT_MAX_QUEUED), o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
     this.#shuttingDown = init.shuttingDown;
+    this.#plain = o.handler !== undefined && o.telemetry === undefined;
   }
 
   /** Handlers running, one-way calls included. */
@@ -162,6 +165,10 @@ export class Serving<S = unknown> {
       }
     } else if (this.#shuttingDown) {
       return;
+    }
+    // The plain call with a free slot (no header, references or target: nothing to set up around it).
+    if (id !== null && header === undefined && refList === undefined && target === undefined && this.#plain && this.#running < this.#maxInFlight && this.#queue.length === 0 && !this.#a.writeBlocked(this.#s)) {
+      if (this.#runPlain(id, method, args, kwargs, bytes)) return;
     }
     const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
     call.target = target;
@@ -237,9 +244,7 @@ export class Serving<S = unknown> {
         return this.#finish(call, undefined, err ?? new Error(String(err)));
       }
       if (typeof then !== "function") return this.#finish(call, result, undefined);
-      const thenable = result as object;
-      const adopt = then as (resolve: (v: unknown) => void, reject: (e: unknown) => void) => unknown;
-      return this.#settle(call, new Promise((resolve, reject) => void adopt.call(thenable, resolve, reject)));
+      return this.#settle(call, adopt(result as object, then));
     }
     const done =
       call.target !== undefined
@@ -251,6 +256,62 @@ export class Serving<S = unknown> {
               runInCall(call, () => handler.dispatch(call))
           : Promise.reject(new RpcError("METHOD_NOT_FOUND", `method '${call.method}' is not served here: this side serves no handler (connect(url, { handler }))`));
     this.#settle(call, done);
+  }
+
+  /**
+   * Run a plain call on a method that needs no context, before any call
+   * object is made: a plain value is answered here and nothing else is
+   * made; anything else (a promise, a throw, a value for the reference
+   * tables or the walk) gets its call object now and goes on as in
+   * {@link #run}. False when the method needs its context: nothing ran.
+   */
+  #runPlain(id: CallId, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number): boolean {
+    let result: unknown;
+    let then: unknown;
+    try {
+      result = (this.#handler as RPCHandler).dispatchPlain(method, args, kwargs);
+      if (result === NEEDS_CONTEXT) return false;
+      if (result instanceof Promise) {
+        this.#settle(this.#adopt(id, method, args, kwargs, bytes), result);
+        return true;
+      }
+      // `await` reads a thenable's `then` once: so does this (a getter runs once; its throw fails the call).
+      if (result !== null && (typeof result === "object" || typeof result === "function")) then = (result as { then?: unknown }).then;
+    } catch (err) {
+      this.#finish(this.#adopt(id, method, args, kwargs, bytes), undefined, err ?? new Error(String(err)));
+      return true;
+    }
+    if (typeof then === "function") {
+      this.#settle(this.#adopt(id, method, args, kwargs, bytes), adopt(result as object, then));
+      return true;
+    }
+    if (this.#a.refs(this.#s) !== undefined || mayHoldRefs(result, this.#json)) {
+      this.#finish(this.#adopt(id, method, args, kwargs, bytes), result, undefined);
+      return true;
+    }
+    // Idleness counts from the last answer too, not only from the last frame read.
+    this.#a.touch(this.#s);
+    if (this.#a.closed(this.#s)) return true;
+    let frame: OutFrame;
+    try {
+      frame = this.#a.encode(this.#s, [Kind.Reply, this.#a.wireId(this.#s, id), result]);
+    } catch {
+      // Refused by the serializer: #finish says so as it says it for every call.
+      this.#finish(this.#adopt(id, method, args, kwargs, bytes), result, undefined);
+      return true;
+    }
+    this.#a.send(this.#s, frame);
+    return true;
+  }
+
+  /** The call object of a plain call whose handler already started: it holds its slot and its id from now on. */
+  #adopt(id: CallId, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number): InboundCall {
+    const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
+    call.started = true;
+    this.#calls.add(call);
+    this.#running++;
+    if (this.#running >= this.#maxInFlight) this.#a.updateReading(this.#s);
+    return call;
   }
 
   #settle(call: InboundCall, done: Promise<unknown>): void {
@@ -427,6 +488,11 @@ function mayHoldRefs(v: unknown, json: boolean): boolean {
     default:
       return false;
   }
+}
+
+/** The promise `await thenable` makes, with `then` read already (once). */
+function adopt(thenable: object, then: Function): Promise<unknown> {
+  return new Promise((resolve, reject) => void then.call(thenable, resolve, reject));
 }
 
 /** The live-export limit is its own error, not an encoding failure. */

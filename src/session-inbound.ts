@@ -7,6 +7,7 @@
  * them in order once it is here), so a page that only calls never fetches
  * it; a side that serves loads it ahead.
  */
+import { isCallId } from "./call-id.js";
 import type { OutgoingCall } from "./caller.js";
 import { RpcError, fromWireError, type WireError } from "./errors.js";
 import type { CallHeader } from "./meta/header.js";
@@ -45,6 +46,16 @@ interface SessionLike {
 
 /** Handle a decoded frame of one of those kinds (its call header, if any, already taken off). */
 export function inbound<S extends SessionLike>(s: S, a: InboundAccess<S>, decoded: unknown[], frame: Uint8Array, header: unknown): void {
+  // The commonest frame, the plain call `[0, id, name, args]` (no header, kwargs or reference list), checked as validateEnvelope checks it.
+  if (header === undefined && decoded.length === 4 && decoded[0] === Kind.Call) {
+    const id = decoded[1];
+    const name = decoded[2];
+    const args = decoded[3];
+    if (isCallId(id) && typeof name === "string" && Array.isArray(args)) {
+      const serving = a.serving(s, true);
+      if (serving !== undefined) return serving.incoming(id, name, args, undefined, frame.byteLength);
+    }
+  }
   let msg: Envelope;
   let refList: unknown;
   try {
