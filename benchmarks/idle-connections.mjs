@@ -7,6 +7,9 @@
  *
  *   npm run build && node benchmarks/idle-connections.mjs [--connections 10000]
  *
+ * `--heap-snapshot PREFIX` also writes PREFIX-{raw,wirecall}-{before,after}.heapsnapshot
+ * (after the figures were taken), to see which objects a connection holds.
+ *
  * Memory is counted, not timed, so the figures hold on a loaded machine.
  */
 import { fork } from "node:child_process";
@@ -19,6 +22,8 @@ const { values } = parseArgs({
   options: {
     connections: { type: "string", default: "10000" },
     serve: { type: "string" },
+    // Write a heap snapshot of each server before and after its connections are up (child: the file's prefix).
+    "heap-snapshot": { type: "string" },
   },
 });
 const AUTHKEY = "idle-connections-bench";
@@ -58,8 +63,14 @@ if (values.serve) {
     url = server.url;
     close = () => server.close();
   }
-  process.on("message", (msg) => {
-    if (msg.type === "snap") process.send({ type: "snap", ...snapshot() });
+  process.on("message", async (msg) => {
+    if (msg.type !== "snap") return;
+    const snap = snapshot();
+    if (values["heap-snapshot"]) {
+      const v8 = await import("node:v8");
+      v8.writeHeapSnapshot(`${values["heap-snapshot"]}-${values.serve}-${msg.label}.heapsnapshot`);
+    }
+    process.send({ type: "snap", ...snap });
   });
   process.on("disconnect", () => {
     Promise.race([close(), new Promise((r) => setTimeout(r, 1000))]).finally(() => process.exit(0));
@@ -74,7 +85,8 @@ async function main(n) {
   await import("../dist/transports/tcp/index.js");
   const rows = [];
   for (const kind of ["raw", "wirecall"]) {
-    const child = fork(fileURLToPath(import.meta.url), ["--serve", kind], {
+    const snapArgs = values["heap-snapshot"] ? ["--heap-snapshot", values["heap-snapshot"]] : [];
+    const child = fork(fileURLToPath(import.meta.url), ["--serve", kind, ...snapArgs], {
       execArgv: ["--expose-gc"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -90,12 +102,12 @@ async function main(n) {
         child.once("exit", (code) => reject(new Error(`${kind} server exited (${code})`)));
       });
     const { url } = await next("ready");
-    const snap = async () => {
+    const snap = async (label) => {
       const p = next("snap");
-      child.send({ type: "snap" });
+      child.send({ type: "snap", label });
       return p;
     };
-    const before = await snap();
+    const before = await snap("before");
     const started = performance.now();
     const clients = [];
     // A bounded number of handshakes at once: the point is the idle cost, not a connect storm.
@@ -122,7 +134,7 @@ async function main(n) {
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const openMs = performance.now() - started;
-    const after = await snap();
+    const after = await snap("after");
     rows.push({
       kind,
       n,
