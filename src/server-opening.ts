@@ -29,6 +29,12 @@ import { DEFAULT_IDLE_TIMEOUT } from "./session-options.js";
 import type { Opening, OpeningAccess, PeerSession } from "./session.js";
 import type { ConnectionSink } from "./transport.js";
 
+/** The sessions' access table (one for all of them, src/session.ts), kept by the first opening. */
+let OPENING_ACCESS: OpeningAccess | undefined;
+/** Set in ServerOpening's static block. */
+let SESSION_CLOSED: (s: PeerSession, err: Error | undefined) => void;
+let IDLE_CHECK: (o: ServerOpening, limit: number) => void;
+
 /** The server's opening of one session; made by the session's `start` (see {@link serverOpening}). */
 export class ServerOpening implements Opening {
   readonly #s: PeerSession;
@@ -44,16 +50,25 @@ export class ServerOpening implements Opening {
   /** What the lifecycle hooks were given, once `onConnect` admitted the connection. */
   #admitted: ConnectionInfo | undefined;
   #firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The idle sweep this connection is in (after the hello, when the server has an idleTimeout). */
+  #sweep: IdleSweep | undefined;
+  /** A frame arrived since the idle sweep last looked (the hello counts). */
   #saw = false;
   readonly #gone: ((end: ServerOpening) => void) | undefined;
+
+  static {
+    // One function for every session's onClose (no closure per connection): the session knows its opening.
+    SESSION_CLOSED = (s, err) => ((OPENING_ACCESS as OpeningAccess).opening(s) as ServerOpening).#closed(err);
+    IDLE_CHECK = (o, limit) => o.#idleCheck(limit);
+  }
 
   constructor(session: PeerSession, access: OpeningAccess, gone?: (end: ServerOpening) => void) {
     this.#s = session;
     this.#a = access;
     this.#gone = gone;
     install(access);
-    session.onClose = (_s, err) => this.#closed(err);
+    OPENING_ACCESS = access;
+    session.onClose = SESSION_CLOSED;
     const limit = access.opts(session).firstFrameTimeout;
     if (limit && limit > 0) {
       this.#firstFrameTimer = unref(
@@ -198,7 +213,11 @@ export class ServerOpening implements Opening {
     this.#open = true;
     this.#a.agree(this.#s, refs, headers);
     const idle = this.#a.opts(this.#s).idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
-    if (idle > 0 && !this.#s.closed) this.#armIdle(idle);
+    if (idle > 0 && !this.#s.closed) {
+      // The hello counts as activity: the first sweep cannot close a connection admitted less than `idle` ms ago.
+      this.#saw = true;
+      this.#sweep = IdleSweep.join(this, idle);
+    }
   }
 
   /**
@@ -280,27 +299,31 @@ export class ServerOpening implements Opening {
     conn.close(err);
   }
 
-  #armIdle(limit: number): void {
-    this.#saw = false;
-    this.#idleTimer = unref(
-      setTimeout(() => {
-        const s = this.#s;
-        if (s.closed) return;
-        // Answers sent count as activity too (the serving half marks them).
-        const touched = this.#a.touched(s);
-        if (this.#saw || touched || s.inFlight > 0 || s.pending > 0) return this.#armIdle(limit);
-        const err = new RpcError("CONNECTION_CLOSED", `closed after ${limit} ms without a frame (the server's idleTimeout)`);
-        this.#a.sendError(s, null, err);
-        s.conn.close(err);
-      }, limit),
-    );
+  /**
+   * The idle sweep's look at this connection, every `limit` ms: closed when
+   * nothing happened since the last look, so after between `limit` and
+   * 2 x `limit` ms without a frame either way and with no call in flight.
+   */
+  #idleCheck(limit: number): void {
+    const s = this.#s;
+    if (s.closed) return;
+    // Answers sent count as activity too (the serving half marks them).
+    const touched = this.#a.touched(s);
+    if (this.#saw || touched || s.inFlight > 0 || s.pending > 0) {
+      this.#saw = false;
+      return;
+    }
+    const err = new RpcError("CONNECTION_CLOSED", `closed after ${limit} ms without a frame (the server's idleTimeout)`);
+    this.#a.sendError(s, null, err);
+    s.conn.close(err);
   }
 
   /** The session closed (after its pending calls were rejected). */
   #closed(err: Error | undefined): void {
     this.#done = true;
     clearTimeout(this.#firstFrameTimer);
-    clearTimeout(this.#idleTimer);
+    this.#sweep?.leave(this);
+    this.#sweep = undefined;
     const s = this.#s;
     const admitted = this.#admitted;
     const opts = this.#a.opts(s);
@@ -314,6 +337,46 @@ export class ServerOpening implements Opening {
     this.#gone?.(this);
   }
 }
+
+/**
+ * One interval timer per idle limit, shared by every admitted connection of
+ * every server with that limit: a timer per connection (a Timeout, its
+ * closure and context, re-made each period) cost about 250 bytes of heap
+ * for each idle connection. Runs only while some connection is in it.
+ */
+class IdleSweep {
+  readonly #limit: number;
+  readonly #members = new Set<ServerOpening>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  static join(o: ServerOpening, limit: number): IdleSweep {
+    let sweep = SWEEPS.get(limit);
+    if (sweep === undefined) SWEEPS.set(limit, (sweep = new IdleSweep(limit)));
+    sweep.#members.add(o);
+    sweep.#timer ??= unref(setInterval(sweep.#run, limit));
+    return sweep;
+  }
+
+  leave(o: ServerOpening): void {
+    this.#members.delete(o);
+    if (this.#members.size > 0) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    SWEEPS.delete(this.#limit);
+  }
+
+  // A close the check starts completes later (the connection's close is asynchronous): the set is not changed under the loop.
+  readonly #run = (): void => {
+    for (const o of this.#members) IDLE_CHECK(o, this.#limit);
+  };
+}
+
+/** The sweep of each idle limit in use. */
+const SWEEPS = new Map<number, IdleSweep>();
 
 /** What a server gives its sessions' `start`. */
 export function serverOpening(gone?: (end: ServerOpening) => void): (session: PeerSession, access: OpeningAccess) => ServerOpening {
