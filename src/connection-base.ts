@@ -45,6 +45,9 @@ let ACCESS: EarlyAccess<ConnectionBase>;
 /** The handshake read, loaded by the first one: only transports with a handshake (authkey) run it. */
 const EARLY = new Lazy("handshake read (src/connection-early.js)", (): Promise<typeof Early> => import("./connection-early.js"));
 
+/** The empty held-frames list every connection shares while it holds none (never pushed to). */
+const NONE: Uint8Array[] = [];
+
 /** The transport is up. */
 const LIVE = 0;
 /** The transport ended by itself (peer close, socket error): held frames still reach the sink, then its close. */
@@ -67,7 +70,8 @@ export abstract class ConnectionBase implements Connection {
   #paused = false;
   /** What the transport was last told: true after `pauseReading()` until `resumeReading()`. */
   #readPaused = false;
-  #held: Uint8Array[] = [];
+  /** Frames waiting for the sink; the shared empty {@link NONE} while none is (most of a connection's life). */
+  #held: Uint8Array[] = NONE;
   #head = 0;
   #heldBytes = 0;
   #flushScheduled = false;
@@ -77,8 +81,6 @@ export abstract class ConnectionBase implements Connection {
   #sinkClosed = false;
   #early: EarlyRead | undefined;
   readonly #holdBeforeOpen: number;
-  // One bound function for every schedule: no closure per flush.
-  readonly #flushTask = (): void => this.#flush();
 
   static {
     ACCESS = {
@@ -148,6 +150,7 @@ export abstract class ConnectionBase implements Connection {
       early.resolve(frame);
       return;
     }
+    if (this.#held === NONE) this.#held = [];
     this.#held.push(frame);
     this.#heldBytes += frame.byteLength;
     if (!this.#sink && this.#heldBytes >= this.#holdBeforeOpen) this.#stopReading();
@@ -243,7 +246,7 @@ export abstract class ConnectionBase implements Connection {
     this.#flowing = false;
     // After the transport ended by itself, its reason stands: it came first.
     if (wasLive) this.#closeErr = err;
-    this.#held = [];
+    this.#held = NONE;
     this.#head = 0;
     this.#heldBytes = 0;
     this.#failEarly();
@@ -256,7 +259,8 @@ export abstract class ConnectionBase implements Connection {
   #schedule(): void {
     if (this.#flushScheduled || !this.#sink || this.#sinkClosed) return;
     this.#flushScheduled = true;
-    queueMicrotask(this.#flushTask);
+    // A closure per schedule (on open, resume and close, not per frame) rather than one kept per connection.
+    queueMicrotask(() => this.#flush());
   }
 
   #flush(): void {
@@ -279,7 +283,7 @@ export abstract class ConnectionBase implements Connection {
     this.#held[this.#head++] = undefined as unknown as Uint8Array;
     this.#heldBytes -= frame.byteLength;
     if (this.#head === this.#held.length) {
-      this.#held = [];
+      this.#held = NONE;
       this.#head = 0;
     }
     return frame;

@@ -18,6 +18,7 @@
  */
 import { RpcError } from "../../src/transport-sdk.js";
 import type { ReadAccount } from "../read-budget.js";
+import { smallArray } from "./frame-writer.js";
 
 /** Length prefix value announcing an 8-byte length. */
 const LONG_FORM = -1;
@@ -28,7 +29,7 @@ const EMPTY = new Uint8Array(0);
 export class FrameDecoder {
   /** Largest frame accepted; a larger length prefix throws PAYLOAD_TOO_LARGE before any of the body is kept. */
   maxFrameSize: number;
-  #chunks: Uint8Array[] = [];
+  #chunks: Uint8Array[] = smallArray();
   #head = 0; // index of the first unread chunk
   #offset = 0; // read position in that chunk
   #buffered = 0; // unread bytes in all chunks
@@ -48,6 +49,11 @@ export class FrameDecoder {
   /** True while bytes of an incomplete frame (or its header) are held. */
   get partial(): boolean {
     return this.#buffered > 0 || this.#length > 0;
+  }
+
+  /** The connection is gone: what the unfinished frame held goes back to the server's budget. Idempotent. */
+  release(): void {
+    this.#account?.release();
   }
 
   /** Store a chunk. The decoder keeps a reference; the caller must not modify it. */
@@ -119,7 +125,7 @@ export class FrameDecoder {
   /** The server's budget for unfinished frames is spent: drop this one (the stream is lost anyway). */
   #refuse(): never {
     const held = this.#buffered;
-    this.#chunks = [];
+    this.#chunks = smallArray();
     this.#head = 0;
     this.#offset = 0;
     this.#buffered = 0;
@@ -201,7 +207,7 @@ export class FrameDecoder {
     if (this.#head === this.#chunks.length) {
       // One chunk at a time is the usual case: its array is kept (a new one would be allocated per read).
       if (this.#head === 1) this.#chunks.pop();
-      else this.#chunks = [];
+      else this.#chunks = smallArray();
       this.#head = 0;
     } else if (this.#head > 64 && this.#head * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);

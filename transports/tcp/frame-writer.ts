@@ -30,6 +30,18 @@ const GATHER_COPY_LIMIT = 16 * 1024;
 /** Largest length a 4-byte prefix carries; longer frames use -1 and an 8-byte length. */
 const MAX_SHORT = 0x7fff_ffff;
 
+/**
+ * An empty array with room for one element. A first push into `[]` gives it
+ * 17 slots (152 bytes), kept for as long as the array lives: per idle
+ * connection that is memory for nothing, as one item at a time is the
+ * usual case.
+ */
+export function smallArray<T>(): T[] {
+  const a: T[] = [undefined as T];
+  a.pop();
+  return a;
+}
+
 /** Header size for a payload of `length` bytes. */
 export function headerSize(length: number): number {
   return length > MAX_SHORT ? 12 : 4;
@@ -65,23 +77,30 @@ export class FrameWriter {
   readonly #socket: FrameSink;
   readonly #mode: CoalesceMode;
   /** Frames, or frames in parts, in order. */
-  #queue: (Uint8Array | readonly Uint8Array[])[] = [];
+  #queue: (Uint8Array | readonly Uint8Array[])[];
   #pending = 0;
   #scheduled = false;
   /** Inside {@link hold}..{@link release}: "gather" frames wait for the release, not for the next tick. */
   #held = false;
   #lastWrite = true;
-  readonly #onFlush: (() => void) | undefined;
-  readonly #flush = () => {
-    this.flush();
-    this.#onFlush?.();
-  };
+  readonly #onFlush: ((socket: FrameSink) => void) | undefined;
 
-  /** `onFlush` runs after each deferred flush (so the owner can re-check its buffer level). */
-  constructor(socket: FrameSink, mode: CoalesceMode = "gather", onFlush?: () => void) {
+  /**
+   * `onFlush` runs after each deferred flush, given the socket (so the
+   * owner can re-check its buffer level; one function can serve every
+   * writer).
+   */
+  constructor(socket: FrameSink, mode: CoalesceMode = "gather", onFlush?: (socket: FrameSink) => void) {
     this.#socket = socket;
     this.#mode = mode;
     this.#onFlush = onFlush;
+    this.#queue = smallArray();
+  }
+
+  /** The deferred flush: one function for every writer (it comes back as the tick's argument), not a closure each. */
+  static #tick(w: FrameWriter): void {
+    w.flush();
+    w.#onFlush?.(w.#socket);
   }
 
   /** Bytes queued here that the socket has not been given yet. */
@@ -102,14 +121,14 @@ export class FrameWriter {
         this.#pending += headerSize(frame.length) + frame.length;
         if (!this.#scheduled && !this.#held) {
           this.#scheduled = true;
-          process.nextTick(this.#flush);
+          process.nextTick(FrameWriter.#tick, this);
         }
         return;
       case "cork":
         if (!this.#scheduled) {
           this.#scheduled = true;
           this.#socket.cork();
-          process.nextTick(this.#flush);
+          process.nextTick(FrameWriter.#tick, this);
         }
         this.#socket.write(encodeHeader(frame.length));
         this.#lastWrite = this.#socket.write(frame);
@@ -131,14 +150,14 @@ export class FrameWriter {
         this.#pending += headerSize(length) + length;
         if (!this.#scheduled && !this.#held) {
           this.#scheduled = true;
-          process.nextTick(this.#flush);
+          process.nextTick(FrameWriter.#tick, this);
         }
         return;
       case "cork":
         if (!this.#scheduled) {
           this.#scheduled = true;
           this.#socket.cork();
-          process.nextTick(this.#flush);
+          process.nextTick(FrameWriter.#tick, this);
         }
         this.#writeEach(length, parts);
         return;
@@ -193,7 +212,7 @@ export class FrameWriter {
       out.set(one, writeHeader(out, 0, one.length));
       return (this.#lastWrite = this.#socket.write(out));
     }
-    this.#queue = [];
+    this.#queue = smallArray();
     let size = 0;
     for (const f of frames) {
       if (f instanceof Uint8Array) {

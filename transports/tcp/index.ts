@@ -64,12 +64,10 @@ type Sniff = { dialled: string } | { answerHttp: boolean };
 function connection(socket: net.Socket, scheme: Scheme, s: Settings, refuseChallenge: boolean, budget: ReadBudget | undefined, sniff: Sniff): TcpConnection {
   if (s.keepAlive > 0) socket.setKeepAlive(true, s.keepAlive);
   // Servers: unfinished frames draw on the listener's budget; a too slow one closes its connection.
-  const account = budget?.open(() => socket.isPaused(), (err) => conn.close(err));
-  if (account) socket.once("close", () => account.release());
   const conn = new TcpConnection(socket, {
     transport: scheme,
     maxFrameSize: s.maxFrameSize,
-    ...(account ? { account } : {}),
+    ...(budget ? { budget } : {}),
     highWaterMark: s.highWaterMark,
     coalesce: s.coalesce,
     refuseChallenge,

@@ -12,7 +12,7 @@
 import type { Socket } from "node:net";
 import { ConnectionBase } from "../../src/transport-sdk.js";
 import { RpcError, isChallenge, type ChallengeIO } from "../../src/transport-sdk.js";
-import type { ReadAccount } from "../read-budget.js";
+import { ReadAccount, type ReadBudget } from "../read-budget.js";
 import { wrongPeerMessage } from "../wrong-peer.js";
 import { FrameDecoder } from "./frame-decoder.js";
 import { FrameWriter, type CoalesceMode } from "./frame-writer.js";
@@ -28,8 +28,8 @@ export interface TcpConnectionOptions {
   /** "tcp" or "tls", reported as `Connection.transport`. */
   transport: string;
   maxFrameSize: number;
-  /** Server: this connection's share of the server's budget for unfinished frames. */
-  account?: ReadAccount;
+  /** Server: the budget for unfinished frames this connection draws on (it gets an account of its own). */
+  budget?: ReadBudget;
   /** Bytes buffered for sending before `send` returns false. */
   highWaterMark: number;
   coalesce: CoalesceMode;
@@ -46,6 +46,46 @@ const SNIFF_BYTES = 12;
 const HTTP_REQUEST = /^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT) /;
 
 type Waiter = { resolve: (m: Uint8Array) => void; reject: (e: unknown) => void; max: number };
+
+/**
+ * A socket's link to its connection. The socket's listeners, the writer's
+ * flush callback and the read account's callbacks are functions shared by
+ * every connection that find theirs through it: closures bound to each
+ * connection cost about 1 KiB of heap per idle connection.
+ */
+const CONN: unique symbol = Symbol("wirecall.tcpConnection");
+type Linked = Socket & { [CONN]: TcpConnection };
+
+/** Set in TcpConnection's static block: the socket's listeners, called with the socket as `this`. */
+let ON: {
+  data(this: Socket, chunk: Buffer): void;
+  end(this: Socket): void;
+  drain(this: Socket): void;
+  error(this: Socket, err: Error): void;
+  close(this: Socket): void;
+  afterFlush(socket: unknown): void;
+};
+
+/**
+ * This connection's share of the server's read budget. ReadAccount calls
+ * its callbacks as its own methods (`account.isPaused()`), so they are the
+ * shared functions below, reaching the socket through the account.
+ */
+class SocketAccount extends ReadAccount {
+  readonly socket: Socket;
+  constructor(budget: ReadBudget, socket: Socket) {
+    super(budget, socketPaused, socketExpired);
+    this.socket = socket;
+  }
+}
+
+function socketPaused(this: SocketAccount): boolean {
+  return this.socket.isPaused();
+}
+
+function socketExpired(this: SocketAccount, err: RpcError): void {
+  (this.socket as Linked)[CONN].close(err);
+}
 
 function closedError(message: string, cause?: unknown): RpcError {
   return new RpcError("CONNECTION_CLOSED", message, cause === undefined ? {} : { cause });
@@ -83,29 +123,59 @@ export class TcpConnection extends ConnectionBase {
     this.#dialled = opts.dialled;
     this.#answerHttp = opts.answerHttp === true;
     if (this.#dialled === undefined && !this.#answerHttp) this.#head = undefined;
-    this.#decoder = new FrameDecoder(opts.maxFrameSize, opts.account);
-    this.#writer = new FrameWriter(socket, opts.coalesce, this.#afterFlush);
+    this.#decoder = new FrameDecoder(opts.maxFrameSize, opts.budget && new SocketAccount(opts.budget, socket));
+    this.#writer = new FrameWriter(socket, opts.coalesce, ON.afterFlush);
+    (socket as Linked)[CONN] = this;
     socket.setNoDelay(true);
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onEnd);
-    socket.on("drain", this.#onDrain);
-    socket.on("error", this.#onError);
-    socket.on("close", this.#onClose);
+    socket.on("data", ON.data);
+    socket.on("end", ON.end);
+    socket.on("drain", ON.drain);
+    socket.on("error", ON.error);
+    socket.on("close", ON.close);
   }
 
-  /** Handshake messages, one frame each, read before the connection is opened. */
-  readonly challengeIO: ChallengeIO = {
-    send: (msg) => {
-      if (!this.live || this.#socketClosed) throw closedError("the connection is closed");
-      this.#writer.write(msg);
-    },
-    recv: (max) =>
-      new Promise<Uint8Array>((resolve, reject) => {
-        if (this.#waiter) return reject(new RpcError("INTERNAL_ERROR", "concurrent handshake reads"));
-        this.#waiter = { resolve, reject, max };
-        this.#serveWaiter();
-      }),
-  };
+  static {
+    ON = {
+      data(chunk) {
+        (this as Linked)[CONN].#onData(chunk);
+      },
+      end() {
+        (this as Linked)[CONN].#onEnd();
+      },
+      drain() {
+        (this as Linked)[CONN].drained();
+      },
+      error(err) {
+        (this as Linked)[CONN].#onError(err);
+      },
+      close() {
+        (this as Linked)[CONN].#onClose();
+      },
+      afterFlush(socket) {
+        (socket as Linked)[CONN].#afterFlush();
+      },
+    };
+  }
+
+  /**
+   * Handshake messages, one frame each, read before the connection is
+   * opened. Made when asked for (once, by the handshake): a connection
+   * keeps no handshake object once it is open.
+   */
+  get challengeIO(): ChallengeIO {
+    return {
+      send: (msg) => {
+        if (!this.live || this.#socketClosed) throw closedError("the connection is closed");
+        this.#writer.write(msg);
+      },
+      recv: (max) =>
+        new Promise<Uint8Array>((resolve, reject) => {
+          if (this.#waiter) return reject(new RpcError("INTERNAL_ERROR", "concurrent handshake reads"));
+          this.#waiter = { resolve, reject, max };
+          this.#serveWaiter();
+        }),
+    };
+  }
 
   /** Drop the connection without flushing (a peer that failed its handshake and is not worth waiting for). */
   destroy(err?: Error): void {
@@ -147,49 +217,47 @@ export class TcpConnection extends ConnectionBase {
 
   // ---- socket events -----------------------------------------------------
 
-  readonly #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     if (!this.live) return;
     if (this.#head && this.#head.length < SNIFF_BYTES && this.#sniff(chunk)) return;
     this.#decoder.push(chunk);
     if (this.flowing) return this.#pump();
     if (this.#waiter) this.#serveWaiter();
     if (this.#decoder.buffered > UNOPENED_BUFFER_LIMIT) this.#socket.pause();
-  };
+  }
 
-  readonly #onEnd = (): void => {
+  #onEnd(): void {
     this.#peerEnded = true;
     if (this.#waiter) this.#serveWaiter();
     else if (this.flowing) this.#pump();
-  };
+  }
 
-  readonly #onDrain = (): void => {
-    this.drained();
-  };
-
-  readonly #afterFlush = (): void => {
+  #afterFlush(): void {
     // A frame queued in the same tick may have made send() return false while the socket itself stays
     // under its own mark: then no 'drain' event comes, so report it here.
     if (this.writeBlocked && !this.#socket.writableNeedDrain && this.#socket.writableLength < this.#highWaterMark) this.drained();
-  };
+  }
 
-  readonly #onError = (err: Error): void => {
+  #onError(err: Error): void {
     // A TLS peer refusing our certificate (TLS 1.3 says so only after our side finished its handshake).
     const code = (err as { code?: unknown }).code;
     if (typeof code === "string" && TLS_CERT_ALERT.test(code)) {
       this.#socketError ??= new RpcError("AUTH_FAILED", `the peer refused our TLS certificate: ${err.message}`, { cause: err });
     }
     this.#socketError ??= closedError(`socket error: ${err.message}`, err);
-  };
+  }
 
-  readonly #onClose = (): void => {
+  #onClose(): void {
     this.#socketClosed = true;
+    // The unfinished frame's bytes go back to the server's budget.
+    this.#decoder.release();
     if (this.#linger) clearTimeout(this.#linger);
     // A peer of another protocol may reset the connection before its first bytes were decoded (a ZeroMQ socket does).
     const err = this.#explain(this.#socketError ?? closedError("the peer closed the connection"));
     this.#failWaiter(err);
     // An orderly end was already reported by #pump; this is a reset or an error.
     this.ended(this.#socketError && this.#explain(this.#socketError));
-  };
+  }
 
   // ---- internals ---------------------------------------------------------
 
