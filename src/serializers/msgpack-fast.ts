@@ -135,44 +135,61 @@ function str(length: number): unknown {
 }
 
 /**
- * `v`, an array of fewer than 16 scalars (the plain answer `[1, id, 3]`),
- * written byte for byte as msgpackr writes it with wirecall's options
- * (integers in their shortest form, -0 as 0, other numbers as float64,
- * undefined as nil, ASCII strings of up to 31 bytes), or
- * undefined when a member is anything else: msgpackr writes it then.
+ * `v`, an array of fewer than 16 members, each a scalar or an array of
+ * fewer than 16 scalars (the plain answer `[1, id, 3]`, the plain call
+ * `[0, id, "add", [1, 2]]`), written byte for byte as msgpackr writes it
+ * with wirecall's options (integers in their shortest form, -0 as 0, other
+ * numbers as float64, undefined as nil, ASCII strings of up to 31 bytes),
+ * or undefined when anything else is found: msgpackr writes it then. Only
+ * plain arrays: msgpackr may write a subclass as an extension.
  */
-export function fastEncodeFlat(v: readonly unknown[]): Uint8Array | undefined {
+export function fastEncodeShallow(v: readonly unknown[]): Uint8Array | undefined {
+  const size = arraySize(v, true);
+  if (size < 0) return undefined;
+  const out = new Uint8Array(size);
+  writeArray(out, 0, v);
+  return out;
+}
+
+/** Bytes of the array `v` as this writer writes it (`nest`: its members may be arrays of scalars), or -1. */
+function arraySize(v: readonly unknown[], nest: boolean): number {
   const n = v.length;
-  if (n >= 16) return undefined;
+  if (n >= 16 || (v as { constructor?: unknown }).constructor !== Array) return -1;
   let size = 1;
   for (let i = 0; i < n; i++) {
     const x = v[i];
+    let k: number;
     switch (typeof x) {
       case "number":
-        size += numberSize(x);
+        k = numberSize(x);
         break;
       case "string": {
         const len = x.length;
-        if (len >= 0x20) return undefined; // fixstr only
-        for (let j = 0; j < len; j++) if (x.charCodeAt(j) >= 0x80) return undefined;
-        size += 1 + len;
+        if (len >= 0x20) return -1; // fixstr only
+        for (let j = 0; j < len; j++) if (x.charCodeAt(j) >= 0x80) return -1;
+        k = 1 + len;
         break;
       }
       case "boolean":
       case "undefined":
-        size += 1;
+        k = 1;
         break;
       case "object":
-        if (x !== null) return undefined;
-        size += 1;
+        k = x === null ? 1 : nest && Array.isArray(x) ? arraySize(x, false) : -1;
         break;
       default:
-        return undefined;
+        k = -1;
     }
+    if (k < 0) return -1;
+    size += k;
   }
-  const out = new Uint8Array(size);
-  out[0] = 0x90 | n;
-  let at = 1;
+  return size;
+}
+
+/** Write the array `v` (measured by arraySize) at `at`; returns the position after it. */
+function writeArray(out: Uint8Array, at: number, v: readonly unknown[]): number {
+  const n = v.length;
+  out[at++] = 0x90 | n;
   for (let i = 0; i < n; i++) {
     const x = v[i];
     switch (typeof x) {
@@ -188,11 +205,18 @@ export function fastEncodeFlat(v: readonly unknown[]): Uint8Array | undefined {
       case "boolean":
         out[at++] = x ? 0xc3 : 0xc2;
         break;
+      case "object":
+        if (x !== null) {
+          at = writeArray(out, at, x as unknown[]);
+          break;
+        }
+        out[at++] = 0xc0;
+        break;
       default:
         out[at++] = 0xc0;
     }
   }
-  return out;
+  return at;
 }
 
 /** Bytes msgpackr takes for the number `x` (its tests, in its order). */

@@ -2,7 +2,7 @@ import { Packr } from "msgpackr";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, undecodable, type DecodeLimits } from "./decode-limits.js";
 import { checkEncodable } from "./expansion.js";
 import { MSGPACK_WALK } from "./rich-walks.js";
-import { fastDecode, fastEncodeFlat, fastFits, MISS } from "./msgpack-fast.js";
+import { fastDecode, fastEncodeShallow, fastFits, MISS } from "./msgpack-fast.js";
 import { packParts } from "./msgpack-parts.js";
 import { scanMsgpack } from "./msgpack-scan.js";
 import type { Serializer } from "./serializer.js";
@@ -37,14 +37,19 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
   const limits = resolveDecodeLimits(overrides);
   // Small frames of small values are decoded directly (./msgpack-fast.ts), when the limits let all of them through.
   const fast = fastFits(limits);
-  // An array of scalars is all the encode check would count (itself and its members, depth 1):
-  // one this long passes it, and holds no binary value for packParts to find.
-  const flatMax = limits.maxDepth >= 1 && limits.maxContainers >= 1 ? Math.min(limits.maxElements, limits.maxExpandedElements) - 1 : -1;
+  // An array of scalars and arrays of scalars is all the encode check would count (itself and
+  // its members, two levels): one within these counts passes it, and holds no binary value for
+  // packParts to find.
+  const shallow: Shallow = {
+    maxValues: Math.min(limits.maxElements, limits.maxExpandedElements),
+    maxContainers: limits.maxContainers,
+    nest: limits.maxDepth >= 2,
+  };
   return {
     name: "msgpack",
     binary: true,
     encode(value) {
-      if (isFlat(value, flatMax)) return fastEncodeFlat(value) ?? packr.pack(value);
+      if (isShallow(value, shallow)) return fastEncodeShallow(value) ?? packr.pack(value);
       // Refuses typed arrays other than bytes (msgpackr would fill most of
       // their bin from uninitialised memory) and shared-reference DAGs that
       // would be written out exponentially.
@@ -52,7 +57,7 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
       return packr.pack(value);
     },
     encodeParts(value) {
-      if (isFlat(value, flatMax)) return fastEncodeFlat(value) ?? packr.pack(value);
+      if (isShallow(value, shallow)) return fastEncodeShallow(value) ?? packr.pack(value);
       checkEncodable(value, limits, MSGPACK_WALK);
       return packParts(packr, value);
     },
@@ -71,14 +76,34 @@ export function createMsgpack(overrides: Partial<DecodeLimits> = {}): Serializer
   };
 }
 
-/** An array of at most `max` members, none an object or array: a plain answer (`[1, id, 3]`), a cancel. */
-function isFlat(v: unknown, max: number): v is unknown[] {
-  if (!Array.isArray(v) || v.length > max) return false;
+/** What the encode check allows (see createMsgpack). */
+interface Shallow {
+  readonly maxValues: number;
+  readonly maxContainers: number;
+  readonly nest: boolean;
+}
+
+/**
+ * An array of scalars, and (with `nest`) arrays of scalars, within the
+ * encode check's counts: a plain answer (`[1, id, 3]`), a plain call
+ * (`[0, id, "add", [1, 2]]`), a cancel.
+ */
+function isShallow(v: unknown, limits: Shallow): v is unknown[] {
+  if (!Array.isArray(v)) return false;
+  let values = 1 + v.length;
+  let containers = 1;
   for (let i = 0; i < v.length; i++) {
     const x: unknown = v[i];
-    if (typeof x === "object" && x !== null) return false;
+    if (typeof x !== "object" || x === null) continue;
+    if (!limits.nest || !Array.isArray(x)) return false;
+    containers++;
+    values += x.length;
+    for (let j = 0; j < x.length; j++) {
+      const y: unknown = x[j];
+      if (typeof y === "object" && y !== null) return false;
+    }
   }
-  return true;
+  return values <= limits.maxValues && containers <= limits.maxContainers;
 }
 
 /** `msgpack`: binary, plain MessagePack via msgpackr (only the timestamp extension). */
