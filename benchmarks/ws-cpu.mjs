@@ -84,10 +84,12 @@ if (role === "server") {
   const [perRound = kind === "add" ? 5000 : 500, rounds = 10, depth = 1] = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const me = fileURLToPath(import.meta.url);
   // WS_CPU_PROF=DIR: every child runs under --cpu-prof, its profile in DIR (server-SYSTEM / client-SYSTEM by pid, printed).
+  // WS_CPU_ARGS="--trace-gc ...": more node options for every child.
   const prof = process.env.WS_CPU_PROF;
   const fork = (file, argv) => {
-    const child = forkChild(file, argv, prof ? { execArgv: ["--cpu-prof", `--cpu-prof-dir=${prof}`, "--cpu-prof-interval=250"] } : {});
-    if (prof) console.log(`${argv[0]} ${argv[1]}: pid ${child.pid}`);
+    const execArgv = [...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, "--cpu-prof-interval=250"] : []), ...(process.env.WS_CPU_ARGS?.split(" ").filter(Boolean) ?? [])];
+    const child = forkChild(file, argv, { execArgv });
+    if (execArgv.length > 0) console.log(`${argv[0]} ${argv[1]}: pid ${child.pid}`);
     return child;
   };
   const next = (child) => new Promise((resolve) => child.once("message", resolve));

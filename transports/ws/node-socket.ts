@@ -6,7 +6,7 @@
  */
 import type { WebSocket } from "ws";
 import { RpcError } from "../../src/transport-sdk.js";
-import { installBulkReader } from "./bulk-reader.js";
+import { installFrameReader } from "./frame-reader.js";
 import { FrameWriter, type RawSocket } from "./frame-writer.js";
 import type { WsSocket, WsSocketEvents } from "./ws-socket.js";
 
@@ -53,8 +53,8 @@ export class NodeWsSocket implements WsSocket {
       events.message(data);
     };
     ws.on("message", message);
-    // Large binary messages skip `ws`'s receiver (bulk-reader.ts says why); the rest still go through it.
-    installBulkReader(ws, message);
+    // Whole data messages skip `ws`'s receiver (frame-reader.ts says why); every other frame still goes through it.
+    installFrameReader(ws, message);
     ws.on("pong", () => {
       this.#alive = true;
     });

@@ -5,7 +5,7 @@
  * the same order, however the bytes are cut into chunks: random streams
  * of large and small, binary and text, fragmented, control, oversized,
  * wrongly masked and malformed frames, on both the server and the client
- * side. Large binary frames are taken out of `ws`'s path (checked, so the
+ * side. Whole data messages are taken out of `ws`'s path (checked, so the
  * fast path is what is being compared), and over real sockets a server
  * still refuses a message above maxPayload with PAYLOAD_TOO_LARGE.
  */
@@ -14,7 +14,10 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import * as wsModule from "ws";
 import { RPCHandler, RpcError, connect, serve } from "../src/index.js";
-import { BULK_MIN, installBulkReader } from "../transports/ws/bulk-reader.js";
+import { installFrameReader } from "../transports/ws/frame-reader.js";
+
+/** Sizes from here up arrive in several chunks over a socket. */
+const BIG = 16 * 1024;
 
 type Receiver = NodeJS.WritableStream & {
   on(event: string, fn: (...args: unknown[]) => void): void;
@@ -68,9 +71,9 @@ async function run(chunks: Buffer[], isServer: boolean, bulk: boolean, maxBuffer
   });
   if (bulk) {
     assert.equal(
-      installBulkReader({ _receiver: r }, (data) => {
+      installFrameReader({ _receiver: r }, (data: Buffer, isBinary: boolean) => {
         taken++;
-        events.push(`message bin ${digest(data)}`);
+        events.push(`message ${isBinary ? "bin" : "text"} ${digest(data)}`);
       }),
       true,
     );
@@ -105,7 +108,7 @@ const copies = (chunks: Buffer[]): Buffer[] => chunks.map((c) => Buffer.from(c))
 
 /** A frame as a peer may send it; `masked` is what the receiving side expects unless `wrongMask`. */
 function frameArb(masked: boolean): fc.Arbitrary<Frame[]> {
-  const big = fc.integer({ min: BULK_MIN, max: 70_000 });
+  const big = fc.integer({ min: BIG, max: 70_000 });
   const small = fc.integer({ min: 0, max: 300 });
   const seed = fc.integer({ min: 0, max: 255 });
   const data = (len: fc.Arbitrary<number>, opcode: number): fc.Arbitrary<Frame[]> =>
@@ -113,8 +116,13 @@ function frameArb(masked: boolean): fc.Arbitrary<Frame[]> {
   const options: fc.WeightedArbitrary<Frame[]>[] = [
     { weight: 6, arbitrary: data(big, 2) },
     { weight: 4, arbitrary: data(small, 2) },
-    // Text: valid UTF-8 (ASCII), large and small.
+    // Text: valid UTF-8 (ASCII, or any code points), large and small; and arbitrary bytes, mostly not UTF-8.
     { weight: 2, arbitrary: fc.tuple(fc.oneof(big, small), seed).map(([n, s]) => [{ fin: true, opcode: 1, payload: Buffer.alloc(n, 97 + (s % 26)), masked }]) },
+    { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 200 }).map((t) => [{ fin: true, opcode: 1, payload: Buffer.from(t, "utf8"), masked }]) },
+    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 40 }).map((b) => [{ fin: true, opcode: 1, payload: Buffer.from(b), masked }]) },
+    // Overlong, surrogate and out-of-range forms, and a large text with one bad byte at its end.
+    { weight: 1, arbitrary: fc.constantFrom([0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]).map((b) => [{ fin: true, opcode: 1, payload: Buffer.from(b), masked }]) },
+    { weight: 1, arbitrary: big.map((n) => [{ fin: true, opcode: 1, payload: Buffer.concat([Buffer.alloc(n, 98), Buffer.from([0xff])]), masked }]) },
     // A fragmented binary message, large fragments included.
     {
       weight: 2,
@@ -174,14 +182,14 @@ describe("ws bulk reader", () => {
         { numRuns: 300 },
       );
       // The comparison must have exercised the fast path, not only ws's.
-      assert.ok(taken > 100, `only ${taken} messages were read by the bulk reader`);
+      assert.ok(taken > 100, `only ${taken} messages were read by the frame reader`);
     });
 
     it(`${side}: a large message cut at every offset of its header and around it`, async () => {
       const key = [0x11, 0x22, 0x33, 0x44];
       const frames = [
         encode({ fin: true, opcode: 2, payload: bytes(10, 1), masked: isServer }, key),
-        encode({ fin: true, opcode: 2, payload: bytes(BULK_MIN + 3, 2), masked: isServer }, key),
+        encode({ fin: true, opcode: 2, payload: bytes(BIG + 3, 2), masked: isServer }, key),
         encode({ fin: true, opcode: 9, payload: bytes(3, 3), masked: isServer }, key),
         encode({ fin: true, opcode: 2, payload: bytes(70_000, 4), masked: isServer }, key),
       ];
@@ -204,13 +212,14 @@ describe("ws bulk reader", () => {
         assert.deepEqual(two.events, expected, `cuts at ${a}, +1, +7`);
         taken += one.taken;
       }
-      assert.equal(taken, points.length * 2);
+      // Each run takes the three data messages.
+      assert.equal(taken, points.length * 3);
     });
   }
 
   it("ws's maxBufferedChunks still applies to a large frame that arrives in many small chunks", async () => {
     const key = [1, 2, 3, 4];
-    const stream = encode({ fin: true, opcode: 2, payload: bytes(BULK_MIN * 2, 9), masked: true }, key);
+    const stream = encode({ fin: true, opcode: 2, payload: bytes(BIG * 2, 9), masked: true }, key);
     const chunks: Buffer[] = [];
     for (let i = 0; i < stream.length; i += 100) chunks.push(stream.subarray(i, i + 100));
     const plain = await run(copies(chunks), true, false, 64);
@@ -220,8 +229,8 @@ describe("ws bulk reader", () => {
   });
 
   it("leaves a receiver it does not know alone", () => {
-    assert.equal(installBulkReader({}, () => {}), false);
-    assert.equal(installBulkReader({ _receiver: { write() {} } }, () => {}), false);
+    assert.equal(installFrameReader({}, () => {}), false);
+    assert.equal(installFrameReader({ _receiver: { write() {} } }, () => {}), false);
   });
 });
 
@@ -234,7 +243,7 @@ describe("ws bulk reader over real sockets", () => {
     const proxy = await connect<{ echo(x: Uint8Array): Uint8Array; sum(x: Uint8Array): number }>(server.url, { serializer: "msgpack" });
     const other = await connect<{ sum(x: Uint8Array): number }>(server.url, { serializer: "msgpack" });
     try {
-      const sizes = [BULK_MIN - 1, BULK_MIN, 65_536, 65_537, 200_000];
+      const sizes = [BIG - 1, BIG, 65_536, 65_537, 200_000];
       const sent = sizes.map((n, i) => new Uint8Array(bytes(n, i)));
       const got = await Promise.all(sent.map((b) => proxy.echo(b)));
       for (let i = 0; i < sent.length; i++) assert.deepEqual(Buffer.from(got[i] as Uint8Array), Buffer.from(sent[i] as Uint8Array));

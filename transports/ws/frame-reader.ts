@@ -1,37 +1,36 @@
 /**
- * Reads large binary messages of a Node WebSocket ahead of `ws`'s own
- * receiver, which costs about five times the work per byte of a 64 KiB
- * message (it copies the payload out of the socket's chunks, then unmasks
- * it a byte at a time unless the optional native `bufferutil` is installed;
- * a server also pauses and resumes its socket for every chunk larger than
- * the receiver's 16 KiB buffer). Here the payload is copied once and
- * unmasked 32 bits at a time (frame-writer.ts's `maskInPlace`), and a frame
- * that arrived in one chunk is a view of it, as in `ws`.
+ * Reads the data messages of a Node WebSocket ahead of `ws`'s own
+ * receiver, which spends about twice the CPU on a small message (its
+ * parser's state machine and events) and five times on a 64 KiB one: it
+ * copies the payload out of the socket's chunks, then unmasks it a byte at
+ * a time unless the optional native `bufferutil` is installed, and a
+ * server pauses and resumes its socket for every chunk larger than the
+ * receiver's 16 KiB buffer. Here a payload that arrived in one chunk is a
+ * view of it (as in `ws`), one that spans chunks is copied once, and both
+ * are unmasked 32 bits at a time (frame-writer.ts's `maskInPlace`).
  *
  * It sits between the socket and `ws`'s receiver (in place of the
  * receiver's `write`, which `ws` calls with each chunk), follows the frame
- * headers, and takes out of the byte stream only what is unambiguous:
- * one whole binary frame (FIN set, opcode 2, no RSV bits, masked exactly
- * when this is the server) of at least {@link BULK_MIN} bytes and at most
- * `maxPayload`, starting while `ws`'s receiver waits at a frame boundary
- * outside a fragmented message. Every other byte (control frames, text,
- * fragments, small or oversized frames, anything malformed) goes to `ws`
- * unchanged and in order, so `ws` still enforces every rule and limit and
- * answers pings and closes; removing whole frames leaves it a valid stream.
- * Should `ws` hold unfinished work when a taken frame ends, the frame is
- * handed to it as received instead.
+ * headers, and takes out of the byte stream only what is unambiguous: one
+ * whole unfragmented text or binary message (FIN set, no RSV bits, masked
+ * exactly when this is the server, at most `maxPayload` bytes, text valid
+ * UTF-8) starting while `ws`'s receiver waits at a frame boundary outside
+ * a fragmented message. Every other byte (control frames, fragments,
+ * oversized, wrongly masked or malformed frames, invalid text) goes to
+ * `ws` unchanged and in order, so `ws` still enforces every rule and limit
+ * and answers pings and closes; removing whole frames leaves it a valid
+ * stream. Should `ws` hold unfinished work when a taken frame ends, the
+ * frame is handed to it as received instead.
  *
  * Memory: a frame's bytes are kept as views of the chunks they came in
  * (in proportion to the bytes received, as `ws` keeps them; its
  * `maxBufferedChunks` applies: past it the frame is given to `ws`, which
  * refuses it) and joined once the frame is complete.
  */
+import { isUtf8 } from "node:buffer";
 import { maskInPlace } from "./frame-writer.js";
 
-/** Binary frames at least this long are read here; smaller ones cost `ws` little. */
-export const BULK_MIN = 16 * 1024;
-
-/** What is read from `ws`'s receiver (a `Writable`); checked once by {@link installBulkReader}. */
+/** What is read from `ws`'s receiver (a `Writable`); checked once by {@link installFrameReader}. */
 interface WsReceiver {
   write(chunk: Buffer): boolean;
   readonly writableLength: number;
@@ -45,6 +44,7 @@ interface WsReceiver {
   _isServer: boolean;
   _maxPayload: number;
   _maxBufferedChunks?: number;
+  _skipUTF8Validation?: boolean;
   _allowSynchronousEvents: boolean;
   _extensions: object;
   _binaryType: string;
@@ -59,19 +59,19 @@ const HEADER = 0;
 /** Payload of a frame left to `ws`. */
 const PASS = 1;
 /** Payload of a frame read here. */
-const BULK = 2;
+const TAKE = 2;
 /** After a close frame: everything goes to `ws`, which ignores it. */
 const DONE = 3;
 
 /**
- * Put a {@link BulkReader} in front of the receiver of `ws` (a `ws`
+ * Put a {@link FrameReader} in front of the receiver of `ws` (a `ws`
  * WebSocket). Returns false, changing nothing, when the receiver is not
  * the one this was written against (then `ws` reads everything itself).
  */
-export function installBulkReader(ws: unknown, deliver: (message: Buffer) => void): boolean {
+export function installFrameReader(ws: unknown, deliver: (message: Buffer, isBinary: boolean) => void): boolean {
   const receiver = (ws as { _receiver?: Partial<WsReceiver> } | null)?._receiver;
   if (!receiver || !isKnownReceiver(receiver)) return false;
-  const reader = new BulkReader(receiver, deliver);
+  const reader = new FrameReader(receiver, deliver);
   const write = (chunk: Buffer): boolean => reader.write(chunk);
   Object.defineProperty(receiver, "write", { value: write, configurable: true, writable: true });
   return true;
@@ -96,28 +96,32 @@ function isKnownReceiver(r: Partial<WsReceiver>): r is WsReceiver {
   );
 }
 
-export class BulkReader {
+export class FrameReader {
   readonly #receiver: WsReceiver;
   /** The receiver's own `write`. */
-  readonly #pass: (chunk: Buffer) => boolean;
-  readonly #deliver: (message: Buffer) => void;
+  readonly #write: (chunk: Buffer) => boolean;
+  readonly #deliver: (message: Buffer, isBinary: boolean) => void;
   readonly #masked: boolean;
+  readonly #checkUtf8: boolean;
   #mode = HEADER;
   readonly #header = Buffer.alloc(MAX_HEADER);
   #headerHave = 0;
-  /** Payload bytes of the current frame still to come (PASS, BULK). */
+  /** Payload bytes of the current frame still to come (PASS, TAKE). */
   #remaining = 0;
-  // The frame being read here: its length, masking key and the views of its bytes so far.
+  // The frame being read here: its length, header size (the masking key ends it), kind and the views of its bytes so far.
   #length = 0;
   #headerSize = 0;
+  #text = false;
   #pieces: Buffer[] = [];
+  /** `ws`'s receiver was idle when last asked, and has been given nothing since (only writes change it). */
+  #idle = false;
 
-  constructor(receiver: WsReceiver, deliver: (message: Buffer) => void) {
+  constructor(receiver: WsReceiver, deliver: (message: Buffer, isBinary: boolean) => void) {
     this.#receiver = receiver;
-    const write = receiver.write;
-    this.#pass = (chunk) => write.call(receiver, chunk);
+    this.#write = receiver.write;
     this.#deliver = deliver;
     this.#masked = receiver._isServer;
+    this.#checkUtf8 = receiver._skipUTF8Validation !== true;
   }
 
   /**
@@ -136,7 +140,7 @@ export class BulkReader {
     const end = chunk.length;
     while (at < end) {
       const mode = this.#mode;
-      if (mode === BULK) {
+      if (mode === TAKE) {
         const n = Math.min(this.#remaining, end - at);
         this.#pieces.push(chunk.subarray(at, at + n));
         at += n;
@@ -192,12 +196,21 @@ export class BulkReader {
         // `ws` reads what came before the header first, then says whether it waits at a frame boundary.
         if (start > from) ok = this.#pass(chunk.subarray(from, start)) && ok;
         from = start;
-        if (h !== this.#header) this.#header.set(chunk.subarray(hAt, hAt + size), 0);
-        if (idle(this.#receiver)) {
+        if (this.#isIdle()) {
+          if (h !== this.#header) this.#header.set(chunk.subarray(hAt, hAt + size), 0);
           this.#length = length;
           this.#headerSize = size;
+          this.#text = b0 === 0x81;
+          if (length <= end - at) {
+            // The whole payload is in this chunk: the message is a view of it.
+            const message = chunk.subarray(at, at + length);
+            at += length;
+            from = at;
+            ok = this.#complete(message, message) && ok;
+            continue;
+          }
           this.#remaining = length;
-          this.#mode = BULK;
+          this.#mode = TAKE;
           from = at;
           continue;
         }
@@ -220,52 +233,72 @@ export class BulkReader {
     return ok;
   }
 
+  /** Bytes for `ws`'s receiver, through its own `write`. */
+  #pass(bytes: Buffer): boolean {
+    this.#idle = false;
+    return this.#write.call(this.#receiver, bytes);
+  }
+
+  #isIdle(): boolean {
+    if (!this.#idle) this.#idle = idle(this.#receiver);
+    return this.#idle;
+  }
+
   /** Whether the frame that starts with b0, b1 and has `length` payload bytes may be read here (if `ws` is idle). */
   #candidate(b0: number, b1: number, length: number): boolean {
     const maxPayload = this.#receiver._maxPayload;
-    return b0 === 0x82 && (b1 & 0x80) === (this.#masked ? 0x80 : 0) && length >= BULK_MIN && (maxPayload <= 0 || length <= maxPayload);
+    return (b0 === 0x82 || b0 === 0x81) && (b1 & 0x80) === (this.#masked ? 0x80 : 0) && (maxPayload <= 0 || length <= maxPayload);
   }
 
   /** Past `ws`'s limit on buffered chunks, the frame goes to `ws` as received (it refuses it). */
   #checkPieces(): boolean {
     const limit = this.#receiver._maxBufferedChunks ?? 0;
     if (limit <= 0 || this.#pieces.length < limit) return true;
-    const ok = this.#handOver();
+    const pieces = this.#pieces;
+    this.#pieces = [];
     this.#mode = PASS;
-    return ok;
+    return this.#handOver(pieces);
   }
 
   /** The frame read here, to `ws` as it arrived: its header, then its bytes so far. */
-  #handOver(): boolean {
-    const pieces = this.#pieces;
-    this.#pieces = [];
+  #handOver(pieces: readonly Buffer[] | Buffer): boolean {
     let ok = this.#pass(Buffer.from(this.#header.subarray(0, this.#headerSize)));
-    for (const p of pieces) ok = this.#pass(p) && ok;
+    if (!Array.isArray(pieces)) return this.#pass(pieces as Buffer) && ok;
+    for (const p of pieces as readonly Buffer[]) ok = this.#pass(p) && ok;
     return ok;
   }
 
-  /** The frame's last byte has come: deliver it, unmasked, or hand it to `ws` if `ws` is no longer idle. */
+  /** The frame's last byte has come: its bytes joined (a view when they came in one piece). */
   #finish(): boolean {
-    if (!idle(this.#receiver)) return this.#handOver();
     const pieces = this.#pieces;
     this.#pieces = [];
-    const length = this.#length;
-    let message: Buffer;
-    if (pieces.length === 1) message = pieces[0] as Buffer;
-    else {
-      message = Buffer.allocUnsafe(length);
-      let at = 0;
-      for (const p of pieces) {
-        message.set(p, at);
-        at += p.length;
-      }
+    if (!this.#isIdle()) return this.#handOver(pieces);
+    if (pieces.length === 1) return this.#complete(pieces[0] as Buffer, pieces);
+    const message = Buffer.allocUnsafe(this.#length);
+    let at = 0;
+    for (const p of pieces) {
+      message.set(p, at);
+      at += p.length;
     }
-    if (this.#masked) {
-      const k = this.#headerSize - 4;
-      const h = this.#header;
-      maskInPlace(message, 0, length, h[k] as number, h[k + 1] as number, h[k + 2] as number, h[k + 3] as number);
+    return this.#complete(message, pieces);
+  }
+
+  /**
+   * Deliver `message`, unmasked; invalid UTF-8 in a text message is handed
+   * to `ws` as received instead (it closes with 1007). `received` is the
+   * frame's payload as it came (`message` itself when one view).
+   */
+  #complete(message: Buffer, received: readonly Buffer[] | Buffer): boolean {
+    const h = this.#header;
+    const k = this.#headerSize - 4;
+    if (this.#masked) maskInPlace(message, 0, message.length, h[k] as number, h[k + 1] as number, h[k + 2] as number, h[k + 3] as number);
+    if (this.#text && this.#checkUtf8 && !isUtf8(message)) {
+      // Masking again restores a view's bytes; a joined copy left the pieces as they were.
+      const view = received === message || (Array.isArray(received) && received[0] === message);
+      if (this.#masked && view) maskInPlace(message, 0, message.length, h[k] as number, h[k + 1] as number, h[k + 2] as number, h[k + 3] as number);
+      return this.#handOver(received);
     }
-    this.#deliver(message);
+    this.#deliver(message, !this.#text);
     return true;
   }
 }
