@@ -1,4 +1,4 @@
-import { installFollow } from "./caller.js";
+import { installFollow } from "./call-start.js";
 import { RpcError } from "./errors.js";
 import type { AnyRemote, CallContext } from "./call-types.js";
 import { checkMeta, DEFAULT_META_LIMITS, NO_META, type Meta } from "./meta/meta.js";

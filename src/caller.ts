@@ -1,39 +1,53 @@
 /**
  * The one caller-side implementation of per-call options, shared by every
  * client (the wirecall session, the Python recipe caller, XML-RPC over
- * HTTP): timeout, AbortSignal, and appending the caller's stack to the error
- * a call rejects with. A client only decides how a call travels and what
- * giving up on it means (send a cancel, drop it from a queue, abort a
- * request); see {@link OutgoingCall.onAbandon}.
+ * HTTP, Pyro4, NATS): timeout, AbortSignal, and appending the caller's
+ * stack to the error a call rejects with. A client only decides how a call
+ * travels and what giving up on it means (send a cancel, drop it from a
+ * queue, abort a request); see {@link OutgoingCall.onAbandon}.
+ *
+ * Metadata, deadlines, idempotency keys and following the call being served
+ * are ./call-start.ts: a page whose calls ask only for a timeout or a
+ * signal never loads it ({@link beginCall}).
  */
 import type { CallContext, CallOptions } from "./call-types.js";
-import { currentCall } from "./deadline.js";
 import { RpcError } from "./errors.js";
 import { Lazy } from "./lazy.js";
 import type { MetaLimits } from "./meta/limits.js";
 import type { Meta } from "./meta/meta.js";
 import type { CallSpan } from "./telemetry/telemetry.js";
 
-/**
- * The metadata checks (src/meta/meta.ts), loaded with the first call that
- * sends metadata: a client waits for them before {@link startCall} when
- * {@link waitsForMeta} says so. Node loads them at once, for every client.
- */
-export const META = new Lazy("call metadata checks (src/meta/meta.js)", () => import("./meta/meta.js"));
-if ((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) META.load().catch(() => {});
+/** Starts a call with every option (./call-start.ts), once that module has run. */
+type Start = (
+  name: string,
+  args: unknown[],
+  kwargs: Record<string, unknown> | undefined,
+  options: CallOptions | undefined,
+  defaults: CallerDefaults | undefined,
+) => { promise: Promise<unknown>; call: OutgoingCall | undefined };
 
-/** True when a call with these options sends metadata and the checks are not loaded yet. */
-export function waitsForMeta(options: CallOptions | undefined, defaults: CallOptions | undefined): boolean {
-  return META.m === undefined && (options?.meta !== undefined || defaults?.meta !== undefined);
+let FULL: Start | undefined;
+
+/** Called by ./call-start.ts as it loads (however it was reached: a served call's context imports it too). */
+export function installStart(start: Start): void {
+  FULL = start;
 }
 
-/** A random idempotency key (122 random bits when the platform has crypto.randomUUID). */
-export function newIdempotencyKey(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (c?.randomUUID) return c.randomUUID();
-  let s = "";
-  for (let i = 0; i < 4; i++) s += Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0");
-  return s;
+/**
+ * The full start (./call-start.ts), loaded with the first call that asks for
+ * more than a timeout or a signal: a client waits for it before
+ * {@link beginCall} when {@link waitsForStart} says so. Node loads it at once.
+ */
+export const START = new Lazy("call options: metadata, deadlines, idempotency (src/call-start.js)", () => import("./call-start.js"));
+if ((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) START.load().catch(() => {});
+
+function asksMore(o: CallOptions | undefined): boolean {
+  return o !== undefined && (o.meta !== undefined || o.deadline !== undefined || o.idempotent !== undefined || o.parent !== undefined || o.onResponseMeta !== undefined);
+}
+
+/** True when a call with these options needs ./call-start.ts and it has not loaded yet. */
+export function waitsForStart(options: CallOptions | undefined, defaults: CallOptions | undefined): boolean {
+  return FULL === undefined && (asksMore(options) || asksMore(defaults));
 }
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -147,24 +161,6 @@ export class OutgoingCall {
   }
 }
 
-/**
- * How a call follows the call being served that made it (its parent):
- * installed by src/call-context.ts, which is loaded wherever calls are
- * served, so a page that only calls does not carry it.
- */
-export interface Follow {
-  /** Why a call made for `parent` may not be sent (the parent ended), else undefined. */
-  ended(name: string, parent: CallContext): RpcError | undefined;
-  /** Stop `call` when `parent` ends. */
-  follow(call: OutgoingCall, parent: CallContext): void;
-}
-
-let FOLLOW: Follow | undefined;
-
-export function installFollow(f: Follow): void {
-  FOLLOW = f;
-}
-
 /** Per-client settings that shape every call (per-call options override the first two). */
 export interface CallerDefaults extends CallOptions {
   /**
@@ -181,68 +177,50 @@ export interface CallerDefaults extends CallOptions {
  * Start a call: applies the timeout and signal (per call, else the
  * defaults), and returns the call and the promise the caller awaits. A
  * signal that is already aborted rejects at once and `call` is undefined:
- * nothing must be sent.
+ * nothing must be sent. Until ./call-start.ts has loaded, only calls for
+ * which {@link waitsForStart} is false may be started here; clients that
+ * cannot wait (they are never in a page) use its `startCall` directly.
  */
-export function startCall(
+export function beginCall(
   name: string,
   args: unknown[],
   kwargs: Record<string, unknown> | undefined,
   options: CallOptions | undefined,
   defaults: CallerDefaults | undefined,
 ): { promise: Promise<unknown>; call: OutgoingCall | undefined } {
+  if (FULL !== undefined) return FULL(name, args, kwargs, options, defaults);
   const signal = options?.signal ?? defaults?.signal;
   if (signal?.aborted) return refused(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
-  const parent = (options?.parent !== undefined ? options.parent : defaults?.parent !== undefined ? defaults.parent : currentCall()) ?? undefined;
-  const follow = parent && FOLLOW;
-  const ended = follow && follow.ended(name, parent);
-  if (ended) return refused(ended);
-  let meta: Meta | undefined;
-  const m1 = defaults?.meta;
-  const m2 = options?.meta;
-  if (m1 !== undefined || m2 !== undefined) {
-    try {
-      if (META.m === undefined) throw new RpcError("MISSING_DEPENDENCY", `call to '${name}' sends metadata before wirecall's metadata checks loaded (wait for META.load())`);
-      // The checks' own module merges and bounds it: a call without metadata does not carry that code.
-      meta = META.m.checkMeta(META.m.mergeMeta(m1, m2), META.m.metaLimits(defaults?.metaLimits), `metadata of '${name}'`);
-    } catch (err) {
-      return refused(err);
-    }
-  }
-  // The earliest of the call's timeout, its deadline and its parent's deadline.
   const timeout = options?.timeout ?? defaults?.timeout;
-  let deadline = options?.deadline ?? defaults?.deadline;
-  let why: string | undefined;
-  const inherited = parent?.deadline;
-  let ms = timeout !== undefined && timeout > 0 ? timeout : undefined;
-  if (deadline !== undefined || inherited !== undefined) {
-    const now = Date.now();
-    if (ms !== undefined) deadline = deadline === undefined ? now + ms : Math.min(deadline, now + ms);
-    if (deadline !== undefined && (inherited === undefined || deadline <= inherited)) {
-      if (deadline - now !== ms) why = `passed its deadline`;
-    } else if (inherited !== undefined) {
-      deadline = inherited;
-      why = "passed the deadline it inherited from the call being served";
-    }
-    ms = Math.max(0, (deadline as number) - now);
-    if (ms === 0) return refused(new RpcError("TIMEOUT", `call to '${name}' not sent: it ${why ?? "passed its deadline"}`));
-  }
+  const ms = timeout !== undefined && timeout > 0 ? timeout : undefined;
+  return settle(newCall(name, args, kwargs), ms === undefined ? undefined : Date.now() + ms, ms, signal, undefined, defaults);
+}
+
+/** A call and the promise it settles. */
+export function newCall(name: string, args: unknown[], kwargs: Record<string, unknown> | undefined): [OutgoingCall, Promise<unknown>] {
   let call!: OutgoingCall;
   const raw = new Promise<unknown>((resolve, reject) => {
     call = new OutgoingCall(name, args, kwargs, resolve, reject);
   });
-  call.meta = meta;
-  call.deadline = ms === undefined ? undefined : (deadline ?? Date.now() + ms);
-  call.onResponseMeta = options?.onResponseMeta ?? defaults?.onResponseMeta;
-  if (parent) call.parent = parent;
-  const idem = options?.idempotent ?? defaults?.idempotent;
-  if (idem) call.key = typeof idem === "string" ? idem : newIdempotencyKey();
+  return [call, raw];
+}
+
+/** Arm a new call (its deadline, timer and signal) and give it to the caller. */
+export function settle(
+  [call, raw]: [OutgoingCall, Promise<unknown>],
+  deadline: number | undefined,
+  ms: number | undefined,
+  signal: AbortSignal | undefined,
+  why: string | undefined,
+  defaults: CallerDefaults | undefined,
+): { promise: Promise<unknown>; call: OutgoingCall } {
+  call.deadline = deadline;
   call.arm(ms, signal, why);
-  if (follow) follow.follow(call, parent);
   return { promise: defaults?.captureStack === false ? raw : withCallerStack(raw), call };
 }
 
 /** A call refused before it started: nothing is sent. */
-function refused(err: unknown): { promise: Promise<unknown>; call: undefined } {
+export function refused(err: unknown): { promise: Promise<unknown>; call: undefined } {
   return { promise: Promise.reject(err), call: undefined };
 }
 

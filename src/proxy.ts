@@ -4,7 +4,7 @@
  * connection is ready wait for the next one. Timeouts, signals and caller
  * stacks are src/caller.ts's, the pending-call table is the session's.
  */
-import { META, startCall, unref, waitsForMeta, type CallerDefaults, type OutgoingCall } from "./caller.js";
+import { START, beginCall, unref, waitsForStart, type CallerDefaults, type OutgoingCall } from "./caller.js";
 import type { Caller, CallOptions } from "./call-types.js";
 import { retrying } from "./retry.js";
 import { RpcError } from "./errors.js";
@@ -76,8 +76,8 @@ export class RPCProxy implements Caller {
   #session: PeerSession | undefined;
   #closed = false;
   #closeReason: Error | undefined;
-  /** Calls wait for the metadata checks to load (src/caller.ts, META). */
-  #metaWait = false;
+  /** Calls wait for the full call start to load (src/caller.ts, START). */
+  #startWait = false;
   /** Set when the proxy reconnects (the `reconnect` option). */
   #reconnect: Reconnector | undefined;
   #firstReady: { resolve: () => void; reject: (e: unknown) => void } | undefined;
@@ -136,15 +136,15 @@ export class RPCProxy implements Caller {
   /** One attempt of a call (retries call it again with the same idempotency key). */
   callOnce(name: string, args: unknown[], kwargs: Record<string, unknown> | undefined, options: CallOptions | undefined): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    // The first call with metadata waits for its checks to load, and the calls made meanwhile after it, in order.
-    if (this.#metaWait || waitsForMeta(options, this.#options)) {
-      if (META.m === undefined) {
-        this.#metaWait = true;
-        return META.load().then(() => this.callOnce(name, args, kwargs, options));
+    // The first call with metadata, a deadline or a key waits for src/call-start.ts, and the calls made meanwhile after it, in order.
+    if (this.#startWait || waitsForStart(options, this.#options)) {
+      if (START.m === undefined) {
+        this.#startWait = true;
+        return START.load().then(() => this.callOnce(name, args, kwargs, options));
       }
-      this.#metaWait = false;
+      this.#startWait = false;
     }
-    const { promise, call } = startCall(name, args, kwargs, options, this.#options);
+    const { promise, call } = beginCall(name, args, kwargs, options, this.#options);
     if (!call) return promise;
     const session = this.#session;
     if (session?.ready) session.send(call);

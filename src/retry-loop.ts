@@ -3,7 +3,8 @@
  * (so a server that already ran the call answers with its first outcome),
  * exponential backoff with jitter, within the call's one deadline.
  */
-import { newIdempotencyKey, type CallerDefaults } from "./caller.js";
+import type { CallerDefaults } from "./caller.js";
+import { newIdempotencyKey } from "./call-start.js";
 import type { CallOptions, RetryPolicy } from "./call-types.js";
 import { currentCall } from "./deadline.js";
 import { RpcError } from "./errors.js";

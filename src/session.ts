@@ -14,7 +14,7 @@
  * by the server (src/serve-frames.ts), so a client never loads it.
  */
 import type { PeerInfo } from "./call-context.js";
-import { META, startCall, waitsForMeta, type OutgoingCall } from "./caller.js";
+import { START, beginCall, waitsForStart, type OutgoingCall } from "./caller.js";
 import type { AnyRemote, CallOptions } from "./call-types.js";
 import { RpcError, fromWireError, isWireError, type WireError } from "./errors.js";
 import type { SessionLike } from "./frame-protocol.js";
@@ -248,8 +248,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
   /** Call `name` on the peer; resolves with its result or rejects with its error. */
   call(name: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<unknown> {
     if (!this.ready) return Promise.reject(this.#notReady(name));
-    if (waitsForMeta(options, this.#opts)) return META.load().then(() => this.call(name, args, kwargs, options));
-    const { promise, call } = startCall(name, args, kwargs, options, this.#opts);
+    if (waitsForStart(options, this.#opts)) return START.load().then(() => this.call(name, args, kwargs, options));
+    const { promise, call } = beginCall(name, args, kwargs, options, this.#opts);
     if (call) this.send(call);
     return promise;
   }

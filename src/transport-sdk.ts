@@ -32,7 +32,8 @@ export type { AnyTransport } from "./transport-registry.js";
 export * from "./auth/index.js";
 
 // Callers and serving, for front-ends.
-export { startCall, withCallerStack, OutgoingCall } from "./caller.js";
+export { withCallerStack, OutgoingCall } from "./caller.js";
+export { startCall } from "./call-start.js";
 export type { CallerDefaults } from "./caller.js";
 export type { Caller, CallOptions } from "./call-types.js";
 export { createFacade } from "./facade.js";

@@ -9,7 +9,8 @@
  * sent still occupies the connection until its (discarded) reply arrives,
  * since the server cannot be told to cancel. No hello is sent.
  */
-import { startCall, type CallerDefaults, type OutgoingCall } from "../../src/caller.js";
+import type { CallerDefaults, OutgoingCall } from "../../src/caller.js";
+import { startCall } from "../../src/call-start.js";
 import type { Caller, CallOptions } from "../../src/call-types.js";
 import { RpcError } from "../../src/errors.js";
 import { refuseReferences } from "../../src/refs/walk.js";

@@ -7,7 +7,8 @@
  * (src/refs/load.ts) when the first reference or stream travels on a
  * connection whose hello negotiated references.
  */
-import { META, startCall, unref, waitsForMeta, type OutgoingCall } from "../caller.js";
+import { unref, type OutgoingCall } from "../caller.js";
+import { startCall } from "../call-start.js";
 import type { CallOptions, Caller } from "../call-types.js";
 import { RpcError, fromWireError, isWireError, type WireError } from "../errors.js";
 import { toWireError } from "../errors-to-wire.js";
@@ -441,7 +442,6 @@ export class RefSession implements RefOwner {
   callRef(id: number, name: string, args: unknown[], kwargs: Record<string, unknown> | undefined, options: CallOptions | undefined): Promise<unknown> {
     if (this.#closed || !this.#host.ready) return Promise.reject(new RpcError("CONNECTION_CLOSED", "the connection that carried this reference is closed"));
     if (!this.#imports.has(id)) return Promise.reject(new RpcError("REFERENCE_RELEASED", `the reference${name ? ` (method '${name}')` : ""} was released: keep() a callback to use it after its call ends`));
-    if (waitsForMeta(options, this.#host.defaults)) return META.load().then(() => this.callRef(id, name, args, kwargs, options));
     const { promise, call } = startCall(name, args, kwargs, options, this.#host.defaults);
     if (call) this.#host.sendRefCall(call, id);
     return promise;
