@@ -227,22 +227,24 @@ export function refused(err: unknown): { promise: Promise<unknown>; call: undefi
 const captureStackTrace = (Error as { captureStackTrace?: (o: object, fn?: Function) => void }).captureStackTrace;
 
 /**
- * Await a call and, if it fails, append the caller's frames to the error.
- * Capturing a stack on every call (as grpc-js does) cost about a quarter of
- * the client's CPU per call in the benchmarks; capturing it here, after the
- * rejection resumed this async function, gets V8's async frames
- * ("at async yourFunction (file:line)") for the failing calls only.
+ * The call's promise that, if it fails, appends the caller's frames to the
+ * error. Capturing a stack on every call (as grpc-js does) cost about a
+ * quarter of the client's CPU per call in the benchmarks; capturing it in
+ * the rejection's handler gets V8's async frames ("at async
+ * yourFunction (file:line)", found through the promise the caller awaits)
+ * for the failing calls only, and a `then` costs less per call than an
+ * async function wrapped around the await.
  */
-export async function withCallerStack<T>(call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (err) {
-    if (err instanceof Error && captureStackTrace) {
-      const here: { stack?: string } = {};
-      captureStackTrace(here, withCallerStack);
-      const frames = (here.stack ?? "").split("\n").slice(1).join("\n");
-      if (frames) Object.defineProperty(err, "stack", { value: `${err.stack ?? String(err)}\n${frames}`, writable: true, configurable: true });
-    }
-    throw err;
+export function withCallerStack<T>(call: Promise<T>): Promise<T> {
+  return call.then(undefined, addCallerStack);
+}
+
+function addCallerStack(err: unknown): never {
+  if (err instanceof Error && captureStackTrace) {
+    const here: { stack?: string } = {};
+    captureStackTrace(here, addCallerStack);
+    const frames = (here.stack ?? "").split("\n").slice(1).join("\n");
+    if (frames) Object.defineProperty(err, "stack", { value: `${err.stack ?? String(err)}\n${frames}`, writable: true, configurable: true });
   }
+  throw err;
 }
