@@ -16,8 +16,11 @@
  *
  *   node benchmarks/tcp-cpu.mjs pairs SYSTEM_A SYSTEM_B [add|bin64k] [calls per round] [rounds]
  *
- * It prints each server's median user and user+sys CPU µs per call and the
- * median of the per-round ratios A/B. The client is this build's (the
+ * It prints each server's median user and user+sys CPU µs per call, the
+ * median of the rounds' sequential p50 latencies (each system's own client
+ * and server: the latency `npm run bench` reports, but measured in
+ * alternation so that both see the same load), and the median of the
+ * per-round ratios A/B. The client is this build's (the
  * floor's own for `floor`), the same for every wirecall server.
  */
 import { fork } from "node:child_process";
@@ -48,12 +51,18 @@ if (pairs) {
         : await W.connect(url, { authkey: "bench", serializer: "msgpack" }).then((p) => ({ call: (m, a) => p[m](...a), close: () => p.$close() }));
     const one = kind === "add" ? () => client.call("add", [1, 2]) : () => client.call("echo", [bin]);
     for (let i = 0; i < 3000; i++) await one();
-    servers.push({ sys, child, next, client, one, user: [], total: [] });
+    servers.push({ sys, child, next, client, one, user: [], total: [], p50: [] });
   }
   for (let r = 0; r < rounds; r++) {
     for (const s of r % 2 ? [...servers].reverse() : servers) {
       s.child.send("mark");
-      for (let i = 0; i < callsPerRound; i++) await s.one();
+      const lat = new Float64Array(callsPerRound);
+      for (let i = 0; i < callsPerRound; i++) {
+        const t = performance.now();
+        await s.one();
+        lat[i] = performance.now() - t;
+      }
+      s.p50.push(lat.sort()[callsPerRound >> 1] * 1000);
       s.child.send("cpu");
       const c = await s.next();
       s.user.push(c.user / callsPerRound);
@@ -61,11 +70,11 @@ if (pairs) {
     }
   }
   const med = (x) => [...x].sort((a, b) => a - b)[x.length >> 1];
-  for (const s of servers) console.log(`${s.sys}: server ${med(s.user).toFixed(2)} µs user, ${med(s.total).toFixed(2)} µs user+sys per call (median of ${rounds} rounds of ${callsPerRound} ${kind} calls)`);
+  for (const s of servers) console.log(`${s.sys}: server ${med(s.user).toFixed(2)} µs user, ${med(s.total).toFixed(2)} µs user+sys per call; sequential p50 ${med(s.p50).toFixed(1)} µs (median of ${rounds} rounds of ${callsPerRound} ${kind} calls)`);
   for (let i = 1; i < servers.length; i++) {
     const [a, b] = [servers[0], servers[i]];
     const ratio = (k) => med(a[k].map((x, j) => x / b[k][j])).toFixed(3);
-    console.log(`${a.sys} / ${b.sys}: server user ${ratio("user")}, user+sys ${ratio("total")} (median of per-round ratios)`);
+    console.log(`${a.sys} / ${b.sys}: server user ${ratio("user")}, user+sys ${ratio("total")}, p50 ${ratio("p50")} (median of per-round ratios)`);
   }
   for (const s of servers) {
     await s.client.close();

@@ -11,43 +11,32 @@
  * signal never loads it ({@link beginCall}).
  */
 import type { CallContext, CallOptions } from "./call-types.js";
+import { currentCall } from "./deadline.js";
 import { RpcError } from "./errors.js";
 import { Lazy } from "./lazy.js";
 import type { MetaLimits } from "./meta/limits.js";
 import type { Meta } from "./meta/meta.js";
 import type { CallSpan } from "./telemetry/telemetry.js";
 
-/** Starts a call with every option (./call-start.ts), once that module has run. */
-type Start = (
-  name: string,
-  args: unknown[],
-  kwargs: Record<string, unknown> | undefined,
-  options: CallOptions | undefined,
-  defaults: CallerDefaults | undefined,
-) => { promise: Promise<unknown>; call: OutgoingCall | undefined };
-
-let FULL: Start | undefined;
-
-/** Called by ./call-start.ts as it loads (however it was reached: a served call's context imports it too). */
-export function installStart(start: Start): void {
-  FULL = start;
-}
-
 /**
  * The full start (./call-start.ts), loaded with the first call that asks for
  * more than a timeout or a signal: a client waits for it before
- * {@link beginCall} when {@link waitsForStart} says so. Node loads it at once.
+ * {@link beginCall} when {@link waitsForStart} says so. Node loads it at
+ * once, and so does a side that serves (src/session.ts).
  */
-export const START = new Lazy("call options: metadata, deadlines, idempotency (src/call-start.js)", () => import("./call-start.js"));
+export const START = new Lazy("call options: metadata, deadlines, idempotency (src/call-start.js)", async () => (await import("./call-start.js")).makeStart(PARTS));
 if ((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) START.load().catch(() => {});
 
 function asksMore(o: CallOptions | undefined): boolean {
   return o !== undefined && (o.meta !== undefined || o.deadline !== undefined || o.idempotent !== undefined || o.parent !== undefined || o.onResponseMeta !== undefined);
 }
 
-/** True when a call with these options needs ./call-start.ts and it has not loaded yet. */
+/**
+ * True when a call with these options needs ./call-start.ts and it has not
+ * loaded yet (a call made while serving one follows it, so it needs it too).
+ */
 export function waitsForStart(options: CallOptions | undefined, defaults: CallOptions | undefined): boolean {
-  return FULL === undefined && (asksMore(options) || asksMore(defaults));
+  return START.m === undefined && (asksMore(options) || asksMore(defaults) || currentCall() !== undefined);
 }
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -179,7 +168,7 @@ export interface CallerDefaults extends CallOptions {
  * signal that is already aborted rejects at once and `call` is undefined:
  * nothing must be sent. Until ./call-start.ts has loaded, only calls for
  * which {@link waitsForStart} is false may be started here; clients that
- * cannot wait (they are never in a page) use its `startCall` directly.
+ * cannot wait (they are never in a page) use ./start-call.ts.
  */
 export function beginCall(
   name: string,
@@ -188,12 +177,17 @@ export function beginCall(
   options: CallOptions | undefined,
   defaults: CallerDefaults | undefined,
 ): { promise: Promise<unknown>; call: OutgoingCall | undefined } {
-  if (FULL !== undefined) return FULL(name, args, kwargs, options, defaults);
+  const full = START.m;
+  if (full !== undefined) return full(name, args, kwargs, options, defaults);
   const signal = options?.signal ?? defaults?.signal;
-  if (signal?.aborted) return refused(new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason }));
+  if (signal?.aborted) return refused(abortedBefore(name, signal));
   const timeout = options?.timeout ?? defaults?.timeout;
   const ms = timeout !== undefined && timeout > 0 ? timeout : undefined;
   return settle(newCall(name, args, kwargs), ms === undefined ? undefined : Date.now() + ms, ms, signal, undefined, defaults);
+}
+
+export function abortedBefore(name: string, signal: AbortSignal): RpcError {
+  return new RpcError("CANCELLED", `call to '${name}' aborted before it was sent`, { cause: signal.reason });
 }
 
 /** A call and the promise it settles. */
@@ -213,7 +207,7 @@ export function settle(
   signal: AbortSignal | undefined,
   why: string | undefined,
   defaults: CallerDefaults | undefined,
-): { promise: Promise<unknown>; call: OutgoingCall } {
+): { promise: Promise<unknown>; call: OutgoingCall | undefined } {
   call.deadline = deadline;
   call.arm(ms, signal, why);
   return { promise: defaults?.captureStack === false ? raw : withCallerStack(raw), call };
@@ -248,3 +242,6 @@ function addCallerStack(err: unknown): never {
   }
   throw err;
 }
+
+/** What ./call-start.ts makes its calls with (it imports nothing of this module: it is loaded from here). */
+export const PARTS = { newCall, settle, refused, abortedBefore };

@@ -185,6 +185,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (options.role === "server" || options.handler !== undefined) {
       SERVING.load().catch(() => {});
       INBOUND.load().catch(() => {});
+      START.load().catch(() => {});
     }
   }
 

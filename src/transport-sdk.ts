@@ -33,7 +33,7 @@ export * from "./auth/index.js";
 
 // Callers and serving, for front-ends.
 export { withCallerStack, OutgoingCall } from "./caller.js";
-export { startCall } from "./call-start.js";
+export { startCall } from "./start-call.js";
 export type { CallerDefaults } from "./caller.js";
 export type { Caller, CallOptions } from "./call-types.js";
 export { createFacade } from "./facade.js";

@@ -158,7 +158,10 @@ describe("zmq hostile peers, server in a child process (authkey)", { timeout: 18
     }
     const served = await Promise.all(calling.map((c) => c.stop()));
     for (const { calls } of served) assert.ok(calls > 0, "an honest client got no call through");
-    await assertHealthy(t, 96 * MiB, "long messages before authentication");
+    // 195 MiB arrive; a server that kept them would grow by more than that. Dead 256 KiB buffers are
+    // external memory that V8 frees on its own schedule, later on a loaded machine (+49 to +65 MiB alone,
+    // +114 MiB once at load 13), so the budget sits between the two.
+    await assertHealthy(t, 140 * MiB, "long messages before authentication");
   });
 
   it("a peer without the key that reuses a departed peer's routing id is never served", async (t) => {

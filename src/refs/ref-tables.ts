@@ -8,7 +8,7 @@
  * connection whose hello negotiated references.
  */
 import { unref, type OutgoingCall } from "../caller.js";
-import { startCall } from "../call-start.js";
+import { startCall } from "../start-call.js";
 import type { CallOptions, Caller } from "../call-types.js";
 import { RpcError, fromWireError, isWireError, type WireError } from "../errors.js";
 import { toWireError } from "../errors-to-wire.js";
