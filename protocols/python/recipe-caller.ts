@@ -10,7 +10,7 @@
  * since the server cannot be told to cancel. No hello is sent.
  */
 import type { CallerDefaults, OutgoingCall } from "../../src/caller.js";
-import { startCall } from "../../src/call-start.js";
+import { startCall } from "../../src/start-call.js";
 import type { Caller, CallOptions } from "../../src/call-types.js";
 import { RpcError } from "../../src/errors.js";
 import { refuseReferences } from "../../src/refs/walk.js";
