@@ -79,6 +79,15 @@ describe("msgpack small-frame decoder", () => {
     }
   });
 
+  it("gives each frame its own names: the last name of a length is reused only for the same bytes", () => {
+    for (const name of ["add", "sub", "add", "ad", "adx", "add", "é", "sub"]) {
+      const f = packr.pack([0, 1, name, [name]]);
+      const got = fastDecode(f);
+      if (got === MISS) assert.equal(name, "é");
+      else assert.deepStrictEqual(got, [0, 1, name, [name]]);
+    }
+  });
+
   it("takes no frame the full path refuses: random bytes and mutated real frames (property)", () => {
     const frame = fc.oneof(
       fc.uint8Array({ minLength: 1, maxLength: 40 }),

@@ -64,7 +64,7 @@ function value(depth: number): unknown {
   const t = b[pos++] as number;
   if (t < 0x80) return t;
   if (t >= 0xe0) return t - 0x100;
-  if (t >= 0xa0 && t < 0xc0) return str(t & 0x1f);
+  if (t >= 0xa0 && t < 0xc0) return str(t & 0x1f, depth);
   if (t >= 0x90 && t < 0xa0) return arr(t & 0x0f, depth);
   switch (t) {
     case 0xc0:
@@ -100,7 +100,7 @@ function value(depth: number): unknown {
       pos += 8;
       return f64[0];
     case 0xd9:
-      return pos + 1 > end ? MISS : str(b[pos++] as number);
+      return pos + 1 > end ? MISS : str(b[pos++] as number, depth);
     case 0xdc:
       if (pos + 2 > end) return MISS;
       pos += 2;
@@ -122,8 +122,24 @@ function arr(count: number, depth: number): unknown {
   return a;
 }
 
-function str(length: number): unknown {
+/**
+ * The last string of each length read at the envelope's own level (a
+ * method's name, not its arguments): the next call of the same method gets
+ * the same string, made and hashed once, not a new one.
+ */
+const names: (string | undefined)[] = new Array<string | undefined>(FAST_STRING + 1).fill(undefined);
+
+function str(length: number, depth: number): unknown {
   if (length > FAST_STRING || pos + length > end) return MISS;
+  const name = depth === 2 ? names[length] : undefined;
+  if (name !== undefined) {
+    let i = 0;
+    while (i < length && b[pos + i] === name.charCodeAt(i)) i++;
+    if (i === length) {
+      pos += length;
+      return name;
+    }
+  }
   let s = "";
   for (let i = pos; i < pos + length; i++) {
     const c = b[i] as number;
@@ -131,6 +147,7 @@ function str(length: number): unknown {
     s += String.fromCharCode(c);
   }
   pos += length;
+  if (depth === 2) names[length] = s;
   return s;
 }
 
