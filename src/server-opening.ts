@@ -33,7 +33,7 @@ import type { ConnectionSink } from "./transport.js";
 let OPENING_ACCESS: OpeningAccess | undefined;
 /** Set in ServerOpening's static block. */
 let SESSION_CLOSED: (s: PeerSession, err: Error | undefined) => void;
-let IDLE_CHECK: (o: ServerOpening, limit: number) => void;
+let IDLE_CHECK: (o: ServerOpening, limit: number, sweeps: number) => void;
 
 /** The server's opening of one session; made by the session's `start` (see {@link serverOpening}). */
 export class ServerOpening implements Opening {
@@ -52,14 +52,14 @@ export class ServerOpening implements Opening {
   #firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
   /** The idle sweep this connection is in (after the hello, when the server has an idleTimeout). */
   #sweep: IdleSweep | undefined;
-  /** A frame arrived since the idle sweep last looked (the hello counts). */
-  #saw = false;
+  /** Idle sweeps since the last frame (0: a frame came since the last sweep; the hello counts). */
+  #quiet = 0;
   readonly #gone: ((end: ServerOpening) => void) | undefined;
 
   static {
     // One function for every session's onClose (no closure per connection): the session knows its opening.
     SESSION_CLOSED = (s, err) => ((OPENING_ACCESS as OpeningAccess).opening(s) as ServerOpening).#closed(err);
-    IDLE_CHECK = (o, limit) => o.#idleCheck(limit);
+    IDLE_CHECK = (o, limit, sweeps) => o.#idleCheck(limit, sweeps);
   }
 
   constructor(session: PeerSession, access: OpeningAccess, gone?: (end: ServerOpening) => void) {
@@ -86,7 +86,7 @@ export class ServerOpening implements Opening {
   // ---- ConnectionSink ----------------------------------------------------
 
   frame(frame: Uint8Array): void {
-    this.#saw = true;
+    this.#quiet = 0;
     if (this.#open) return this.#s.frame(frame);
     if (this.#delegate) return this.#delegate.frame(frame);
     if (this.#admitting) {
@@ -215,7 +215,7 @@ export class ServerOpening implements Opening {
     const idle = this.#a.opts(this.#s).idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
     if (idle > 0 && !this.#s.closed) {
       // The hello counts as activity: the first sweep cannot close a connection admitted less than `idle` ms ago.
-      this.#saw = true;
+      this.#quiet = 0;
       this.#sweep = IdleSweep.join(this, idle);
     }
   }
@@ -300,19 +300,21 @@ export class ServerOpening implements Opening {
   }
 
   /**
-   * The idle sweep's look at this connection, every `limit` ms: closed when
-   * nothing happened since the last look, so after between `limit` and
-   * 2 x `limit` ms without a frame either way and with no call in flight.
+   * The idle sweep's look at this connection, every `limit / sweeps` ms
+   * (`sweeps` is 1 unless `limit` is past what one timer can wait): closed
+   * at the first look that finds `sweeps` whole periods without a frame
+   * either way, an answer sent or a call in flight, so between `limit` and
+   * `limit` plus one period after the last of them.
    */
-  #idleCheck(limit: number): void {
+  #idleCheck(limit: number, sweeps: number): void {
     const s = this.#s;
     if (s.closed) return;
-    // Answers sent count as activity too (the serving half marks them).
-    const touched = this.#a.touched(s);
-    if (this.#saw || touched || s.inFlight > 0 || s.pending > 0) {
-      this.#saw = false;
+    // Answers sent and calls in flight count as activity seen now (the serving half marks answers).
+    if (this.#a.touched(s) || s.inFlight > 0 || s.pending > 0) {
+      this.#quiet = 1;
       return;
     }
+    if (++this.#quiet <= sweeps) return;
     const err = new RpcError("CONNECTION_CLOSED", `closed after ${limit} ms without a frame (the server's idleTimeout)`);
     this.#a.sendError(s, null, err);
     s.conn.close(err);
@@ -346,18 +348,21 @@ export class ServerOpening implements Opening {
  */
 class IdleSweep {
   readonly #limit: number;
+  /** Periods per limit: 1, or more for a limit past the longest timer (which Node would turn into 1 ms). */
+  readonly #sweeps: number;
   readonly #members = new Set<ServerOpening>();
   #timer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(limit: number) {
     this.#limit = limit;
+    this.#sweeps = Math.ceil(limit / MAX_TIMER);
   }
 
   static join(o: ServerOpening, limit: number): IdleSweep {
     let sweep = SWEEPS.get(limit);
     if (sweep === undefined) SWEEPS.set(limit, (sweep = new IdleSweep(limit)));
     sweep.#members.add(o);
-    sweep.#timer ??= unref(setInterval(sweep.#run, limit));
+    sweep.#timer ??= unref(setInterval(sweep.#run, limit / sweep.#sweeps));
     return sweep;
   }
 
@@ -371,9 +376,12 @@ class IdleSweep {
 
   // A close the check starts completes later (the connection's close is asynchronous): the set is not changed under the loop.
   readonly #run = (): void => {
-    for (const o of this.#members) IDLE_CHECK(o, this.#limit);
+    for (const o of this.#members) IDLE_CHECK(o, this.#limit, this.#sweeps);
   };
 }
+
+/** The longest delay a Node timer keeps (2^31 - 1 ms); a longer one fires after 1 ms. */
+const MAX_TIMER = 0x7fff_ffff;
 
 /** The sweep of each idle limit in use. */
 const SWEEPS = new Map<number, IdleSweep>();

@@ -103,6 +103,20 @@ describe("idle connections: one shared sweep", () => {
     await b.p.$close();
   });
 
+  it("an idleTimeout past the longest timer (2^31 ms) does not close connections at once", async () => {
+    // Node turns a longer timer into 1 ms: a per-connection setTimeout(idleTimeout) closed them after 1-2 ms.
+    const s = await start({ idleTimeout: 2 ** 31 });
+    const c = await client(s.url);
+    assert.equal(await c.p.add(1, 1), 2);
+    let closed = false;
+    void c.closed.then(() => (closed = true));
+    // Time itself is what is tested: several 1 ms periods, and more than one sweep's worth of them.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(closed, false);
+    assert.equal(await c.p.add(2, 2), 4);
+    await c.p.$close();
+  });
+
   it("holds no timer per idle connection", async () => {
     const live = new Set<number>();
     const hook = createHook({
