@@ -34,7 +34,7 @@ function snapshot() {
   const status = readFileSync("/proc/self/status", "utf8");
   const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   const mem = process.memoryUsage();
-  return { rss: kib("VmRSS") * 1024, heapUsed: mem.heapUsed, external: mem.external + mem.arrayBuffers };
+  return { rss: kib("VmRSS") * 1024, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external + mem.arrayBuffers };
 }
 
 // ---- child: one server, answering snapshot requests -------------------------
@@ -141,6 +141,8 @@ async function main(n) {
       openMs,
       rssPerConn: (after.rss - before.rss) / n,
       heapPerConn: (after.heapUsed - before.heapUsed) / n,
+      // The heap's pages, used or not (what of RSS the JS heap accounts for).
+      committedPerConn: (after.heapTotal - before.heapTotal) / n,
       externalPerConn: (after.external - before.external) / n,
       rssBefore: before.rss,
       rssAfter: after.rss,
@@ -151,10 +153,10 @@ async function main(n) {
   }
   const kb = (x) => (x / 1024).toFixed(1);
   console.log(`idle connections: ${n} per server, server measured after a forced GC`);
-  console.log("server    | RSS before | RSS after | RSS/conn | heap/conn | external/conn | open time");
+  console.log("server    | RSS before | RSS after | RSS/conn | heap/conn | heap committed/conn | external/conn | open time");
   for (const r of rows) {
     console.log(
-      `${r.kind.padEnd(9)} | ${(r.rssBefore / 2 ** 20).toFixed(1).padStart(7)} MiB | ${(r.rssAfter / 2 ** 20).toFixed(1).padStart(6)} MiB | ${kb(r.rssPerConn).padStart(5)} KiB | ${kb(r.heapPerConn).padStart(6)} KiB | ${kb(r.externalPerConn).padStart(9)} KiB | ${(r.openMs / 1000).toFixed(1)} s`,
+      `${r.kind.padEnd(9)} | ${(r.rssBefore / 2 ** 20).toFixed(1).padStart(7)} MiB | ${(r.rssAfter / 2 ** 20).toFixed(1).padStart(6)} MiB | ${kb(r.rssPerConn).padStart(5)} KiB | ${kb(r.heapPerConn).padStart(6)} KiB | ${kb(r.committedPerConn).padStart(15)} KiB | ${kb(r.externalPerConn).padStart(9)} KiB | ${(r.openMs / 1000).toFixed(1)} s`,
     );
   }
   const [raw, wc] = rows;
