@@ -94,8 +94,8 @@ describe("browser bundle of connect from wirecall/ws", () => {
     for (const m of modules) assert.ok(lazy.includes(m), `${m} is in no lazy chunk`);
   });
 
-  // The first chunk is ~40.7 KB (40,707 bytes, December 2026; was ~81, then
-  // ~63, then 46.6, 44.6, 43.0): streams and references, the serving half,
+  // The first chunk is ~40.2 KB (40,195 bytes, December 2026; was ~81, then
+  // ~63, then 46.6, 44.6, 43.0, 40.7): streams and references, the serving half,
   // the server's opening, calls and frames from the peer (session-inbound),
   // the encoding walk, the error encoder, metadata checks, the header
   // reader, reconnection, objects by URL, other protocols' clients, the HMAC
@@ -103,7 +103,7 @@ describe("browser bundle of connect from wirecall/ws", () => {
   // words of a refused option and the built-in transports' loader load on
   // first use (bundle-browser-load checks in Chromium that a plain call
   // fetches none of them). What a page pays before its first call is the
-  // client session (~8.5 KB), the proxy, caller and facade (~7.6 KB), the ws
+  // client session (~8.6 KB), the proxy, caller and facade (~6.8 KB), the ws
   // transport on the connection base (~7.2 KB), the JSON serializer with its
   // decode budgets and encode check (~5.5 KB), errors (~1.7 KB), connect with
   // the option check, the URL registry and resolvers (~3.5 KB).
