@@ -7,7 +7,7 @@
  * process of its own, and the systems take turns round by round (A B, B A,
  * ...), so the load drifts alike for each pair:
  *
- *   node benchmarks/ws-cpu.mjs SYSTEM_A SYSTEM_B [add|bin64k] [calls per round] [rounds] [depth]
+ *   node benchmarks/ws-cpu.mjs SYSTEM_A SYSTEM_B [add|obj|bin64k] [calls per round] [rounds] [depth]
  *
  * SYSTEM: `wirecall` (this build's dist/), `raw-ws`, or DIST_DIR (another
  * build's dist/, e.g. an older commit's, with node_modules reachable from it).
@@ -17,6 +17,7 @@
  */
 import { fork as forkChild } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { nestedObject } from "./lib/workloads.mjs";
 
 const [role, ...rest] = process.argv.slice(2);
 
@@ -54,7 +55,8 @@ if (role === "server") {
   const client = await (await load(system)).connectClient(url);
   const bin = new Uint8Array(64 * 1024);
   for (let i = 0; i < bin.length; i++) bin[i] = (i * 31 + 7) & 0xff;
-  const one = kind === "add" ? () => client.call("add", [1, 2]) : () => client.call("echo", [bin]);
+  const obj = nestedObject();
+  const one = kind === "add" ? () => client.call("add", [1, 2]) : kind === "obj" ? () => client.call("echo", [obj]) : () => client.call("echo", [bin]);
   const depth = Number(depthArg);
   async function run(n) {
     let started = 0;
@@ -79,8 +81,9 @@ if (role === "server") {
   process.send("ready");
 } else {
   const args = process.argv.slice(2);
-  const systems = args.filter((a) => !/^\d+$/.test(a) && a !== "add" && a !== "bin64k");
-  const kind = args.includes("add") ? "add" : "bin64k";
+  const kinds = ["add", "obj", "bin64k"];
+  const systems = args.filter((a) => !/^\d+$/.test(a) && !kinds.includes(a));
+  const kind = kinds.find((k) => args.includes(k)) ?? "bin64k";
   const [perRound = kind === "add" ? 5000 : 500, rounds = 10, depth = 1] = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const me = fileURLToPath(import.meta.url);
   // WS_CPU_PROF=DIR: every child runs under --cpu-prof, its profile in DIR (server-SYSTEM / client-SYSTEM by pid, printed).

@@ -228,6 +228,38 @@ describe("ws bulk reader", () => {
     assert.deepEqual(bulk.events, plain.events);
   });
 
+  it("fits the receivers of the installed ws, server and client side (else every message would take ws's slower path)", async () => {
+    const wss = new wsModule.WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
+    await new Promise((resolve) => wss.once("listening", resolve));
+    const accepted = new Promise<wsModule.WebSocket>((resolve) => wss.once("connection", resolve));
+    const client = new wsModule.WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}/`, { perMessageDeflate: false, maxPayload: MAX_PAYLOAD });
+    try {
+      await new Promise((resolve, reject) => client.once("open", resolve).once("error", reject));
+      const server = await accepted;
+      const got: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        const seen = (side: string) => (data: Buffer) => {
+          got.push(`${side} ${data.length}`);
+          if (got.length === 2) resolve();
+        };
+        assert.equal(installFrameReader(server, seen("server")), true);
+        assert.equal(installFrameReader(client, seen("client")), true);
+      });
+      // Sent by ws's own Sender (masked from the client), read by the frame readers.
+      client.send(bytes(70_000, 1));
+      server.send(bytes(100, 2));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the frame readers delivered ${JSON.stringify(got)} within 10 s`)), 10_000);
+      });
+      await Promise.race([done, late]).finally(() => clearTimeout(timer));
+      assert.deepEqual(got.sort(), ["client 100", "server 70000"]);
+    } finally {
+      client.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+
   it("leaves a receiver it does not know alone", () => {
     assert.equal(installFrameReader({}, () => {}), false);
     assert.equal(installFrameReader({ _receiver: { write() {} } }, () => {}), false);
