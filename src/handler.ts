@@ -46,6 +46,8 @@ interface Method {
   readonly fn: Function;
   readonly thisArg: unknown;
   readonly params: Param[] | undefined;
+  /** How many parameters it has when it has no rest parameter (else -1): that many positional arguments bind as they are. */
+  readonly arity: number;
   readonly doc: string;
   readonly context: boolean;
   /** Its name is private (`_x`, `a._x`): registered, but never callable from outside. */
@@ -240,6 +242,8 @@ export class RPCHandler {
       throw this.#notFound(method);
     }
     if (m.context) return NEEDS_CONTEXT;
+    // Every parameter given by position, nothing by keyword: bound as they are (what bindArguments would return).
+    if (kwargs === undefined && args.length === m.arity) return m.fn.apply(m.thisArg, args as unknown[]);
     return m.fn.apply(m.thisArg, bindArguments(method, m.params, args, kwargs));
   }
 
@@ -303,7 +307,8 @@ export class RPCHandler {
     }
     let params = opts.params ? parseParamSpecs(opts.params) : readParams(fn);
     if (opts.context && params && !opts.params) params = params.slice(1);
-    this.#methods.set(name, { fn, thisArg, params, doc: opts.doc ?? "", context: !!opts.context, hidden: isPrivate(name) });
+    const arity = params !== undefined && !params.some((p) => p.rest) ? params.length : -1;
+    this.#methods.set(name, { fn, thisArg, params, arity, doc: opts.doc ?? "", context: !!opts.context, hidden: isPrivate(name) });
   }
 
   #lookup(name: unknown): Method {
