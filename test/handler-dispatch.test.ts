@@ -83,6 +83,35 @@ describe("RPCHandler.dispatchNow", () => {
     }
   });
 
+  it("over tcp: a plain async method (no context) holds its slot until it settles, even once its caller gave up", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let settled = false;
+    const h = new RPCHandler();
+    h.register("slow", async () => {
+      await gate;
+      settled = true;
+      return 1;
+    });
+    h.register("add", (a: number, b: number) => a + b);
+    const server = await serve(h, "tcp://127.0.0.1:0", { maxInFlight: 1 });
+    const proxy = await connect(server.url, { serializer: "msgpack" });
+    try {
+      await assert.rejects(proxy.$call("slow", [], undefined, { timeout: 50 }), (e: unknown) => (e as RpcError).code === "TIMEOUT");
+      // The cancel does not free the slot: the next call waits for the handler.
+      let added = false;
+      const next = (proxy.add(2, 3) as Promise<number>).then((v: number) => ((added = true), v));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(added, false, "a call ran while the only slot was held");
+      release();
+      assert.equal(await next, 5);
+      assert.equal(settled, true);
+    } finally {
+      await proxy.$close();
+      await server.close();
+    }
+  });
+
   it("over tcp: a returned thenable's `then` is read once, as `await` reads it; a throwing getter fails that call only", async () => {
     let reads = 0;
     const h = new RPCHandler();
