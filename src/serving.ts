@@ -166,8 +166,8 @@ export class Serving<S = unknown> {
     } else if (this.#shuttingDown) {
       return;
     }
-    // The plain call with a free slot (no header, references or target: nothing to set up around it).
-    if (id !== null && header === undefined && refList === undefined && target === undefined && this.#plain && this.#running < this.#maxInFlight && this.#queue.length === 0 && !this.#a.writeBlocked(this.#s)) {
+    // The plain call or one-way call with a free slot (no header, references or target: nothing to set up around it).
+    if (header === undefined && refList === undefined && target === undefined && this.#plain && this.#running < this.#maxInFlight && this.#queue.length === 0 && !this.#a.writeBlocked(this.#s)) {
       if (this.#runPlain(id, method, args, kwargs, bytes)) return;
     }
     const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
@@ -259,13 +259,14 @@ export class Serving<S = unknown> {
   }
 
   /**
-   * Run a plain call on a method that needs no context, before any call
-   * object is made: a plain value is answered here and nothing else is
-   * made; anything else (a promise, a throw, a value for the reference
-   * tables or the walk) gets its call object now and goes on as in
-   * {@link #run}. False when the method needs its context: nothing ran.
+   * Run a plain call (or one-way call) on a method that needs no context,
+   * before any call object is made: a plain value is answered here (a
+   * one-way call's is dropped, as ever) and nothing else is made; anything
+   * else (a promise, a throw, a value for the reference tables or the walk)
+   * gets its call object now and goes on as in {@link #run}. False when
+   * the method needs its context: nothing ran.
    */
-  #runPlain(id: CallId, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number): boolean {
+  #runPlain(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number): boolean {
     let result: unknown;
     let then: unknown;
     try {
@@ -283,6 +284,11 @@ export class Serving<S = unknown> {
     }
     if (typeof then === "function") {
       this.#settle(this.#adopt(id, method, args, kwargs, bytes), adopt(result as object, then));
+      return true;
+    }
+    if (id === null) {
+      // A one-way call that returned: nothing to answer, but the connection was used.
+      this.#a.touch(this.#s);
       return true;
     }
     if (this.#a.refs(this.#s) !== undefined || mayHoldRefs(result, this.#json)) {
@@ -304,11 +310,12 @@ export class Serving<S = unknown> {
     return true;
   }
 
-  /** The call object of a plain call whose handler already started: it holds its slot and its id from now on. */
-  #adopt(id: CallId, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number): InboundCall {
+  /** The call object of a plain call whose handler already started: it holds its slot (and its id) from now on. */
+  #adopt(id: CallId | null, method: string, args: unknown[], kwargs: Record<string, unknown> | undefined, bytes: number): InboundCall {
     const call = new InboundCall(id, method, args, kwargs, this.#origin, bytes);
     call.started = true;
-    this.#calls.add(call);
+    if (id === null) (this.#oneway ??= new CallSet()).add(call);
+    else this.#calls.add(call);
     this.#running++;
     if (this.#running >= this.#maxInFlight) this.#a.updateReading(this.#s);
     return call;

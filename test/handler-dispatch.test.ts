@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RPCHandler, RpcError, connect, serve } from "../src/index.js";
+import { RPCHandler, RpcError, connect, serve, type CallContext } from "../src/index.js";
 import { ServerCall, type PeerInfo } from "../src/transport-sdk.js";
 
 const origin: PeerInfo = { transport: "test", remoteAddress: undefined };
@@ -110,6 +110,35 @@ describe("RPCHandler.dispatchNow", () => {
       await proxy.$close();
       await server.close();
     }
+  });
+
+  it("over tcp: a plain async one-way call is running until it settles (server.close() waits for it), and its rejection reaches onError with its context", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const errors: [unknown, CallContext | undefined][] = [];
+    let ran = 0;
+    const h = new RPCHandler({ onError: (e, ctx) => void errors.push([e, ctx]) });
+    h.register("later", async (fail: boolean) => {
+      ran++;
+      await gate;
+      if (fail) throw new RangeError("one-way failure");
+    });
+    const server = await serve(h, "tcp://127.0.0.1:0");
+    const proxy = await connect(server.url, { serializer: "msgpack" });
+    await proxy.$notify("later", true);
+    for (let i = 0; i < 200 && ran === 0; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(ran, 1);
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(closed, false, "the server closed while a one-way handler was running");
+    release();
+    await closing;
+    await proxy.$close();
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0]?.[0] as Error).message, "one-way failure");
+    assert.equal(errors[0]?.[1]?.oneway, true);
+    assert.equal(errors[0]?.[1]?.method, "later");
   });
 
   it("over tcp: a returned thenable's `then` is read once, as `await` reads it; a throwing getter fails that call only", async () => {
