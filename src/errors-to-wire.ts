@@ -4,7 +4,8 @@
  * errors.ts: a browser page that only calls does not bundle it.
  */
 
-import { MAX_CAUSE_DEPTH, RESERVED, isRecord, type WireError } from "./errors.js";
+import { isRecord, type WireError } from "./errors.js";
+import { MAX_CAUSE_DEPTH, RESERVED } from "./errors-from-wire.js";
 
 function safeString(v: unknown, fallback: string): string {
   if (typeof v === "string") return v;

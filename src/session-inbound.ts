@@ -9,7 +9,8 @@
  */
 import { isCallId } from "./call-id.js";
 import type { OutgoingCall } from "./caller.js";
-import { RpcError, fromWireError, type WireError } from "./errors.js";
+import { RpcError } from "./errors.js";
+import { fromWireError } from "./errors-from-wire.js";
 import type { CallHeader } from "./meta/header.js";
 import type { MetaLimits } from "./meta/limits.js";
 import { readHeader } from "./meta/read-header.js";
@@ -34,7 +35,7 @@ export interface InboundAccess<S> {
   pending(s: S): Map<CallId, OutgoingCall>;
   metaLimits(s: S): Readonly<MetaLimits>;
   /** An error answer without metadata (or one about the connection: id null). */
-  errorReply(s: S, id: CallId | null, wire: WireError): void;
+  errorReply(s: S, id: CallId | null, err: Error): void;
   /** The server's opening (undefined on the side that sent the hello). */
   opening(s: S): { undecodable(decoded: unknown, err: RpcError, frame: Uint8Array): void } | undefined;
 }
@@ -123,7 +124,7 @@ export function inbound<S extends SessionLike>(s: S, a: InboundAccess<S>, decode
     }
     case Kind.Error: {
       // An error answer with metadata.
-      if (msg[1] === null) return a.errorReply(s, null, msg[2]);
+      if (msg[1] === null) return a.errorReply(s, null, fromWireError(msg[2]));
       const pending = a.pending(s);
       const call = pending.get(msg[1]);
       if (!call) return;

@@ -16,7 +16,8 @@
 import type { PeerInfo } from "./call-context.js";
 import { START, beginCall, waitsForStart, type OutgoingCall } from "./caller.js";
 import type { AnyRemote, CallOptions } from "./call-types.js";
-import { RpcError, fromWireError, isWireError, type WireError } from "./errors.js";
+import { RpcError, isWireError, type WireError } from "./errors.js";
+import type * as FromWire from "./errors-from-wire.js";
 import type { SessionLike } from "./frame-protocol.js";
 import { encodeFrame, sendFrame, type OutFrame } from "./frame-parts.js";
 import type { RPCHandler } from "./handler.js";
@@ -168,7 +169,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       hold: (s, frame, wait) => s.#hold(frame, wait),
       pending: (s) => s.#pending,
       metaLimits: (s) => s.#metaLimits,
-      errorReply: (s, id, wire) => s.#errorReply(id, wire),
+      errorReply: (s, id, err) => s.#errorReply(id, err),
       opening: (s) => s.#opening,
     };
   }
@@ -421,8 +422,11 @@ export class PeerSession implements ConnectionSink, SessionLike {
         call.resolve(msg[2]);
         return;
       }
-      case Kind.Error:
-        return this.#errorReply(msg[1], msg[2]);
+      case Kind.Error: {
+        // Rebuilding the error (src/errors-from-wire.ts) loads with the first: this frame and those after it wait for it, in order.
+        const m = FROM_WIRE.m;
+        return m === undefined ? this.#hold(frame, (k) => FROM_WIRE.run(k)) : this.#errorReply(msg[1], m.fromWireError(msg[2]));
+      }
     }
   }
 
@@ -512,7 +516,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (!hello || typeof hello.wirecall !== "number" || (error !== undefined && !isWireError(error))) {
       this.fail(new RpcError("PROTOCOL_ERROR", "the server did not answer the hello (is it a wirecall server?)"));
     } else if (error) {
-      this.fail(new RpcError(error.code, `the server refused the connection: ${error.message}`, { cause: fromWireError(error) }));
+      const m = FROM_WIRE.m;
+      if (m === undefined) this.#hold(frame, (k) => FROM_WIRE.run(k));
+      else this.fail(new RpcError(error.code, `the server refused the connection: ${error.message}`, { cause: m.fromWireError(error) }));
     } else if (hello.wirecall !== PROTOCOL_VERSION || hello.serializer !== ours) {
       this.fail(new RpcError("PROTOCOL_ERROR", `the server answered version ${hello.wirecall} with serializer '${hello.serializer}'`));
     } else {
@@ -604,9 +610,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   // ---- internals: frames -----------------------------------------------
 
-  #errorReply(id: CallId | null, wire: WireError): void {
+  #errorReply(id: CallId | null, err: Error): void {
     if (id === null) {
-      const err = fromWireError(wire);
       this.#peerSaid = err;
       this.#opts.onError?.(err);
       return;
@@ -615,7 +620,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     if (!call) return;
     this.#pending.delete(id);
     this.#refs?.endOutgoing(call);
-    call.reject(fromWireError(wire));
+    call.reject(err);
   }
 
   /** Append a call's header; a peer that did not negotiate headers cannot take metadata or keys. */
@@ -672,6 +677,9 @@ const PARTS = new Lazy("serving parts (src/serving-parts.js)", async () => {
   return m;
 });
 const SERVING = new Lazy("serving half (src/serving.js)", async () => (await Promise.all([import("./serving.js"), PARTS.load()]))[0].Serving);
+const FROM_WIRE = new Lazy("remote errors (src/errors-from-wire.js)", (): Promise<typeof FromWire> => import("./errors-from-wire.js"));
+// Node has it at hand: load it at once there, so that no error answer waits for it.
+if ((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) FROM_WIRE.load().catch(() => {});
 const INBOUND = new Lazy("incoming calls and references (src/session-inbound.js)", (): Promise<typeof Inbound> => import("./session-inbound.js"));
 
 /** Thrown inside send(): the value needs src/session-inbound.ts (and the reference tables, when on), not loaded or made yet. */

@@ -51,7 +51,8 @@ export type { Param, ParamSpec } from "./params.js";
 // The envelope and the error form (docs/protocol.md).
 export { Kind, PROTOCOL_VERSION, validateEnvelope, encodeHello, decodeHello } from "./protocol.js";
 export type { Envelope, CallMsg, ReplyMsg, ErrorMsg, NotifyMsg, CancelMsg, Hello, CallId } from "./protocol.js";
-export { fromWireError, isWireError } from "./errors.js";
+export { isWireError } from "./errors.js";
+export { fromWireError } from "./errors-from-wire.js";
 export { toWireError } from "./errors-to-wire.js";
 export type { WireError } from "./errors.js";
 

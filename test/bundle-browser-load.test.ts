@@ -5,8 +5,8 @@
  * before its answer. Here the split page connects over ws to a wirecall
  * server in this process, calls `add`, and the test records every script
  * Chromium requested: exactly the first-load chunks, no lazy one. A page that
- * sends a callback must then fetch the reference tables (the lazy chunks are
- * reachable and work).
+ * sends a callback must then fetch the reference tables, and one whose call
+ * fails the error rebuild (the lazy chunks are reachable and work).
  *
  * Skips with a message where Chromium is missing, except under CI (CI=true).
  */
@@ -33,6 +33,13 @@ document.body.textContent = String(await api.add(2, 3));
 const CALLBACK = `import { connect } from "wirecall/ws";
 const api = await connect(new URLSearchParams(location.search).get("ws"), { serializer: "json", timeout: 5000 });
 document.body.textContent = String(await api.twice((x) => x * 10, 4));
+`;
+
+// A call that fails, then one that succeeds: the error is rebuilt (src/errors-from-wire.ts, a lazy chunk) with its code and message.
+const FAILING = `import { connect } from "wirecall/ws";
+const api = await connect(new URLSearchParams(location.search).get("ws"), { serializer: "json", timeout: 5000 });
+const err = await api.fails("why").catch((e) => e);
+document.body.textContent = [err.name, err.code, err.message, await api.add(1, 1)].join("|");
 `;
 
 describe("browser page: what a plain call downloads", { skip: interopSkip("the headless Chromium tests", missing && `${CHROMIUM} not found (apt-get install chromium)`) }, () => {
@@ -62,6 +69,9 @@ describe("browser page: what a plain call downloads", { skip: interopSkip("the h
     const h = new RPCHandler();
     h.register("add", (a: number, b: number) => a + b);
     h.register("twice", async (f: (x: number) => Promise<number>, x: number) => 2 * (await f(x)));
+    h.register("fails", (why: string) => {
+      throw new RangeError(`failed: ${why}`);
+    });
     rpc = await serve(h, "ws://127.0.0.1:0/rpc", { allowedOrigins: [origin] });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -107,6 +117,13 @@ describe("browser page: what a plain call downloads", { skip: interopSkip("the h
     const { text, fetched, firstLoad } = await load(PLAIN);
     assert.equal(text, "5");
     assert.deepEqual(fetched, firstLoad, "a plain connect and call fetched a chunk outside the first load the size check counts");
+  });
+
+  it("rebuilds an error answer with a lazily fetched chunk, then goes on calling", async () => {
+    const { text, fetched, firstLoad } = await load(FAILING);
+    assert.equal(text, "RangeError|REMOTE_ERROR|failed: why|2");
+    const extra = fetched.filter((f) => !firstLoad.includes(f));
+    assert.ok(extra.length > 0, "an error answer fetched no lazy chunk (the error rebuild is in the first load again?)");
   });
 
   it("fetches the reference tables when the page sends a callback", async () => {

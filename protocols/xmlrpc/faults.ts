@@ -15,7 +15,8 @@
  * and `msg`). The numeric code and the raw text stay on the error as
  * `faultCode` and `faultString`.
  */
-import { ErrorCodes, fromWireError, type WireError } from "../../src/errors.js";
+import { ErrorCodes, type WireError } from "../../src/errors.js";
+import { fromWireError } from "../../src/errors-from-wire.js";
 import { toWireError } from "../../src/errors-to-wire.js";
 import { FaultCodes } from "./codec-error.js";
 import type { Fault } from "./message.js";

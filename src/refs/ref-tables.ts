@@ -10,7 +10,8 @@
 import { unref, type OutgoingCall } from "../caller.js";
 import { startCall } from "../start-call.js";
 import type { CallOptions, Caller } from "../call-types.js";
-import { RpcError, fromWireError, isWireError, type WireError } from "../errors.js";
+import { RpcError, isWireError, type WireError } from "../errors.js";
+import { fromWireError } from "../errors-from-wire.js";
 import { toWireError } from "../errors-to-wire.js";
 import { createFacade, proxyInfo } from "../facade.js";
 import { Consumer, type StreamLimit } from "../streams/consumer.js";
