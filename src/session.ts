@@ -88,8 +88,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
   #ready = false;
   /** Server: its opening (src/server-opening.ts), given to start(). */
   #opening: Opening | undefined;
-  // Calls this side made, by id.
-  readonly #pending = new Map<CallId, OutgoingCall>();
+  // Calls this side made, by id: made with the first (a server that never calls its peer has none).
+  #pending: Map<CallId, OutgoingCall> | undefined;
   #nextId = 1;
   /** Calls the peer makes (src/serving.ts), made when the first one arrives. */
   #serving: Serving<PeerSession> | undefined;
@@ -167,7 +167,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
       serving: (s, make) => (make && s.#makeServing(), s.#serving),
       withServing: (s, then) => s.#withServing(then),
       hold: (s, frame, wait) => s.#hold(frame, wait),
-      pending: (s) => s.#pending,
+      pending: (s) => (s.#pending ??= new Map()),
       metaLimits: (s) => s.#metaLimits,
       errorReply: (s, id, err) => s.#errorReply(id, err),
       opening: (s) => s.#opening,
@@ -224,7 +224,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
 
   /** Calls this side made that are waiting for their answer. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#pending?.size ?? 0;
   }
 
   /**
@@ -300,8 +300,8 @@ export class PeerSession implements ConnectionSink, SessionLike {
       call.reject(err instanceof RpcError && err.code === "INVALID_META" ? err : this.#encodeError(call.name, err));
       return;
     }
-    this.#pending.set(id, call);
-    call.onAbandon = this.#abandon;
+    (this.#pending ??= new Map()).set(id, call);
+    call.onAbandon = this.#abandon ??= (c) => this.#abandonCall(c);
     sendFrame(this.conn, frame, this.#text);
   }
 
@@ -333,7 +333,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
    * once). Resolves once closed. Idempotent.
    */
   end(reason?: Error): Promise<void> {
-    if (reason && this.#pending.size > 0) {
+    if (reason && this.#pending !== undefined && this.#pending.size > 0) {
       const pending = [...this.#pending.values()];
       this.#pending.clear();
       for (const call of pending) call.reject(reason);
@@ -366,9 +366,13 @@ export class PeerSession implements ConnectionSink, SessionLike {
   }
 
   /** Timeout or abort of a call sent on this connection: forget it, tell the peer if it can be told. */
-  readonly #abandon = (call: OutgoingCall): void => {
-    if (this.#pending.get(call.id) !== call) return;
-    this.#pending.delete(call.id);
+  /** Given to each call sent (made with the first). */
+  #abandon: ((call: OutgoingCall) => void) | undefined;
+
+  #abandonCall(call: OutgoingCall): void {
+    const pending = this.#pending as Map<CallId, OutgoingCall>;
+    if (pending.get(call.id) !== call) return;
+    pending.delete(call.id);
     this.#refs?.endOutgoing(call);
     // A lock-step connection cannot carry a cancel: it would wait for an answer that never comes.
     if (this.#closed || this.conn.requestReply) return;
@@ -415,9 +419,10 @@ export class PeerSession implements ConnectionSink, SessionLike {
     }
     switch (msg[0]) {
       case Kind.Reply: {
-        const call = this.#pending.get(msg[1]);
+        const pending = this.#pending;
+        const call = pending?.get(msg[1]);
         if (!call) return; // timed out or cancelled: the late reply is dropped
-        this.#pending.delete(msg[1]);
+        (pending as Map<CallId, OutgoingCall>).delete(msg[1]);
         this.#refs?.endOutgoing(call);
         call.resolve(msg[2]);
         return;
@@ -457,7 +462,7 @@ export class PeerSession implements ConnectionSink, SessionLike {
     const abort = new RpcError("CONNECTION_CLOSED", client ? "the server disconnected" : "the caller disconnected", cause ? { cause } : {});
     this.#serving?.close(abort);
     this.#refs?.close(abort);
-    if (this.#pending.size > 0) {
+    if (this.#pending !== undefined && this.#pending.size > 0) {
       const reason = new RpcError(
         "CONNECTION_CLOSED",
         cause ? `connection lost: ${cause.message}` : client ? "the server closed the connection" : "the caller closed the connection",
@@ -616,9 +621,9 @@ export class PeerSession implements ConnectionSink, SessionLike {
       this.#opts.onError?.(err);
       return;
     }
-    const call = this.#pending.get(id);
+    const call = this.#pending?.get(id);
     if (!call) return;
-    this.#pending.delete(id);
+    (this.#pending as Map<CallId, OutgoingCall>).delete(id);
     this.#refs?.endOutgoing(call);
     call.reject(err);
   }
