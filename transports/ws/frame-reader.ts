@@ -142,7 +142,8 @@ export class FrameReader {
       const mode = this.#mode;
       if (mode === TAKE) {
         const n = Math.min(this.#remaining, end - at);
-        this.#pieces.push(chunk.subarray(at, at + n));
+        // A whole chunk is kept as it is (no view object of its own, as `ws` keeps it).
+        this.#pieces.push(n === end && at === 0 ? chunk : chunk.subarray(at, at + n));
         at += n;
         from = at;
         this.#remaining -= n;
