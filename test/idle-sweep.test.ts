@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createHook } from "node:async_hooks";
 import { after, describe, it } from "node:test";
-import { RPCHandler, connect, serve, type Server } from "../src/index.js";
+import { RPCHandler, RpcError, connect, serve, type Server } from "../src/index.js";
 import "../transports/tcp/index.js";
 import { Deferred, within } from "./support/async.js";
 
@@ -115,6 +115,20 @@ describe("idle connections: one shared sweep", () => {
     assert.equal(closed, false);
     assert.equal(await c.p.add(2, 2), 4);
     await c.p.$close();
+  });
+
+  it("a handshakeTimeout past the longest timer is refused, naming the option (it made every handshake fail at once)", async () => {
+    const h = new RPCHandler();
+    for (const opts of [{ handshakeTimeout: 2 ** 31 }, { handshakeTimeout: 2 ** 31, authkey }]) {
+      await assert.rejects(serve(h, "tcp://127.0.0.1:0", opts), (e: RpcError) => e.code === "INVALID_OPTION" && /'handshakeTimeout' must be at most 2147483647 ms/.test(e.message));
+    }
+    await assert.rejects(connect("tcp://127.0.0.1:9", { handshakeTimeout: 2 ** 31 }), (e: RpcError) => e.code === "INVALID_OPTION" && /handshakeTimeout/.test(e.message));
+    // The longest one a timer keeps is taken.
+    const s = await serve(h.register("add", (a: number, b: number) => a + b), "tcp://127.0.0.1:0", { authkey, handshakeTimeout: 2 ** 31 - 1, closeTimeout: 200 });
+    servers.push(s);
+    const p = await connect(s.url, { authkey, handshakeTimeout: 2 ** 31 - 1 });
+    assert.equal(await p.add(1, 2), 3);
+    await p.$close();
   });
 
   it("holds no timer per idle connection", async () => {

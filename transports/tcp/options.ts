@@ -107,6 +107,16 @@ function positive(o: TcpOptions, name: NumericOption, fallback: number): number 
   return v;
 }
 
+/** The longest delay a Node timer keeps (about 24.8 days): a longer one fires after 1 ms. */
+const MAX_TIMER = 0x7fff_ffff;
+
+/** A delay a timer waits for: refused past MAX_TIMER rather than turned into 1 ms (every handshake would then fail at once). */
+function timerMs(o: TcpOptions, name: NumericOption, fallback: number): number {
+  const v = positive(o, name, fallback);
+  if (v > MAX_TIMER) throw new RpcError("INVALID_OPTION", `option '${name}' must be at most ${MAX_TIMER} ms (about 24.8 days, the longest timer Node keeps), got ${v}; 0 turns it off`);
+  return v;
+}
+
 export interface Settings {
   maxFrameSize: number;
   /** What unfinished frames may cost a server (shared by all its connections). */
@@ -127,7 +137,7 @@ export function settings(o: TcpOptions): Settings {
       frameTimeout: positive(o, "frameTimeout", DEFAULT_LIMITS.frameTimeout),
       minReadRate: positive(o, "minReadRate", DEFAULT_LIMITS.minReadRate),
     },
-    handshakeTimeout: positive(o, "handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
+    handshakeTimeout: timerMs(o, "handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
     highWaterMark: positive(o, "highWaterMark", DEFAULT_HIGH_WATER_MARK),
     keepAlive: positive(o, "keepAlive", 0),
     coalesce,
