@@ -51,6 +51,7 @@ export function fastDecode(frame: Uint8Array): unknown {
   pos = 0;
   end = frame.length;
   budget = FAST_ELEMENTS;
+  naming = end > 1 && (frame[0] as number) >= 0x90 && (frame[0] as number) < 0xa0 && (frame[1] === 0 || frame[1] === 3);
   const v = value(1);
   // Release the frame: the module must not keep a peer's bytes alive.
   b = EMPTY;
@@ -123,15 +124,20 @@ function arr(count: number, depth: number): unknown {
 }
 
 /**
- * The last string of each length read at the envelope's own level (a
- * method's name, not its arguments): the next call of the same method gets
- * the same string, made and hashed once, not a new one.
+ * The last method name of each length read from a call or one-way call
+ * (`[0, id, name, ...]`, `[3, name, ...]`: the only strings at the
+ * envelope's own level there): the next call of the same method gets the
+ * same string, made and hashed once, not a new one. No other string is
+ * kept (arguments, results, error messages).
  */
 const names: (string | undefined)[] = new Array<string | undefined>(FAST_STRING + 1).fill(undefined);
+/** The frame being read is a call or a one-way call: its strings at depth 2 are names. */
+let naming = false;
 
 function str(length: number, depth: number): unknown {
   if (length > FAST_STRING || pos + length > end) return MISS;
-  const name = depth === 2 ? names[length] : undefined;
+  const named = naming && depth === 2;
+  const name = named ? names[length] : undefined;
   if (name !== undefined) {
     let i = 0;
     while (i < length && b[pos + i] === name.charCodeAt(i)) i++;
@@ -147,7 +153,7 @@ function str(length: number, depth: number): unknown {
     s += String.fromCharCode(c);
   }
   pos += length;
-  if (depth === 2) names[length] = s;
+  if (named) names[length] = s;
   return s;
 }
 
