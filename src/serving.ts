@@ -203,7 +203,7 @@ export class Serving<S = unknown> {
     if (id === null) (this.#oneway ??= new CallSet()).add(call);
     else this.#calls.add(call);
     // Past setTimeout's range (24.8 days) a timer would fire at once: such a deadline is never reached while the call runs.
-    if (call.deadline !== undefined && call.deadline - Date.now() <= MAX_TIMER) call.timer = unref(setTimeout(this.#expire, call.deadline - Date.now(), call));
+    if (call.deadline !== undefined && call.deadline - Date.now() <= MAX_TIMER) call.timer = unref(setTimeout((this.#expire ??= (c) => this.#expireCall(c)), call.deadline - Date.now(), call));
     if (this.#running < this.#maxInFlight && !this.#a.writeBlocked(this.#s) && this.#queue.length === 0) {
       this.#run(call);
       if (this.#running >= this.#maxInFlight) this.#a.updateReading(this.#s);
@@ -442,8 +442,11 @@ export class Serving<S = unknown> {
     this.#a.sendError(this.#s, call.id, new RpcError("SHUTTING_DOWN", "the server is shutting down"));
   }
 
+  /** `#expireCall` bound to this serving half, made by the first call with a deadline (most connections have none). */
+  #expire: ((call: InboundCall) => void) | undefined;
+
   /** A call's deadline passed: its handler's signal fires; a call still waiting for a slot never runs. */
-  readonly #expire = (call: InboundCall): void => {
+  #expireCall(call: InboundCall): void {
     call.timer = undefined;
     const err = new RpcError("TIMEOUT", `the deadline of '${call.method}' passed`);
     if (call.started) {
@@ -457,7 +460,7 @@ export class Serving<S = unknown> {
     if (call.id !== null) this.#a.sendError(this.#s, call.id, err);
     if (this.#running === 0 && this.#queue.length === 0) this.#wakeIdle();
     this.#a.updateReading(this.#s);
-  };
+  }
 
   cancel(id: CallId): void {
     const call = this.#calls.get(id);
