@@ -25,6 +25,7 @@
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { reportCpu } from "./lib/cpu-child.mjs";
 
 const pairs = process.argv[2] === "pairs";
 const [system = "wirecall", payload = "add", callsArg = "10000", role] = pairs ? ["wirecall"] : process.argv.slice(2);
@@ -89,13 +90,7 @@ if (pairs) {
     h.register("echo", (x) => x);
     server = await W.serve(h, "tcp://127.0.0.1:0", { authkey: "bench" });
   }
-  let c0 = process.cpuUsage();
-  process.on("message", (m) => {
-    if (m === "mark") c0 = process.cpuUsage();
-    if (m === "cpu") process.send(process.cpuUsage(c0));
-    if (m === "exit") void server.close().then(() => process.exit(0));
-  });
-  process.send(server.url);
+  reportCpu(server);
 } else {
   const child = fork(fileURLToPath(import.meta.url), [system, payload, callsArg, "server"]);
   const next = () => new Promise((resolve) => child.once("message", resolve));

@@ -18,6 +18,7 @@
 import { fork as forkChild } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { nestedObject } from "./lib/workloads.mjs";
+import { reportCpu } from "./lib/cpu-child.mjs";
 
 const [role, ...rest] = process.argv.slice(2);
 
@@ -43,13 +44,7 @@ async function load(system) {
 
 if (role === "server") {
   const server = await (await load(rest[0])).startServer();
-  let c0 = process.cpuUsage();
-  process.on("message", (m) => {
-    if (m === "mark") c0 = process.cpuUsage();
-    if (m === "cpu") process.send(process.cpuUsage(c0));
-    if (m === "exit") void server.close().then(() => process.exit(0));
-  });
-  process.send(server.url);
+  reportCpu(server);
 } else if (role === "client") {
   const [system, url, kind, depthArg] = rest;
   const client = await (await load(system)).connectClient(url);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RPCHandler, RpcError, connect, serve, type CallContext } from "../src/index.js";
 import { ServerCall, type PeerInfo } from "../src/transport-sdk.js";
+import { Deferred } from "./support/async.js";
 
 const origin: PeerInfo = { transport: "test", remoteAddress: undefined };
 const call = (method: string, args: unknown[] = [], kwargs?: Record<string, unknown>, oneway = false) => new ServerCall(method, args, kwargs, origin, oneway);
@@ -55,12 +56,11 @@ describe("RPCHandler.dispatchNow", () => {
   });
 
   it("over tcp: calls queued behind a slow one at maxInFlight 1 are answered at once, in order, when it ends", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
+    const gate = new Deferred();
     const order: number[] = [];
     const h = new RPCHandler();
     h.register("slow", async () => {
-      await gate;
+      await gate.promise;
       order.push(-1);
       return -1;
     });
@@ -73,7 +73,7 @@ describe("RPCHandler.dispatchNow", () => {
       // Some turns for the calls to reach the server's queue (the order checked below holds either way).
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
       assert.deepEqual(order, [], "nothing runs while the one slot is taken");
-      release();
+      gate.resolve();
       assert.equal(await slow, -1);
       assert.deepEqual(await Promise.all(rest), Array.from({ length: 50 }, (_, i) => i));
       assert.deepEqual(order, [-1, ...Array.from({ length: 50 }, (_, i) => i)]);
@@ -84,12 +84,11 @@ describe("RPCHandler.dispatchNow", () => {
   });
 
   it("over tcp: a plain async method (no context) holds its slot until it settles, even once its caller gave up", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
+    const gate = new Deferred();
     let settled = false;
     const h = new RPCHandler();
     h.register("slow", async () => {
-      await gate;
+      await gate.promise;
       settled = true;
       return 1;
     });
@@ -103,7 +102,7 @@ describe("RPCHandler.dispatchNow", () => {
       const next = (proxy.add(2, 3) as Promise<number>).then((v: number) => ((added = true), v));
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
       assert.equal(added, false, "a call ran while the only slot was held");
-      release();
+      gate.resolve();
       assert.equal(await next, 5);
       assert.equal(settled, true);
     } finally {
@@ -113,14 +112,13 @@ describe("RPCHandler.dispatchNow", () => {
   });
 
   it("over tcp: a plain async one-way call is running until it settles (server.close() waits for it), and its rejection reaches onError with its context", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
+    const gate = new Deferred();
     const errors: [unknown, CallContext | undefined][] = [];
     let ran = 0;
     const h = new RPCHandler({ onError: (e, ctx) => void errors.push([e, ctx]) });
     h.register("later", async (fail: boolean) => {
       ran++;
-      await gate;
+      await gate.promise;
       if (fail) throw new RangeError("one-way failure");
     });
     const server = await serve(h, "tcp://127.0.0.1:0");
@@ -132,7 +130,7 @@ describe("RPCHandler.dispatchNow", () => {
     const closing = server.close().then(() => (closed = true));
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
     assert.equal(closed, false, "the server closed while a one-way handler was running");
-    release();
+    gate.resolve();
     await closing;
     await proxy.$close();
     assert.equal(errors.length, 1);
